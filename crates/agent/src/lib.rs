@@ -1,0 +1,1 @@
+//! Corral node agent: join, heartbeat, reconcile the local container engine

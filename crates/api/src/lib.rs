@@ -1,0 +1,1 @@
+//! Corral wire types and typed HTTP client

@@ -1,0 +1,1 @@
+//! Corral command-line client

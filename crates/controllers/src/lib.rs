@@ -1,0 +1,1 @@
+//! Corral reconcilers: service instances, node liveness, scheduling

@@ -1,0 +1,1 @@
+//! Corral HTTP API server

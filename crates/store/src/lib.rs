@@ -1,0 +1,226 @@
+//! The object store: revisioned get, list, create, update, delete and watch.
+//!
+//! Every write gets the next revision of one global, monotonically increasing
+//! counter (like etcd). The store never calls `now()` and never makes ids:
+//! `meta.uid` and `meta.created` come from the caller. Backends:
+//! [`SqliteStore`] (the default, durable before a write is acknowledged) and
+//! [`MemoryStore`] (unit tests). [`conformance`] is one suite run on every
+//! backend.
+
+pub mod conformance;
+mod memory;
+mod sqlite;
+
+use corral_types::{Kind, LabelSelector, RawObject};
+use tokio::sync::broadcast;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// A store revision. Revision 0 is "before anything".
+pub type Revision = u64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} {environment}/{name} not found")]
+    NotFound {
+        kind: Kind,
+        environment: String,
+        name: String,
+    },
+    #[error("{kind} {environment}/{name} already exists")]
+    AlreadyExists {
+        kind: Kind,
+        environment: String,
+        name: String,
+    },
+    #[error(
+        "{kind} {environment}/{name} was modified: revision {expected} was read but the store holds {actual}"
+    )]
+    Conflict {
+        kind: Kind,
+        environment: String,
+        name: String,
+        expected: Revision,
+        actual: Revision,
+    },
+    #[error("revision {requested} has been compacted; the oldest available is {oldest}")]
+    Compacted { requested: Revision, oldest: Revision },
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// What a list or watch selects. Empty `environment` means all environments.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub kind: Option<Kind>,
+    pub environment: Option<String>,
+    pub selector: LabelSelector,
+}
+
+impl Query {
+    pub fn kind(kind: Kind) -> Self {
+        Query {
+            kind: Some(kind),
+            ..Query::default()
+        }
+    }
+
+    pub fn in_environment(mut self, environment: &str) -> Self {
+        self.environment = Some(environment.to_string());
+        self
+    }
+
+    pub fn with_selector(mut self, selector: LabelSelector) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    /// True when `obj` is selected.
+    pub fn matches(&self, obj: &RawObject) -> bool {
+        self.kind.is_none_or(|k| k == obj.kind)
+            && self
+                .environment
+                .as_deref()
+                .is_none_or(|e| e == obj.meta.environment)
+            && self.selector.matches(&obj.meta.labels)
+    }
+}
+
+/// A page of objects and the store revision it was read at.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub items: Vec<RawObject>,
+    pub revision: Revision,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One change. For `Deleted`, `object` is the last state with the deletion's revision.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub object: RawObject,
+}
+
+impl Event {
+    pub fn revision(&self) -> Revision {
+        self.object.meta.revision
+    }
+}
+
+/// A watch: first the events already committed after the starting revision,
+/// then live ones. Events come in revision order with no gaps or repeats.
+pub struct Watch {
+    query: Query,
+    backlog: std::collections::VecDeque<Event>,
+    live: broadcast::Receiver<Event>,
+    last: Revision,
+}
+
+impl Watch {
+    /// Builds a watch from the backlog read *after* subscribing to `live`, so
+    /// that no event is lost between the two.
+    pub fn new(query: Query, backlog: Vec<Event>, live: broadcast::Receiver<Event>, from: Revision) -> Self {
+        Watch {
+            query,
+            backlog: backlog.into(),
+            live,
+            last: from,
+        }
+    }
+
+    /// The next matching event. `Err(Lagged)` means the watcher fell too far
+    /// behind; restart the watch from [`Watch::last_revision`].
+    pub async fn next(&mut self) -> Result<Event, WatchError> {
+        loop {
+            let ev = match self.backlog.pop_front() {
+                Some(ev) => ev,
+                None => match self.live.recv().await {
+                    Ok(ev) => ev,
+                    Err(broadcast::error::RecvError::Lagged(_)) => return Err(WatchError::Lagged),
+                    Err(broadcast::error::RecvError::Closed) => return Err(WatchError::Closed),
+                },
+            };
+            if ev.revision() <= self.last {
+                continue;
+            }
+            self.last = ev.revision();
+            if self.query.matches(&ev.object) {
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// The revision of the last event seen (matching or not).
+    pub fn last_revision(&self) -> Revision {
+        self.last
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    #[error("watcher fell behind; restart from the last revision")]
+    Lagged,
+    #[error("store closed")]
+    Closed,
+}
+
+/// The store. Implementations are cheap to share (`Arc<dyn Store>`).
+///
+/// Methods are synchronous: backends are local and fast; callers on an async
+/// runtime that need to avoid blocking use `spawn_blocking`.
+pub trait Store: Send + Sync + 'static {
+    /// The object, with its current revision.
+    fn get(&self, kind: Kind, environment: &str, name: &str) -> Result<RawObject, StoreError>;
+
+    /// Objects matching `query`, ordered by (environment, name), and the revision read at.
+    fn list(&self, query: &Query) -> Result<Listing, StoreError>;
+
+    /// Stores a new object (its `meta.revision` is ignored) and returns it with its revision.
+    fn create(&self, obj: RawObject) -> Result<RawObject, StoreError>;
+
+    /// Replaces an object if its stored revision equals `obj.meta.revision`
+    /// (the revision the caller read), else `Conflict`.
+    fn update(&self, obj: RawObject) -> Result<RawObject, StoreError>;
+
+    /// Deletes an object. With `Some(rev)` the stored revision must equal `rev`.
+    /// Returns the deleted object carrying the deletion's revision.
+    fn delete(
+        &self,
+        kind: Kind,
+        environment: &str,
+        name: &str,
+        revision: Option<Revision>,
+    ) -> Result<RawObject, StoreError>;
+
+    /// Applies several creates/updates/deletes atomically: all succeed or none.
+    fn apply(&self, ops: Vec<Op>) -> Result<Vec<RawObject>, StoreError>;
+
+    /// Events after revision `from` that match `query`. Fails with
+    /// `Compacted` if `from` is older than the history the store keeps.
+    fn watch(&self, query: Query, from: Revision) -> Result<Watch, StoreError>;
+
+    /// The latest revision.
+    fn current_revision(&self) -> Result<Revision, StoreError>;
+}
+
+/// One write in an atomic [`Store::apply`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    Create(RawObject),
+    Update(RawObject),
+    Delete {
+        kind: Kind,
+        environment: String,
+        name: String,
+        revision: Option<Revision>,
+    },
+}

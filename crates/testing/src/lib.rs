@@ -1,0 +1,1 @@
+//! Corral test bed: private Docker Engine, locally built images

@@ -1,0 +1,34 @@
+//! Corral's domain model: the object envelope, the kinds, and their validation.
+//!
+//! Every object has the same envelope ([`Object`]): `kind`, `meta`, `spec`
+//! (what the user wants) and `status` (what the system observed). This crate
+//! depends on serde only, so the API client, the store and the CLI can all
+//! share it.
+
+mod environment;
+mod instance;
+mod meta;
+mod node;
+mod selector;
+mod service;
+mod validate;
+
+pub use environment::{EnvironmentSpec, EnvironmentStatus};
+pub use instance::{ContainerLabels, InstanceSpec, InstanceState, InstanceStatus};
+pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
+pub use node::{NodeSpec, NodeState, NodeStatus};
+pub use selector::{LabelSelector, SelectorError};
+pub use service::{PortSpec, Protocol, Resources, RestartPolicy, ServiceSpec, ServiceStatus};
+pub use validate::{ValidationError, validate_label_key, validate_name};
+
+/// The environment created on first start.
+pub const DEFAULT_ENVIRONMENT: &str = "default";
+
+/// An environment object.
+pub type Environment = Object<EnvironmentSpec, EnvironmentStatus>;
+/// A node (a host running an agent).
+pub type Node = Object<NodeSpec, NodeStatus>;
+/// A service: desired state of a set of identical instances.
+pub type Service = Object<ServiceSpec, ServiceStatus>;
+/// One placed replica of a service.
+pub type Instance = Object<InstanceSpec, InstanceStatus>;

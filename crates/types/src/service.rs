@@ -1,0 +1,269 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{ValidationError, validate_label_key};
+
+/// What a user wants: `scale` identical containers of one launch config.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub image: String,
+    /// Arguments given to the image's entrypoint (Docker's `Cmd`); empty keeps the image's.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortSpec>,
+    pub scale: u32,
+    pub restart: RestartPolicy,
+    /// Reserved for each instance when placing it.
+    pub resources: Resources,
+    /// Labels put on every container of the service (besides Corral's own).
+    pub container_labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+/// A container port, optionally published on a host port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSpec {
+    /// 0 means not published on the host.
+    #[serde(default)]
+    pub host_port: u16,
+    pub container_port: u16,
+    #[serde(default)]
+    pub protocol: Protocol,
+}
+
+impl FromStr for PortSpec {
+    type Err = String;
+    /// Parses `HOSTPORT:PORT[/udp|/tcp]` or `PORT[/proto]`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (ports, protocol) = match s.split_once('/') {
+            Some((p, "tcp")) => (p, Protocol::Tcp),
+            Some((p, "udp")) => (p, Protocol::Udp),
+            Some((_, other)) => {
+                return Err(format!(
+                    "port {s:?}: protocol {other:?} is not tcp or udp"
+                ));
+            }
+            None => (s, Protocol::Tcp),
+        };
+        let parse = |p: &str, what: &str| -> Result<u16, String> {
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => Err(format!(
+                    "port {s:?}: {what} {p:?} is not a number from 1 to 65535"
+                )),
+                Ok(n) => Ok(n),
+            }
+        };
+        let (host_port, container_port) = match ports.split_once(':') {
+            Some((h, c)) => (parse(h, "host port")?, parse(c, "container port")?),
+            None => (0, parse(ports, "container port")?),
+        };
+        Ok(PortSpec {
+            host_port,
+            container_port,
+            protocol,
+        })
+    }
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host_port != 0 {
+            write!(f, "{}:", self.host_port)?;
+        }
+        write!(f, "{}/{}", self.container_port, self.protocol)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Replace the container whenever it stops.
+    #[default]
+    Always,
+    /// Replace it only when it exits non-zero.
+    OnFailure,
+    /// Never replace it.
+    Never,
+}
+
+impl FromStr for RestartPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "always" => Ok(RestartPolicy::Always),
+            "on-failure" => Ok(RestartPolicy::OnFailure),
+            "never" | "no" => Ok(RestartPolicy::Never),
+            other => Err(format!(
+                "restart policy {other:?} is not one of always, on-failure, never"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure => "on-failure",
+            RestartPolicy::Never => "never",
+        })
+    }
+}
+
+/// Resources reserved for one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Resources {
+    /// 1000 = one CPU.
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+}
+
+/// Maximum scale of one service.
+pub const MAX_SCALE: u32 = 10_000;
+
+impl ServiceSpec {
+    /// Checks every field; the error names the first field at fault.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.image.trim().is_empty() {
+            return Err(ValidationError::new("spec.image", "must not be empty"));
+        }
+        if self.image.chars().any(char::is_whitespace) {
+            return Err(ValidationError::new(
+                "spec.image",
+                format!("{:?} must not contain whitespace", self.image),
+            ));
+        }
+        if self.scale > MAX_SCALE {
+            return Err(ValidationError::new(
+                "spec.scale",
+                format!("{} is above the maximum of {MAX_SCALE}", self.scale),
+            ));
+        }
+        for (k, _) in self.env.iter() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(ValidationError::new(
+                    format!("spec.env.{k}"),
+                    "variable names must be non-empty and contain no '=' or NUL",
+                ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, p) in self.ports.iter().enumerate() {
+            if p.container_port == 0 {
+                return Err(ValidationError::new(
+                    format!("spec.ports[{i}].container_port"),
+                    "must be from 1 to 65535",
+                ));
+            }
+            if p.host_port != 0 && !seen.insert((p.host_port, p.protocol)) {
+                return Err(ValidationError::new(
+                    format!("spec.ports[{i}].host_port"),
+                    format!("{}/{} is published twice", p.host_port, p.protocol),
+                ));
+            }
+        }
+        for k in self.container_labels.keys() {
+            validate_label_key(k).map_err(|e| {
+                ValidationError::new("spec.container_labels", e.message)
+            })?;
+            if k.starts_with("io.corral.") {
+                return Err(ValidationError::new(
+                    "spec.container_labels",
+                    format!("{k:?}: the io.corral. prefix is reserved"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Host ports this service needs on every node it runs on.
+    pub fn host_ports(&self) -> impl Iterator<Item = (u16, Protocol)> + '_ {
+        self.ports
+            .iter()
+            .filter(|p| p.host_port != 0)
+            .map(|p| (p.host_port, p.protocol))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceStatus {
+    /// Instances whose container is running.
+    pub running: u32,
+    /// Instances not yet placed.
+    pub pending: u32,
+    /// The spec generation the controller last acted on.
+    pub observed_generation: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_spec_parses_the_cli_forms() {
+        assert_eq!(
+            "8080:80".parse::<PortSpec>().unwrap(),
+            PortSpec { host_port: 8080, container_port: 80, protocol: Protocol::Tcp }
+        );
+        assert_eq!(
+            "53:53/udp".parse::<PortSpec>().unwrap().protocol,
+            Protocol::Udp
+        );
+        assert_eq!("80".parse::<PortSpec>().unwrap().host_port, 0);
+        assert!("0:80".parse::<PortSpec>().is_err());
+        assert!("80:70000".parse::<PortSpec>().is_err());
+        assert!("80:80/sctp".parse::<PortSpec>().is_err());
+        assert!("x:80".parse::<PortSpec>().is_err());
+    }
+
+    #[test]
+    fn port_spec_display_parses_back() {
+        for s in ["8080:80/tcp", "53/udp"] {
+            let p: PortSpec = s.parse().unwrap();
+            assert_eq!(p.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn validate_names_the_field_at_fault() {
+        let mut spec = ServiceSpec { image: "img".into(), scale: 1, ..Default::default() };
+        assert!(spec.validate().is_ok());
+        spec.ports = vec!["80:80".parse().unwrap(), "80:81".parse().unwrap()];
+        assert_eq!(spec.validate().unwrap_err().field, "spec.ports[1].host_port");
+        spec.ports.clear();
+        spec.image = String::new();
+        assert_eq!(spec.validate().unwrap_err().field, "spec.image");
+        spec.image = "img".into();
+        spec.container_labels.insert("io.corral.service".into(), "x".into());
+        assert_eq!(spec.validate().unwrap_err().field, "spec.container_labels");
+    }
+
+    #[test]
+    fn unknown_spec_fields_are_rejected() {
+        let err = serde_json::from_str::<ServiceSpec>(r#"{"image":"a","scael":3}"#).unwrap_err();
+        assert!(err.to_string().contains("scael"));
+    }
+}

@@ -1,0 +1,1 @@
+//! A whoami HTTP server for tests and demos

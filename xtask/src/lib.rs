@@ -1,0 +1,1 @@
+//! Corral developer workflows: test bed, images, benchmarks
