@@ -1,1 +1,136 @@
-//! Corral node agent: join, heartbeat, reconcile the local container engine
+//! The node agent: joins the server like any remote agent, heartbeats,
+//! follows the instances placed on its node, and makes the local container
+//! engine match them.
+//!
+//! - `join`: join and heartbeat.
+//! - `desired`: a list-then-watch of this node's instances.
+//! - `plan`: a pure function from instances, containers and restart backoff to steps.
+//! - `execute`: carries the steps out against the engine and reports status.
+//! - `endpoint`: the agent's own HTTP endpoint (container logs for the server).
+
+mod backoff;
+mod container_config;
+mod desired;
+mod endpoint;
+mod execute;
+mod join;
+mod plan;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use corral_api::Client;
+use corral_engine::ContainerEngine;
+
+pub use container_config::{container_config, container_name};
+pub use plan::{Step, plan_node};
+
+/// How an agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    pub server_url: String,
+    pub token: String,
+    pub name: String,
+    pub environment: String,
+    pub labels: BTreeMap<String, String>,
+    /// Where the agent's own endpoint listens (`IP:PORT`).
+    pub listen: String,
+    /// The address to report; detected when `None`.
+    pub address: Option<String>,
+    /// Full resync of the engine at least this often.
+    pub resync: Duration,
+}
+
+impl AgentOptions {
+    pub fn new(server_url: &str, token: &str, name: &str) -> Self {
+        AgentOptions {
+            server_url: server_url.to_string(),
+            token: token.to_string(),
+            name: name.to_string(),
+            environment: corral_types::DEFAULT_ENVIRONMENT.to_string(),
+            labels: BTreeMap::new(),
+            listen: "127.0.0.1:0".to_string(),
+            address: None,
+            resync: Duration::from_secs(5),
+        }
+    }
+}
+
+/// State shared by the agent's tasks.
+pub(crate) struct Shared {
+    pub options: AgentOptions,
+    pub client: Client,
+    pub engine: Arc<dyn ContainerEngine>,
+    pub desired: desired::Desired,
+    pub wake: tokio::sync::Notify,
+}
+
+/// Runs the agent until `shutdown` becomes true. Containers keep running after it stops.
+pub async fn run_agent(
+    options: AgentOptions,
+    engine: Arc<dyn ContainerEngine>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    corral_types::validate_name("--name", &options.name)?;
+    let client = Client::new(&options.server_url, &options.token)?;
+    let info = engine.info().await.context("asking the container engine about this host")?;
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .with_context(|| format!("agent endpoint: listening on {}", options.listen))?;
+    let local = listener.local_addr()?;
+    let address = match &options.address {
+        Some(a) => a.clone(),
+        None => detect_address(local, &options.server_url),
+    };
+    let agent_url = format!("http://{address}:{}", local.port());
+    let shared = Arc::new(Shared {
+        options,
+        client,
+        engine,
+        desired: desired::Desired::default(),
+        wake: tokio::sync::Notify::new(),
+    });
+    let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
+    join::join_until_accepted(&shared, &info, &address, &agent_url, &mut shutdown).await;
+    let tasks = vec![
+        tokio::spawn(join::heartbeat_loop(shared.clone(), info, address, agent_url, shutdown.clone())),
+        tokio::spawn(desired::follow(shared.clone(), shutdown.clone())),
+        tokio::spawn(execute::follow_engine_events(shared.clone(), shutdown.clone())),
+        tokio::spawn(execute::reconcile_loop(shared.clone(), shutdown.clone())),
+    ];
+    let _ = shutdown.wait_for(|stop| *stop).await;
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = endpoint.await;
+    Ok(())
+}
+
+/// The address other hosts reach this agent at: the listen address if it is
+/// specific, else the local address of a route towards the server.
+fn detect_address(listen: SocketAddr, server_url: &str) -> String {
+    if !listen.ip().is_unspecified() {
+        return listen.ip().to_string();
+    }
+    let host_port = server_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(server_url)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| {
+        s.connect(host_port.as_str())?;
+        s.local_addr()
+    });
+    match probe {
+        Ok(addr) if !addr.ip().is_unspecified() => addr.ip().to_string(),
+        _ => "127.0.0.1".to_string(),
+    }
+}

@@ -1,1 +1,37 @@
-//! Corral reconcilers: service instances, node liveness, scheduling
+//! Corral's reconcilers. Each one looks at current state (a cache fed by a
+//! store watch), computes a plan with a pure function, and commits it with
+//! revision checks. Nothing is told why it runs: every change wakes all of
+//! them, and a timer wakes them too as a safety net.
+//!
+//! - [`service_plan`]: keeps `scale` instances of every service, removes the
+//!   instances of deleted services, replaces outdated ones.
+//! - [`placement`]: places pending instances with the scheduler and records
+//!   why the rest cannot be placed.
+//! - [`liveness`]: marks nodes disconnected when their heartbeats stop.
+//! - [`service_status`]: counts running and pending instances per service.
+
+pub mod cache;
+pub mod clock;
+pub mod liveness;
+pub mod placement;
+pub mod service_plan;
+pub mod service_status;
+mod runner;
+
+pub use cache::Cache;
+pub use clock::{Clock, SystemClock, new_uid};
+pub use liveness::Liveness;
+pub use runner::{ControllerConfig, run_controllers};
+
+/// A failed reconcile step; the next pass retries.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("store: {0}")]
+    Store(#[from] corral_store::StoreError),
+    #[error("decode {kind} {name}: {source}")]
+    Decode {
+        kind: corral_types::Kind,
+        name: String,
+        source: serde_json::Error,
+    },
+}

@@ -1,0 +1,420 @@
+//! [`ContainerEngine`] over a real Docker Engine, through bollard.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EventMessage,
+    HostConfig, PortBinding as DockerPortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, EventsOptionsBuilder, InspectContainerOptions,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::{
+    ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
+    EngineError, EngineInfo, EventStream, LogOptions, LogStream, PortProtocol,
+};
+
+/// Seconds bollard waits for the response headers of one request. Long enough
+/// for a stop with a generous grace period; streams (logs, events) are not
+/// limited by it once their headers arrived.
+const REQUEST_TIMEOUT_SECS: u64 = 330;
+
+/// How many containers `list` inspects at once.
+const INSPECT_CONCURRENCY: usize = 8;
+
+/// A Docker Engine reached over its API.
+#[derive(Debug, Clone)]
+pub struct DockerEngine {
+    docker: Docker,
+    docker_host: String,
+}
+
+impl DockerEngine {
+    /// Connects to `docker_host` (`unix:///path`, a bare socket path, or
+    /// `tcp://host:port`), else to `DOCKER_HOST`, else to the local default
+    /// socket, and negotiates the API version with the engine.
+    pub async fn connect(docker_host: Option<&str>) -> Result<Self, EngineError> {
+        let from_env = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+        let address = docker_host
+            .map(str::to_owned)
+            .or(from_env)
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
+        let connect_error = |message: String| EngineError::Connect {
+            address: address.clone(),
+            message,
+        };
+        let docker = if let Some(path) = unix_path(&address) {
+            Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        } else if docker_host.is_none() && std::env::var_os("DOCKER_HOST").is_none() {
+            Docker::connect_with_local_defaults()
+        } else {
+            Docker::connect_with_host(&address)
+        }
+        .map_err(|e| connect_error(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        Ok(Self {
+            docker,
+            docker_host: address,
+        })
+    }
+
+    /// The address this engine was reached at, for messages.
+    pub fn docker_host(&self) -> &str {
+        &self.docker_host
+    }
+
+    /// The underlying bollard client, for operations the trait does not cover.
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+}
+
+impl fmt::Display for DockerEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "docker engine at {}", self.docker_host)
+    }
+}
+
+fn unix_path(address: &str) -> Option<&str> {
+    if let Some(path) = address.strip_prefix("unix://") {
+        Some(path)
+    } else if address.starts_with('/') {
+        Some(address)
+    } else {
+        None
+    }
+}
+
+fn status_of(error: &BollardError) -> Option<u16> {
+    match error {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn api_error(operation: &'static str, error: BollardError) -> EngineError {
+    EngineError::Api {
+        operation,
+        message: error.to_string(),
+    }
+}
+
+/// Maps a 404 to [`EngineError::NotFound`], anything else to [`EngineError::Api`].
+fn container_error(operation: &'static str, id: &str, error: BollardError) -> EngineError {
+    match status_of(&error) {
+        Some(404) => EngineError::NotFound(id.to_owned()),
+        _ => api_error(operation, error),
+    }
+}
+
+fn port_key(container_port: u16, protocol: PortProtocol) -> String {
+    let protocol = match protocol {
+        PortProtocol::Tcp => "tcp",
+        PortProtocol::Udp => "udp",
+    };
+    format!("{container_port}/{protocol}")
+}
+
+/// The create body for `config`: command, env, labels, ports and limits.
+fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
+    let mut exposed = Vec::new();
+    let mut bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
+    for port in &config.ports {
+        let key = port_key(port.container_port, port.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        if port.host_port != 0 {
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(DockerPortBinding {
+                    host_ip: Some(String::new()),
+                    host_port: Some(port.host_port.to_string()),
+                });
+        }
+    }
+    let host_config = HostConfig {
+        port_bindings: (!bindings.is_empty()).then_some(bindings),
+        memory: positive(config.memory_bytes),
+        nano_cpus: positive(config.nano_cpus),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(config.image.clone()),
+        cmd: (!config.command.is_empty()).then(|| config.command.clone()),
+        env: (!config.env.is_empty()).then(|| config.env.clone()),
+        labels: Some(config.labels.clone().into_iter().collect()),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+/// `Some(n)` for a limit, `None` for 0 (no limit); saturates at `i64::MAX`.
+fn positive(value: u64) -> Option<i64> {
+    (value > 0).then(|| i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+fn summary_from_inspect(id: &str, response: ContainerInspectResponse) -> ContainerSummary {
+    let state = response.state.unwrap_or_default();
+    let container_state = match state.status {
+        Some(ContainerStateStatusEnum::RUNNING) => ContainerState::Running,
+        Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
+        Some(ContainerStateStatusEnum::EXITED) => {
+            ContainerState::Exited(state.exit_code.unwrap_or_default())
+        }
+        _ => ContainerState::Other,
+    };
+    // Docker reports "0001-01-01T00:00:00Z" for a container never started.
+    let started_at = state
+        .started_at
+        .filter(|s| !s.starts_with("0001-"))
+        .unwrap_or_default();
+    let labels = response
+        .config
+        .and_then(|c| c.labels)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let name = response.name.unwrap_or_default();
+    ContainerSummary {
+        id: response.id.unwrap_or_else(|| id.to_owned()),
+        name: name.trim_start_matches('/').to_owned(),
+        labels,
+        state: container_state,
+        started_at,
+    }
+}
+
+fn event_from_message(message: EventMessage) -> Option<ContainerEvent> {
+    let actor = message.actor?;
+    let container_id = actor.id?;
+    let labels: BTreeMap<String, String> =
+        actor.attributes.unwrap_or_default().into_iter().collect();
+    Some(ContainerEvent {
+        container_id,
+        // "exec_start: sh -c ..." and the like: keep the verb only.
+        action: message
+            .action
+            .unwrap_or_default()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        labels,
+    })
+}
+
+fn log_bytes(output: LogOutput) -> bytes::Bytes {
+    match output {
+        LogOutput::StdOut { message }
+        | LogOutput::StdErr { message }
+        | LogOutput::StdIn { message }
+        | LogOutput::Console { message } => message,
+    }
+}
+
+#[async_trait::async_trait]
+impl ContainerEngine for DockerEngine {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let info = self.docker.info().await.map_err(|e| api_error("info", e))?;
+        let ncpu = u64::try_from(info.ncpu.unwrap_or_default()).unwrap_or_default();
+        Ok(EngineInfo {
+            hostname: info.name.unwrap_or_default(),
+            cpu_millis: ncpu.saturating_mul(1000),
+            memory_bytes: u64::try_from(info.mem_total.unwrap_or_default()).unwrap_or_default(),
+            version: info.server_version.unwrap_or_default(),
+        })
+    }
+
+    async fn list(&self, label_key: &str) -> Result<Vec<ContainerSummary>, EngineError> {
+        let filters = HashMap::from([("label", vec![label_key])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let listed = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| api_error("list containers", e))?;
+        let ids: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
+        // The list omits exit codes and start times: inspect each one.
+        let inspected: Vec<Result<ContainerSummary, EngineError>> = futures::stream::iter(ids)
+            .map(|id| async move { self.inspect(&id).await })
+            .buffered(INSPECT_CONCURRENCY)
+            .collect()
+            .await;
+        let mut summaries = Vec::with_capacity(inspected.len());
+        for result in inspected {
+            match result {
+                Ok(summary) => summaries.push(summary),
+                // Removed between the list and the inspect: no longer there.
+                Err(EngineError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(summaries)
+    }
+
+    async fn create(&self, config: &ContainerConfig) -> Result<String, EngineError> {
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&config.name)
+            .build();
+        let response = self
+            .docker
+            .create_container(Some(options), create_body(config))
+            .await
+            .map_err(|e| match status_of(&e) {
+                Some(404) => EngineError::ImageNotFound(config.image.clone()),
+                Some(409) => EngineError::NameInUse(config.name.clone()),
+                _ => api_error("create container", e),
+            })?;
+        Ok(response.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        // bollard treats 304 (already started) as success.
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| container_error("start container", id, e))
+    }
+
+    async fn stop(&self, id: &str, grace_seconds: u32) -> Result<(), EngineError> {
+        let grace = i32::try_from(grace_seconds).unwrap_or(i32::MAX);
+        let options = StopContainerOptionsBuilder::default().t(grace).build();
+        // bollard treats 304 (already stopped) as success.
+        self.docker
+            .stop_container(id, Some(options))
+            .await
+            .map_err(|e| container_error("stop container", id, e))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_of(&e) == Some(404) => Ok(()),
+            Err(e) => Err(api_error("remove container", e)),
+        }
+    }
+
+    async fn inspect(&self, id: &str) -> Result<ContainerSummary, EngineError> {
+        let response = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| container_error("inspect container", id, e))?;
+        Ok(summary_from_inspect(id, response))
+    }
+
+    fn events(&self) -> EventStream {
+        let filters = HashMap::from([("type", vec!["container"])]);
+        let options = EventsOptionsBuilder::default().filters(&filters).build();
+        self.docker
+            .events(Some(options))
+            .map_err(|e| api_error("watch events", e))
+            .try_filter_map(|message| async move { Ok(event_from_message(message)) })
+            .boxed()
+    }
+
+    fn logs(&self, id: &str, options: LogOptions) -> LogStream {
+        let tail = options
+            .tail
+            .map_or_else(|| "all".to_owned(), |n| n.to_string());
+        let query = LogsOptionsBuilder::default()
+            .follow(options.follow)
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail)
+            .build();
+        let id = id.to_owned();
+        self.docker
+            .logs(&id, Some(query))
+            .map(move |item| {
+                item.map(log_bytes)
+                    .map_err(|e| container_error("read logs", &id, e))
+            })
+            .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PortBinding;
+
+    #[test]
+    fn create_body_publishes_only_ports_with_a_host_port() {
+        let config = ContainerConfig {
+            name: "web".into(),
+            image: "corral-whoami:latest".into(),
+            ports: vec![
+                PortBinding {
+                    container_port: 80,
+                    host_port: 8080,
+                    protocol: PortProtocol::Tcp,
+                },
+                PortBinding {
+                    container_port: 53,
+                    host_port: 0,
+                    protocol: PortProtocol::Udp,
+                },
+            ],
+            memory_bytes: 64 << 20,
+            ..Default::default()
+        };
+        let body = create_body(&config);
+        let exposed = body.exposed_ports.unwrap();
+        assert_eq!(exposed, vec!["80/tcp".to_string(), "53/udp".to_string()]);
+        let host = body.host_config.unwrap();
+        let bindings = host.port_bindings.unwrap();
+        assert_eq!(bindings.len(), 1);
+        let web = bindings["80/tcp"].as_ref().unwrap();
+        assert_eq!(web[0].host_port.as_deref(), Some("8080"));
+        assert_eq!(web[0].host_ip.as_deref(), Some(""));
+        assert_eq!(host.memory, Some(64 << 20));
+        assert_eq!(host.nano_cpus, None);
+        assert_eq!(body.cmd, None, "an empty command keeps the image's default");
+    }
+
+    #[test]
+    fn event_action_keeps_only_the_verb() {
+        let message = EventMessage {
+            action: Some("exec_start: sh -c true".into()),
+            actor: Some(bollard::models::EventActor {
+                id: Some("abc".into()),
+                attributes: Some(HashMap::from([("app".into(), "web".into())])),
+            }),
+            ..Default::default()
+        };
+        let event = event_from_message(message).unwrap();
+        assert_eq!(event.action, "exec_start");
+        assert_eq!(event.container_id, "abc");
+        assert_eq!(event.labels["app"], "web");
+    }
+
+    #[test]
+    fn unix_addresses_are_recognised() {
+        assert_eq!(unix_path("unix:///tmp/d.sock"), Some("/tmp/d.sock"));
+        assert_eq!(unix_path("/tmp/d.sock"), Some("/tmp/d.sock"));
+        assert_eq!(unix_path("tcp://127.0.0.1:2375"), None);
+    }
+}

@@ -1,0 +1,549 @@
+//! An in-memory [`ContainerEngine`] that records every call, for unit tests
+//! and for the scale benchmark (thousands of simulated nodes in one
+//! process). It keeps little per engine: no event channel exists until
+//! someone subscribes, and recording can be turned off.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::broadcast;
+
+use crate::{
+    ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
+    EngineError, EngineInfo, EventStream, LogOptions, LogStream,
+};
+
+/// Slots of the event channel, per engine, once someone subscribes.
+const SIGNAL_CAPACITY: usize = 256;
+
+/// Container ids are unique across every fake of the process, so that
+/// simulated nodes sharing one server never collide.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One call made to a [`FakeEngine`], in the order made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FakeCall {
+    Info,
+    List { label_key: String },
+    Create { name: String, image: String },
+    Start { id: String },
+    Stop { id: String },
+    Remove { id: String },
+    Inspect { id: String },
+    Events,
+    Logs { id: String },
+}
+
+/// An operation [`FakeEngine::fail_next`] can make fail once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FakeOperation {
+    Info,
+    List,
+    Create,
+    Start,
+    Stop,
+    Remove,
+    Inspect,
+}
+
+impl FakeOperation {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::List => "list containers",
+            Self::Create => "create container",
+            Self::Start => "start container",
+            Self::Stop => "stop container",
+            Self::Remove => "remove container",
+            Self::Inspect => "inspect container",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FakeContainer {
+    seq: u64,
+    id: String,
+    config: ContainerConfig,
+    state: ContainerState,
+    started_at: String,
+    /// One entry per line, as [`FakeEngine::push_log`] added them.
+    logs: Vec<Bytes>,
+}
+
+impl FakeContainer {
+    fn summary(&self) -> ContainerSummary {
+        ContainerSummary {
+            id: self.id.clone(),
+            name: self.config.name.clone(),
+            labels: self.config.labels.clone(),
+            state: self.state,
+            started_at: self.started_at.clone(),
+        }
+    }
+}
+
+/// What goes through the internal channel: events for `events()`, log
+/// lines for followed logs.
+#[derive(Debug, Clone)]
+enum Signal {
+    Event(ContainerEvent),
+    Log { id: String, line: Bytes },
+}
+
+#[derive(Debug)]
+struct Inner {
+    info: EngineInfo,
+    containers: HashMap<String, FakeContainer>,
+    missing_images: HashSet<String>,
+    failures: HashSet<FakeOperation>,
+    recording: bool,
+    calls: Vec<FakeCall>,
+    signals: Option<broadcast::Sender<Signal>>,
+}
+
+/// An in-memory container engine; see the module docs.
+#[derive(Debug)]
+pub struct FakeEngine {
+    inner: Mutex<Inner>,
+}
+
+impl Default for FakeEngine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FakeEngine {
+    pub fn new() -> Self {
+        let info = EngineInfo {
+            hostname: "fake-node".to_owned(),
+            cpu_millis: 4000,
+            memory_bytes: 8 << 30,
+            version: "fake".to_owned(),
+        };
+        Self {
+            inner: Mutex::new(Inner {
+                info,
+                containers: HashMap::new(),
+                missing_images: HashSet::new(),
+                failures: HashSet::new(),
+                recording: true,
+                calls: Vec::new(),
+                signals: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every call made so far, in order.
+    pub fn calls(&self) -> Vec<FakeCall> {
+        self.lock().calls.clone()
+    }
+
+    /// The calls made so far, forgetting them.
+    pub fn take_calls(&self) -> Vec<FakeCall> {
+        std::mem::take(&mut self.lock().calls)
+    }
+
+    /// Turns call recording on or off (off for long benchmarks).
+    pub fn set_recording(&self, recording: bool) {
+        self.lock().recording = recording;
+    }
+
+    pub fn set_info(&self, info: EngineInfo) {
+        self.lock().info = info;
+    }
+
+    /// Makes `create` of `image` fail with [`EngineError::ImageNotFound`].
+    pub fn set_image_missing(&self, image: &str) {
+        self.lock().missing_images.insert(image.to_owned());
+    }
+
+    /// Makes the next call of `operation` fail with [`EngineError::Api`].
+    pub fn fail_next(&self, operation: FakeOperation) {
+        self.lock().failures.insert(operation);
+    }
+
+    /// Simulates a container dying on its own: `Exited(exit_code)` and a `die` event.
+    pub fn kill(&self, id: &str, exit_code: i64) {
+        let mut inner = self.lock();
+        let Some(key) = inner.resolve(id) else { return };
+        let Some(container) = inner.containers.get_mut(&key) else {
+            return;
+        };
+        if container.state == ContainerState::Running {
+            container.state = ContainerState::Exited(exit_code);
+            let event = die_event(container, exit_code);
+            inner.emit(event);
+        }
+    }
+
+    /// Simulates someone removing a container behind our back: it is gone,
+    /// with a `die` event first if it ran, then a `destroy` event.
+    pub fn remove_behind_our_back(&self, id: &str) {
+        let mut inner = self.lock();
+        inner.destroy(id, 137);
+    }
+
+    /// Appends one line to a container's logs (followers see it at once).
+    pub fn push_log(&self, id: &str, line: impl Into<Bytes>) {
+        let mut inner = self.lock();
+        let Some(key) = inner.resolve(id) else { return };
+        let line = line.into();
+        if let Some(container) = inner.containers.get_mut(&key) {
+            container.logs.push(line.clone());
+            inner.send(Signal::Log { id: key, line });
+        }
+    }
+
+    /// The configuration a container was created with.
+    pub fn config_of(&self, id: &str) -> Option<ContainerConfig> {
+        let inner = self.lock();
+        let key = inner.resolve(id)?;
+        inner.containers.get(&key).map(|c| c.config.clone())
+    }
+
+    /// How many containers exist, in any state.
+    pub fn container_count(&self) -> usize {
+        self.lock().containers.len()
+    }
+
+    /// How many containers run.
+    pub fn running_count(&self) -> usize {
+        let inner = self.lock();
+        inner
+            .containers
+            .values()
+            .filter(|c| c.state == ContainerState::Running)
+            .count()
+    }
+
+    /// Records `call` and consumes an injected failure of `operation`.
+    fn enter(
+        &self,
+        call: FakeCall,
+        operation: Option<FakeOperation>,
+    ) -> Result<MutexGuard<'_, Inner>, EngineError> {
+        let mut inner = self.lock();
+        if inner.recording {
+            inner.calls.push(call);
+        }
+        if let Some(op) = operation
+            && inner.failures.remove(&op)
+        {
+            return Err(EngineError::Api {
+                operation: op.name(),
+                message: "injected failure".to_owned(),
+            });
+        }
+        Ok(inner)
+    }
+}
+
+impl Inner {
+    /// The id of the container called `id_or_name`.
+    fn resolve(&self, id_or_name: &str) -> Option<String> {
+        if self.containers.contains_key(id_or_name) {
+            return Some(id_or_name.to_owned());
+        }
+        self.containers
+            .values()
+            .find(|c| c.config.name == id_or_name)
+            .map(|c| c.id.clone())
+    }
+
+    fn send(&mut self, signal: Signal) {
+        if let Some(sender) = &self.signals
+            && sender.send(signal).is_err()
+        {
+            // Nobody listens any more: drop the channel's buffer.
+            self.signals = None;
+        }
+    }
+
+    fn emit(&mut self, event: ContainerEvent) {
+        self.send(Signal::Event(event));
+    }
+
+    fn subscribe(&mut self) -> broadcast::Receiver<Signal> {
+        match &self.signals {
+            Some(sender) => sender.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(SIGNAL_CAPACITY);
+                self.signals = Some(sender);
+                receiver
+            }
+        }
+    }
+
+    /// Removes a container, with `die` (if it ran) and `destroy` events.
+    fn destroy(&mut self, id: &str, exit_code: i64) {
+        let Some(key) = self.resolve(id) else { return };
+        let Some(container) = self.containers.remove(&key) else {
+            return;
+        };
+        if container.state == ContainerState::Running {
+            self.emit(die_event(&container, exit_code));
+        }
+        self.emit(event(&container, "destroy"));
+    }
+}
+
+fn event(container: &FakeContainer, action: &str) -> ContainerEvent {
+    // Like Docker's Actor.Attributes: the labels, the name and the image.
+    let mut labels = container.config.labels.clone();
+    labels.insert("name".to_owned(), container.config.name.clone());
+    labels.insert("image".to_owned(), container.config.image.clone());
+    ContainerEvent {
+        container_id: container.id.clone(),
+        action: action.to_owned(),
+        labels,
+    }
+}
+
+fn die_event(container: &FakeContainer, exit_code: i64) -> ContainerEvent {
+    let mut event = event(container, "die");
+    event
+        .labels
+        .insert("exitCode".to_owned(), exit_code.to_string());
+    event
+}
+
+/// A sequence number and a 64-hex-digit id whose first 12 digits differ
+/// between containers.
+fn next_id() -> (u64, String) {
+    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    // splitmix64: a bijection, so the leading digits are distinct.
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (n, format!("{z:016x}{n:048x}"))
+}
+
+/// Now, as RFC 3339 in UTC with nanoseconds, like Docker's `StartedAt`.
+fn now_rfc3339() -> String {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_nanos()
+    )
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[async_trait::async_trait]
+impl ContainerEngine for FakeEngine {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let inner = self.enter(FakeCall::Info, Some(FakeOperation::Info))?;
+        Ok(inner.info.clone())
+    }
+
+    async fn list(&self, label_key: &str) -> Result<Vec<ContainerSummary>, EngineError> {
+        let call = FakeCall::List {
+            label_key: label_key.to_owned(),
+        };
+        let inner = self.enter(call, Some(FakeOperation::List))?;
+        let mut found: Vec<&FakeContainer> = inner
+            .containers
+            .values()
+            .filter(|c| c.config.labels.contains_key(label_key))
+            .collect();
+        found.sort_by_key(|c| c.seq);
+        Ok(found.into_iter().map(FakeContainer::summary).collect())
+    }
+
+    async fn create(&self, config: &ContainerConfig) -> Result<String, EngineError> {
+        let call = FakeCall::Create {
+            name: config.name.clone(),
+            image: config.image.clone(),
+        };
+        let mut inner = self.enter(call, Some(FakeOperation::Create))?;
+        if inner.missing_images.contains(&config.image) {
+            return Err(EngineError::ImageNotFound(config.image.clone()));
+        }
+        if !config.name.is_empty() && inner.resolve(&config.name).is_some() {
+            return Err(EngineError::NameInUse(config.name.clone()));
+        }
+        let (seq, id) = next_id();
+        let mut config = config.clone();
+        if config.name.is_empty() {
+            config.name = format!("fake_{}", &id[..12]);
+        }
+        let container = FakeContainer {
+            seq,
+            id: id.clone(),
+            config,
+            state: ContainerState::Created,
+            started_at: String::new(),
+            logs: Vec::new(),
+        };
+        inner.emit(event(&container, "create"));
+        inner.containers.insert(id.clone(), container);
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        let call = FakeCall::Start { id: id.to_owned() };
+        let mut inner = self.enter(call, Some(FakeOperation::Start))?;
+        let key = inner
+            .resolve(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        let Some(container) = inner.containers.get_mut(&key) else {
+            return Err(EngineError::NotFound(id.to_owned()));
+        };
+        if container.state == ContainerState::Running {
+            return Ok(());
+        }
+        container.state = ContainerState::Running;
+        container.started_at = now_rfc3339();
+        let event = event(container, "start");
+        inner.emit(event);
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str, _grace_seconds: u32) -> Result<(), EngineError> {
+        let call = FakeCall::Stop { id: id.to_owned() };
+        let mut inner = self.enter(call, Some(FakeOperation::Stop))?;
+        let key = inner
+            .resolve(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        let Some(container) = inner.containers.get_mut(&key) else {
+            return Err(EngineError::NotFound(id.to_owned()));
+        };
+        if container.state != ContainerState::Running {
+            return Ok(());
+        }
+        // The fake's processes always honour SIGTERM and exit cleanly.
+        container.state = ContainerState::Exited(0);
+        let die = die_event(container, 0);
+        let stop = event(container, "stop");
+        inner.emit(die);
+        inner.emit(stop);
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let call = FakeCall::Remove { id: id.to_owned() };
+        let mut inner = self.enter(call, Some(FakeOperation::Remove))?;
+        inner.destroy(id, 137);
+        Ok(())
+    }
+
+    async fn inspect(&self, id: &str) -> Result<ContainerSummary, EngineError> {
+        let call = FakeCall::Inspect { id: id.to_owned() };
+        let inner = self.enter(call, Some(FakeOperation::Inspect))?;
+        inner
+            .resolve(id)
+            .and_then(|key| inner.containers.get(&key))
+            .map(FakeContainer::summary)
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))
+    }
+
+    fn events(&self) -> EventStream {
+        let mut inner = self.lock();
+        if inner.recording {
+            inner.calls.push(FakeCall::Events);
+        }
+        let receiver = inner.subscribe();
+        futures::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(Signal::Event(event)) => return Some((Ok(event), receiver)),
+                    Ok(Signal::Log { .. }) => {}
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        let error = EngineError::Api {
+                            operation: "watch events",
+                            message: format!("fell behind, {missed} events lost"),
+                        };
+                        return Some((Err(error), receiver));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .boxed()
+    }
+
+    fn logs(&self, id: &str, options: LogOptions) -> LogStream {
+        let mut inner = self.lock();
+        if inner.recording {
+            inner.calls.push(FakeCall::Logs { id: id.to_owned() });
+        }
+        let Some(container) = inner.resolve(id).and_then(|k| inner.containers.get(&k)) else {
+            let error = EngineError::NotFound(id.to_owned());
+            return futures::stream::once(async move { Err(error) }).boxed();
+        };
+        let skip = options.tail.map_or(0, |n| {
+            container
+                .logs
+                .len()
+                .saturating_sub(usize::try_from(n).unwrap_or(usize::MAX))
+        });
+        let past: Vec<Result<Bytes, EngineError>> =
+            container.logs[skip..].iter().cloned().map(Ok).collect();
+        let key = container.id.clone();
+        let running = container.state == ContainerState::Running;
+        let past = futures::stream::iter(past);
+        if !(options.follow && running) {
+            return past.boxed();
+        }
+        let receiver = inner.subscribe();
+        past.chain(follow(receiver, key)).boxed()
+    }
+}
+
+/// New log lines of container `id` until it dies or is removed.
+fn follow(
+    receiver: broadcast::Receiver<Signal>,
+    id: String,
+) -> impl futures::Stream<Item = Result<Bytes, EngineError>> {
+    futures::stream::unfold((receiver, id), |(mut receiver, id)| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(Signal::Log { id: from, line }) if from == id => {
+                    return Some((Ok(line), (receiver, id)));
+                }
+                Ok(Signal::Event(e))
+                    if e.container_id == id && (e.action == "die" || e.action == "destroy") =>
+                {
+                    return None;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "fake_tests.rs"]
+mod tests;

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use futures::Stream;
 
 pub use docker::DockerEngine;
-pub use fake::{FakeCall, FakeEngine};
+pub use fake::{FakeCall, FakeEngine, FakeOperation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -24,7 +24,10 @@ pub enum EngineError {
     #[error("container name {0} is already in use")]
     NameInUse(String),
     #[error("{operation} failed: {message}")]
-    Api { operation: &'static str, message: String },
+    Api {
+        operation: &'static str,
+        message: String,
+    },
 }
 
 /// The host facts an agent reports.
@@ -93,7 +96,10 @@ pub struct ContainerSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerEvent {
     pub container_id: String,
+    /// The verb only: `exec_start: sh` becomes `exec_start`.
     pub action: String,
+    /// Docker's actor attributes: the container's labels plus `name`,
+    /// `image`, and `exitCode` on `die`.
     pub labels: BTreeMap<String, String>,
 }
 

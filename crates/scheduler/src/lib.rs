@@ -5,7 +5,13 @@
 //! loaded node), select. For every instance it cannot place, the plan says
 //! why, per class of node (`port 8080/tcp in use on all 1 nodes`).
 
+mod explain;
+mod feasible;
 mod plan;
+mod rank;
+mod state;
+#[cfg(test)]
+mod tests;
 
 pub use plan::schedule;
 
@@ -59,9 +65,13 @@ pub struct Pending {
 /// The scheduler's decision for one pending instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Place { node: String },
+    Place {
+        node: String,
+    },
     /// Cannot be placed now; the reason names the rule and how many nodes failed it.
-    Unplaced { reason: String },
+    Unplaced {
+        reason: String,
+    },
 }
 
 /// One decision per pending instance, in the order given.

@@ -10,11 +10,12 @@
 pub mod conformance;
 mod memory;
 mod sqlite;
+mod write;
 
 use corral_types::{Kind, LabelSelector, RawObject};
 use tokio::sync::broadcast;
 
-pub use memory::MemoryStore;
+pub use memory::{DEFAULT_HISTORY_LIMIT, MemoryStore};
 pub use sqlite::SqliteStore;
 
 /// A store revision. Revision 0 is "before anything".
@@ -44,8 +45,12 @@ pub enum StoreError {
         expected: Revision,
         actual: Revision,
     },
+    /// `oldest` is the lowest revision a watch can still start from.
     #[error("revision {requested} has been compacted; the oldest available is {oldest}")]
-    Compacted { requested: Revision, oldest: Revision },
+    Compacted {
+        requested: Revision,
+        oldest: Revision,
+    },
     #[error("store backend failed: {0}")]
     Backend(String),
 }
@@ -128,7 +133,12 @@ pub struct Watch {
 impl Watch {
     /// Builds a watch from the backlog read *after* subscribing to `live`, so
     /// that no event is lost between the two.
-    pub fn new(query: Query, backlog: Vec<Event>, live: broadcast::Receiver<Event>, from: Revision) -> Self {
+    pub fn new(
+        query: Query,
+        backlog: Vec<Event>,
+        live: broadcast::Receiver<Event>,
+        from: Revision,
+    ) -> Self {
         Watch {
             query,
             backlog: backlog.into(),
@@ -210,6 +220,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest revision.
     fn current_revision(&self) -> Result<Revision, StoreError>;
+
+    /// Forgets the history at or below `keep_after` (clamped to the current
+    /// revision); current objects are kept. Afterwards, watching from a
+    /// revision below `keep_after` fails with `Compacted`.
+    fn compact(&self, keep_after: Revision) -> Result<(), StoreError> {
+        let _ = keep_after;
+        Err(StoreError::Backend(
+            "this backend does not support compaction".to_string(),
+        ))
+    }
 }
 
 /// One write in an atomic [`Store::apply`].

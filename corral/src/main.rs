@@ -1,0 +1,48 @@
+//! The one `corral` binary: a thin main that parses the command line and
+//! hands each verb to its crate.
+
+mod processes;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use corral_cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runs_a_process = matches!(cli.command, Command::Server(_) | Command::Agent(_) | Command::Up(_));
+    init_logging(runs_a_process);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => processes::server(args).await,
+            Command::Agent(args) => processes::agent(args).await,
+            Command::Up(args) => processes::up(args).await,
+            _ => corral_cli::run_client(cli).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CORRAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

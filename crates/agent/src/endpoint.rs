@@ -1,0 +1,67 @@
+//! The agent's own HTTP endpoint: the server fetches container logs here.
+//! It needs the same bearer token the agent joined with, and serves only
+//! containers Corral made.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+
+use corral_api::LogsQuery;
+use corral_engine::LogOptions;
+use corral_types::ContainerLabels;
+
+use crate::Shared;
+
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let app = Router::new()
+        .route("/v1/containers/{id}/logs", get(logs))
+        .with_state(shared);
+    let stop = async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    };
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        tracing::error!("agent endpoint: {e}");
+    }
+}
+
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .as_bytes();
+    let want = shared.options.token.as_bytes();
+    presented.len() == want.len() && presented.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+async fn logs(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return (StatusCode::UNAUTHORIZED, "missing or invalid bearer token").into_response();
+    }
+    match shared.engine.inspect(&id).await {
+        Ok(c) if c.labels.contains_key(ContainerLabels::INSTANCE) => {}
+        Ok(_) => return (StatusCode::NOT_FOUND, "not a corral container").into_response(),
+        Err(e) => return (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    }
+    let stream = shared.engine.logs(
+        &id,
+        LogOptions {
+            follow: q.follow,
+            tail: q.tail,
+        },
+    );
+    let body = Body::from_stream(futures::StreamExt::map(stream, |r| r.map_err(std::io::Error::other)));
+    ([("content-type", "application/octet-stream")], body).into_response()
+}

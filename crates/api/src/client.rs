@@ -1,0 +1,319 @@
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use corral_types::{Environment, Instance, InstanceStatus, Kind, Node, Object, Service};
+
+use crate::wire::{ErrorBody, JoinRequest, List, LogsQuery, NodeAck, ScaleRequest, WatchEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status.
+    #[error("{message}")]
+    Status {
+        status: u16,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("cannot reach the corral server at {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("unexpected response from {url}: {message}")]
+    Decode { url: String, message: String },
+}
+
+impl ApiError {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        self.status() == Some(409)
+    }
+}
+
+/// Watch events as they arrive.
+pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<WatchEvent<T>, ApiError>> + Send>>;
+
+/// A typed client of the Corral HTTP API.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+fn path_for(env: &str, kind: Kind) -> String {
+    if kind == Kind::Environment {
+        "/v1/environments".to_string()
+    } else {
+        format!("/v1/environments/{env}/{}", kind.plural())
+    }
+}
+
+impl Client {
+    /// A client of the server at `base_url` (`http://127.0.0.1:7480`).
+    pub fn new(base_url: &str, token: &str) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ApiError::Transport {
+                url: base_url.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(Client {
+            base: base_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn transport(&self, e: reqwest::Error) -> ApiError {
+        ApiError::Transport {
+            url: self.base.clone(),
+            message: error_chain(&e),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| self.transport(e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let (message, field) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (body.error, body.field),
+            Err(_) if text.trim().is_empty() => (format!("server answered {status}"), None),
+            Err(_) => (format!("server answered {status}: {}", text.trim()), None),
+        };
+        Err(ApiError::Status {
+            status,
+            message,
+            field,
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ApiError> {
+        let resp = self.send(req).await?;
+        let url = resp.url().to_string();
+        let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// `GET` of any path, decoded.
+    pub async fn get_path<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        self.json(self.http.get(self.url(path))).await
+    }
+
+    pub async fn get<S, T>(&self, env: &str, kind: Kind, name: &str) -> Result<Object<S, T>, ApiError>
+    where
+        Object<S, T>: DeserializeOwned,
+    {
+        let path = format!("{}/{name}", path_for(env, kind));
+        self.get_path(&path).await
+    }
+
+    pub async fn list<S, T>(&self, env: &str, kind: Kind, selector: &str) -> Result<List<Object<S, T>>, ApiError>
+    where
+        Object<S, T>: DeserializeOwned,
+    {
+        let req = self
+            .http
+            .get(self.url(&path_for(env, kind)))
+            .query(&[("labelSelector", selector)]);
+        self.json(req).await
+    }
+
+    pub async fn create<S, T>(&self, obj: &Object<S, T>) -> Result<Object<S, T>, ApiError>
+    where
+        Object<S, T>: Serialize + DeserializeOwned,
+    {
+        let path = path_for(&obj.meta.environment, obj.kind);
+        self.json(self.http.post(self.url(&path)).json(obj)).await
+    }
+
+    /// Replaces an object; `obj.meta.revision` must be the revision read.
+    pub async fn update<S, T>(&self, obj: &Object<S, T>) -> Result<Object<S, T>, ApiError>
+    where
+        Object<S, T>: Serialize + DeserializeOwned,
+    {
+        let path = format!("{}/{}", path_for(&obj.meta.environment, obj.kind), obj.meta.name);
+        self.json(self.http.put(self.url(&path)).json(obj)).await
+    }
+
+    pub async fn delete(&self, env: &str, kind: Kind, name: &str) -> Result<(), ApiError> {
+        let path = format!("{}/{name}", path_for(env, kind));
+        self.send(self.http.delete(self.url(&path))).await.map(|_| ())
+    }
+
+    /// Events of `kind` in `env` after `revision`, as they happen.
+    pub async fn watch<S, T>(
+        &self,
+        env: &str,
+        kind: Kind,
+        selector: &str,
+        revision: u64,
+    ) -> Result<EventStream<Object<S, T>>, ApiError>
+    where
+        Object<S, T>: DeserializeOwned + Send + 'static,
+    {
+        let rev = revision.to_string();
+        let req = self.http.get(self.url(&path_for(env, kind))).query(&[
+            ("watch", "true"),
+            ("revision", rev.as_str()),
+            ("labelSelector", selector),
+        ]);
+        let resp = self.send(req).await?;
+        Ok(json_lines(resp.bytes_stream(), self.base.clone()))
+    }
+
+    pub async fn environments(&self) -> Result<List<Environment>, ApiError> {
+        self.list("", Kind::Environment, "").await
+    }
+
+    pub async fn nodes(&self, env: &str) -> Result<List<Node>, ApiError> {
+        self.list(env, Kind::Node, "").await
+    }
+
+    pub async fn services(&self, env: &str) -> Result<List<Service>, ApiError> {
+        self.list(env, Kind::Service, "").await
+    }
+
+    /// The instances of one service, ordered by name.
+    pub async fn service_instances(&self, env: &str, service: &str) -> Result<List<Instance>, ApiError> {
+        let selector = format!("{}={service}", corral_types::ContainerLabels::SERVICE);
+        self.list(env, Kind::Instance, &selector).await
+    }
+
+    pub async fn scale_service(&self, env: &str, name: &str, scale: u32) -> Result<Service, ApiError> {
+        let path = format!("/v1/environments/{env}/services/{name}/scale");
+        self.json(self.http.post(self.url(&path)).json(&ScaleRequest { scale }))
+            .await
+    }
+
+    pub async fn join_node(&self, env: &str, name: &str, join: &JoinRequest) -> Result<NodeAck, ApiError> {
+        let path = format!("/v1/environments/{env}/nodes/{name}/join");
+        self.json(self.http.post(self.url(&path)).json(join)).await
+    }
+
+    pub async fn heartbeat(&self, env: &str, name: &str) -> Result<NodeAck, ApiError> {
+        let path = format!("/v1/environments/{env}/nodes/{name}/heartbeat");
+        self.json(self.http.post(self.url(&path))).await
+    }
+
+    pub async fn report_instance_status(
+        &self,
+        env: &str,
+        name: &str,
+        status: &InstanceStatus,
+    ) -> Result<Instance, ApiError> {
+        let path = format!("/v1/environments/{env}/instances/{name}/status");
+        self.json(self.http.put(self.url(&path)).json(status)).await
+    }
+
+    /// Container output of one instance as raw bytes.
+    pub async fn logs(
+        &self,
+        env: &str,
+        instance: &str,
+        query: &LogsQuery,
+    ) -> Result<Pin<Box<dyn Stream<Item = Result<Bytes, ApiError>> + Send>>, ApiError> {
+        let path = format!("/v1/environments/{env}/instances/{instance}/logs");
+        let mut req = self
+            .http
+            .get(self.url(&path))
+            .query(&[("follow", query.follow.to_string())]);
+        if let Some(tail) = query.tail {
+            req = req.query(&[("tail", tail.to_string())]);
+        }
+        let resp = self.send(req).await?;
+        let base = self.base.clone();
+        Ok(Box::pin(resp.bytes_stream().map(move |r| {
+            r.map_err(|e| ApiError::Transport {
+                url: base.clone(),
+                message: error_chain(&e),
+            })
+        })))
+    }
+}
+
+/// Splits a byte stream into lines and decodes each as JSON.
+fn json_lines<T, S>(body: S, url: String) -> EventStream<T>
+where
+    T: DeserializeOwned + Send + 'static,
+    S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+{
+    let stream = futures::stream::unfold(
+        (Box::pin(body), Vec::<u8>::new(), url),
+        |(mut body, mut buf, url)| async move {
+            loop {
+                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    let line = &line[..line.len() - 1];
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    let item = serde_json::from_slice::<WatchEvent<T>>(line).map_err(|e| ApiError::Decode {
+                        url: url.clone(),
+                        message: e.to_string(),
+                    });
+                    return Some((item, (body, buf, url)));
+                }
+                match body.next().await {
+                    Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                    Some(Err(e)) => {
+                        let err = ApiError::Transport {
+                            url: url.clone(),
+                            message: error_chain(&e),
+                        };
+                        return Some((Err(err), (body, Vec::new(), url)));
+                    }
+                    None => return None,
+                }
+            }
+        },
+    );
+    Box::pin(stream)
+}
+
+/// The error and its causes on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = cause.source();
+    }
+    msg
+}

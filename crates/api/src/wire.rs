@@ -1,0 +1,75 @@
+use serde::{Deserialize, Serialize};
+
+use corral_types::{NodeStatus, Object, RawObject};
+
+/// A list response: the items and the store revision they were read at
+/// (start a watch from it to follow changes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct List<T> {
+    pub items: Vec<T>,
+    pub revision: u64,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    /// The field at fault, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// One change, as streamed by watch endpoints (one JSON object per line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WatchEvent<T = RawObject> {
+    #[serde(rename = "type")]
+    pub event_type: WatchEventType,
+    pub object: T,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchEventType {
+    Created,
+    Updated,
+    Deleted,
+    /// Sent periodically with no object change, so clients know the stream is alive
+    /// and which revision it reached (`object.meta.revision`).
+    Bookmark,
+    /// The watch cannot continue (history compacted or the watcher fell
+    /// behind): list again and watch from the new revision.
+    Expired,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScaleRequest {
+    pub scale: u32,
+}
+
+/// What an agent sends when it joins: its labels and what it found on the host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JoinRequest {
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub status: NodeStatus,
+}
+
+/// The server's answer to a join or heartbeat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeAck {
+    pub node: Object<corral_types::NodeSpec, NodeStatus>,
+    /// Seconds between heartbeats the server expects.
+    pub heartbeat_interval_s: u64,
+}
+
+/// Query of logs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogsQuery {
+    #[serde(default)]
+    pub follow: bool,
+    #[serde(default)]
+    pub tail: Option<u64>,
+}
+
+/// Header an agent's endpoint requires (the node's token).
+pub const AUTHORIZATION: &str = "authorization";

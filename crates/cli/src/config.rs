@@ -1,0 +1,272 @@
+//! Where the client finds its server: `CORRAL_URL` and `CORRAL_TOKEN`, or the
+//! file `corral up` writes.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// The server a client talks to and the token it presents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    pub url: String,
+    pub token: String,
+}
+
+pub const URL_VAR: &str = "CORRAL_URL";
+pub const TOKEN_VAR: &str = "CORRAL_TOKEN";
+
+/// Reads a process environment variable; tests pass their own.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub(crate) fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// A variable's value, treating empty as unset.
+fn var(env: Lookup<'_>, key: &str) -> Option<String> {
+    env(key).filter(|v| !v.is_empty())
+}
+
+/// `$XDG_<kind>_HOME/corral`, or `~/<fallback>/corral`.
+pub(crate) fn xdg_dir(env: Lookup<'_>, xdg_var: &str, fallback: &str) -> PathBuf {
+    if let Some(dir) = var(env, xdg_var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        return dir.join("corral");
+    }
+    let home = var(env, "HOME").map(PathBuf::from).unwrap_or_default();
+    home.join(fallback).join("corral")
+}
+
+/// `$XDG_CONFIG_HOME/corral/config.json`, or `~/.config/corral/config.json`.
+pub fn config_path() -> PathBuf {
+    config_path_in(&process_env)
+}
+
+fn config_path_in(env: Lookup<'_>) -> PathBuf {
+    xdg_dir(env, "XDG_CONFIG_HOME", ".config").join("config.json")
+}
+
+/// Writes `config` to [`config_path`], readable by its owner only, and returns the path.
+pub fn save(config: &ClientConfig) -> anyhow::Result<PathBuf> {
+    let path = config_path();
+    save_to(&path, config)?;
+    Ok(path)
+}
+
+fn save_to(path: &Path, config: &ClientConfig) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut body = serde_json::to_vec_pretty(config).context("cannot encode the client config")?;
+    body.push(b'\n');
+    // Write a sibling file and rename it over, so a reader never sees half a file.
+    let tmp = path.with_extension("json.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // `mode` applies only when the file is created; tighten a leftover one too.
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.write_all(&body)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The server to talk to: `CORRAL_URL` and `CORRAL_TOKEN` win over the config
+/// file, each for its own field.
+pub fn resolve() -> anyhow::Result<ClientConfig> {
+    resolve_in(&process_env)
+}
+
+fn resolve_in(env: Lookup<'_>) -> anyhow::Result<ClientConfig> {
+    let url = var(env, URL_VAR);
+    let token = var(env, TOKEN_VAR);
+    if let (Some(url), Some(token)) = (&url, &token) {
+        return Ok(ClientConfig {
+            url: url.clone(),
+            token: token.clone(),
+        });
+    }
+    let path = config_path_in(env);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let missing = match (&url, &token) {
+                (Some(_), None) => format!("{TOKEN_VAR} is not set"),
+                (None, Some(_)) => format!("{URL_VAR} is not set"),
+                _ => "no corral server is configured".to_string(),
+            };
+            bail!(
+                "{missing} and {} does not exist: run `corral up`, or set {URL_VAR} and {TOKEN_VAR}",
+                path.display()
+            );
+        }
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    };
+    let file: ClientConfig = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid client config: {e} (run `corral up` to write it again)",
+            path.display()
+        )
+    })?;
+    Ok(ClientConfig {
+        url: url.unwrap_or(file.url),
+        token: token.unwrap_or(file.token),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A fake process environment (the real one is global and `set_var` is unsafe).
+    struct FakeEnv(HashMap<String, String>);
+
+    impl FakeEnv {
+        fn new(pairs: &[(&str, &str)]) -> Self {
+            FakeEnv(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        }
+        fn get(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+    }
+
+    fn config(url: &str, token: &str) -> ClientConfig {
+        ClientConfig {
+            url: url.into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn config_path_follows_xdg_then_home() {
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", "/x/cfg"), ("HOME", "/home/u")]);
+        assert_eq!(
+            config_path_in(&|k| env.get(k)),
+            PathBuf::from("/x/cfg/corral/config.json")
+        );
+        let env = FakeEnv::new(&[("HOME", "/home/u")]);
+        assert_eq!(
+            config_path_in(&|k| env.get(k)),
+            PathBuf::from("/home/u/.config/corral/config.json")
+        );
+        // A relative XDG dir is ignored, as the XDG spec says.
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", "rel"), ("HOME", "/home/u")]);
+        assert_eq!(
+            config_path_in(&|k| env.get(k)),
+            PathBuf::from("/home/u/.config/corral/config.json")
+        );
+    }
+
+    #[test]
+    fn saved_config_is_private_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corral").join("config.json");
+        save_to(&path, &config("http://a:1", "secret")).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let xdg = dir.path().to_str().unwrap();
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg)]);
+        assert_eq!(
+            resolve_in(&|k| env.get(k)).unwrap(),
+            config("http://a:1", "secret")
+        );
+        // Saving again replaces it and keeps it private.
+        save_to(&path, &config("http://b:2", "other")).unwrap();
+        assert_eq!(resolve_in(&|k| env.get(k)).unwrap().url, "http://b:2");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn env_vars_win_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        save_to(
+            &dir.path().join("corral/config.json"),
+            &config("http://file", "file-token"),
+        )
+        .unwrap();
+        let xdg = dir.path().to_str().unwrap();
+        let both = FakeEnv::new(&[
+            ("XDG_CONFIG_HOME", xdg),
+            (URL_VAR, "http://env"),
+            (TOKEN_VAR, "env-token"),
+        ]);
+        assert_eq!(
+            resolve_in(&|k| both.get(k)).unwrap(),
+            config("http://env", "env-token")
+        );
+        let url_only = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg), (URL_VAR, "http://env")]);
+        assert_eq!(
+            resolve_in(&|k| url_only.get(k)).unwrap(),
+            config("http://env", "file-token")
+        );
+        let empty = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg), (URL_VAR, "")]);
+        assert_eq!(
+            resolve_in(&|k| empty.get(k)).unwrap(),
+            config("http://file", "file-token")
+        );
+    }
+
+    #[test]
+    fn env_vars_alone_need_no_config_file() {
+        let env = FakeEnv::new(&[
+            ("XDG_CONFIG_HOME", "/nonexistent/corral-test"),
+            (URL_VAR, "http://env"),
+            (TOKEN_VAR, "t"),
+        ]);
+        assert_eq!(
+            resolve_in(&|k| env.get(k)).unwrap(),
+            config("http://env", "t")
+        );
+    }
+
+    #[test]
+    fn missing_config_tells_the_user_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let xdg = dir.path().to_str().unwrap();
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg)]);
+        let msg = resolve_in(&|k| env.get(k)).unwrap_err().to_string();
+        assert!(
+            msg.contains("corral up") && msg.contains(URL_VAR) && msg.contains(TOKEN_VAR),
+            "{msg}"
+        );
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg), (URL_VAR, "http://x")]);
+        let msg = resolve_in(&|k| env.get(k)).unwrap_err().to_string();
+        assert!(msg.starts_with("CORRAL_TOKEN is not set"), "{msg}");
+    }
+
+    #[test]
+    fn corrupt_config_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corral/config.json");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, "{not json").unwrap();
+        let xdg = dir.path().to_str().unwrap();
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg)]);
+        let msg = resolve_in(&|k| env.get(k)).unwrap_err().to_string();
+        assert!(
+            msg.contains("config.json") && msg.contains("not a valid client config"),
+            "{msg}"
+        );
+    }
+}

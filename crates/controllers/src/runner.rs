@@ -1,0 +1,267 @@
+//! The controller loop: a cache fed by one store watch, and a reconcile pass
+//! after every batch of changes and on a timer.
+//!
+//! It runs on its own thread with its own single-threaded runtime, so the
+//! synchronous store calls it makes never block the API server's workers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use tokio::sync::watch;
+
+use corral_store::{Query, Store, StoreError};
+use corral_types::{Instance, InstanceState, Kind, Node, Object, RawObject, Service};
+
+use crate::cache::Cache;
+use crate::clock::{Clock, new_uid};
+use crate::liveness::{Liveness, plan_liveness};
+use crate::placement::{PlacementChange, plan_placement};
+use crate::service_plan::{InstanceAction, plan_service};
+use crate::service_status::service_status;
+use crate::ControllerError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ControllerConfig {
+    /// A node silent this long is marked disconnected.
+    pub node_timeout: Duration,
+    /// Reconcile at least this often, even with no change.
+    pub resync: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            node_timeout: Duration::from_secs(15),
+            resync: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Starts the controllers on their own thread; they stop when `shutdown` becomes true.
+pub fn run_controllers(
+    store: Arc<dyn Store>,
+    liveness: Arc<Liveness>,
+    clock: Arc<dyn Clock>,
+    config: ControllerConfig,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("controllers".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!("controllers cannot start a runtime: {e}");
+                    return;
+                }
+            };
+            let ctx = Context { store, liveness, clock, config };
+            runtime.block_on(ctx.run(shutdown));
+        })
+}
+
+struct Context {
+    store: Arc<dyn Store>,
+    liveness: Arc<Liveness>,
+    clock: Arc<dyn Clock>,
+    config: ControllerConfig,
+}
+
+impl Context {
+    async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            let loaded = Cache::load(self.store.as_ref(), &[Kind::Node, Kind::Service, Kind::Instance])
+                .and_then(|cache| {
+                    let watch = self.store.watch(Query::default(), cache.revision())?;
+                    Ok((cache, watch))
+                });
+            let (mut cache, mut watch) = match loaded {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("controllers cannot load the store: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            loop {
+                if let Err(e) = self.reconcile(&cache) {
+                    tracing::warn!("reconcile: {e}");
+                }
+                tokio::select! {
+                    ev = watch.next() => match ev {
+                        Ok(ev) => {
+                            cache.apply(ev);
+                            while let Some(Ok(ev)) = watch.next().now_or_never() {
+                                cache.apply(ev);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!("controller watch ended ({e}); reloading");
+                            break;
+                        }
+                    },
+                    _ = tokio::time::sleep(self.config.resync) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    }
+
+    fn reconcile(&self, cache: &Cache) -> Result<(), ControllerError> {
+        let nodes: Vec<Node> = decode_all(cache, Kind::Node);
+        let services: Vec<Service> = decode_all(cache, Kind::Service);
+        let instances: Vec<Instance> = decode_all(cache, Kind::Instance);
+
+        self.reconcile_liveness(&nodes)?;
+
+        let mut groups: BTreeMap<(&str, &str), Vec<&Instance>> = BTreeMap::new();
+        for inst in &instances {
+            groups
+                .entry((inst.meta.environment.as_str(), inst.spec.service.as_str()))
+                .or_default()
+                .push(inst);
+        }
+        for svc in &services {
+            groups
+                .entry((svc.meta.environment.as_str(), svc.meta.name.as_str()))
+                .or_default();
+        }
+        let by_name: BTreeMap<(&str, &str), &Service> = services
+            .iter()
+            .map(|s| ((s.meta.environment.as_str(), s.meta.name.as_str()), s))
+            .collect();
+        for ((env, name), insts) in &groups {
+            let service = by_name.get(&(*env, *name)).copied();
+            for action in plan_service(env, name, service, insts) {
+                self.commit_instance_action(env, action, cache)?;
+            }
+            if let Some(svc) = service {
+                let status = service_status(svc, insts);
+                if status != svc.status {
+                    let mut updated = svc.clone();
+                    updated.status = status;
+                    ignore_races(self.store.update(to_raw(&updated)?))?;
+                }
+            }
+        }
+
+        let node_refs: Vec<&Node> = nodes.iter().collect();
+        let inst_refs: Vec<&Instance> = instances.iter().collect();
+        for change in plan_placement(&node_refs, &inst_refs) {
+            self.commit_placement(change, cache)?;
+        }
+        Ok(())
+    }
+
+    fn reconcile_liveness(&self, nodes: &[Node]) -> Result<(), ControllerError> {
+        let now = Instant::now();
+        let refs: Vec<&Node> = nodes.iter().collect();
+        let seen = |n: &Node| self.liveness.last_seen(&n.meta.environment, &n.meta.name, now);
+        for (env, name, state) in plan_liveness(&refs, seen, now, self.config.node_timeout) {
+            if let Some(node) = nodes.iter().find(|n| n.meta.environment == env && n.meta.name == name) {
+                tracing::info!("node {env}/{name} is now {state}");
+                let mut updated = node.clone();
+                updated.status.state = state;
+                ignore_races(self.store.update(to_raw(&updated)?))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn commit_instance_action(&self, env: &str, action: InstanceAction, cache: &Cache) -> Result<(), ControllerError> {
+        match action {
+            InstanceAction::Create(mut inst) => {
+                inst.meta.uid = new_uid();
+                inst.meta.created = self.clock.now_rfc3339();
+                inst.meta.generation = 1;
+                ignore_races(self.store.create(to_raw(&inst)?))?;
+            }
+            InstanceAction::MarkRemoving { name, .. } => {
+                if let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, &name) {
+                    inst.spec.removing = true;
+                    inst.meta.generation += 1;
+                    if inst.status.state == InstanceState::Running {
+                        inst.status.state = InstanceState::Stopping;
+                    }
+                    ignore_races(self.store.update(to_raw(&inst)?))?;
+                }
+            }
+            InstanceAction::Delete { name, revision } => {
+                ignore_races(self.store.delete(Kind::Instance, env, &name, Some(revision)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn commit_placement(&self, change: PlacementChange, cache: &Cache) -> Result<(), ControllerError> {
+        let (env, name) = match &change {
+            PlacementChange::Place { environment, name, .. }
+            | PlacementChange::Unplaced { environment, name, .. } => (environment, name),
+        };
+        let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, name) else {
+            return Ok(());
+        };
+        match change {
+            PlacementChange::Place { node, .. } => {
+                inst.meta
+                    .labels
+                    .insert(corral_types::ContainerLabels::NODE.to_string(), node.clone());
+                inst.spec.node = node;
+                inst.meta.generation += 1;
+                inst.status.reason.clear();
+            }
+            PlacementChange::Unplaced { reason, .. } => {
+                inst.status.reason = reason;
+                inst.status.state = InstanceState::Pending;
+            }
+        }
+        ignore_races(self.store.update(to_raw(&inst)?))?;
+        Ok(())
+    }
+}
+
+fn to_raw<S, T>(obj: &Object<S, T>) -> Result<RawObject, ControllerError>
+where
+    S: serde::Serialize + serde::de::DeserializeOwned,
+    T: serde::Serialize + serde::de::DeserializeOwned + Default,
+{
+    obj.to_raw().map_err(|source| ControllerError::Decode {
+        kind: obj.kind,
+        name: obj.meta.name.clone(),
+        source,
+    })
+}
+
+fn typed<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind, env: &str, name: &str) -> Option<O> {
+    let raw = cache.get(kind, env, name)?;
+    serde_json::to_value(raw)
+        .and_then(serde_json::from_value)
+        .ok()
+}
+
+/// Decodes every object of a kind; one that does not decode is skipped with a warning.
+fn decode_all<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind) -> Vec<O> {
+    cache
+        .of_kind(kind)
+        .filter_map(|raw| {
+            match serde_json::to_value(raw).and_then(serde_json::from_value) {
+                Ok(obj) => Some(obj),
+                Err(e) => {
+                    tracing::warn!("skipping {kind} {}/{}: {e}", raw.meta.environment, raw.meta.name);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// A write that lost a race (someone else wrote first) is retried by the next pass.
+fn ignore_races<T>(result: Result<T, StoreError>) -> Result<(), ControllerError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict { .. } | StoreError::NotFound { .. } | StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

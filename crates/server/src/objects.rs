@@ -1,0 +1,185 @@
+//! Generic handlers: list (and watch), create, get, replace, delete, for every kind.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use corral_api::List;
+use corral_store::Query as StoreQuery;
+use corral_types::{Kind, LabelSelector, RawObject};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::submit::{accept, new_object};
+use crate::watch::watch_response;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListParams {
+    #[serde(default)]
+    pub label_selector: Option<String>,
+    #[serde(default)]
+    pub watch: Option<bool>,
+    #[serde(default)]
+    pub revision: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DeleteParams {
+    #[serde(default)]
+    pub revision: Option<u64>,
+}
+
+pub fn parse_kind(plural: &str) -> Result<Kind, ApiError> {
+    match Kind::from_plural(plural) {
+        Some(Kind::Environment) | None => Err(ApiError::NotFound(format!(
+            "unknown resource type {plural:?}; expected nodes, services or instances"
+        ))),
+        Some(kind) => Ok(kind),
+    }
+}
+
+/// 404 unless environment `env` exists.
+pub async fn require_environment(state: &AppState, env: &str) -> Result<(), ApiError> {
+    let name = env.to_string();
+    match state.store(move |s| s.get(Kind::Environment, &name, &name)).await {
+        Ok(_) => Ok(()),
+        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!("environment {env:?} not found"))),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn list_objects(state: &AppState, query: StoreQuery, params: ListParams) -> Result<Response, ApiError> {
+    if params.watch.unwrap_or(false) {
+        return watch_response(state, query, params.revision).await;
+    }
+    let listing = state.store(move |s| s.list(&query)).await?;
+    Ok(Json(List {
+        items: listing.items,
+        revision: listing.revision,
+    })
+    .into_response())
+}
+
+pub fn selector(params: &ListParams) -> Result<LabelSelector, ApiError> {
+    LabelSelector::parse(params.label_selector.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(Some("labelSelector"), e.to_string()))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Path((env, plural)): Path<(String, String)>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let kind = parse_kind(&plural)?;
+    require_environment(&state, &env).await?;
+    let query = StoreQuery::kind(kind)
+        .in_environment(&env)
+        .with_selector(selector(&params)?);
+    list_objects(&state, query, params).await
+}
+
+pub async fn create_object(state: &AppState, kind: Kind, env: &str, body: &[u8]) -> Result<Json<RawObject>, ApiError> {
+    let acc = accept(kind, env, body)?;
+    let obj = new_object(kind, acc, corral_controllers::new_uid(), state.clock.now_rfc3339());
+    let created = state.store(move |s| s.create(obj)).await?;
+    Ok(Json(created))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Path((env, plural)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<RawObject>, ApiError> {
+    let kind = parse_kind(&plural)?;
+    if kind == Kind::Node {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "nodes are created by their agent: POST /v1/environments/{env}/nodes/NAME/join"
+        )));
+    }
+    require_environment(&state, &env).await?;
+    create_object(&state, kind, &env, &body).await
+}
+
+pub async fn get_object(state: &AppState, kind: Kind, env: &str, name: &str) -> Result<RawObject, ApiError> {
+    let (e, n) = (env.to_string(), name.to_string());
+    match state.store(move |s| s.get(kind, &e, &n)).await {
+        Err(ApiError::NotFound(_)) if kind == Kind::Environment => {
+            Err(ApiError::NotFound(format!("environment {name:?} not found")))
+        }
+        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!(
+            "{} {name:?} not found in environment {env:?}",
+            kind.as_str().to_lowercase()
+        ))),
+        other => other,
+    }
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path((env, plural, name)): Path<(String, String, String)>,
+) -> Result<Json<RawObject>, ApiError> {
+    let kind = parse_kind(&plural)?;
+    require_environment(&state, &env).await?;
+    Ok(Json(get_object(&state, kind, &env, &name).await?))
+}
+
+/// Replaces labels and spec; keeps uid, creation time and status. The body's
+/// `meta.revision` must be the revision read (else 409).
+pub async fn replace_object(
+    state: &AppState,
+    kind: Kind,
+    env: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<Json<RawObject>, ApiError> {
+    let acc = accept(kind, env, body)?;
+    if acc.name != name {
+        return Err(ApiError::invalid(
+            "meta.name",
+            format!("{:?} does not match the name in the path ({name:?})", acc.name),
+        ));
+    }
+    if acc.revision == 0 {
+        return Err(ApiError::invalid("meta.revision", "required: send the revision you read"));
+    }
+    let mut current = get_object(state, kind, env, name).await?;
+    if current.spec != acc.spec {
+        current.meta.generation += 1;
+    }
+    current.meta.revision = acc.revision;
+    current.meta.labels = acc.labels;
+    current.spec = acc.spec;
+    let updated = state.store(move |s| s.update(current)).await?;
+    Ok(Json(updated))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    Path((env, plural, name)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Json<RawObject>, ApiError> {
+    let kind = parse_kind(&plural)?;
+    require_environment(&state, &env).await?;
+    replace_object(&state, kind, &env, &name, &body).await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((env, plural, name)): Path<(String, String, String)>,
+    Query(params): Query<DeleteParams>,
+) -> Result<Json<RawObject>, ApiError> {
+    let kind = parse_kind(&plural)?;
+    require_environment(&state, &env).await?;
+    get_object(&state, kind, &env, &name).await?;
+    let (e, n) = (env.clone(), name.clone());
+    let deleted = state
+        .store(move |s| s.delete(kind, &e, &n, params.revision))
+        .await?;
+    if kind == Kind::Node {
+        state.liveness.forget(&env, &name);
+    }
+    Ok(Json(deleted))
+}

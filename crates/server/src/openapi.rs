@@ -1,0 +1,159 @@
+//! The OpenAPI 3.0 document of the API, served at `/openapi.json`.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+fn object_schema(spec: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["meta", "spec"],
+        "properties": {
+            "kind": {"type": "string"},
+            "meta": {"$ref": "#/components/schemas/Meta"},
+            "spec": spec,
+            "status": {"type": "object"}
+        }
+    })
+}
+
+fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
+    let mut o = json!({
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            "200": {"description": ok, "content": {"application/json": {}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
+            "409": {"$ref": "#/components/responses/Error"},
+            "422": {"$ref": "#/components/responses/Error"}
+        }
+    });
+    if let Some(schema) = body {
+        o["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+        });
+    }
+    o
+}
+
+fn params(names: &[&str]) -> Value {
+    Value::Array(
+        names
+            .iter()
+            .map(|n| json!({"name": n, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect(),
+    )
+}
+
+fn list_params() -> Vec<Value> {
+    vec![
+        json!({"name": "labelSelector", "in": "query", "schema": {"type": "string"}, "description": "k=v,k!=v,k,!k"}),
+        json!({"name": "watch", "in": "query", "schema": {"type": "boolean"}, "description": "stream events as JSON lines"}),
+        json!({"name": "revision", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "watch events after this revision"}),
+    ]
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut kind_list = params(&["env", "kind"]);
+    if let Some(a) = kind_list.as_array_mut() {
+        a.extend(list_params());
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Corral API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": {
+            "/v1/environments": {
+                "get": op("list environments", None, "a list"),
+                "post": op("create an environment", Some("Environment"), "the created environment")
+            },
+            "/v1/environments/{env}": {
+                "parameters": params(&["env"]),
+                "get": op("get an environment", None, "the environment"),
+                "put": op("replace an environment", Some("Environment"), "the environment"),
+                "delete": op("delete an empty environment", None, "the deleted environment")
+            },
+            "/v1/environments/{env}/{kind}": {
+                "parameters": kind_list,
+                "get": op("list (or watch) nodes, services or instances", None, "a list, or a stream of events"),
+                "post": op("create a service", Some("Service"), "the created object")
+            },
+            "/v1/environments/{env}/{kind}/{name}": {
+                "parameters": params(&["env", "kind", "name"]),
+                "get": op("get an object", None, "the object"),
+                "put": op("replace an object's labels and spec (meta.revision required)", Some("Service"), "the object"),
+                "delete": op("delete an object", None, "the deleted object")
+            },
+            "/v1/environments/{env}/services/{name}/scale": {
+                "parameters": params(&["env", "name"]),
+                "post": op("set a service's scale", Some("ScaleRequest"), "the service")
+            },
+            "/v1/environments/{env}/nodes/{name}/join": {
+                "parameters": params(&["env", "name"]),
+                "post": op("an agent joins", Some("JoinRequest"), "the node")
+            },
+            "/v1/environments/{env}/nodes/{name}/heartbeat": {
+                "parameters": params(&["env", "name"]),
+                "post": op("an agent is alive", None, "the node")
+            },
+            "/v1/environments/{env}/instances/{name}/status": {
+                "parameters": params(&["env", "name"]),
+                "put": op("an agent reports an instance's status", Some("InstanceStatus"), "the instance")
+            },
+            "/v1/environments/{env}/instances/{name}/logs": {
+                "parameters": params(&["env", "name"]),
+                "get": op("container output of an instance", None, "raw bytes")
+            },
+            "/v1/watch": {
+                "get": op("events of every kind and environment", None, "a stream of events")
+            }
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Error": {
+                    "description": "an error naming the field at fault",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                }
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}, "field": {"type": "string"}}},
+                "Meta": {"type": "object", "properties": {
+                    "environment": {"type": "string"}, "name": {"type": "string"}, "uid": {"type": "string"},
+                    "revision": {"type": "integer"}, "generation": {"type": "integer"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "created": {"type": "string"}
+                }},
+                "Environment": object_schema(json!({"type": "object", "properties": {"description": {"type": "string"}}})),
+                "Service": object_schema(json!({"type": "object", "additionalProperties": false, "properties": {
+                    "image": {"type": "string"},
+                    "command": {"type": "array", "items": {"type": "string"}},
+                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "ports": {"type": "array", "items": {"type": "object", "required": ["container_port"], "properties": {
+                        "host_port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                        "container_port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "protocol": {"type": "string", "enum": ["tcp", "udp"]}
+                    }}},
+                    "scale": {"type": "integer", "minimum": 0, "maximum": corral_types::MAX_SCALE},
+                    "restart": {"type": "string", "enum": ["always", "on-failure", "never"]},
+                    "resources": {"type": "object", "properties": {"cpu_millis": {"type": "integer"}, "memory_bytes": {"type": "integer"}}},
+                    "container_labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                }})),
+                "ScaleRequest": {"type": "object", "required": ["scale"], "properties": {"scale": {"type": "integer", "minimum": 0}}},
+                "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
+                "InstanceStatus": {"type": "object", "properties": {
+                    "state": {"type": "string", "enum": ["pending", "starting", "running", "stopping", "exited", "failed"]},
+                    "container_id": {"type": "string"}, "reason": {"type": "string"},
+                    "exit_code": {"type": "integer", "nullable": true}, "restarts": {"type": "integer"},
+                    "started_at": {"type": "string"}
+                }}
+            }
+        }
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

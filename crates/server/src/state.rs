@@ -1,0 +1,34 @@
+use std::sync::Arc;
+
+use corral_controllers::{Clock, Liveness};
+use corral_store::{Store, StoreError};
+
+use crate::error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub liveness: Arc<Liveness>,
+    pub clock: Arc<dyn Clock>,
+    pub admin_token: Arc<str>,
+    /// Seconds between agent heartbeats.
+    pub heartbeat_interval_s: u64,
+    /// Used to reach agents (logs).
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    /// Runs a store call off the async workers (SQLite writes wait for fsync).
+    pub async fn store<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+}

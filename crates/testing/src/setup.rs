@@ -1,0 +1,91 @@
+//! Installing what the test bed needs on a fresh Debian machine.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::cmd::{self, run, run_inherited};
+
+/// The Debian packages the test bed needs.
+pub const PACKAGES: &[&str] = &["docker.io", "busybox-static", "iproute2", "iptables"];
+
+/// Debian's hook to forbid services starting during package installation.
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
+
+/// What is missing from this machine, by package; empty when all is there.
+pub fn missing_prerequisites() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !cmd::exists("dockerd") || !cmd::exists("docker") {
+        missing.push("docker.io");
+    }
+    if !Path::new("/bin/busybox").is_file() {
+        missing.push("busybox-static");
+    }
+    if !cmd::exists("ip") {
+        missing.push("iproute2");
+    }
+    if !cmd::exists("iptables") {
+        missing.push("iptables");
+    }
+    missing
+}
+
+/// Installs the packages with apt-get when something is missing. Needs root.
+/// Debian would start the system's own dockerd on installation: it is kept
+/// from doing so (policy-rc.d), the test bed runs its private engine instead.
+pub fn install_prerequisites() -> anyhow::Result<()> {
+    let missing = missing_prerequisites();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root()? {
+        bail!(
+            "missing {}: run `cargo xtask setup` as root, or `apt-get install -y {}`",
+            missing.join(", "),
+            PACKAGES.join(" ")
+        );
+    }
+    let policy_written = !Path::new(POLICY_RC_D).exists();
+    if policy_written {
+        write_policy_rc_d()?;
+    }
+    let installed = apt_install();
+    if policy_written {
+        std::fs::remove_file(POLICY_RC_D)
+            .with_context(|| format!("cannot remove {POLICY_RC_D}"))?;
+    }
+    installed?;
+    let still_missing = missing_prerequisites();
+    if !still_missing.is_empty() {
+        bail!("still missing after apt-get: {}", still_missing.join(", "));
+    }
+    Ok(())
+}
+
+fn apt_install() -> anyhow::Result<()> {
+    run_inherited(
+        Command::new("apt-get")
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    run_inherited(
+        Command::new("apt-get")
+            .args(["install", "-y"])
+            .args(PACKAGES)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn write_policy_rc_d() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(POLICY_RC_D, "#!/bin/sh\nexit 101\n")
+        .with_context(|| format!("cannot write {POLICY_RC_D}"))?;
+    std::fs::set_permissions(POLICY_RC_D, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {POLICY_RC_D} executable"))
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> anyhow::Result<bool> {
+    Ok(run(Command::new("id").arg("-u"))?.trim() == "0")
+}

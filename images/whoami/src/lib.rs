@@ -1,1 +1,0 @@
-//! A whoami HTTP server for tests and demos

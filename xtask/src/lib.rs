@@ -1,1 +1,0 @@
-//! Corral developer workflows: test bed, images, benchmarks

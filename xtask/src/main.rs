@@ -1,0 +1,216 @@
+//! Corral developer workflows: `cargo xtask setup|engine|images|test`.
+
+use std::ffi::OsString;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use corral_testing::{PrivateEngine, TEST_DOCKER_HOST_ENV};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Corral developer workflows"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install what the test bed needs (docker.io, busybox-static, ...) when missing.
+    Setup,
+    /// Start, stop or show the private Docker Engine of the test bed.
+    Engine {
+        #[command(subcommand)]
+        action: EngineAction,
+    },
+    /// Start the private engine and build the test images locally.
+    Images,
+    /// The test command (CI runs it): set-up, engine, images, `cargo test
+    /// --workspace --all-targets`, fmt and clippy; stops the engine after.
+    Test {
+        /// Leave the private engine running afterwards.
+        #[arg(long)]
+        keep_engine: bool,
+        /// Extra arguments for `cargo test` (after `--`), e.g. a filter.
+        #[arg(last = true)]
+        test_args: Vec<OsString>,
+    },
+    // --- Reserved for the lead: `cargo xtask demo` and `cargo xtask bench start`
+    // --- go here (add the variants above this line and their arms in `main`).
+}
+
+#[derive(Debug, Subcommand)]
+enum EngineAction {
+    /// Start the private engine unless it runs.
+    Up,
+    /// Remove its containers, stop it, remove its bridge.
+    Down,
+    /// Print `export DOCKER_HOST=...` for the private engine.
+    Env,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Task::Setup => corral_testing::install_prerequisites(),
+        Task::Engine { action } => engine(action),
+        Task::Images => images().map(|_| ()),
+        Task::Test {
+            keep_engine,
+            test_args,
+        } => test(keep_engine, &test_args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn engine(action: EngineAction) -> anyhow::Result<()> {
+    match action {
+        EngineAction::Up => {
+            let engine = corral_testing::ensure_engine()?;
+            eprintln!("private engine up at {}", engine.docker_host);
+            Ok(())
+        }
+        EngineAction::Down => {
+            corral_testing::stop_engine()?;
+            eprintln!("private engine down");
+            Ok(())
+        }
+        EngineAction::Env => {
+            let root = corral_testing::engine_root();
+            let host = format!("unix://{}", root.join("docker.sock").display());
+            println!("export DOCKER_HOST={host}");
+            println!("export {TEST_DOCKER_HOST_ENV}={host}");
+            Ok(())
+        }
+    }
+}
+
+fn images() -> anyhow::Result<PrivateEngine> {
+    let engine = corral_testing::ensure_engine()?;
+    corral_testing::ensure_images(&engine)?;
+    eprintln!(
+        "images {} and {} ready in {}",
+        corral_testing::BUSYBOX_IMAGE,
+        corral_testing::WHOAMI_IMAGE,
+        engine.docker_host
+    );
+    Ok(engine)
+}
+
+/// The outcome of one step of `cargo xtask test`.
+struct Step {
+    name: &'static str,
+    result: anyhow::Result<()>,
+    seconds: f64,
+}
+
+fn step(name: &'static str, body: impl FnOnce() -> anyhow::Result<()>) -> Step {
+    eprintln!("==> {name}");
+    let started = Instant::now();
+    let result = body();
+    if let Err(error) = &result {
+        eprintln!("==> {name} failed: {error:#}");
+    }
+    Step {
+        name,
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn test(keep_engine: bool, test_args: &[OsString]) -> anyhow::Result<()> {
+    let mut steps = Vec::new();
+    let mut bed: Option<PrivateEngine> = None;
+    steps.push(step("setup", corral_testing::install_prerequisites));
+    if steps.iter().all(|s| s.result.is_ok()) {
+        steps.push(step("engine and images", || {
+            bed = Some(images()?);
+            Ok(())
+        }));
+    }
+    if let Some(engine) = &bed {
+        steps.push(step("cargo test", || cargo_test(engine, test_args)));
+    }
+    steps.push(step("cargo fmt --check", || {
+        cargo(&["fmt", "--all", "--", "--check"])
+    }));
+    steps.push(step("cargo clippy", || {
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+    }));
+    if !keep_engine {
+        steps.push(step("engine down", corral_testing::stop_engine));
+    }
+    summarise(&steps)
+}
+
+fn summarise(steps: &[Step]) -> anyhow::Result<()> {
+    eprintln!("==> summary");
+    for step in steps {
+        let verdict = if step.result.is_ok() { "ok" } else { "FAILED" };
+        eprintln!("    {:<20} {verdict:<6} {:>7.1}s", step.name, step.seconds);
+    }
+    let failed: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.result.is_err())
+        .map(|s| s.name)
+        .collect();
+    if !failed.is_empty() {
+        bail!("failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn cargo_command() -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(corral_testing::workspace_root());
+    command
+}
+
+fn cargo(args: &[&str]) -> anyhow::Result<()> {
+    let mut command = cargo_command();
+    command.args(args);
+    check(&mut command, &args.join(" "))
+}
+
+/// `cargo test --workspace --all-targets` against the private engine.
+fn cargo_test(engine: &PrivateEngine, test_args: &[OsString]) -> anyhow::Result<()> {
+    let mut command = cargo_command();
+    command
+        .args(["test", "--workspace", "--all-targets"])
+        .env(TEST_DOCKER_HOST_ENV, &engine.docker_host)
+        // Anything that falls back to DOCKER_HOST also uses the private engine.
+        .env("DOCKER_HOST", &engine.docker_host);
+    if !test_args.is_empty() {
+        command.arg("--").args(test_args);
+    }
+    check(&mut command, "test --workspace --all-targets")
+}
+
+fn check(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run cargo {what}"))?;
+    if !status.success() {
+        bail!("cargo {what} failed ({status})");
+    }
+    Ok(())
+}
