@@ -90,7 +90,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     } else {
         println!("admin token in {}", data_dir.join("admin-token").display());
     }
-    println!("client config written to {} (try: corral node ls)", cfg_path.display());
+    println!(
+        "client config written to {} (try: corral node ls)",
+        cfg_path.display()
+    );
     let mut options = AgentOptions::new(&server.url, &server.admin_token, &default_node_name());
     options.listen = args.agent_listen.clone();
     let (stop, stopped) = watch::channel(false);

@@ -44,7 +44,8 @@ impl Backoff {
             failures: 0,
             last_launch: now,
         });
-        let stable = now.saturating_duration_since(entry.last_launch) > STABLE + delay(entry.failures);
+        let stable =
+            now.saturating_duration_since(entry.last_launch) > STABLE + delay(entry.failures);
         entry.failures = match (after_failure, stable) {
             (false, _) => 0,
             (true, true) => 1,
@@ -73,7 +74,10 @@ mod tests {
         b.launched("a", t0, true);
         assert_eq!(b.wait("a", t0), Duration::from_secs(1));
         b.launched("a", t0 + Duration::from_secs(1), true);
-        assert_eq!(b.wait("a", t0 + Duration::from_secs(1)), Duration::from_secs(2));
+        assert_eq!(
+            b.wait("a", t0 + Duration::from_secs(1)),
+            Duration::from_secs(2)
+        );
         for _ in 0..10 {
             b.launched("a", t0 + Duration::from_secs(2), true);
         }

@@ -16,7 +16,10 @@ pub fn container_name(inst: &Instance) -> String {
 pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
     let launch = &inst.spec.launch;
     let mut labels = launch.container_labels.clone();
-    labels.insert(ContainerLabels::ENVIRONMENT.into(), inst.meta.environment.clone());
+    labels.insert(
+        ContainerLabels::ENVIRONMENT.into(),
+        inst.meta.environment.clone(),
+    );
     labels.insert(ContainerLabels::SERVICE.into(), inst.spec.service.clone());
     labels.insert(ContainerLabels::INSTANCE.into(), inst.meta.name.clone());
     labels.insert(ContainerLabels::INSTANCE_UID.into(), inst.meta.uid.clone());
@@ -41,5 +44,6 @@ pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
             .collect(),
         memory_bytes: 0,
         nano_cpus: 0,
+        init: true,
     }
 }

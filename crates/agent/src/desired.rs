@@ -32,7 +32,10 @@ impl Desired {
 
     fn replace_all(&self, items: Vec<Instance>) {
         if let Ok(mut m) = self.instances.lock() {
-            *m = items.into_iter().map(|i| (i.meta.name.clone(), i)).collect();
+            *m = items
+                .into_iter()
+                .map(|i| (i.meta.name.clone(), i))
+                .collect();
         }
         self.synced.store(true, Ordering::Release);
     }
@@ -82,7 +85,12 @@ pub async fn follow(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                 shared.wake.notify_one();
                 let stream = shared
                     .client
-                    .watch::<InstanceSpec, InstanceStatus>(&opts.environment, Kind::Instance, &selector, list.revision)
+                    .watch::<InstanceSpec, InstanceStatus>(
+                        &opts.environment,
+                        Kind::Instance,
+                        &selector,
+                        list.revision,
+                    )
                     .await;
                 match stream {
                     Ok(mut events) => loop {

@@ -18,14 +18,21 @@ use corral_types::ContainerLabels;
 
 use crate::Shared;
 
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let app = Router::new()
         .route("/v1/containers/{id}/logs", get(logs))
         .with_state(shared);
     let stop = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+    {
         tracing::error!("agent endpoint: {e}");
     }
 }
@@ -38,7 +45,12 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
         .unwrap_or_default()
         .as_bytes();
     let want = shared.options.token.as_bytes();
-    presented.len() == want.len() && presented.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    presented.len() == want.len()
+        && presented
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 async fn logs(
@@ -62,6 +74,8 @@ async fn logs(
             tail: q.tail,
         },
     );
-    let body = Body::from_stream(futures::StreamExt::map(stream, |r| r.map_err(std::io::Error::other)));
+    let body = Body::from_stream(futures::StreamExt::map(stream, |r| {
+        r.map_err(std::io::Error::other)
+    }));
     ([("content-type", "application/octet-stream")], body).into_response()
 }

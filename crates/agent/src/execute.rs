@@ -1,29 +1,65 @@
 //! Carrying out the plan against the engine, and the loop that runs it.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use corral_engine::{ContainerState, EngineError};
 use corral_types::{ContainerLabels, Instance, InstanceState, InstanceStatus};
 
+use crate::Shared;
 use crate::backoff::Backoff;
 use crate::container_config::container_config;
 use crate::plan::{Step, plan_node};
-use crate::Shared;
 
 /// Engine operations of one pass run this many at a time.
 const PARALLEL_STEPS: usize = 8;
 /// Seconds a container gets to stop before it is killed.
 const STOP_GRACE_S: u32 = 10;
 
+/// Steps in progress, by the instance uid or container id they work on, so
+/// that a slow step (a stop waits for the grace period) never blocks the
+/// next pass, and no pass starts the same work twice.
+#[derive(Default)]
+struct InFlight {
+    keys: Mutex<HashSet<String>>,
+}
+
+impl InFlight {
+    fn claim(&self, key: &str) -> bool {
+        self.keys
+            .lock()
+            .map(|mut k| k.insert(key.to_string()))
+            .unwrap_or(false)
+    }
+
+    fn release(&self, key: &str) {
+        if let Ok(mut k) = self.keys.lock() {
+            k.remove(key);
+        }
+    }
+}
+
+fn step_key(step: &Step) -> String {
+    match step {
+        Step::Launch { instance, .. }
+        | Step::Start { instance, .. }
+        | Step::Finish { instance, .. }
+        | Step::Report { instance, .. } => instance.meta.uid.clone(),
+        Step::RemoveOrphan { container_id, .. } => container_id.clone(),
+    }
+}
+
 /// Reconciles when woken (an instance or container changed) and every `resync`.
 pub async fn reconcile_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let backoff = Arc::new(Mutex::new(Backoff::default()));
+    let in_flight = Arc::new(InFlight::default());
+    let permits = Arc::new(Semaphore::new(PARALLEL_STEPS));
     loop {
-        if let Err(e) = pass(&shared, &backoff).await {
+        if let Err(e) = pass(&shared, &backoff, &in_flight, &permits).await {
             tracing::warn!("reconcile: {e}");
         }
         tokio::select! {
@@ -34,7 +70,12 @@ pub async fn reconcile_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<b
     }
 }
 
-async fn pass(shared: &Arc<Shared>, backoff: &Arc<Mutex<Backoff>>) -> Result<(), EngineError> {
+async fn pass(
+    shared: &Arc<Shared>,
+    backoff: &Arc<Mutex<Backoff>>,
+    in_flight: &Arc<InFlight>,
+    permits: &Arc<Semaphore>,
+) -> Result<(), EngineError> {
     let (desired, synced) = shared.desired.snapshot();
     let containers = shared.engine.list(ContainerLabels::INSTANCE).await?;
     let now = Instant::now();
@@ -44,19 +85,40 @@ async fn pass(shared: &Arc<Shared>, backoff: &Arc<Mutex<Backoff>>) -> Result<(),
             message: "lock poisoned".into(),
         })?;
         book.retain(|uid| desired.iter().any(|i| i.meta.uid == uid));
-        plan_node(&shared.options.name, &desired, &containers, &book, now, synced)
+        plan_node(
+            &shared.options.name,
+            &desired,
+            &containers,
+            &book,
+            now,
+            synced,
+        )
     };
     let waits_for_backoff = desired.iter().any(|i| {
-        matches!(i.status.state, InstanceState::Exited | InstanceState::Failed)
-            || i.status.reason.contains("waiting")
+        matches!(
+            i.status.state,
+            InstanceState::Exited | InstanceState::Failed
+        ) || i.status.reason.contains("waiting")
     });
-    futures::stream::iter(steps)
-        .for_each_concurrent(PARALLEL_STEPS, |step| {
-            let shared = shared.clone();
-            let backoff = backoff.clone();
-            async move { run_step(&shared, &backoff, step).await }
-        })
-        .await;
+    for step in steps {
+        let key = step_key(&step);
+        if !in_flight.claim(&key) {
+            continue;
+        }
+        let (shared, backoff, in_flight, permits) = (
+            shared.clone(),
+            backoff.clone(),
+            in_flight.clone(),
+            permits.clone(),
+        );
+        tokio::spawn(async move {
+            if let Ok(_permit) = permits.acquire().await {
+                run_step(&shared, &backoff, step).await;
+            }
+            in_flight.release(&key);
+            shared.wake.notify_one();
+        });
+    }
     if waits_for_backoff {
         // Come back soon to restart what waited for its backoff.
         let shared = shared.clone();
@@ -100,7 +162,10 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
             };
             report(shared, &instance, status).await;
         }
-        Step::Start { instance, container_id } => {
+        Step::Start {
+            instance,
+            container_id,
+        } => {
             if let Err(e) = shared.engine.start(&container_id).await {
                 let status = InstanceStatus {
                     state: InstanceState::Failed,
@@ -115,12 +180,19 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
             tracing::info!("removing container {name}: no instance of this node owns it");
             stop_and_remove(shared, &container_id).await;
         }
-        Step::Finish { instance, container_ids } => {
+        Step::Finish {
+            instance,
+            container_ids,
+        } => {
             for id in &container_ids {
                 stop_and_remove(shared, id).await;
             }
             let env = &instance.meta.environment;
-            match shared.client.delete(env, corral_types::Kind::Instance, &instance.meta.name).await {
+            match shared
+                .client
+                .delete(env, corral_types::Kind::Instance, &instance.meta.name)
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => tracing::warn!("deleting instance {}: {e}", instance.meta.name),

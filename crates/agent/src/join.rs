@@ -37,7 +37,11 @@ pub async fn join_until_accepted(
     let req = join_request(shared, info, address, agent_url);
     let opts = &shared.options;
     loop {
-        match shared.client.join_node(&opts.environment, &opts.name, &req).await {
+        match shared
+            .client
+            .join_node(&opts.environment, &opts.name, &req)
+            .await
+        {
             Ok(_) => {
                 tracing::info!("joined {} as node {}", opts.server_url, opts.name);
                 return;
@@ -69,9 +73,16 @@ pub async fn heartbeat_loop(
         match shared.client.heartbeat(&opts.environment, &opts.name).await {
             Ok(ack) => interval = Duration::from_secs(ack.heartbeat_interval_s.clamp(1, 60)),
             Err(e) if e.is_not_found() => {
-                tracing::warn!("the server no longer knows node {}; joining again", opts.name);
+                tracing::warn!(
+                    "the server no longer knows node {}; joining again",
+                    opts.name
+                );
                 let req = join_request(&shared, &info, &address, &agent_url);
-                if let Err(e) = shared.client.join_node(&opts.environment, &opts.name, &req).await {
+                if let Err(e) = shared
+                    .client
+                    .join_node(&opts.environment, &opts.name, &req)
+                    .await
+                {
                     tracing::warn!("joining again: {e}");
                 }
             }

@@ -78,7 +78,10 @@ pub async fn run_agent(
 ) -> anyhow::Result<()> {
     corral_types::validate_name("--name", &options.name)?;
     let client = Client::new(&options.server_url, &options.token)?;
-    let info = engine.info().await.context("asking the container engine about this host")?;
+    let info = engine
+        .info()
+        .await
+        .context("asking the container engine about this host")?;
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
         .with_context(|| format!("agent endpoint: listening on {}", options.listen))?;
@@ -98,9 +101,18 @@ pub async fn run_agent(
     let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
     join::join_until_accepted(&shared, &info, &address, &agent_url, &mut shutdown).await;
     let tasks = vec![
-        tokio::spawn(join::heartbeat_loop(shared.clone(), info, address, agent_url, shutdown.clone())),
+        tokio::spawn(join::heartbeat_loop(
+            shared.clone(),
+            info,
+            address,
+            agent_url,
+            shutdown.clone(),
+        )),
         tokio::spawn(desired::follow(shared.clone(), shutdown.clone())),
-        tokio::spawn(execute::follow_engine_events(shared.clone(), shutdown.clone())),
+        tokio::spawn(execute::follow_engine_events(
+            shared.clone(),
+            shutdown.clone(),
+        )),
         tokio::spawn(execute::reconcile_loop(shared.clone(), shutdown.clone())),
     ];
     let _ = shutdown.wait_for(|stop| *stop).await;

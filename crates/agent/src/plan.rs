@@ -19,7 +19,10 @@ pub enum Step {
         after_failure: bool,
     },
     /// Start a created container.
-    Start { instance: Box<Instance>, container_id: String },
+    Start {
+        instance: Box<Instance>,
+        container_id: String,
+    },
     /// Stop and remove a container no instance owns.
     RemoveOrphan { container_id: String, name: String },
     /// Stop and remove the instance's containers, then delete the instance.
@@ -28,7 +31,10 @@ pub enum Step {
         container_ids: Vec<String>,
     },
     /// Tell the server the instance's new status.
-    Report { instance: Box<Instance>, status: InstanceStatus },
+    Report {
+        instance: Box<Instance>,
+        status: InstanceStatus,
+    },
 }
 
 fn should_restart(policy: RestartPolicy, exit_code: i64) -> bool {
@@ -76,7 +82,12 @@ pub fn plan_node(
         }
         // Should never happen, but if two containers claim one instance, keep
         // the running (or newest) one and remove the rest.
-        mine.sort_by_key(|c| (c.state != ContainerState::Running, std::cmp::Reverse(c.started_at.clone())));
+        mine.sort_by_key(|c| {
+            (
+                c.state != ContainerState::Running,
+                std::cmp::Reverse(c.started_at.clone()),
+            )
+        });
         for extra in mine.iter().skip(1) {
             steps.push(Step::RemoveOrphan {
                 container_id: extra.id.clone(),
@@ -87,7 +98,10 @@ pub fn plan_node(
     }
     if synced {
         for c in by_uid.values().flatten() {
-            let ours = c.labels.get(ContainerLabels::NODE).is_none_or(|n| n == node);
+            let ours = c
+                .labels
+                .get(ContainerLabels::NODE)
+                .is_none_or(|n| n == node);
             if ours {
                 steps.push(Step::RemoveOrphan {
                     container_id: c.id.clone(),
@@ -142,13 +156,20 @@ fn plan_instance(
     };
     match c.state {
         ContainerState::Running => {
+            // The engine's list may not carry start times: keep the one reported at launch.
+            let started_at =
+                if inst.status.container_id == c.id && !inst.status.started_at.is_empty() {
+                    inst.status.started_at.clone()
+                } else {
+                    c.started_at.clone()
+                };
             let status = InstanceStatus {
                 state: InstanceState::Running,
                 container_id: c.id.clone(),
                 reason: String::new(),
                 exit_code: None,
                 restarts: inst.status.restarts,
-                started_at: c.started_at.clone(),
+                started_at,
             };
             report_if_changed(steps, inst, status);
         }
@@ -197,7 +218,11 @@ mod tests {
                 service: "web".into(),
                 ordinal: 1,
                 node: "n1".into(),
-                launch: ServiceSpec { image: "img".into(), restart: policy, ..Default::default() },
+                launch: ServiceSpec {
+                    image: "img".into(),
+                    restart: policy,
+                    ..Default::default()
+                },
                 service_generation: 1,
                 removing: false,
             },
@@ -210,7 +235,13 @@ mod tests {
         let mut labels = BTreeMap::new();
         labels.insert(ContainerLabels::INSTANCE_UID.to_string(), uid.to_string());
         labels.insert(ContainerLabels::NODE.to_string(), "n1".to_string());
-        ContainerSummary { id: id.into(), name: format!("c-{id}"), labels, state, started_at: "t".into() }
+        ContainerSummary {
+            id: id.into(),
+            name: format!("c-{id}"),
+            labels,
+            state,
+            started_at: "t".into(),
+        }
     }
 
     fn kinds(steps: &[Step]) -> Vec<&'static str> {
@@ -218,7 +249,9 @@ mod tests {
             .iter()
             .map(|s| match s {
                 Step::Launch { replace: None, .. } => "launch",
-                Step::Launch { replace: Some(_), .. } => "replace",
+                Step::Launch {
+                    replace: Some(_), ..
+                } => "replace",
                 Step::Start { .. } => "start",
                 Step::RemoveOrphan { .. } => "orphan",
                 Step::Finish { .. } => "finish",
@@ -232,10 +265,15 @@ mod tests {
         let b = Backoff::default();
         let now = Instant::now();
         let mut i = inst("web-1", "u1", RestartPolicy::Always);
-        assert_eq!(kinds(&plan_node("n1", &[i.clone()], &[], &b, now, true)), vec!["launch"]);
+        assert_eq!(
+            kinds(&plan_node("n1", &[i.clone()], &[], &b, now, true)),
+            vec!["launch"]
+        );
         let c = container("c1", "u1", ContainerState::Running);
         let steps = plan_node("n1", &[i.clone()], &[c.clone()], &b, now, true);
-        let Step::Report { status, .. } = &steps[0] else { panic!("{steps:?}") };
+        let Step::Report { status, .. } = &steps[0] else {
+            panic!("{steps:?}")
+        };
         assert_eq!(status.state, InstanceState::Running);
         i.status = status.clone();
         assert!(plan_node("n1", &[i], &[c], &b, now, true).is_empty());
@@ -254,7 +292,11 @@ mod tests {
         for (policy, code, want) in cases {
             let i = inst("web-1", "u1", policy);
             let c = container("c1", "u1", ContainerState::Exited(code));
-            assert_eq!(kinds(&plan_node("n1", &[i], &[c], &b, now, true)), vec![want], "{policy:?} {code}");
+            assert_eq!(
+                kinds(&plan_node("n1", &[i], &[c], &b, now, true)),
+                vec![want],
+                "{policy:?} {code}"
+            );
         }
     }
 
@@ -265,10 +307,15 @@ mod tests {
         let mut i = inst("web-1", "u1", RestartPolicy::Always);
         i.status.container_id = "gone".into();
         i.status.state = InstanceState::Running;
-        assert_eq!(kinds(&plan_node("n1", &[i.clone()], &[], &b, now, true)), vec!["launch"]);
+        assert_eq!(
+            kinds(&plan_node("n1", &[i.clone()], &[], &b, now, true)),
+            vec!["launch"]
+        );
         i.spec.launch.restart = RestartPolicy::Never;
         let steps = plan_node("n1", &[i], &[], &b, now, true);
-        let Step::Report { status, .. } = &steps[0] else { panic!("{steps:?}") };
+        let Step::Report { status, .. } = &steps[0] else {
+            panic!("{steps:?}")
+        };
         assert_eq!(status.state, InstanceState::Failed);
     }
 
@@ -279,9 +326,15 @@ mod tests {
         b.launched("u1", now, true);
         let i = inst("web-1", "u1", RestartPolicy::Always);
         let c = container("c1", "u1", ContainerState::Exited(1));
-        assert_eq!(kinds(&plan_node("n1", &[i.clone()], &[c.clone()], &b, now, true)), vec!["report"]);
+        assert_eq!(
+            kinds(&plan_node("n1", &[i.clone()], &[c.clone()], &b, now, true)),
+            vec!["report"]
+        );
         let later = now + Duration::from_secs(2);
-        assert_eq!(kinds(&plan_node("n1", &[i], &[c], &b, later, true)), vec!["replace"]);
+        assert_eq!(
+            kinds(&plan_node("n1", &[i], &[c], &b, later, true)),
+            vec!["replace"]
+        );
     }
 
     #[test]
@@ -290,10 +343,15 @@ mod tests {
         let now = Instant::now();
         let orphan = container("c9", "u9", ContainerState::Running);
         let mut elsewhere = container("c8", "u8", ContainerState::Running);
-        elsewhere.labels.insert(ContainerLabels::NODE.into(), "n2".into());
+        elsewhere
+            .labels
+            .insert(ContainerLabels::NODE.into(), "n2".into());
         let cs = [orphan, elsewhere];
         assert!(plan_node("n1", &[], &cs, &b, now, false).is_empty());
-        assert_eq!(kinds(&plan_node("n1", &[], &cs, &b, now, true)), vec!["orphan"]);
+        assert_eq!(
+            kinds(&plan_node("n1", &[], &cs, &b, now, true)),
+            vec!["orphan"]
+        );
     }
 
     #[test]
@@ -303,7 +361,9 @@ mod tests {
         i.spec.removing = true;
         let c = container("c1", "u1", ContainerState::Running);
         let steps = plan_node("n1", &[i], &[c], &b, Instant::now(), true);
-        assert!(matches!(&steps[..], [Step::Finish { container_ids, .. }] if container_ids == &vec!["c1".to_string()]));
+        assert!(
+            matches!(&steps[..], [Step::Finish { container_ids, .. }] if container_ids == &vec!["c1".to_string()])
+        );
     }
 
     #[test]

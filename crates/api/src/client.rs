@@ -132,7 +132,12 @@ impl Client {
         self.json(self.http.get(self.url(path))).await
     }
 
-    pub async fn get<S, T>(&self, env: &str, kind: Kind, name: &str) -> Result<Object<S, T>, ApiError>
+    pub async fn get<S, T>(
+        &self,
+        env: &str,
+        kind: Kind,
+        name: &str,
+    ) -> Result<Object<S, T>, ApiError>
     where
         Object<S, T>: DeserializeOwned,
     {
@@ -140,7 +145,12 @@ impl Client {
         self.get_path(&path).await
     }
 
-    pub async fn list<S, T>(&self, env: &str, kind: Kind, selector: &str) -> Result<List<Object<S, T>>, ApiError>
+    pub async fn list<S, T>(
+        &self,
+        env: &str,
+        kind: Kind,
+        selector: &str,
+    ) -> Result<List<Object<S, T>>, ApiError>
     where
         Object<S, T>: DeserializeOwned,
     {
@@ -164,13 +174,19 @@ impl Client {
     where
         Object<S, T>: Serialize + DeserializeOwned,
     {
-        let path = format!("{}/{}", path_for(&obj.meta.environment, obj.kind), obj.meta.name);
+        let path = format!(
+            "{}/{}",
+            path_for(&obj.meta.environment, obj.kind),
+            obj.meta.name
+        );
         self.json(self.http.put(self.url(&path)).json(obj)).await
     }
 
     pub async fn delete(&self, env: &str, kind: Kind, name: &str) -> Result<(), ApiError> {
         let path = format!("{}/{name}", path_for(env, kind));
-        self.send(self.http.delete(self.url(&path))).await.map(|_| ())
+        self.send(self.http.delete(self.url(&path)))
+            .await
+            .map(|_| ())
     }
 
     /// Events of `kind` in `env` after `revision`, as they happen.
@@ -207,18 +223,36 @@ impl Client {
     }
 
     /// The instances of one service, ordered by name.
-    pub async fn service_instances(&self, env: &str, service: &str) -> Result<List<Instance>, ApiError> {
+    pub async fn service_instances(
+        &self,
+        env: &str,
+        service: &str,
+    ) -> Result<List<Instance>, ApiError> {
         let selector = format!("{}={service}", corral_types::ContainerLabels::SERVICE);
         self.list(env, Kind::Instance, &selector).await
     }
 
-    pub async fn scale_service(&self, env: &str, name: &str, scale: u32) -> Result<Service, ApiError> {
+    pub async fn scale_service(
+        &self,
+        env: &str,
+        name: &str,
+        scale: u32,
+    ) -> Result<Service, ApiError> {
         let path = format!("/v1/environments/{env}/services/{name}/scale");
-        self.json(self.http.post(self.url(&path)).json(&ScaleRequest { scale }))
-            .await
+        self.json(
+            self.http
+                .post(self.url(&path))
+                .json(&ScaleRequest { scale }),
+        )
+        .await
     }
 
-    pub async fn join_node(&self, env: &str, name: &str, join: &JoinRequest) -> Result<NodeAck, ApiError> {
+    pub async fn join_node(
+        &self,
+        env: &str,
+        name: &str,
+        join: &JoinRequest,
+    ) -> Result<NodeAck, ApiError> {
         let path = format!("/v1/environments/{env}/nodes/{name}/join");
         self.json(self.http.post(self.url(&path)).json(join)).await
     }
@@ -280,9 +314,11 @@ where
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    let item = serde_json::from_slice::<WatchEvent<T>>(line).map_err(|e| ApiError::Decode {
-                        url: url.clone(),
-                        message: e.to_string(),
+                    let item = serde_json::from_slice::<WatchEvent<T>>(line).map_err(|e| {
+                        ApiError::Decode {
+                            url: url.clone(),
+                            message: e.to_string(),
+                        }
                     });
                     return Some((item, (body, buf, url)));
                 }

@@ -37,7 +37,11 @@ impl Cache {
     }
 
     fn insert(&mut self, obj: RawObject) {
-        let key = (obj.kind, obj.meta.environment.clone(), obj.meta.name.clone());
+        let key = (
+            obj.kind,
+            obj.meta.environment.clone(),
+            obj.meta.name.clone(),
+        );
         match self.objects.get(&key) {
             Some(old) if old.meta.revision > obj.meta.revision => {}
             _ => {

@@ -14,9 +14,9 @@ pub mod cache;
 pub mod clock;
 pub mod liveness;
 pub mod placement;
+mod runner;
 pub mod service_plan;
 pub mod service_status;
-mod runner;
 
 pub use cache::Cache;
 pub use clock::{Clock, SystemClock, new_uid};

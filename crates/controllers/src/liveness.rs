@@ -47,7 +47,12 @@ impl Liveness {
 
 /// The state each node should be in: active while heard from within
 /// `timeout`, disconnected after.
-pub fn plan_liveness(nodes: &[&Node], last_seen: impl Fn(&Node) -> Instant, now: Instant, timeout: Duration) -> Vec<(String, String, NodeState)> {
+pub fn plan_liveness(
+    nodes: &[&Node],
+    last_seen: impl Fn(&Node) -> Instant,
+    now: Instant,
+    timeout: Duration,
+) -> Vec<(String, String, NodeState)> {
     let mut changes = Vec::new();
     for node in nodes {
         let alive = now.saturating_duration_since(last_seen(node)) <= timeout;
@@ -100,6 +105,9 @@ mod tests {
         let live = Liveness::new();
         let t0 = Instant::now();
         assert_eq!(live.last_seen("default", "a", t0), t0);
-        assert_eq!(live.last_seen("default", "a", t0 + Duration::from_secs(9)), t0);
+        assert_eq!(
+            live.last_seen("default", "a", t0 + Duration::from_secs(9)),
+            t0
+        );
     }
 }

@@ -9,9 +9,17 @@ use corral_types::{Instance, Node, NodeState};
 /// A change to one instance's placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlacementChange {
-    Place { environment: String, name: String, node: String },
+    Place {
+        environment: String,
+        name: String,
+        node: String,
+    },
     /// Still unplaced, for a reason different from the one it shows now.
-    Unplaced { environment: String, name: String, reason: String },
+    Unplaced {
+        environment: String,
+        name: String,
+        reason: String,
+    },
 }
 
 fn demand(inst: &Instance) -> Demand {
@@ -64,7 +72,12 @@ pub fn plan_placement(nodes: &[&Node], instances: &[&Instance]) -> Vec<Placement
         if pending.is_empty() {
             continue;
         }
-        pending.sort_by(|a, b| a.demand.service.cmp(&b.demand.service).then(ordinal_of(&a.id).cmp(&ordinal_of(&b.id))));
+        pending.sort_by(|a, b| {
+            a.demand
+                .service
+                .cmp(&b.demand.service)
+                .then(ordinal_of(&a.id).cmp(&ordinal_of(&b.id)))
+        });
         let plan = schedule(&snapshot, &pending);
         for (name, decision) in plan.decisions {
             match decision {
@@ -117,7 +130,14 @@ mod tests {
             Kind::Instance,
             "default",
             &format!("web-{ordinal}"),
-            InstanceSpec { service: "web".into(), ordinal, node: node.into(), launch, service_generation: 1, removing: false },
+            InstanceSpec {
+                service: "web".into(),
+                ordinal,
+                node: node.into(),
+                launch,
+                service_generation: 1,
+                removing: false,
+            },
         )
     }
 
@@ -130,7 +150,11 @@ mod tests {
         let reason = "port 8080/tcp in use on all 1 nodes".to_string();
         assert_eq!(
             changes,
-            vec![PlacementChange::Unplaced { environment: "default".into(), name: "web-2".into(), reason: reason.clone() }]
+            vec![PlacementChange::Unplaced {
+                environment: "default".into(),
+                name: "web-2".into(),
+                reason: reason.clone()
+            }]
         );
         b.status.reason = reason;
         assert!(plan_placement(&[&n1], &[&a, &b]).is_empty());
@@ -142,7 +166,9 @@ mod tests {
         other.meta.environment = "other".into();
         let a = instance(1, "", 8080);
         let changes = plan_placement(&[&other], &[&a]);
-        assert!(matches!(&changes[0], PlacementChange::Unplaced { reason, .. } if reason.contains("no nodes")));
+        assert!(
+            matches!(&changes[0], PlacementChange::Unplaced { reason, .. } if reason.contains("no nodes"))
+        );
     }
 
     #[test]
@@ -151,6 +177,13 @@ mod tests {
         let a = instance(10, "", 8080);
         let b = instance(2, "", 8080);
         let changes = plan_placement(&[&n1], &[&a, &b]);
-        assert_eq!(changes[0], PlacementChange::Place { environment: "default".into(), name: "web-2".into(), node: "n1".into() });
+        assert_eq!(
+            changes[0],
+            PlacementChange::Place {
+                environment: "default".into(),
+                name: "web-2".into(),
+                node: "n1".into()
+            }
+        );
     }
 }

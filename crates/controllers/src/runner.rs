@@ -14,13 +14,13 @@ use tokio::sync::watch;
 use corral_store::{Query, Store, StoreError};
 use corral_types::{Instance, InstanceState, Kind, Node, Object, RawObject, Service};
 
+use crate::ControllerError;
 use crate::cache::Cache;
 use crate::clock::{Clock, new_uid};
 use crate::liveness::{Liveness, plan_liveness};
 use crate::placement::{PlacementChange, plan_placement};
 use crate::service_plan::{InstanceAction, plan_service};
 use crate::service_status::service_status;
-use crate::ControllerError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ControllerConfig {
@@ -50,14 +50,22 @@ pub fn run_controllers(
     std::thread::Builder::new()
         .name("controllers".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     tracing::error!("controllers cannot start a runtime: {e}");
                     return;
                 }
             };
-            let ctx = Context { store, liveness, clock, config };
+            let ctx = Context {
+                store,
+                liveness,
+                clock,
+                config,
+            };
             runtime.block_on(ctx.run(shutdown));
         })
 }
@@ -72,11 +80,14 @@ struct Context {
 impl Context {
     async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            let loaded = Cache::load(self.store.as_ref(), &[Kind::Node, Kind::Service, Kind::Instance])
-                .and_then(|cache| {
-                    let watch = self.store.watch(Query::default(), cache.revision())?;
-                    Ok((cache, watch))
-                });
+            let loaded = Cache::load(
+                self.store.as_ref(),
+                &[Kind::Node, Kind::Service, Kind::Instance],
+            )
+            .and_then(|cache| {
+                let watch = self.store.watch(Query::default(), cache.revision())?;
+                Ok((cache, watch))
+            });
             let (mut cache, mut watch) = match loaded {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -158,9 +169,15 @@ impl Context {
     fn reconcile_liveness(&self, nodes: &[Node]) -> Result<(), ControllerError> {
         let now = Instant::now();
         let refs: Vec<&Node> = nodes.iter().collect();
-        let seen = |n: &Node| self.liveness.last_seen(&n.meta.environment, &n.meta.name, now);
+        let seen = |n: &Node| {
+            self.liveness
+                .last_seen(&n.meta.environment, &n.meta.name, now)
+        };
         for (env, name, state) in plan_liveness(&refs, seen, now, self.config.node_timeout) {
-            if let Some(node) = nodes.iter().find(|n| n.meta.environment == env && n.meta.name == name) {
+            if let Some(node) = nodes
+                .iter()
+                .find(|n| n.meta.environment == env && n.meta.name == name)
+            {
                 tracing::info!("node {env}/{name} is now {state}");
                 let mut updated = node.clone();
                 updated.status.state = state;
@@ -170,7 +187,12 @@ impl Context {
         Ok(())
     }
 
-    fn commit_instance_action(&self, env: &str, action: InstanceAction, cache: &Cache) -> Result<(), ControllerError> {
+    fn commit_instance_action(
+        &self,
+        env: &str,
+        action: InstanceAction,
+        cache: &Cache,
+    ) -> Result<(), ControllerError> {
         match action {
             InstanceAction::Create(mut inst) => {
                 inst.meta.uid = new_uid();
@@ -189,25 +211,37 @@ impl Context {
                 }
             }
             InstanceAction::Delete { name, revision } => {
-                ignore_races(self.store.delete(Kind::Instance, env, &name, Some(revision)))?;
+                ignore_races(
+                    self.store
+                        .delete(Kind::Instance, env, &name, Some(revision)),
+                )?;
             }
         }
         Ok(())
     }
 
-    fn commit_placement(&self, change: PlacementChange, cache: &Cache) -> Result<(), ControllerError> {
+    fn commit_placement(
+        &self,
+        change: PlacementChange,
+        cache: &Cache,
+    ) -> Result<(), ControllerError> {
         let (env, name) = match &change {
-            PlacementChange::Place { environment, name, .. }
-            | PlacementChange::Unplaced { environment, name, .. } => (environment, name),
+            PlacementChange::Place {
+                environment, name, ..
+            }
+            | PlacementChange::Unplaced {
+                environment, name, ..
+            } => (environment, name),
         };
         let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, name) else {
             return Ok(());
         };
         match change {
             PlacementChange::Place { node, .. } => {
-                inst.meta
-                    .labels
-                    .insert(corral_types::ContainerLabels::NODE.to_string(), node.clone());
+                inst.meta.labels.insert(
+                    corral_types::ContainerLabels::NODE.to_string(),
+                    node.clone(),
+                );
                 inst.spec.node = node;
                 inst.meta.generation += 1;
                 inst.status.reason.clear();
@@ -234,7 +268,12 @@ where
     })
 }
 
-fn typed<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind, env: &str, name: &str) -> Option<O> {
+fn typed<O: serde::de::DeserializeOwned>(
+    cache: &Cache,
+    kind: Kind,
+    env: &str,
+    name: &str,
+) -> Option<O> {
     let raw = cache.get(kind, env, name)?;
     serde_json::to_value(raw)
         .and_then(serde_json::from_value)
@@ -245,15 +284,19 @@ fn typed<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind, env: &str, n
 fn decode_all<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind) -> Vec<O> {
     cache
         .of_kind(kind)
-        .filter_map(|raw| {
-            match serde_json::to_value(raw).and_then(serde_json::from_value) {
+        .filter_map(
+            |raw| match serde_json::to_value(raw).and_then(serde_json::from_value) {
                 Ok(obj) => Some(obj),
                 Err(e) => {
-                    tracing::warn!("skipping {kind} {}/{}: {e}", raw.meta.environment, raw.meta.name);
+                    tracing::warn!(
+                        "skipping {kind} {}/{}: {e}",
+                        raw.meta.environment,
+                        raw.meta.name
+                    );
                     None
                 }
-            }
-        })
+            },
+        )
         .collect()
 }
 
@@ -261,7 +304,11 @@ fn decode_all<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind) -> Vec<
 fn ignore_races<T>(result: Result<T, StoreError>) -> Result<(), ControllerError> {
     match result {
         Ok(_) => Ok(()),
-        Err(StoreError::Conflict { .. } | StoreError::NotFound { .. } | StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(
+            StoreError::Conflict { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::AlreadyExists { .. },
+        ) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

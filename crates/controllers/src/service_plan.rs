@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use corral_types::{ContainerLabels, Instance, InstanceSpec, InstanceState, Kind, Object, Service, ServiceSpec};
+use corral_types::{
+    ContainerLabels, Instance, InstanceSpec, InstanceState, Kind, Object, Service, ServiceSpec,
+};
 
 /// One change to a service's instances.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,8 +161,16 @@ mod tests {
         let i2 = instance(&svc, 2, "n1", InstanceState::Running);
         let actions = plan_service("default", "web", Some(&svc), &[&i2]);
         assert_eq!(created_names(&actions), vec!["web-1", "web-3"]);
-        let InstanceAction::Create(new) = &actions[0] else { panic!() };
-        assert_eq!(new.meta.labels.get(ContainerLabels::SERVICE).map(String::as_str), Some("web"));
+        let InstanceAction::Create(new) = &actions[0] else {
+            panic!()
+        };
+        assert_eq!(
+            new.meta
+                .labels
+                .get(ContainerLabels::SERVICE)
+                .map(String::as_str),
+            Some("web")
+        );
         assert_eq!(new.spec.launch.scale, 0);
     }
 
@@ -175,9 +185,18 @@ mod tests {
         assert_eq!(
             actions,
             vec![
-                InstanceAction::Delete { name: "web-3".into(), revision: 30 },
-                InstanceAction::MarkRemoving { name: "web-4".into(), revision: 40 },
-                InstanceAction::MarkRemoving { name: "web-2".into(), revision: 20 },
+                InstanceAction::Delete {
+                    name: "web-3".into(),
+                    revision: 30
+                },
+                InstanceAction::MarkRemoving {
+                    name: "web-4".into(),
+                    revision: 40
+                },
+                InstanceAction::MarkRemoving {
+                    name: "web-2".into(),
+                    revision: 20
+                },
             ]
         );
     }
@@ -211,8 +230,14 @@ mod tests {
         assert_eq!(
             actions,
             vec![
-                InstanceAction::MarkRemoving { name: "web-1".into(), revision: 10 },
-                InstanceAction::Delete { name: "web-2".into(), revision: 20 },
+                InstanceAction::MarkRemoving {
+                    name: "web-1".into(),
+                    revision: 10
+                },
+                InstanceAction::Delete {
+                    name: "web-2".into(),
+                    revision: 20
+                },
             ]
         );
     }
@@ -223,7 +248,13 @@ mod tests {
         let a = instance(&old, 1, "n1", InstanceState::Running);
         let new = service(1, "img:2");
         let actions = plan_service("default", "web", Some(&new), &[&a]);
-        assert_eq!(actions[0], InstanceAction::MarkRemoving { name: "web-1".into(), revision: 10 });
+        assert_eq!(
+            actions[0],
+            InstanceAction::MarkRemoving {
+                name: "web-1".into(),
+                revision: 10
+            }
+        );
         assert_eq!(created_names(&actions), vec!["web-2"]);
     }
 

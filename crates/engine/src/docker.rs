@@ -27,9 +27,6 @@ use crate::{
 /// limited by it once their headers arrived.
 const REQUEST_TIMEOUT_SECS: u64 = 330;
 
-/// How many containers `list` inspects at once.
-const INSPECT_CONCURRENCY: usize = 8;
-
 /// A Docker Engine reached over its API.
 #[derive(Debug, Clone)]
 pub struct DockerEngine {
@@ -150,6 +147,9 @@ fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         memory: positive(config.memory_bytes),
         nano_cpus: positive(config.nano_cpus),
+        // Docker's init as PID 1 forwards signals and reaps zombies, so a
+        // process that ignores SIGTERM as PID 1 still stops at once.
+        init: config.init.then_some(true),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -166,6 +166,41 @@ fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
 /// `Some(n)` for a limit, `None` for 0 (no limit); saturates at `i64::MAX`.
 fn positive(value: u64) -> Option<i64> {
     (value > 0).then(|| i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// A summary from a list entry; `None` for an entry without an id.
+fn summary_from_list(c: bollard::models::ContainerSummary) -> Option<ContainerSummary> {
+    let id = c.id?;
+    let state = match c.state.map(|s| s.to_string()).as_deref() {
+        Some("running") => ContainerState::Running,
+        Some("created") => ContainerState::Created,
+        Some("exited") => {
+            ContainerState::Exited(exit_code_of(c.status.as_deref().unwrap_or_default()))
+        }
+        _ => ContainerState::Other,
+    };
+    let name = c
+        .names
+        .and_then(|n| n.into_iter().next())
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_owned();
+    Some(ContainerSummary {
+        id,
+        name,
+        labels: c.labels.unwrap_or_default().into_iter().collect(),
+        state,
+        started_at: String::new(),
+    })
+}
+
+/// The code in a list status such as `Exited (137) 5 seconds ago`; -1 if absent.
+fn exit_code_of(status: &str) -> i64 {
+    status
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(code, _)| code.trim().parse().ok())
+        .unwrap_or(-1)
 }
 
 fn summary_from_inspect(id: &str, response: ContainerInspectResponse) -> ContainerSummary {
@@ -251,23 +286,9 @@ impl ContainerEngine for DockerEngine {
             .list_containers(Some(options))
             .await
             .map_err(|e| api_error("list containers", e))?;
-        let ids: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
-        // The list omits exit codes and start times: inspect each one.
-        let inspected: Vec<Result<ContainerSummary, EngineError>> = futures::stream::iter(ids)
-            .map(|id| async move { self.inspect(&id).await })
-            .buffered(INSPECT_CONCURRENCY)
-            .collect()
-            .await;
-        let mut summaries = Vec::with_capacity(inspected.len());
-        for result in inspected {
-            match result {
-                Ok(summary) => summaries.push(summary),
-                // Removed between the list and the inspect: no longer there.
-                Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(summaries)
+        // One request for all: the state and exit code come from the list
+        // itself (no inspect per container), the start time stays empty.
+        Ok(listed.into_iter().filter_map(summary_from_list).collect())
     }
 
     async fn create(&self, config: &ContainerConfig) -> Result<String, EngineError> {

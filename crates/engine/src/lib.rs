@@ -69,6 +69,8 @@ pub struct ContainerConfig {
     pub memory_bytes: u64,
     /// Nano CPUs (1e9 = one CPU); 0 = no limit.
     pub nano_cpus: u64,
+    /// Run the engine's init as PID 1 (signal forwarding, zombie reaping).
+    pub init: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

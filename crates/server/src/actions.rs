@@ -1,11 +1,11 @@
 //! `POST|PUT|GET /v1/environments/{env}/{kind}/{name}/{action}`: the verbs
 //! beyond CRUD, one handler per (kind, action).
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use corral_api::LogsQuery;
 use corral_types::Kind;
@@ -28,7 +28,9 @@ pub async fn dispatch(
         (Kind::Service, "scale", Method::POST) => {
             Ok(Json(services::scale(&state, &env, &name, &body).await?).into_response())
         }
-        (Kind::Node, "join", Method::POST) => Ok(Json(nodes::join(&state, &env, &name, &body).await?).into_response()),
+        (Kind::Node, "join", Method::POST) => {
+            Ok(Json(nodes::join(&state, &env, &name, &body).await?).into_response())
+        }
         (Kind::Node, "heartbeat", Method::POST) => {
             Ok(Json(nodes::heartbeat(&state, &env, &name).await?).into_response())
         }
@@ -36,9 +38,11 @@ pub async fn dispatch(
             Ok(Json(instances::report_status(&state, &env, &name, &body).await?).into_response())
         }
         (Kind::Instance, "logs", Method::GET) => instances::logs(&state, &env, &name, logs).await,
-        (_, "scale" | "join" | "heartbeat" | "status" | "logs", m) => Err(ApiError::MethodNotAllowed(format!(
-            "{m} is not allowed on {plural}/{name}/{action}"
+        (_, "scale" | "join" | "heartbeat" | "status" | "logs", m) => Err(
+            ApiError::MethodNotAllowed(format!("{m} is not allowed on {plural}/{name}/{action}")),
+        ),
+        _ => Err(ApiError::NotFound(format!(
+            "{plural} have no action {action:?}"
         ))),
-        _ => Err(ApiError::NotFound(format!("{plural} have no action {action:?}"))),
     }
 }

@@ -12,7 +12,10 @@ use corral_types::ValidationError;
 pub enum ApiError {
     /// Malformed request (not JSON, bad query parameter).
     #[error("{message}")]
-    BadRequest { message: String, field: Option<String> },
+    BadRequest {
+        message: String,
+        field: Option<String>,
+    },
     /// Well-formed but invalid content.
     #[error("{0}")]
     Invalid(ValidationError),
@@ -71,7 +74,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => ApiError::Conflict(e.to_string()),
+            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => {
+                ApiError::Conflict(e.to_string())
+            }
             StoreError::Compacted { .. } => ApiError::Gone(e.to_string()),
             StoreError::Backend(_) => ApiError::Internal(e.to_string()),
         }
@@ -95,8 +100,10 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }
@@ -106,22 +113,32 @@ impl IntoResponse for ApiError {
 /// not JSON at all is 400, JSON of the wrong shape is 422.
 pub fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad_request(None, "request body is empty; expected JSON"));
+        return Err(ApiError::bad_request(
+            None,
+            "request body is empty; expected JSON",
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => {
-            de.end()
-                .map_err(|e| ApiError::bad_request(None, format!("request body is not valid JSON: {e}")))?;
+            de.end().map_err(|e| {
+                ApiError::bad_request(None, format!("request body is not valid JSON: {e}"))
+            })?;
             Ok(v)
         }
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
             if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                Err(ApiError::bad_request(None, format!("request body is not valid JSON: {inner}")))
+                Err(ApiError::bad_request(
+                    None,
+                    format!("request body is not valid JSON: {inner}"),
+                ))
             } else if path == "." || path.is_empty() {
-                Err(ApiError::invalid("body", strip_position(&inner.to_string())))
+                Err(ApiError::invalid(
+                    "body",
+                    strip_position(&inner.to_string()),
+                ))
             } else {
                 Err(ApiError::invalid(path, strip_position(&inner.to_string())))
             }

@@ -14,7 +14,12 @@ use crate::state::AppState;
 
 /// Replaces an instance's status (the agent is its only writer), retrying on races
 /// with spec writers.
-pub async fn report_status(state: &AppState, env: &str, name: &str, body: &[u8]) -> Result<Instance, ApiError> {
+pub async fn report_status(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<Instance, ApiError> {
     let status: InstanceStatus = decode_body(body)?;
     for _ in 0..10 {
         let raw = get_object(state, Kind::Instance, env, name).await?;
@@ -23,18 +28,29 @@ pub async fn report_status(state: &AppState, env: &str, name: &str, body: &[u8])
             return Ok(inst);
         }
         inst.status = status.clone();
-        let raw = inst.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?;
+        let raw = inst
+            .to_raw()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         match state.store(move |s| s.update(raw)).await {
-            Ok(raw) => return Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string())),
+            Ok(raw) => {
+                return Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()));
+            }
             Err(ApiError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(ApiError::Conflict(format!("instance {name:?} keeps changing; report again")))
+    Err(ApiError::Conflict(format!(
+        "instance {name:?} keeps changing; report again"
+    )))
 }
 
 /// Streams the logs of an instance's container from its node's agent.
-pub async fn logs(state: &AppState, env: &str, name: &str, query: LogsQuery) -> Result<Response, ApiError> {
+pub async fn logs(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    query: LogsQuery,
+) -> Result<Response, ApiError> {
     let raw = get_object(state, Kind::Instance, env, name).await?;
     let inst = Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
     if inst.spec.node.is_empty() || inst.status.container_id.is_empty() {
@@ -64,10 +80,9 @@ pub async fn logs(state: &AppState, env: &str, name: &str, query: LogsQuery) -> 
     if let Some(tail) = query.tail {
         req = req.query(&[("tail", tail.to_string())]);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| ApiError::BadGateway(format!("agent of node {:?} at {url}: {e}", node.meta.name)))?;
+    let resp = req.send().await.map_err(|e| {
+        ApiError::BadGateway(format!("agent of node {:?} at {url}: {e}", node.meta.name))
+    })?;
     if !resp.status().is_success() {
         let code = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -78,5 +93,9 @@ pub async fn logs(state: &AppState, env: &str, name: &str, query: LogsQuery) -> 
         )));
     }
     let stream = resp.bytes_stream().map_err(std::io::Error::other);
-    Ok(([("content-type", "application/octet-stream")], Body::from_stream(stream)).into_response())
+    Ok((
+        [("content-type", "application/octet-stream")],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }

@@ -84,22 +84,36 @@ impl RunningServer {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/openapi.json", get(openapi::serve))
-        .route("/v1/environments", get(environments::list).post(environments::create))
+        .route(
+            "/v1/environments",
+            get(environments::list).post(environments::create),
+        )
         .route(
             "/v1/environments/{env}",
             get(environments::get)
                 .put(environments::replace)
                 .delete(environments::delete),
         )
-        .route("/v1/environments/{env}/{kind}", get(objects::list).post(objects::create))
+        .route(
+            "/v1/environments/{env}/{kind}",
+            get(objects::list).post(objects::create),
+        )
         .route(
             "/v1/environments/{env}/{kind}/{name}",
-            get(objects::get).put(objects::replace).delete(objects::delete),
+            get(objects::get)
+                .put(objects::replace)
+                .delete(objects::delete),
         )
-        .route("/v1/environments/{env}/{kind}/{name}/{action}", any(actions::dispatch))
+        .route(
+            "/v1/environments/{env}/{kind}/{name}/{action}",
+            any(actions::dispatch),
+        )
         .route("/v1/watch", get(watch_all))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     api.with_state(state)
 }
 
@@ -117,7 +131,10 @@ struct WatchAllParams {
     environment: Option<String>,
 }
 
-async fn watch_all(State(state): State<AppState>, Query(p): Query<WatchAllParams>) -> Result<Response, ApiError> {
+async fn watch_all(
+    State(state): State<AppState>,
+    Query(p): Query<WatchAllParams>,
+) -> Result<Response, ApiError> {
     let mut query = corral_store::Query::default();
     if let Some(k) = p.kind.as_deref() {
         let kind = Kind::from_plural(k)
@@ -207,14 +224,23 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         http: reqwest::Client::new(),
     };
     let (shutdown, shutdown_rx) = signal::channel(false);
-    let controllers = run_controllers(store, liveness, clock, options.controllers, shutdown_rx.clone())?;
+    let controllers = run_controllers(
+        store,
+        liveness,
+        clock,
+        options.controllers,
+        shutdown_rx.clone(),
+    )?;
     let app = router(state);
     let mut rx = shutdown_rx;
     let http = tokio::spawn(async move {
         let stop = async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!("http server: {e}");
         }
     });

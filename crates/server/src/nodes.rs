@@ -11,7 +11,8 @@ use crate::objects::get_object;
 use crate::state::AppState;
 
 fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiError> {
-    let node = Node::from_raw(raw).map_err(|e| ApiError::Internal(format!("stored node does not decode: {e}")))?;
+    let node = Node::from_raw(raw)
+        .map_err(|e| ApiError::Internal(format!("stored node does not decode: {e}")))?;
     Ok(NodeAck {
         node,
         heartbeat_interval_s: state.heartbeat_interval_s,
@@ -19,7 +20,12 @@ fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiErr
 }
 
 /// Creates the node, or updates what its agent reports, and marks it active.
-pub async fn join(state: &AppState, env: &str, name: &str, body: &[u8]) -> Result<NodeAck, ApiError> {
+pub async fn join(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<NodeAck, ApiError> {
     validate_name("name", name)?;
     let join: JoinRequest = decode_body(body)?;
     for k in join.labels.keys() {
@@ -31,10 +37,13 @@ pub async fn join(state: &AppState, env: &str, name: &str, body: &[u8]) -> Resul
     for _ in 0..10 {
         let result = match get_object(state, Kind::Node, env, name).await {
             Ok(raw) => {
-                let mut node = Node::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let mut node =
+                    Node::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
                 node.meta.labels.extend(join.labels.clone());
                 node.status = status.clone();
-                let raw = node.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?;
+                let raw = node
+                    .to_raw()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 state.store(move |s| s.update(raw)).await
             }
             Err(ApiError::NotFound(_)) => {
@@ -44,7 +53,9 @@ pub async fn join(state: &AppState, env: &str, name: &str, body: &[u8]) -> Resul
                 node.meta.generation = 1;
                 node.meta.labels = join.labels.clone();
                 node.status = status.clone();
-                let raw = node.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?;
+                let raw = node
+                    .to_raw()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 state.store(move |s| s.create(raw)).await
             }
             Err(e) => return Err(e),
@@ -59,7 +70,9 @@ pub async fn join(state: &AppState, env: &str, name: &str, body: &[u8]) -> Resul
             Err(e) => return Err(e),
         }
     }
-    Err(ApiError::Conflict(format!("node {name:?} keeps changing; join again")))
+    Err(ApiError::Conflict(format!(
+        "node {name:?} keeps changing; join again"
+    )))
 }
 
 /// Records that the node is alive. 404 tells the agent to join again.

@@ -44,14 +44,23 @@ pub fn parse_kind(plural: &str) -> Result<Kind, ApiError> {
 /// 404 unless environment `env` exists.
 pub async fn require_environment(state: &AppState, env: &str) -> Result<(), ApiError> {
     let name = env.to_string();
-    match state.store(move |s| s.get(Kind::Environment, &name, &name)).await {
+    match state
+        .store(move |s| s.get(Kind::Environment, &name, &name))
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!("environment {env:?} not found"))),
+        Err(ApiError::NotFound(_)) => {
+            Err(ApiError::NotFound(format!("environment {env:?} not found")))
+        }
         Err(e) => Err(e),
     }
 }
 
-pub async fn list_objects(state: &AppState, query: StoreQuery, params: ListParams) -> Result<Response, ApiError> {
+pub async fn list_objects(
+    state: &AppState,
+    query: StoreQuery,
+    params: ListParams,
+) -> Result<Response, ApiError> {
     if params.watch.unwrap_or(false) {
         return watch_response(state, query, params.revision).await;
     }
@@ -81,9 +90,19 @@ pub async fn list(
     list_objects(&state, query, params).await
 }
 
-pub async fn create_object(state: &AppState, kind: Kind, env: &str, body: &[u8]) -> Result<Json<RawObject>, ApiError> {
+pub async fn create_object(
+    state: &AppState,
+    kind: Kind,
+    env: &str,
+    body: &[u8],
+) -> Result<Json<RawObject>, ApiError> {
     let acc = accept(kind, env, body)?;
-    let obj = new_object(kind, acc, corral_controllers::new_uid(), state.clock.now_rfc3339());
+    let obj = new_object(
+        kind,
+        acc,
+        corral_controllers::new_uid(),
+        state.clock.now_rfc3339(),
+    );
     let created = state.store(move |s| s.create(obj)).await?;
     Ok(Json(created))
 }
@@ -103,12 +122,17 @@ pub async fn create(
     create_object(&state, kind, &env, &body).await
 }
 
-pub async fn get_object(state: &AppState, kind: Kind, env: &str, name: &str) -> Result<RawObject, ApiError> {
+pub async fn get_object(
+    state: &AppState,
+    kind: Kind,
+    env: &str,
+    name: &str,
+) -> Result<RawObject, ApiError> {
     let (e, n) = (env.to_string(), name.to_string());
     match state.store(move |s| s.get(kind, &e, &n)).await {
-        Err(ApiError::NotFound(_)) if kind == Kind::Environment => {
-            Err(ApiError::NotFound(format!("environment {name:?} not found")))
-        }
+        Err(ApiError::NotFound(_)) if kind == Kind::Environment => Err(ApiError::NotFound(
+            format!("environment {name:?} not found"),
+        )),
         Err(ApiError::NotFound(_)) => Err(ApiError::NotFound(format!(
             "{} {name:?} not found in environment {env:?}",
             kind.as_str().to_lowercase()
@@ -139,11 +163,17 @@ pub async fn replace_object(
     if acc.name != name {
         return Err(ApiError::invalid(
             "meta.name",
-            format!("{:?} does not match the name in the path ({name:?})", acc.name),
+            format!(
+                "{:?} does not match the name in the path ({name:?})",
+                acc.name
+            ),
         ));
     }
     if acc.revision == 0 {
-        return Err(ApiError::invalid("meta.revision", "required: send the revision you read"));
+        return Err(ApiError::invalid(
+            "meta.revision",
+            "required: send the revision you read",
+        ));
     }
     let mut current = get_object(state, kind, env, name).await?;
     if current.spec != acc.spec {

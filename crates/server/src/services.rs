@@ -8,12 +8,21 @@ use crate::objects::get_object;
 use crate::state::AppState;
 
 /// Sets `spec.scale`, retrying when another writer got there first.
-pub async fn scale(state: &AppState, env: &str, name: &str, body: &[u8]) -> Result<RawObject, ApiError> {
+pub async fn scale(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<RawObject, ApiError> {
     let req: ScaleRequest = decode_body(body)?;
     if req.scale > corral_types::MAX_SCALE {
         return Err(ApiError::invalid(
             "scale",
-            format!("{} is above the maximum of {}", req.scale, corral_types::MAX_SCALE),
+            format!(
+                "{} is above the maximum of {}",
+                req.scale,
+                corral_types::MAX_SCALE
+            ),
         ));
     }
     for _ in 0..10 {
@@ -30,5 +39,7 @@ pub async fn scale(state: &AppState, env: &str, name: &str, body: &[u8]) -> Resu
             other => return other,
         }
     }
-    Err(ApiError::Conflict(format!("service {name:?} keeps changing; try again")))
+    Err(ApiError::Conflict(format!(
+        "service {name:?} keeps changing; try again"
+    )))
 }

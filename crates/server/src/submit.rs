@@ -6,7 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use corral_types::{
-    EnvironmentSpec, Kind, Meta, NodeSpec, RawObject, ServiceSpec, validate_label_key, validate_name,
+    EnvironmentSpec, Kind, Meta, NodeSpec, RawObject, ServiceSpec, validate_label_key,
+    validate_name,
 };
 
 use crate::error::{ApiError, decode_body};
@@ -45,19 +46,28 @@ fn check<S: DeserializeOwned + Serialize>(
     if let Some(k) = sub.kind
         && k != kind
     {
-        return Err(ApiError::invalid("kind", format!("{k} sent to the {} endpoint", kind.plural())));
+        return Err(ApiError::invalid(
+            "kind",
+            format!("{k} sent to the {} endpoint", kind.plural()),
+        ));
     }
     validate_name("meta.name", &sub.meta.name)?;
     if !sub.meta.environment.is_empty() && sub.meta.environment != env {
         return Err(ApiError::invalid(
             "meta.environment",
-            format!("{:?} does not match the environment in the path ({env:?})", sub.meta.environment),
+            format!(
+                "{:?} does not match the environment in the path ({env:?})",
+                sub.meta.environment
+            ),
         ));
     }
     for (k, v) in &sub.meta.labels {
         validate_label_key(k).map_err(|e| ApiError::invalid("meta.labels", e.message))?;
         if v.len() > 1024 {
-            return Err(ApiError::invalid(format!("meta.labels.{k}"), "value is longer than 1024 bytes"));
+            return Err(ApiError::invalid(
+                format!("meta.labels.{k}"),
+                "value is longer than 1024 bytes",
+            ));
         }
     }
     validate(&sub.spec)?;

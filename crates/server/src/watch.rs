@@ -17,7 +17,11 @@ use crate::state::AppState;
 const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
 
 /// Starts a watch after `revision` (default: now) and streams it.
-pub async fn watch_response(state: &AppState, query: Query, revision: Option<u64>) -> Result<Response, ApiError> {
+pub async fn watch_response(
+    state: &AppState,
+    query: Query,
+    revision: Option<u64>,
+) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let watch = tokio::task::spawn_blocking(move || {
         let from = match revision {
@@ -30,7 +34,10 @@ pub async fn watch_response(state: &AppState, query: Query, revision: Option<u64
     .map_err(|e| ApiError::Internal(e.to_string()))??;
     let stream = futures::stream::unfold(Some(watch), next_line);
     Ok((
-        [("content-type", "application/x-ndjson"), ("cache-control", "no-cache")],
+        [
+            ("content-type", "application/x-ndjson"),
+            ("cache-control", "no-cache"),
+        ],
         Body::from_stream(stream),
     )
         .into_response())
@@ -62,7 +69,10 @@ async fn next_line(state: Option<Watch>) -> Option<(Result<Bytes, std::io::Error
     match tokio::time::timeout(BOOKMARK_EVERY, watch.next()).await {
         Err(_) => {
             let rev = watch.last_revision();
-            Some((Ok(line(&marker(WatchEventType::Bookmark, rev))), Some(watch)))
+            Some((
+                Ok(line(&marker(WatchEventType::Bookmark, rev))),
+                Some(watch),
+            ))
         }
         Ok(Ok(ev)) => {
             let event_type = match ev.event_type {

@@ -18,7 +18,9 @@ pub use instance::{ContainerLabels, InstanceSpec, InstanceState, InstanceStatus}
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use selector::{LabelSelector, SelectorError};
-pub use service::{MAX_SCALE, PortSpec, Protocol, Resources, RestartPolicy, ServiceSpec, ServiceStatus};
+pub use service::{
+    MAX_SCALE, PortSpec, Protocol, Resources, RestartPolicy, ServiceSpec, ServiceStatus,
+};
 pub use validate::{ValidationError, validate_label_key, validate_name};
 
 /// The environment created on first start.

@@ -23,7 +23,9 @@ pub struct ServiceSpec {
     pub container_labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     #[default]
@@ -60,9 +62,7 @@ impl FromStr for PortSpec {
             Some((p, "tcp")) => (p, Protocol::Tcp),
             Some((p, "udp")) => (p, Protocol::Udp),
             Some((_, other)) => {
-                return Err(format!(
-                    "port {s:?}: protocol {other:?} is not tcp or udp"
-                ));
+                return Err(format!("port {s:?}: protocol {other:?} is not tcp or udp"));
             }
             None => (s, Protocol::Tcp),
         };
@@ -185,9 +185,8 @@ impl ServiceSpec {
             }
         }
         for k in self.container_labels.keys() {
-            validate_label_key(k).map_err(|e| {
-                ValidationError::new("spec.container_labels", e.message)
-            })?;
+            validate_label_key(k)
+                .map_err(|e| ValidationError::new("spec.container_labels", e.message))?;
             if k.starts_with("io.corral.") {
                 return Err(ValidationError::new(
                     "spec.container_labels",
@@ -226,7 +225,11 @@ mod tests {
     fn port_spec_parses_the_cli_forms() {
         assert_eq!(
             "8080:80".parse::<PortSpec>().unwrap(),
-            PortSpec { host_port: 8080, container_port: 80, protocol: Protocol::Tcp }
+            PortSpec {
+                host_port: 8080,
+                container_port: 80,
+                protocol: Protocol::Tcp
+            }
         );
         assert_eq!(
             "53:53/udp".parse::<PortSpec>().unwrap().protocol,
@@ -249,15 +252,23 @@ mod tests {
 
     #[test]
     fn validate_names_the_field_at_fault() {
-        let mut spec = ServiceSpec { image: "img".into(), scale: 1, ..Default::default() };
+        let mut spec = ServiceSpec {
+            image: "img".into(),
+            scale: 1,
+            ..Default::default()
+        };
         assert!(spec.validate().is_ok());
         spec.ports = vec!["80:80".parse().unwrap(), "80:81".parse().unwrap()];
-        assert_eq!(spec.validate().unwrap_err().field, "spec.ports[1].host_port");
+        assert_eq!(
+            spec.validate().unwrap_err().field,
+            "spec.ports[1].host_port"
+        );
         spec.ports.clear();
         spec.image = String::new();
         assert_eq!(spec.validate().unwrap_err().field, "spec.image");
         spec.image = "img".into();
-        spec.container_labels.insert("io.corral.service".into(), "x".into());
+        spec.container_labels
+            .insert("io.corral.service".into(), "x".into());
         assert_eq!(spec.validate().unwrap_err().field, "spec.container_labels");
     }
 

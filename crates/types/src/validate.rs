@@ -34,7 +34,10 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), ValidationError> {
         .bytes()
         .next()
         .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
     if !ok_chars || !ends_ok {
         return Err(ValidationError::new(
             field,
