@@ -270,7 +270,7 @@ mod tests {
             vec!["launch"]
         );
         let c = container("c1", "u1", ContainerState::Running);
-        let steps = plan_node("n1", &[i.clone()], &[c.clone()], &b, now, true);
+        let steps = plan_node("n1", &[i.clone()], std::slice::from_ref(&c), &b, now, true);
         let Step::Report { status, .. } = &steps[0] else {
             panic!("{steps:?}")
         };
@@ -327,7 +327,7 @@ mod tests {
         let i = inst("web-1", "u1", RestartPolicy::Always);
         let c = container("c1", "u1", ContainerState::Exited(1));
         assert_eq!(
-            kinds(&plan_node("n1", &[i.clone()], &[c.clone()], &b, now, true)),
+            kinds(&plan_node("n1", std::slice::from_ref(&i), std::slice::from_ref(&c), &b, now, true)),
             vec!["report"]
         );
         let later = now + Duration::from_secs(2);
