@@ -1,6 +1,8 @@
 //! The `corral` binary as a user runs it: listings, logs, and clear errors
 //! that change nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! A service on the real engine: scale, self-healing, ports, restarts of Corral itself.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! writes the client config; SIGTERM stops it; containers survive and are
 //! adopted by the next start.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};
