@@ -115,12 +115,46 @@ async fn a_second_replica_needing_a_taken_host_port_stays_pending_with_its_reaso
     )
     .await;
     assert!(pending[0].spec.node.is_empty());
-    // Room appears: scale down and the pending one is not needed; scale is honoured.
     c.client
         .scale_service("default", "pendweb", 1)
         .await
         .unwrap();
     c.wait_running("pendweb", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_instance_is_placed_as_soon_as_room_appears() {
+    let c = Cluster::start("it-room").await;
+    let port = free_port();
+    let publish = format!("{port}:80");
+    c.create_service("roomold", WHOAMI, 1, &[&publish], &[])
+        .await;
+    c.wait_running("roomold", 1).await;
+    c.create_service("roomnew", WHOAMI, 1, &[&publish], &[])
+        .await;
+    wait_for(
+        "roomnew pending on the port",
+        Duration::from_secs(30),
+        || async {
+            let insts = c.instances("roomnew").await;
+            insts
+                .iter()
+                .any(|i| i.status.reason.contains(&format!("port {port}/tcp")))
+                .then_some(())
+        },
+    )
+    .await;
+    c.client
+        .delete("default", corral_types::Kind::Service, "roomold")
+        .await
+        .unwrap();
+    let running = c.wait_running("roomnew", 1).await;
+    assert!(running[0].status.reason.is_empty());
+    let body = http_get(port, "/").await;
+    assert!(
+        body.contains(&running[0].status.container_id[..12]),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,148 @@
+//! `corral server` and two `corral agent` processes, as on separate hosts
+//! (here both drive the private engine): replicas spread across the nodes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{WHOAMI, wait_for};
+
+struct Kill(Vec<Child>);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn corral() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_corral"));
+    c.env("CORRAL_LOG", "warn");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
+    let engine = tokio::task::spawn_blocking(|| {
+        let e = corral_testing::test_engine()?;
+        corral_testing::ensure_images(&e)?;
+        anyhow::Ok(e)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = corral()
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("corral server listening on ")
+        .unwrap()
+        .to_string();
+    std::thread::spawn(move || for _ in lines {});
+    let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let mut procs = Kill(vec![server]);
+    for (name, zone) in [("ra-node1", "a"), ("ra-node2", "b")] {
+        let agent = corral()
+            .args([
+                "agent",
+                "--server",
+                &url,
+                "--token",
+                &token,
+                "--name",
+                name,
+                "--label",
+                &format!("zone={zone}"),
+            ])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--docker-host",
+                &engine.docker_host,
+            ])
+            .spawn()
+            .unwrap();
+        procs.0.push(agent);
+    }
+    let cli = |args: &[&str]| {
+        corral()
+            .args(args)
+            .env("CORRAL_URL", &url)
+            .env("CORRAL_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let nodes = wait_for("two active nodes", Duration::from_secs(30), || async {
+        let out = cli(&["node", "ls", "-o", "json"]);
+        let nodes: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let n = nodes
+            .as_array()?
+            .iter()
+            .filter(|n| n["state"] == "active")
+            .count();
+        (n == 2).then_some(nodes)
+    })
+    .await;
+    assert_eq!(nodes[0]["labels"]["zone"], "a");
+    assert_eq!(nodes[1]["labels"]["zone"], "b");
+
+    let out = cli(&[
+        "service",
+        "create",
+        "spreadweb",
+        "--image",
+        WHOAMI,
+        "--scale",
+        "4",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = wait_for("4 running", Duration::from_secs(60), || async {
+        let out = cli(&["service", "ps", "spreadweb", "-o", "json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let running = rows
+            .as_array()?
+            .iter()
+            .filter(|r| r["state"] == "running")
+            .count();
+        (running == 4).then_some(rows)
+    })
+    .await;
+    let on = |node: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["node"] == node)
+            .count()
+    };
+    assert_eq!((on("ra-node1"), on("ra-node2")), (2, 2), "{rows}");
+
+    let out = cli(&["service", "rm", "spreadweb"]);
+    assert!(out.status.success());
+    wait_for("containers removed", Duration::from_secs(30), || async {
+        let out = engine
+            .docker()
+            .args(["ps", "-aq", "--filter", "label=io.corral.service=spreadweb"])
+            .output()
+            .ok()?;
+        out.stdout.is_empty().then_some(())
+    })
+    .await;
+}
