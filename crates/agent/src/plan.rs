@@ -327,7 +327,14 @@ mod tests {
         let i = inst("web-1", "u1", RestartPolicy::Always);
         let c = container("c1", "u1", ContainerState::Exited(1));
         assert_eq!(
-            kinds(&plan_node("n1", std::slice::from_ref(&i), std::slice::from_ref(&c), &b, now, true)),
+            kinds(&plan_node(
+                "n1",
+                std::slice::from_ref(&i),
+                std::slice::from_ref(&c),
+                &b,
+                now,
+                true
+            )),
             vec!["report"]
         );
         let later = now + Duration::from_secs(2);

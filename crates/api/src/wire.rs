@@ -42,12 +42,14 @@ pub enum WatchEventType {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScaleRequest {
     pub scale: u32,
 }
 
 /// What an agent sends when it joins: its labels and what it found on the host.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,

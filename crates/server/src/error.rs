@@ -118,12 +118,19 @@ pub fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Api
             "request body is empty; expected JSON",
         ));
     }
+    // serde's derived structs also accept a sequence of their fields in
+    // order; a body is an object, so an array is refused outright.
+    let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let not_an_object = || ApiError::invalid("body", "expected a JSON object, not an array");
     let mut de = serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => {
             de.end().map_err(|e| {
                 ApiError::bad_request(None, format!("request body is not valid JSON: {e}"))
             })?;
+            if is_array {
+                return Err(not_an_object());
+            }
             Ok(v)
         }
         Err(err) => {
@@ -134,6 +141,8 @@ pub fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Api
                     None,
                     format!("request body is not valid JSON: {inner}"),
                 ))
+            } else if is_array {
+                Err(not_an_object())
             } else if path == "." || path.is_empty() {
                 Err(ApiError::invalid(
                     "body",

@@ -73,9 +73,16 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
-        let _ = self.http.await;
+        // Open watch streams end at the shutdown signal; a client that keeps
+        // any other request open gets a few seconds.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.http)
+            .await
+            .is_err()
+        {
+            self.http.abort();
+        }
         let _ = tokio::task::spawn_blocking(move || self.controllers.join()).await;
     }
 }
@@ -215,6 +222,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("listening on {}", options.listen))?;
     let local_addr = listener.local_addr()?;
     let liveness = Arc::new(Liveness::new());
+    let (shutdown, shutdown_rx) = signal::channel(false);
     let state = AppState {
         store: store.clone(),
         liveness: liveness.clone(),
@@ -222,8 +230,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         admin_token: admin_token.clone().into(),
         heartbeat_interval_s: options.heartbeat_interval_s,
         http: reqwest::Client::new(),
+        shutdown: shutdown_rx.clone(),
     };
-    let (shutdown, shutdown_rx) = signal::channel(false);
     let controllers = run_controllers(
         store,
         liveness,

@@ -28,8 +28,15 @@ pub async fn join(
 ) -> Result<NodeAck, ApiError> {
     validate_name("name", name)?;
     let join: JoinRequest = decode_body(body)?;
-    for k in join.labels.keys() {
+    for (k, v) in &join.labels {
         validate_label_key(k).map_err(|e| ApiError::invalid("labels", e.message))?;
+        // The same bound as labels submitted with an object (submit.rs).
+        if v.len() > 1024 {
+            return Err(ApiError::invalid(
+                format!("labels.{k}"),
+                "value is longer than 1024 bytes",
+            ));
+        }
     }
     let mut status = join.status;
     status.state = NodeState::Active;

@@ -16,6 +16,8 @@ pub struct AppState {
     pub heartbeat_interval_s: u64,
     /// Used to reach agents (logs).
     pub http: reqwest::Client,
+    /// Becomes true when the server stops; open watch streams end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {

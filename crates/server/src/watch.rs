@@ -24,15 +24,21 @@ pub async fn watch_response(
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let watch = tokio::task::spawn_blocking(move || {
-        let from = match revision {
-            Some(r) => r,
-            None => store.current_revision()?,
-        };
-        store.watch(query, from)
+        let current = store.current_revision()?;
+        let from = revision.unwrap_or(current);
+        // A revision this store never reached is from another history: the
+        // watch would silently skip every event up to it.
+        if from > current {
+            return Err(ApiError::bad_request(
+                Some("revision"),
+                format!("revision {from} is in the future; the store is at {current}"),
+            ));
+        }
+        Ok(store.watch(query, from)?)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let stream = futures::stream::unfold(Some(watch), next_line);
+    let stream = futures::stream::unfold(Some((watch, state.shutdown.clone())), next_line);
     Ok((
         [
             ("content-type", "application/x-ndjson"),
@@ -64,15 +70,26 @@ fn marker(event_type: WatchEventType, revision: u64) -> WatchEvent {
     }
 }
 
-async fn next_line(state: Option<Watch>) -> Option<(Result<Bytes, std::io::Error>, Option<Watch>)> {
-    let mut watch = state?;
-    match tokio::time::timeout(BOOKMARK_EVERY, watch.next()).await {
+/// Resolves when the server stops (never, if nobody can signal it).
+async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+type StreamState = Option<(Watch, tokio::sync::watch::Receiver<bool>)>;
+
+async fn next_line(state: StreamState) -> Option<(Result<Bytes, std::io::Error>, StreamState)> {
+    let (mut watch, mut shutdown) = state?;
+    let next = tokio::select! {
+        next = tokio::time::timeout(BOOKMARK_EVERY, watch.next()) => next,
+        _ = stopped(&mut shutdown) => return None,
+    };
+    match next {
         Err(_) => {
             let rev = watch.last_revision();
-            Some((
-                Ok(line(&marker(WatchEventType::Bookmark, rev))),
-                Some(watch),
-            ))
+            let bookmark = line(&marker(WatchEventType::Bookmark, rev));
+            Some((Ok(bookmark), Some((watch, shutdown))))
         }
         Ok(Ok(ev)) => {
             let event_type = match ev.event_type {
@@ -84,7 +101,7 @@ async fn next_line(state: Option<Watch>) -> Option<(Result<Bytes, std::io::Error
                 event_type,
                 object: ev.object,
             };
-            Some((Ok(line(&out)), Some(watch)))
+            Some((Ok(line(&out)), Some((watch, shutdown))))
         }
         Ok(Err(_)) => {
             let rev = watch.last_revision();

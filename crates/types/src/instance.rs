@@ -50,7 +50,7 @@ impl fmt::Display for InstanceState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct InstanceStatus {
     pub state: InstanceState,
     pub container_id: String,

@@ -33,7 +33,7 @@ impl fmt::Display for NodeState {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NodeStatus {
     pub state: NodeState,
     /// The address other hosts and users reach this node at.

@@ -1,0 +1,243 @@
+//! A Corral API server over a fresh in-memory store, served on a free port,
+//! with no controllers: what the API alone does.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use corral_api::Client;
+use corral_controllers::{Liveness, SystemClock};
+use corral_server::{AppState, bootstrap, router};
+use corral_store::{MemoryStore, Query, Store};
+use corral_types::RawObject;
+
+pub const TOKEN: &str = "test-token";
+
+/// How long any single wait on the server may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub client: Client,
+    /// A raw client, for malformed bodies and headers.
+    pub http: reqwest::Client,
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// The `field` of an error body, or "".
+    pub fn field(&self) -> String {
+        self.json()["field"].as_str().unwrap_or("").to_string()
+    }
+}
+
+/// Everything the store holds, and its revision: to check a request changed nothing.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub revision: u64,
+    pub objects: Vec<RawObject>,
+}
+
+pub async fn start() -> TestServer {
+    start_with(MemoryStore::new()).await
+}
+
+pub async fn start_with(store: MemoryStore) -> TestServer {
+    let store: Arc<dyn Store> = Arc::new(store);
+    let state = AppState {
+        store: store.clone(),
+        liveness: Arc::new(Liveness::new()),
+        clock: Arc::new(SystemClock),
+        admin_token: TOKEN.into(),
+        heartbeat_interval_s: 2,
+        http: reqwest::Client::new(),
+        shutdown: tokio::sync::watch::channel(false).1,
+    };
+    bootstrap(store.as_ref(), state.clock.as_ref()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router(state)).await.unwrap();
+    });
+    let url = format!("http://{addr}");
+    let client = Client::new(&url, TOKEN).unwrap();
+    let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
+    TestServer {
+        url,
+        store,
+        client,
+        http,
+    }
+}
+
+impl TestServer {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            revision: self.store.current_revision().unwrap(),
+            objects: self.store.list(&Query::default()).unwrap().items,
+        }
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.store.current_revision().unwrap()
+    }
+
+    /// A request with the admin token.
+    pub async fn call(&self, method: Method, path: &str, body: impl Into<Vec<u8>>) -> Reply {
+        let body: Vec<u8> = body.into();
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url))
+            .bearer_auth(TOKEN);
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        Reply { status, text }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, Vec::new()).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::POST, path, body.to_string()).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::PUT, path, body.to_string()).await
+    }
+
+    /// Sends a request that must be rejected with `status`; checks the error
+    /// body is JSON with a message, that `field` (when given) is named in it,
+    /// and that the store did not change.
+    pub async fn reject(
+        &self,
+        method: Method,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+        status: u16,
+        field: Option<&str>,
+    ) -> Reply {
+        let before = self.snapshot();
+        let reply = self.call(method.clone(), path, body).await;
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{method} {path}: {}",
+            reply.text
+        );
+        let json = reply.json();
+        let message = json["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: error body without a message: {json}"));
+        assert!(!message.is_empty());
+        if let Some(field) = field {
+            let named = json["field"].as_str().unwrap_or("");
+            assert!(
+                named.contains(field) || message.contains(field),
+                "{method} {path}: expected the error to name {field:?}, got {json}"
+            );
+        }
+        assert_eq!(
+            before,
+            self.snapshot(),
+            "{method} {path} was rejected but changed the store"
+        );
+        reply
+    }
+
+    /// Starts a watch on `path` (with its query) and returns its lines.
+    pub async fn watch(&self, path: &str) -> WatchLines {
+        let resp = tokio::time::timeout(
+            WAIT,
+            reqwest::Client::new()
+                .get(format!("{}{path}", self.url))
+                .bearer_auth(TOKEN)
+                .send(),
+        )
+        .await
+        .expect("watch did not answer in time")
+        .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "watch {path}");
+        assert_eq!(
+            resp.headers()["content-type"].to_str().unwrap(),
+            "application/x-ndjson"
+        );
+        WatchLines {
+            body: Box::pin(resp.bytes_stream()),
+            buf: Vec::new(),
+        }
+    }
+}
+
+/// The JSON lines of a watch response.
+pub struct WatchLines {
+    body: std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    buf: Vec<u8>,
+}
+
+impl WatchLines {
+    /// The next event; fails the test if none comes within [`WAIT`].
+    pub async fn next(&mut self) -> Value {
+        tokio::time::timeout(WAIT, self.next_line())
+            .await
+            .expect("no watch event in time")
+            .expect("watch stream ended")
+    }
+
+    /// The next event, or `None` when the stream ends.
+    pub async fn next_line(&mut self) -> Option<Value> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                return Some(serde_json::from_slice(&line).unwrap());
+            }
+            match self.body.next().await {
+                Some(chunk) => self.buf.extend_from_slice(&chunk.unwrap()),
+                None => return None,
+            }
+        }
+    }
+
+    /// Asserts nothing arrives for `d`.
+    pub async fn assert_quiet(&mut self, d: Duration) {
+        if let Ok(line) = tokio::time::timeout(d, self.next_line()).await {
+            panic!("unexpected watch line: {line:?}");
+        }
+    }
+}
+
+/// A service body as a user sends it.
+pub fn service(name: &str, image: &str) -> Value {
+    serde_json::json!({
+        "kind": "Service",
+        "meta": {"name": name},
+        "spec": {"image": image, "scale": 1}
+    })
+}
+
+pub const SERVICES: &str = "/v1/environments/default/services";
