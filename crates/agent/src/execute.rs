@@ -223,6 +223,7 @@ async fn launch(shared: &Shared, instance: &Instance) -> Result<InstanceStatus, 
         exit_code,
         restarts: 0,
         started_at: seen.started_at,
+        ..InstanceStatus::default()
     })
 }
 

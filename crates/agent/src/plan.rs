@@ -170,6 +170,7 @@ fn plan_instance(
                 exit_code: None,
                 restarts: inst.status.restarts,
                 started_at,
+                ..inst.status.clone()
             };
             report_if_changed(steps, inst, status);
         }
@@ -194,6 +195,7 @@ fn plan_instance(
                 exit_code: Some(code),
                 restarts: inst.status.restarts,
                 started_at: c.started_at.clone(),
+                ..inst.status.clone()
             };
             report_if_changed(steps, inst, status);
         }

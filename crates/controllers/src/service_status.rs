@@ -7,7 +7,9 @@ pub fn service_status(service: &Service, instances: &[&Instance]) -> ServiceStat
     let live = instances.iter().filter(|i| !i.spec.removing);
     let mut status = ServiceStatus {
         observed_generation: service.meta.generation,
-        ..ServiceStatus::default()
+        running: 0,
+        pending: 0,
+        ..service.status.clone()
     };
     for inst in live {
         if inst.status.state == InstanceState::Running {

@@ -61,6 +61,29 @@ pub struct InstanceStatus {
     pub restarts: u32,
     /// RFC 3339 time its current container started.
     pub started_at: String,
+    /// What the health check says; `none` without one.
+    #[serde(skip_serializing_if = "crate::launch::Health::is_none")]
+    pub health: crate::launch::Health,
+    /// Milliseconds since the Unix epoch when the primary container last started.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub started_ms: u64,
+    /// One entry per sidekick container.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sidekicks: Vec<SidekickStatus>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// The state of one sidekick container of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SidekickStatus {
+    pub name: String,
+    pub state: InstanceState,
+    pub container_id: String,
+    pub exit_code: Option<i64>,
 }
 
 /// The labels Corral puts on every container it creates.
@@ -74,6 +97,10 @@ impl ContainerLabels {
     pub const INSTANCE_UID: &'static str = "io.corral.instance.uid";
     /// The node the container was created for.
     pub const NODE: &'static str = "io.corral.node";
+    /// The stack of the service, when it has one.
+    pub const STACK: &'static str = "io.corral.stack";
+    /// The sidekick name of a sidekick container (absent on the primary).
+    pub const SIDEKICK: &'static str = "io.corral.sidekick";
 }
 
 impl InstanceSpec {

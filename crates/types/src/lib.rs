@@ -7,20 +7,29 @@
 
 mod environment;
 mod instance;
+mod launch;
 mod meta;
 mod node;
 mod selector;
 mod service;
+mod stack;
 mod validate;
 
 pub use environment::{EnvironmentSpec, EnvironmentStatus};
-pub use instance::{ContainerLabels, InstanceSpec, InstanceState, InstanceStatus};
+pub use instance::{ContainerLabels, InstanceSpec, InstanceState, InstanceStatus, SidekickStatus};
+pub use launch::{
+    Dependency, DependencyCondition, FailureAction, Health, HealthCheck, HealthStrategy, JobSpec,
+    Link, MountKind, NetworkAttachment, Placement, PlacementRule, Probe, RuleTarget, ServiceMode,
+    Sidekick, Strength, Ulimit, UpdateConfig, UpdateOrder, VolumeMount,
+};
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use selector::{LabelSelector, SelectorError};
 pub use service::{
-    MAX_SCALE, PortSpec, Protocol, Resources, RestartPolicy, ServiceSpec, ServiceStatus,
+    HISTORY_LIMIT, LaunchRevision, MAX_SCALE, PortSpec, Protocol, Resources, RestartPolicy,
+    ServiceSpec, ServiceStatus, UpgradeState, UpgradeStatus,
 };
+pub use stack::{SourceFile, StackSpec, StackStatus};
 pub use validate::{ValidationError, validate_label_key, validate_name};
 
 /// The environment created on first start.
@@ -34,3 +43,5 @@ pub type Node = Object<NodeSpec, NodeStatus>;
 pub type Service = Object<ServiceSpec, ServiceStatus>;
 /// One placed replica of a service.
 pub type Instance = Object<InstanceSpec, InstanceStatus>;
+/// A named group of services deployed together from compose files.
+pub type Stack = Object<StackSpec, StackStatus>;

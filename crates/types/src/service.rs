@@ -4,6 +4,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::launch::{
+    Dependency, HealthCheck, JobSpec, Link, NetworkAttachment, Placement, ServiceMode, Sidekick,
+    Ulimit, UpdateConfig, VolumeMount,
+};
 use crate::validate::{ValidationError, validate_label_key};
 
 /// What a user wants: `scale` identical containers of one launch config.
@@ -21,6 +25,62 @@ pub struct ServiceSpec {
     pub resources: Resources,
     /// Labels put on every container of the service (besides Corral's own).
     pub container_labels: BTreeMap<String, String>,
+
+    /// The stack this service belongs to; empty for a standalone service.
+    #[serde(skip_serializing_if = "is_default")]
+    pub stack: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub mode: ServiceMode,
+    /// Docker's `Entrypoint`; `None` keeps the image's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub working_dir: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub user: String,
+    #[serde(skip_serializing_if = "is_default")]
+    pub hostname: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMount>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub privileged: bool,
+    /// Hard limits enforced by the engine (memory, CPUs).
+    #[serde(skip_serializing_if = "is_default")]
+    pub limits: Resources,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<Ulimit>,
+    /// Time between the stop signal and a kill; `None`: 10 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_grace_period_ms: Option<u64>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub stop_signal: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkAttachment>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub update: UpdateConfig,
+    #[serde(skip_serializing_if = "is_default")]
+    pub rollback: UpdateConfig,
+    #[serde(skip_serializing_if = "is_default")]
+    pub placement: Placement,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sidekicks: Vec<Sidekick>,
+    /// Set for run-to-completion services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobSpec>,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 #[derive(
@@ -215,6 +275,73 @@ pub struct ServiceStatus {
     pub pending: u32,
     /// The spec generation the controller last acted on.
     pub observed_generation: u64,
+    /// healthy | degraded | unhealthy (or empty before any instance reports).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub health: String,
+    /// The rollout of the latest launch-config change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<UpgradeStatus>,
+    /// Earlier launch configs, newest last (at most [`HISTORY_LIMIT`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<LaunchRevision>,
+}
+
+/// How many earlier launch configs a service keeps.
+pub const HISTORY_LIMIT: usize = 10;
+
+/// One earlier launch config of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LaunchRevision {
+    /// 1 for the first launch config, counting up.
+    pub revision: u64,
+    /// The spec (with scale 0): what instances of this revision run.
+    pub launch: ServiceSpec,
+    /// RFC 3339 time it was replaced.
+    pub replaced_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeState {
+    #[default]
+    Upgrading,
+    RollingBack,
+    Done,
+    RolledBack,
+    Paused,
+}
+
+impl fmt::Display for UpgradeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UpgradeState::Upgrading => "upgrading",
+            UpgradeState::RollingBack => "rolling-back",
+            UpgradeState::Done => "done",
+            UpgradeState::RolledBack => "rolled-back",
+            UpgradeState::Paused => "paused",
+        })
+    }
+}
+
+/// Where a rollout stands. It always ends in done, rolled-back or paused.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpgradeStatus {
+    pub state: UpgradeState,
+    /// The launch revision being rolled out.
+    pub revision: u64,
+    /// Why it was rolled back or paused.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Milliseconds since the Unix epoch when the current batch started.
+    pub batch_started_ms: u64,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub finished_at: String,
+    /// Set by `corral service upgrade --pause`; cleared by `--resume`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub pause_requested: bool,
 }
 
 #[cfg(test)]

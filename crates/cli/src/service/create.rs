@@ -38,6 +38,7 @@ pub(super) fn build_service(env: &str, args: &CreateArgs) -> anyhow::Result<Serv
             memory_bytes: args.memory_bytes.unwrap_or(0),
         },
         container_labels: labels.clone(),
+        ..ServiceSpec::default()
     };
     spec.validate()
         .map_err(|e| anyhow::anyhow!("invalid service {:?}: {e}", args.name))?;

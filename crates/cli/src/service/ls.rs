@@ -84,6 +84,7 @@ mod tests {
             running: 2,
             pending: 1,
             observed_generation: 1,
+            ..ServiceStatus::default()
         };
         s
     }
