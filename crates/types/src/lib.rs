@@ -15,7 +15,7 @@ mod service;
 mod stack;
 mod validate;
 
-pub use environment::{EnvironmentSpec, EnvironmentStatus};
+pub use environment::{EnvironmentSpec, EnvironmentStatus, PlacementStrategy};
 pub use instance::{ContainerLabels, InstanceSpec, InstanceState, InstanceStatus, SidekickStatus};
 pub use launch::{
     Dependency, DependencyCondition, FailureAction, Health, HealthCheck, HealthStrategy, JobSpec,
