@@ -164,6 +164,7 @@ pub fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> Result<bool, StoreErro
                 DEFAULT_ENVIRONMENT,
                 EnvironmentSpec {
                     description: "created on first start".into(),
+                    ..EnvironmentSpec::default()
                 },
             );
             env.meta.uid = corral_controllers::new_uid();
