@@ -1,4 +1,11 @@
-//! Corral developer workflows: `cargo xtask setup|engine|images|test`.
+//! Corral developer workflows: `cargo xtask setup|engine|images|test|demo|bench`.
+
+mod bench_report;
+mod bench_start;
+mod corral_up;
+mod demo;
+mod docker;
+mod system_engine;
 
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
@@ -40,8 +47,21 @@ enum Task {
         #[arg(last = true)]
         test_args: Vec<OsString>,
     },
-    // --- Reserved for the lead: `cargo xtask demo` and `cargo xtask bench start`
-    // --- go here (add the variants above this line and their arms in `main`).
+    /// Run Corral on the local Docker Engine with a demo service on
+    /// http://127.0.0.1:8080/ (installs and starts what is missing).
+    Demo(demo::DemoArgs),
+    /// Benchmarks against the private engine.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Time from `service scale` to N running containers, against plain
+    /// `docker run -d --init` N times; writes target/bench/start.json.
+    Start(bench_start::StartArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +84,10 @@ fn main() -> ExitCode {
             keep_engine,
             test_args,
         } => test(keep_engine, &test_args),
+        Task::Demo(args) => demo::demo(&args),
+        Task::Bench {
+            bench: Bench::Start(args),
+        } => bench_start::bench_start(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,7 +7,9 @@ use serde::de::DeserializeOwned;
 
 use corral_types::{Environment, Instance, InstanceStatus, Kind, Node, Object, Service};
 
-use crate::wire::{ErrorBody, JoinRequest, List, LogsQuery, NodeAck, ScaleRequest, WatchEvent};
+use crate::wire::{
+    ErrorBody, JoinRequest, List, LogsQuery, NodeAck, ScaleRequest, WatchEvent, WatchEventType,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -189,7 +191,8 @@ impl Client {
             .map(|_| ())
     }
 
-    /// Events of `kind` in `env` after `revision`, as they happen.
+    /// Events of `kind` in `env` after `revision`, as they happen. Bookmarks
+    /// are skipped; an expired watch ends with a 410 error (list again).
     pub async fn watch<S, T>(
         &self,
         env: &str,
@@ -314,6 +317,19 @@ where
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
+                    match marker_of(line) {
+                        Some(WatchEventType::Bookmark) => continue,
+                        Some(_) => {
+                            let err = ApiError::Status {
+                                status: 410,
+                                message: "watch expired: list again and watch from the new revision"
+                                    .into(),
+                                field: None,
+                            };
+                            return Some((Err(err), (body, Vec::new(), url)));
+                        }
+                        None => {}
+                    }
                     let item = serde_json::from_slice::<WatchEvent<T>>(line).map_err(|e| {
                         ApiError::Decode {
                             url: url.clone(),
@@ -337,6 +353,18 @@ where
         },
     );
     Box::pin(stream)
+}
+
+/// The type of a bookmark or expired event, which carries no object to decode.
+fn marker_of(line: &[u8]) -> Option<WatchEventType> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type")]
+        event_type: WatchEventType,
+    }
+    let head: Head = serde_json::from_slice(line).ok()?;
+    matches!(head.event_type, WatchEventType::Bookmark | WatchEventType::Expired)
+        .then_some(head.event_type)
 }
 
 /// The error and its causes on one line.
