@@ -5,10 +5,13 @@ use futures::{Stream, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use corral_types::{Environment, Instance, InstanceStatus, Kind, Node, Object, Service};
+use corral_types::{
+    Environment, Instance, InstanceStatus, Kind, Node, Object, Service, SourceFile, Stack,
+};
 
 use crate::wire::{
-    ErrorBody, JoinRequest, List, LogsQuery, NodeAck, ScaleRequest, WatchEvent, WatchEventType,
+    DeployRequest, ErrorBody, JoinRequest, List, LogsQuery, NodeAck, ScaleRequest, StackPlan,
+    WatchEvent, WatchEventType,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +253,55 @@ impl Client {
         .await
     }
 
+    /// Deploys compose files as a stack (or plans it, with `dry_run`).
+    pub async fn deploy_stack(
+        &self,
+        env: &str,
+        name: &str,
+        req: &DeployRequest,
+    ) -> Result<StackPlan, ApiError> {
+        let path = format!("/v1/environments/{env}/stacks/{name}/deploy");
+        self.json(self.http.post(self.url(&path)).json(req)).await
+    }
+
+    /// Compose files that deploy to the same stack again.
+    pub async fn export_stack(&self, env: &str, name: &str) -> Result<Vec<SourceFile>, ApiError> {
+        self.get_path(&format!("/v1/environments/{env}/stacks/{name}/export"))
+            .await
+    }
+
+    pub async fn stacks(&self, env: &str) -> Result<List<Stack>, ApiError> {
+        self.list(env, Kind::Stack, "").await
+    }
+
+    /// The instances of every service of a stack.
+    pub async fn stack_instances(
+        &self,
+        env: &str,
+        stack: &str,
+    ) -> Result<List<Instance>, ApiError> {
+        let selector = format!("{}={stack}", corral_types::ContainerLabels::STACK);
+        self.list(env, Kind::Instance, &selector).await
+    }
+
+    /// Rolls a service back to its previous launch config.
+    pub async fn rollback_service(&self, env: &str, name: &str) -> Result<Service, ApiError> {
+        let path = format!("/v1/environments/{env}/services/{name}/rollback");
+        self.json(self.http.post(self.url(&path))).await
+    }
+
+    /// Pauses (`true`) or resumes (`false`) a service's upgrade.
+    pub async fn pause_service(
+        &self,
+        env: &str,
+        name: &str,
+        pause: bool,
+    ) -> Result<Service, ApiError> {
+        let verb = if pause { "pause" } else { "resume" };
+        let path = format!("/v1/environments/{env}/services/{name}/{verb}");
+        self.json(self.http.post(self.url(&path))).await
+    }
+
     pub async fn join_node(
         &self,
         env: &str,
@@ -322,8 +374,9 @@ where
                         Some(_) => {
                             let err = ApiError::Status {
                                 status: 410,
-                                message: "watch expired: list again and watch from the new revision"
-                                    .into(),
+                                message:
+                                    "watch expired: list again and watch from the new revision"
+                                        .into(),
                                 field: None,
                             };
                             return Some((Err(err), (body, Vec::new(), url)));
@@ -363,8 +416,11 @@ fn marker_of(line: &[u8]) -> Option<WatchEventType> {
         event_type: WatchEventType,
     }
     let head: Head = serde_json::from_slice(line).ok()?;
-    matches!(head.event_type, WatchEventType::Bookmark | WatchEventType::Expired)
-        .then_some(head.event_type)
+    matches!(
+        head.event_type,
+        WatchEventType::Bookmark | WatchEventType::Expired
+    )
+    .then_some(head.event_type)
 }
 
 /// The error and its causes on one line.

@@ -75,3 +75,51 @@ pub struct LogsQuery {
 
 /// Header an agent's endpoint requires (the node's token).
 pub const AUTHORIZATION: &str = "authorization";
+
+/// `POST /v1/environments/{env}/stacks/{name}/deploy`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    /// docker-compose.yml first, then rancher-compose.yml if any.
+    pub files: Vec<corral_types::SourceFile>,
+    /// `${VAR}` values.
+    #[serde(default)]
+    pub variables: std::collections::BTreeMap<String, String>,
+    /// Plan only: change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a deploy does (or, with `dry_run`, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackPlan {
+    pub stack: String,
+    /// Service object names (`<stack>-<service>`).
+    pub created: Vec<String>,
+    pub changed: Vec<ServiceChange>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Where the instances of created services would go.
+    pub placements: Vec<PlannedInstance>,
+    pub volumes: Vec<String>,
+    pub warnings: Vec<String>,
+    /// False for a dry run.
+    pub applied: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceChange {
+    pub service: String,
+    /// Top-level spec fields that differ (`image`, `scale`, ...).
+    pub fields: Vec<String>,
+    /// True when the launch config changed, so instances are replaced by a rolling upgrade.
+    pub upgrade: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedInstance {
+    pub instance: String,
+    /// Empty when it could not be placed now.
+    pub node: String,
+    pub reason: String,
+}

@@ -7,6 +7,9 @@ use time::format_description::well_known::Rfc3339;
 pub trait Clock: Send + Sync + 'static {
     /// Now, as RFC 3339.
     fn now_rfc3339(&self) -> String;
+
+    /// Now, in milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
 }
 
 /// The real clock.
@@ -20,6 +23,11 @@ impl Clock for SystemClock {
         OffsetDateTime::now_utc()
             .format(&Rfc3339)
             .unwrap_or_default()
+    }
+
+    fn now_ms(&self) -> u64 {
+        let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        u64::try_from(nanos).unwrap_or(0)
     }
 }
 

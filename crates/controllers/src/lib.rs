@@ -12,11 +12,16 @@
 
 pub mod cache;
 pub mod clock;
+pub mod dependencies;
 pub mod liveness;
 pub mod placement;
+pub mod rollout;
+#[cfg(test)]
+mod rollout_tests;
 mod runner;
 pub mod service_plan;
 pub mod service_status;
+pub mod stack_plan;
 
 pub use cache::Cache;
 pub use clock::{Clock, SystemClock, new_uid};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use corral_scheduler::{Decision, Demand, NodeView, Pending, Placed, Snapshot, schedule};
-use corral_types::{Instance, Node, NodeState};
+use corral_types::{Instance, Node, NodeState, PlacementStrategy};
 
 /// A change to one instance's placement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,27 +22,99 @@ pub enum PlacementChange {
     },
 }
 
+/// The label on a node that makes it a manager for `node.role` rules.
+const ROLE_LABEL: &str = "io.corral.role";
+/// Labels Corral puts on every container, besides the service's own.
+const SERVICE_LABEL: &str = "io.corral.service";
+const STACK_LABEL: &str = "io.corral.stack";
+
 fn demand(inst: &Instance) -> Demand {
+    let launch = &inst.spec.launch;
+    let mut labels = launch.container_labels.clone();
+    labels.insert(SERVICE_LABEL.to_string(), inst.spec.service.clone());
+    if !launch.stack.is_empty() {
+        labels.insert(STACK_LABEL.to_string(), launch.stack.clone());
+    }
     Demand {
         service: format!("{}/{}", inst.meta.environment, inst.spec.service),
-        host_ports: inst.spec.launch.host_ports().collect(),
-        cpu_millis: inst.spec.launch.resources.cpu_millis,
-        memory_bytes: inst.spec.launch.resources.memory_bytes,
+        host_ports: launch.host_ports().collect(),
+        cpu_millis: launch.resources.cpu_millis,
+        memory_bytes: launch.resources.memory_bytes,
+        rules: launch.placement.rules.clone(),
+        spread_over: launch.placement.spread_over.clone(),
+        max_per_node: launch.placement.max_per_node,
+        instance: inst.meta.name.clone(),
+        labels,
+        // Global services set this.
+        pinned_node: (!inst.spec.pinned_node.is_empty()).then(|| inst.spec.pinned_node.clone()),
     }
 }
 
 fn node_view(node: &Node) -> NodeView {
+    let manager = node
+        .meta
+        .labels
+        .get(ROLE_LABEL)
+        .is_some_and(|r| r == "manager");
     NodeView {
         name: node.meta.name.clone(),
         schedulable: node.status.state == NodeState::Active && !node.spec.unschedulable,
         labels: node.meta.labels.clone(),
+        role: if manager { "manager" } else { "worker" }.to_string(),
         cpu_millis: node.status.cpu_millis,
         memory_bytes: node.status.memory_bytes,
     }
 }
 
-/// Places the pending instances of every environment on that environment's nodes.
-pub fn plan_placement(nodes: &[&Node], instances: &[&Instance]) -> Vec<PlacementChange> {
+/// The nodes a global service should run on: schedulable nodes of its
+/// environment that pass its hard placement rules.
+pub fn global_nodes(
+    service: &corral_types::Service,
+    nodes: &[&Node],
+    instances: &[&Instance],
+) -> Vec<String> {
+    let env = service.meta.environment.as_str();
+    let snapshot = Snapshot {
+        nodes: nodes
+            .iter()
+            .filter(|n| n.meta.environment == env)
+            .map(|n| node_view(n))
+            .collect(),
+        placed: instances
+            .iter()
+            .filter(|i| {
+                i.meta.environment == env
+                    && !i.spec.node.is_empty()
+                    && i.spec.service != service.meta.name
+            })
+            .map(|i| Placed {
+                node: i.spec.node.clone(),
+                demand: demand(i),
+            })
+            .collect(),
+        strategy: PlacementStrategy::default(),
+    };
+    let probe: Instance = corral_types::Object::new(
+        corral_types::Kind::Instance,
+        env,
+        &service.meta.name,
+        corral_types::InstanceSpec {
+            service: service.meta.name.clone(),
+            launch: service.spec.launch(),
+            ..Default::default()
+        },
+    );
+    corral_scheduler::eligible_nodes(&snapshot, &demand(&probe))
+}
+
+/// Places the pending instances of every environment on that environment's
+/// nodes, with the environment's strategy from `strategies` (environment
+/// name -> strategy; spread when missing).
+pub fn plan_placement(
+    nodes: &[&Node],
+    instances: &[&Instance],
+    strategies: &BTreeMap<String, PlacementStrategy>,
+) -> Vec<PlacementChange> {
     let mut by_env: BTreeMap<&str, (Snapshot, Vec<Pending>)> = BTreeMap::new();
     for node in nodes {
         let entry = by_env.entry(node.meta.environment.as_str()).or_default();
@@ -68,10 +140,11 @@ pub fn plan_placement(nodes: &[&Node], instances: &[&Instance]) -> Vec<Placement
         }
     }
     let mut changes = Vec::new();
-    for (env, (snapshot, mut pending)) in by_env {
+    for (env, (mut snapshot, mut pending)) in by_env {
         if pending.is_empty() {
             continue;
         }
+        snapshot.strategy = strategies.get(env).copied().unwrap_or_default();
         pending.sort_by(|a, b| {
             a.demand
                 .service
@@ -81,7 +154,7 @@ pub fn plan_placement(nodes: &[&Node], instances: &[&Instance]) -> Vec<Placement
         let plan = schedule(&snapshot, &pending);
         for (name, decision) in plan.decisions {
             match decision {
-                Decision::Place { node } => changes.push(PlacementChange::Place {
+                Decision::Place { node, .. } => changes.push(PlacementChange::Place {
                     environment: env.to_string(),
                     name,
                     node,
@@ -112,7 +185,23 @@ fn ordinal_of(name: &str) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use corral_types::{InstanceSpec, Kind, NodeSpec, Object, ServiceSpec};
+    use corral_types::{
+        InstanceSpec, Kind, NodeSpec, Object, PlacementRule, RuleTarget, ServiceSpec, Strength,
+    };
+
+    fn plan(nodes: &[&Node], instances: &[&Instance]) -> Vec<PlacementChange> {
+        plan_placement(nodes, instances, &BTreeMap::new())
+    }
+
+    fn placed_on(changes: &[PlacementChange]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| match c {
+                PlacementChange::Place { node, .. } => node.clone(),
+                PlacementChange::Unplaced { reason, .. } => format!("!{reason}"),
+            })
+            .collect()
+    }
 
     fn node(name: &str) -> Node {
         let mut n: Node = Object::new(Kind::Node, "default", name, NodeSpec::default());
@@ -137,6 +226,7 @@ mod tests {
                 launch,
                 service_generation: 1,
                 removing: false,
+                pinned_node: String::new(),
             },
         )
     }
@@ -146,7 +236,7 @@ mod tests {
         let n1 = node("n1");
         let a = instance(1, "n1", 8080);
         let mut b = instance(2, "", 8080);
-        let changes = plan_placement(&[&n1], &[&a, &b]);
+        let changes = plan(&[&n1], &[&a, &b]);
         let reason = "port 8080/tcp in use on all 1 nodes".to_string();
         assert_eq!(
             changes,
@@ -157,7 +247,7 @@ mod tests {
             }]
         );
         b.status.reason = reason;
-        assert!(plan_placement(&[&n1], &[&a, &b]).is_empty());
+        assert!(plan(&[&n1], &[&a, &b]).is_empty());
     }
 
     #[test]
@@ -165,7 +255,7 @@ mod tests {
         let mut other = node("n2");
         other.meta.environment = "other".into();
         let a = instance(1, "", 8080);
-        let changes = plan_placement(&[&other], &[&a]);
+        let changes = plan(&[&other], &[&a]);
         assert!(
             matches!(&changes[0], PlacementChange::Unplaced { reason, .. } if reason.contains("no nodes"))
         );
@@ -176,7 +266,7 @@ mod tests {
         let n1 = node("n1");
         let a = instance(10, "", 8080);
         let b = instance(2, "", 8080);
-        let changes = plan_placement(&[&n1], &[&a, &b]);
+        let changes = plan(&[&n1], &[&a, &b]);
         assert_eq!(
             changes[0],
             PlacementChange::Place {
@@ -185,5 +275,86 @@ mod tests {
                 node: "n1".into()
             }
         );
+    }
+
+    #[test]
+    fn the_environment_strategy_is_used() {
+        let (n1, n2) = (node("n1"), node("n2"));
+        let busy = instance(1, "n2", 8080);
+        let a = instance(2, "", 9090);
+        let spread = plan(&[&n1, &n2], &[&busy, &a]);
+        assert_eq!(placed_on(&spread), ["n1"]);
+        let binpack = BTreeMap::from([("default".to_string(), PlacementStrategy::Binpack)]);
+        let packed = plan_placement(&[&n1, &n2], &[&busy, &a], &binpack);
+        assert_eq!(placed_on(&packed), ["n2"]);
+    }
+
+    #[test]
+    fn placement_rules_roles_and_container_labels_reach_the_scheduler() {
+        let mut manager = node("m");
+        manager
+            .meta
+            .labels
+            .insert("io.corral.role".into(), "manager".into());
+        let worker = node("w");
+        let rule = |target, equal| PlacementRule {
+            target,
+            equal,
+            strength: Strength::Hard,
+        };
+        let mut on_manager = instance(1, "", 8080);
+        on_manager.spec.launch.placement.rules = vec![rule(
+            RuleTarget::NodeRole {
+                value: "manager".into(),
+            },
+            true,
+        )];
+        assert_eq!(
+            placed_on(&plan(&[&manager, &worker], &[&on_manager])),
+            ["m"]
+        );
+        // `io.corral.service` is a container label of every instance.
+        let db = Object::new(
+            Kind::Instance,
+            "default",
+            "db-1",
+            InstanceSpec {
+                service: "db".into(),
+                node: "w".into(),
+                ..instance(1, "w", 5432).spec
+            },
+        );
+        let mut near_db = instance(2, "", 8080);
+        near_db.spec.launch.placement.rules = vec![rule(
+            RuleTarget::ContainerLabel {
+                key: "io.corral.service".into(),
+                value: "db".into(),
+            },
+            true,
+        )];
+        assert_eq!(
+            placed_on(&plan(&[&manager, &worker], &[&db, &near_db])),
+            ["w"]
+        );
+        let mut far = instance(3, "", 8081);
+        far.spec.launch.placement.rules = vec![rule(
+            RuleTarget::NodeLabel {
+                key: "disk".into(),
+                value: "ssd".into(),
+            },
+            true,
+        )];
+        assert_eq!(
+            placed_on(&plan(&[&manager, &worker], &[&far])),
+            ["!host label disk=ssd missing on all 2 nodes"]
+        );
+    }
+
+    #[test]
+    fn pinned_instances_only_go_to_their_node() {
+        let (n1, n2) = (node("n1"), node("n2"));
+        let mut a = instance(1, "", 8080);
+        a.spec.pinned_node = "n2".into();
+        assert_eq!(placed_on(&plan(&[&n1, &n2], &[&a])), ["n2"]);
     }
 }

@@ -12,15 +12,18 @@ use futures::FutureExt;
 use tokio::sync::watch;
 
 use corral_store::{Query, Store, StoreError};
-use corral_types::{Instance, InstanceState, Kind, Node, Object, RawObject, Service};
+use corral_types::{
+    Environment, Instance, InstanceState, Kind, Node, Object, PlacementStrategy, RawObject,
+    Service, ServiceMode,
+};
 
 use crate::ControllerError;
 use crate::cache::Cache;
 use crate::clock::{Clock, new_uid};
+use crate::dependencies::dependencies_ready;
 use crate::liveness::{Liveness, plan_liveness};
-use crate::placement::{PlacementChange, plan_placement};
-use crate::service_plan::{InstanceAction, plan_service};
-use crate::service_status::service_status;
+use crate::placement::{PlacementChange, global_nodes, plan_placement};
+use crate::service_plan::{InstanceAction, ServiceContext, plan_service};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ControllerConfig {
@@ -82,7 +85,7 @@ impl Context {
         while !*shutdown.borrow() {
             let loaded = Cache::load(
                 self.store.as_ref(),
-                &[Kind::Node, Kind::Service, Kind::Instance],
+                &[Kind::Environment, Kind::Node, Kind::Service, Kind::Instance],
             )
             .and_then(|cache| {
                 let watch = self.store.watch(Query::default(), cache.revision())?;
@@ -143,24 +146,53 @@ impl Context {
             .iter()
             .map(|s| ((s.meta.environment.as_str(), s.meta.name.as_str()), s))
             .collect();
+        let now = self.clock.now_rfc3339();
+        let now_ms = self.clock.now_ms();
+        let node_refs: Vec<&Node> = nodes.iter().collect();
+        let inst_refs: Vec<&Instance> = instances.iter().collect();
         for ((env, name), insts) in &groups {
             let service = by_name.get(&(*env, *name)).copied();
-            for action in plan_service(env, name, service, insts) {
+            let global_nodes = match service {
+                Some(svc) if svc.spec.mode == ServiceMode::Global => {
+                    global_nodes(svc, &node_refs, &inst_refs)
+                }
+                _ => Vec::new(),
+            };
+            let ctx = ServiceContext {
+                environment: env,
+                name,
+                service,
+                instances: insts,
+                now_ms,
+                now_rfc3339: &now,
+                global_nodes: &global_nodes,
+                dependencies: service.map_or(Ok(()), |s| dependencies_ready(s, &groups)),
+            };
+            let plan = plan_service(&ctx);
+            for action in plan.actions {
                 self.commit_instance_action(env, action, cache)?;
             }
-            if let Some(svc) = service {
-                let status = service_status(svc, insts);
-                if status != svc.status {
-                    let mut updated = svc.clone();
-                    updated.status = status;
-                    ignore_races(self.store.update(to_raw(&updated)?))?;
+            if let Some(svc) = service
+                && (plan.spec.is_some() || plan.status.is_some())
+            {
+                let mut updated = svc.clone();
+                if let Some(spec) = plan.spec {
+                    updated.spec = spec;
+                    updated.meta.generation += 1;
                 }
+                if let Some(status) = plan.status {
+                    updated.status = status;
+                }
+                ignore_races(self.store.update(to_raw(&updated)?))?;
             }
         }
 
-        let node_refs: Vec<&Node> = nodes.iter().collect();
-        let inst_refs: Vec<&Instance> = instances.iter().collect();
-        for change in plan_placement(&node_refs, &inst_refs) {
+        let strategies: BTreeMap<String, PlacementStrategy> =
+            decode_all::<Environment>(cache, Kind::Environment)
+                .into_iter()
+                .map(|env| (env.meta.name, env.spec.placement_strategy))
+                .collect();
+        for change in plan_placement(&node_refs, &inst_refs, &strategies) {
             self.commit_placement(change, cache)?;
         }
         Ok(())

@@ -1,10 +1,17 @@
-//! Keeps `scale` instances of each service: a pure plan over one service and its instances.
+//! Keeps a service's instances matching its spec: a pure plan over one
+//! service and its instances. Scale (or one instance per eligible node for a
+//! global service), start order (`depends_on`), and the rollout of launch
+//! config changes in batches with automatic rollback (see [`crate::rollout`]).
 
 use std::collections::BTreeSet;
 
 use corral_types::{
-    ContainerLabels, Instance, InstanceSpec, InstanceState, Kind, Object, Service, ServiceSpec,
+    ContainerLabels, Instance, InstanceSpec, InstanceState, Kind, Object, Service, ServiceMode,
+    ServiceSpec, ServiceStatus,
 };
+
+use crate::rollout;
+use crate::service_status::counts_and_health;
 
 /// One change to a service's instances.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,15 +24,37 @@ pub enum InstanceAction {
     Delete { name: String, revision: u64 },
 }
 
-/// The launch config instances are made from: the spec without `scale`.
-pub fn launch_of(spec: &ServiceSpec) -> ServiceSpec {
-    ServiceSpec {
-        scale: 0,
-        ..spec.clone()
-    }
+/// Everything the plan of one service looks at.
+pub struct ServiceContext<'a> {
+    pub environment: &'a str,
+    pub name: &'a str,
+    /// `None` once the service was deleted.
+    pub service: Option<&'a Service>,
+    pub instances: &'a [&'a Instance],
+    pub now_ms: u64,
+    pub now_rfc3339: &'a str,
+    /// For a global service: the nodes it should run on.
+    pub global_nodes: &'a [String],
+    /// `Err(reason)` while a dependency is not ready: no new instances yet.
+    pub dependencies: Result<(), String>,
 }
 
-fn retire(inst: &Instance) -> InstanceAction {
+/// What to do for one service.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServicePlan {
+    pub actions: Vec<InstanceAction>,
+    /// The status the service should have (written when it differs).
+    pub status: Option<ServiceStatus>,
+    /// A spec to write back (an automatic rollback).
+    pub spec: Option<ServiceSpec>,
+}
+
+/// The launch config instances are made from (see [`ServiceSpec::launch`]).
+pub fn launch_of(spec: &ServiceSpec) -> ServiceSpec {
+    spec.launch()
+}
+
+pub(crate) fn retire(inst: &Instance) -> InstanceAction {
     if inst.spec.node.is_empty() {
         InstanceAction::Delete {
             name: inst.meta.name.clone(),
@@ -39,8 +68,8 @@ fn retire(inst: &Instance) -> InstanceAction {
     }
 }
 
-/// Which of `extra` instances to retire first: unplaced, then not running, then highest ordinal.
-fn retire_order(inst: &Instance) -> (u8, std::cmp::Reverse<u32>) {
+/// Which instances to retire first: unplaced, then not running, then highest ordinal.
+pub(crate) fn retire_order(inst: &Instance) -> (u8, std::cmp::Reverse<u32>) {
     let rank = if inst.spec.node.is_empty() {
         0
     } else if inst.status.state != InstanceState::Running {
@@ -51,65 +80,147 @@ fn retire_order(inst: &Instance) -> (u8, std::cmp::Reverse<u32>) {
     (rank, std::cmp::Reverse(inst.spec.ordinal))
 }
 
-/// Plans the instances of service `name` in `environment`; `service` is `None` once it was deleted.
-pub fn plan_service(
-    environment: &str,
-    name: &str,
-    service: Option<&Service>,
-    instances: &[&Instance],
-) -> Vec<InstanceAction> {
-    let Some(service) = service else {
-        return instances
+/// Builds new instances of the current launch config with free ordinals.
+pub(crate) struct Maker<'a> {
+    environment: &'a str,
+    name: &'a str,
+    service: &'a Service,
+    launch: ServiceSpec,
+    used: BTreeSet<u32>,
+}
+
+impl<'a> Maker<'a> {
+    fn new(ctx: &ServiceContext<'a>, service: &'a Service) -> Self {
+        Maker {
+            environment: ctx.environment,
+            name: ctx.name,
+            service,
+            launch: service.spec.launch(),
+            used: ctx.instances.iter().map(|i| i.spec.ordinal).collect(),
+        }
+    }
+
+    pub(crate) fn make(&mut self, pinned_node: &str) -> InstanceAction {
+        let ordinal = (1u32..)
+            .find(|n| !self.used.contains(n))
+            .unwrap_or(u32::MAX);
+        self.used.insert(ordinal);
+        let mut inst: Instance = Object::new(
+            Kind::Instance,
+            self.environment,
+            &InstanceSpec::instance_name(self.name, ordinal),
+            InstanceSpec {
+                service: self.name.to_string(),
+                ordinal,
+                node: String::new(),
+                launch: self.launch.clone(),
+                service_generation: self.service.meta.generation,
+                removing: false,
+                pinned_node: pinned_node.to_string(),
+            },
+        );
+        inst.meta
+            .labels
+            .insert(ContainerLabels::SERVICE.to_string(), self.name.to_string());
+        if !self.launch.stack.is_empty() {
+            inst.meta.labels.insert(
+                ContainerLabels::STACK.to_string(),
+                self.launch.stack.clone(),
+            );
+        }
+        InstanceAction::Create(Box::new(inst))
+    }
+}
+
+/// Plans one service.
+pub fn plan_service(ctx: &ServiceContext<'_>) -> ServicePlan {
+    let Some(service) = ctx.service else {
+        let actions = ctx
+            .instances
             .iter()
             .filter(|i| !i.spec.removing)
             .map(|i| retire(i))
             .collect();
+        return ServicePlan {
+            actions,
+            ..ServicePlan::default()
+        };
     };
-    let launch = launch_of(&service.spec);
-    let mut actions = Vec::new();
-    let mut current: Vec<&Instance> = Vec::new();
-    for inst in instances.iter().filter(|i| !i.spec.removing) {
-        if inst.spec.launch == launch {
-            current.push(inst);
+    let mut status =
+        rollout::track_revision(&service.spec, &service.status, ctx.now_rfc3339, ctx.now_ms);
+    let mut plan = ServicePlan::default();
+    let mut maker = Maker::new(ctx, service);
+    let creating_allowed = ctx.dependencies.is_ok();
+    if service.spec.mode == ServiceMode::Global {
+        plan_global(ctx, &mut maker, creating_allowed, &mut plan.actions);
+    } else {
+        rollout::plan_replicated(
+            ctx,
+            service,
+            &mut status,
+            &mut maker,
+            creating_allowed,
+            &mut plan,
+        );
+    }
+    let counted = counts_and_health(service, ctx.instances);
+    status.running = counted.running;
+    status.pending = counted.pending;
+    status.health = counted.health;
+    status.observed_generation = service.meta.generation;
+    if status != service.status {
+        plan.status = Some(status);
+    }
+    plan
+}
+
+/// One instance per eligible node; instances on nodes no longer eligible go.
+/// A launch-config change replaces instances one node at a time, stop-first.
+fn plan_global(
+    ctx: &ServiceContext<'_>,
+    maker: &mut Maker<'_>,
+    creating_allowed: bool,
+    actions: &mut Vec<InstanceAction>,
+) {
+    let wanted: BTreeSet<&str> = ctx.global_nodes.iter().map(String::as_str).collect();
+    let mut by_node: std::collections::BTreeMap<&str, Vec<&Instance>> = Default::default();
+    for inst in ctx.instances.iter().filter(|i| !i.spec.removing) {
+        let node = inst.spec.pinned_node.as_str();
+        if wanted.contains(node) {
+            by_node.entry(node).or_default().push(inst);
         } else {
-            // Launch config changed: replace (rolling upgrades come with stacks).
             actions.push(retire(inst));
         }
     }
-    let scale = service.spec.scale as usize;
-    if current.len() > scale {
-        current.sort_by_key(|i| retire_order(i));
-        let extra = current.len() - scale;
-        actions.extend(current[..extra].iter().map(|i| retire(i)));
-    } else if current.len() < scale {
-        let used: BTreeSet<u32> = instances.iter().map(|i| i.spec.ordinal).collect();
-        let free = (1u32..).filter(|n| !used.contains(n));
-        for ordinal in free.take(scale - current.len()) {
-            let mut inst: Instance = Object::new(
-                Kind::Instance,
-                environment,
-                &InstanceSpec::instance_name(name, ordinal),
-                InstanceSpec {
-                    service: name.to_string(),
-                    ordinal,
-                    node: String::new(),
-                    launch: launch.clone(),
-                    service_generation: service.meta.generation,
-                    removing: false,
-                },
-            );
-            inst.meta
-                .labels
-                .insert(ContainerLabels::SERVICE.to_string(), name.to_string());
-            actions.push(InstanceAction::Create(Box::new(inst)));
+    let in_flight = ctx.instances.iter().any(|i| {
+        !i.spec.removing
+            && i.spec.launch == maker.launch
+            && i.status.state != InstanceState::Running
+    });
+    let mut may_replace = !in_flight;
+    for node in &wanted {
+        let mut here = by_node.remove(node).unwrap_or_default();
+        // Keep one instance per node, preferring the current launch config.
+        here.sort_by_key(|i| (i.spec.launch != maker.launch, retire_order(i)));
+        for extra in here.iter().skip(1) {
+            actions.push(retire(extra));
+        }
+        match here.first() {
+            None if creating_allowed => actions.push(maker.make(node)),
+            Some(kept) if kept.spec.launch != maker.launch && may_replace && creating_allowed => {
+                may_replace = false;
+                actions.push(retire(kept));
+                actions.push(maker.make(node));
+            }
+            _ => {}
         }
     }
-    actions
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use corral_types::{Health, InstanceState};
 
     fn service(scale: u32, image: &str) -> Service {
         let mut s: Service = Object::new(
@@ -138,6 +249,11 @@ mod tests {
                 launch: launch_of(&svc.spec),
                 service_generation: 1,
                 removing: false,
+                pinned_node: if svc.spec.mode == ServiceMode::Global {
+                    node.into()
+                } else {
+                    String::new()
+                },
             },
         );
         i.status.state = state;
@@ -145,11 +261,31 @@ mod tests {
         i
     }
 
-    fn created_names(actions: &[InstanceAction]) -> Vec<String> {
+    fn plan(
+        svc: Option<&Service>,
+        insts: &[&Instance],
+        nodes: &[String],
+        deps: Result<(), String>,
+    ) -> ServicePlan {
+        plan_service(&ServiceContext {
+            environment: "default",
+            name: "web",
+            service: svc,
+            instances: insts,
+            now_ms: 1,
+            now_rfc3339: "t",
+            global_nodes: nodes,
+            dependencies: deps,
+        })
+    }
+
+    fn created(actions: &[InstanceAction]) -> Vec<(String, String)> {
         actions
             .iter()
             .filter_map(|a| match a {
-                InstanceAction::Create(i) => Some(i.meta.name.clone()),
+                InstanceAction::Create(i) => {
+                    Some((i.meta.name.clone(), i.spec.pinned_node.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -159,9 +295,10 @@ mod tests {
     fn scale_up_creates_the_lowest_free_ordinals() {
         let svc = service(3, "img");
         let i2 = instance(&svc, 2, "n1", InstanceState::Running);
-        let actions = plan_service("default", "web", Some(&svc), &[&i2]);
-        assert_eq!(created_names(&actions), vec!["web-1", "web-3"]);
-        let InstanceAction::Create(new) = &actions[0] else {
+        let p = plan(Some(&svc), &[&i2], &[], Ok(()));
+        let names: Vec<String> = created(&p.actions).into_iter().map(|c| c.0).collect();
+        assert_eq!(names, vec!["web-1", "web-3"]);
+        let InstanceAction::Create(new) = &p.actions[0] else {
             panic!()
         };
         assert_eq!(
@@ -181,9 +318,9 @@ mod tests {
         let b = instance(&svc, 2, "n1", InstanceState::Running);
         let c = instance(&svc, 3, "", InstanceState::Pending);
         let d = instance(&svc, 4, "n1", InstanceState::Exited);
-        let actions = plan_service("default", "web", Some(&svc), &[&a, &b, &c, &d]);
+        let p = plan(Some(&svc), &[&a, &b, &c, &d], &[], Ok(()));
         assert_eq!(
-            actions,
+            p.actions,
             vec![
                 InstanceAction::Delete {
                     name: "web-3".into(),
@@ -203,10 +340,14 @@ mod tests {
 
     #[test]
     fn a_steady_service_needs_no_action() {
-        let svc = service(2, "img");
+        let mut svc = service(2, "img");
         let a = instance(&svc, 1, "n1", InstanceState::Running);
         let b = instance(&svc, 2, "n2", InstanceState::Exited);
-        assert!(plan_service("default", "web", Some(&svc), &[&a, &b]).is_empty());
+        let first = plan(Some(&svc), &[&a, &b], &[], Ok(()));
+        assert!(first.actions.is_empty());
+        svc.status = first.status.unwrap();
+        let again = plan(Some(&svc), &[&a, &b], &[], Ok(()));
+        assert_eq!(again, ServicePlan::default());
     }
 
     #[test]
@@ -215,8 +356,11 @@ mod tests {
         let mut a = instance(&svc, 1, "n1", InstanceState::Running);
         a.spec.removing = true;
         let b = instance(&svc, 2, "n1", InstanceState::Running);
-        let actions = plan_service("default", "web", Some(&svc), &[&a, &b]);
-        assert_eq!(created_names(&actions), vec!["web-3"]);
+        let p = plan(Some(&svc), &[&a, &b], &[], Ok(()));
+        assert_eq!(
+            created(&p.actions),
+            vec![("web-3".to_string(), String::new())]
+        );
     }
 
     #[test]
@@ -226,9 +370,9 @@ mod tests {
         let b = instance(&svc, 2, "", InstanceState::Pending);
         let mut c = instance(&svc, 3, "n1", InstanceState::Running);
         c.spec.removing = true;
-        let actions = plan_service("default", "web", None, &[&a, &b, &c]);
+        let p = plan(None, &[&a, &b, &c], &[], Ok(()));
         assert_eq!(
-            actions,
+            p.actions,
             vec![
                 InstanceAction::MarkRemoving {
                     name: "web-1".into(),
@@ -243,28 +387,71 @@ mod tests {
     }
 
     #[test]
-    fn changed_launch_config_replaces_outdated_instances() {
-        let old = service(1, "img:1");
-        let a = instance(&old, 1, "n1", InstanceState::Running);
-        let new = service(1, "img:2");
-        let actions = plan_service("default", "web", Some(&new), &[&a]);
-        assert_eq!(
-            actions[0],
-            InstanceAction::MarkRemoving {
-                name: "web-1".into(),
-                revision: 10
-            }
-        );
-        assert_eq!(created_names(&actions), vec!["web-2"]);
-    }
-
-    #[test]
     fn scale_change_alone_does_not_replace_instances() {
         let svc = service(1, "img");
         let a = instance(&svc, 1, "n1", InstanceState::Running);
         let bigger = service(2, "img");
-        let actions = plan_service("default", "web", Some(&bigger), &[&a]);
-        assert_eq!(created_names(&actions), vec!["web-2"]);
-        assert_eq!(actions.len(), 1);
+        let p = plan(Some(&bigger), &[&a], &[], Ok(()));
+        assert_eq!(created(&p.actions).len(), 1);
+        assert_eq!(p.actions.len(), 1);
+    }
+
+    #[test]
+    fn unready_dependencies_hold_back_new_instances() {
+        let svc = service(2, "img");
+        let p = plan(
+            Some(&svc),
+            &[],
+            &[],
+            Err("waiting for db to be healthy".into()),
+        );
+        assert!(p.actions.is_empty());
+    }
+
+    #[test]
+    fn a_global_service_runs_one_instance_per_eligible_node() {
+        let mut svc = service(0, "img");
+        svc.spec.mode = ServiceMode::Global;
+        let nodes = vec!["n1".to_string(), "n2".to_string(), "n3".to_string()];
+        let on_n1 = instance(&svc, 1, "n1", InstanceState::Running);
+        let on_gone = instance(&svc, 2, "n9", InstanceState::Running);
+        let p = plan(Some(&svc), &[&on_n1, &on_gone], &nodes, Ok(()));
+        assert_eq!(
+            created(&p.actions),
+            vec![
+                ("web-3".to_string(), "n2".to_string()),
+                ("web-4".to_string(), "n3".to_string())
+            ]
+        );
+        assert!(p.actions.contains(&InstanceAction::MarkRemoving {
+            name: "web-2".into(),
+            revision: 20
+        }));
+    }
+
+    #[test]
+    fn a_global_service_upgrades_one_node_at_a_time() {
+        let old = {
+            let mut s = service(0, "img:1");
+            s.spec.mode = ServiceMode::Global;
+            s
+        };
+        let mut new = old.clone();
+        new.spec.image = "img:2".into();
+        let nodes = vec!["n1".to_string(), "n2".to_string()];
+        let a = instance(&old, 1, "n1", InstanceState::Running);
+        let b = instance(&old, 2, "n2", InstanceState::Running);
+        let p = plan(Some(&new), &[&a, &b], &nodes, Ok(()));
+        assert_eq!(
+            created(&p.actions),
+            vec![("web-3".to_string(), "n1".to_string())]
+        );
+        let mut c = instance(&new, 3, "n1", InstanceState::Running);
+        c.status.health = Health::None;
+        let p = plan(Some(&new), &[&c, &b], &nodes, Ok(()));
+        assert_eq!(
+            created(&p.actions),
+            vec![("web-1".to_string(), "n2".to_string())]
+        );
     }
 }

@@ -1,22 +1,46 @@
-//! Counts a service's running and pending instances.
+//! Counts a service's running and pending instances and sums up their health.
 
-use corral_types::{Instance, InstanceState, Service, ServiceStatus};
+use corral_types::{Health, Instance, InstanceState, Service};
 
-/// The status `service` should have given its instances.
-pub fn service_status(service: &Service, instances: &[&Instance]) -> ServiceStatus {
-    let live = instances.iter().filter(|i| !i.spec.removing);
-    let mut status = ServiceStatus {
-        observed_generation: service.meta.generation,
-        running: 0,
-        pending: 0,
-        ..service.status.clone()
-    };
-    for inst in live {
+/// Instance counts and the service's health.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Counted {
+    pub running: u32,
+    pub pending: u32,
+    /// healthy | degraded | unhealthy; empty while there is nothing to judge.
+    pub health: String,
+}
+
+/// A service is healthy when every instance it wants runs and is healthy
+/// (or has no health check), unhealthy when none is, degraded in between.
+pub fn counts_and_health(service: &Service, instances: &[&Instance]) -> Counted {
+    let live: Vec<&&Instance> = instances.iter().filter(|i| !i.spec.removing).collect();
+    let mut counted = Counted::default();
+    let mut good = 0usize;
+    for inst in &live {
         if inst.status.state == InstanceState::Running {
-            status.running += 1;
+            counted.running += 1;
+            if matches!(inst.status.health, Health::None | Health::Healthy) {
+                good += 1;
+            }
         } else if inst.spec.node.is_empty() {
-            status.pending += 1;
+            counted.pending += 1;
         }
     }
-    status
+    let job_done = service.spec.job.is_some()
+        && !live.is_empty()
+        && live
+            .iter()
+            .all(|i| i.status.state == InstanceState::Exited && i.status.exit_code == Some(0));
+    let wanted = live.len().max(service.spec.scale as usize);
+    counted.health = if wanted == 0 {
+        String::new()
+    } else if job_done || good >= wanted {
+        "healthy".into()
+    } else if good == 0 {
+        "unhealthy".into()
+    } else {
+        "degraded".into()
+    };
+    counted
 }

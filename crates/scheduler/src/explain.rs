@@ -6,16 +6,23 @@
 //! - `no schedulable nodes (N not active or cordoned)`
 //! - `<failure> on all N nodes` when every node fails the same way
 //! - `N nodes: <failure>; 1 node: <failure>` otherwise
+//! - `<failure> on node NAME`, or `node NAME not found`, for a pinned demand
 //!
-//! where `<failure>` is `not active or cordoned`, `port 8080/tcp in use`,
+//! where `<failure>` is `not active or cordoned`, a hard rule
+//! (`host label disk=ssd missing`, `host label zone=a present`,
+//! `node name is not n1`, `node name is n1`, `node role is not manager`,
+//! `node role is manager`, `container label app=db absent`,
+//! `container label app=db present`, `container web absent`,
+//! `container web present`), `excluded by a container's anti-affinity`,
+//! `max 1 per node reached`, `port 8080/tcp in use`,
 //! `insufficient cpu (needs 1500m, 500m free)` or
 //! `insufficient memory (needs 512 MiB, 256 MiB free)`; for a group of several
 //! nodes the free amount is the largest one, written `at most 256 MiB free`.
 
-use corral_types::Protocol;
+use corral_types::{Protocol, RuleTarget};
 
-use crate::Demand;
 use crate::feasible::{self, Failure};
+use crate::rules::Prepared;
 use crate::state::NodeState;
 
 /// A failure without its per-node numbers: nodes of one class are counted together.
@@ -23,6 +30,9 @@ use crate::state::NodeState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
     Unschedulable,
+    Rule(usize),
+    Repelled,
+    MaxPerNode,
     Port(u16, Protocol),
     Cpu,
     Memory,
@@ -35,11 +45,44 @@ struct Group {
     max_free: u64,
 }
 
-/// The reason `demand` fits on none of `nodes`. O(nodes).
-pub(crate) fn why(nodes: &[NodeState<'_>], demand: &Demand) -> String {
-    if nodes.is_empty() {
+/// The reason `demand` fits on none of `nodes` (on its pinned node only,
+/// when it has one). O(nodes × rules).
+pub(crate) fn why(nodes: &[NodeState<'_>], demand: &Prepared<'_>) -> String {
+    let scope = match demand.pinned {
+        Some(Some(index)) => &nodes[index..=index],
+        Some(None) => {
+            let name = demand.demand.pinned_node.as_deref().unwrap_or_default();
+            return format!("node {name} not found");
+        }
+        None => nodes,
+    };
+    if scope.is_empty() {
         return "no nodes".to_string();
     }
+    let groups = group(scope, demand);
+    let total = scope.len();
+    match groups.as_slice() {
+        // Only reached if a node was feasible after all; the caller never does that.
+        [] => "no node selected".to_string(),
+        [only] if demand.pinned.is_some() => {
+            format!("{} on node {}", describe(only, demand), scope[0].view.name)
+        }
+        [only] if only.nodes == total && only.class == Class::Unschedulable => {
+            format!("no schedulable nodes ({total} not active or cordoned)")
+        }
+        [only] if only.nodes == total => {
+            format!("{} on all {total} nodes", describe(only, demand))
+        }
+        _ => groups
+            .iter()
+            .map(|g| format!("{}: {}", count_nodes(g.nodes), describe(g, demand)))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// The failing nodes grouped by class, most common first.
+fn group(nodes: &[NodeState<'_>], demand: &Prepared<'_>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for node in nodes {
         let Err(failure) = feasible::check(node, demand) else {
@@ -47,6 +90,9 @@ pub(crate) fn why(nodes: &[NodeState<'_>], demand: &Demand) -> String {
         };
         let (class, free) = match failure {
             Failure::Unschedulable => (Class::Unschedulable, 0),
+            Failure::Rule(index) => (Class::Rule(index), 0),
+            Failure::Repelled => (Class::Repelled, 0),
+            Failure::MaxPerNode => (Class::MaxPerNode, 0),
             Failure::PortInUse(port, protocol) => (Class::Port(port, protocol), 0),
             Failure::Cpu { free } => (Class::Cpu, free),
             Failure::Memory { free } => (Class::Memory, free),
@@ -64,22 +110,7 @@ pub(crate) fn why(nodes: &[NodeState<'_>], demand: &Demand) -> String {
         }
     }
     groups.sort_by(|a, b| b.nodes.cmp(&a.nodes).then(a.class.cmp(&b.class)));
-    let total = nodes.len();
-    match groups.as_slice() {
-        // Only reached if a node was feasible after all; the caller never does that.
-        [] => "no node selected".to_string(),
-        [only] if only.nodes == total && only.class == Class::Unschedulable => {
-            format!("no schedulable nodes ({total} not active or cordoned)")
-        }
-        [only] if only.nodes == total => {
-            format!("{} on all {total} nodes", describe(only, demand))
-        }
-        _ => groups
-            .iter()
-            .map(|g| format!("{}: {}", count_nodes(g.nodes), describe(g, demand)))
-            .collect::<Vec<_>>()
-            .join("; "),
-    }
+    groups
 }
 
 fn count_nodes(n: usize) -> String {
@@ -90,7 +121,8 @@ fn count_nodes(n: usize) -> String {
     }
 }
 
-fn describe(group: &Group, demand: &Demand) -> String {
+fn describe(group: &Group, prepared: &Prepared<'_>) -> String {
+    let demand = prepared.demand;
     let free = |amount: String| {
         if group.nodes == 1 {
             format!("{amount} free")
@@ -100,6 +132,12 @@ fn describe(group: &Group, demand: &Demand) -> String {
     };
     match group.class {
         Class::Unschedulable => "not active or cordoned".to_string(),
+        Class::Rule(index) => demand.rules.get(index).map_or_else(
+            || "a placement rule fails".to_string(),
+            |r| describe_rule(&r.target, r.equal),
+        ),
+        Class::Repelled => "excluded by a container's anti-affinity".to_string(),
+        Class::MaxPerNode => format!("max {} per node reached", demand.max_per_node),
         Class::Port(port, protocol) => format!("port {port}/{protocol} in use"),
         Class::Cpu => format!(
             "insufficient cpu (needs {}m, {})",
@@ -111,6 +149,30 @@ fn describe(group: &Group, demand: &Demand) -> String {
             human_bytes(demand.memory_bytes),
             free(human_bytes(group.max_free))
         ),
+    }
+}
+
+/// How a node fails a hard rule: `host label disk=ssd missing`.
+fn describe_rule(target: &RuleTarget, equal: bool) -> String {
+    let (absent, present) = ("absent", "present");
+    match target {
+        RuleTarget::NodeLabel { key, value } => {
+            let state = if equal { "missing" } else { present };
+            format!("host label {key}={value} {state}")
+        }
+        RuleTarget::NodeName { value } => {
+            format!("node name is {}{value}", if equal { "not " } else { "" })
+        }
+        RuleTarget::NodeRole { value } => {
+            format!("node role is {}{value}", if equal { "not " } else { "" })
+        }
+        RuleTarget::ContainerLabel { key, value } => {
+            let state = if equal { absent } else { present };
+            format!("container label {key}={value} {state}")
+        }
+        RuleTarget::Instance { name } => {
+            format!("container {name} {}", if equal { absent } else { present })
+        }
     }
 }
 

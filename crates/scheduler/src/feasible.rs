@@ -2,7 +2,7 @@
 
 use corral_types::Protocol;
 
-use crate::Demand;
+use crate::rules::Prepared;
 use crate::state::NodeState;
 
 /// The first rule a node fails, in the order they are checked.
@@ -10,6 +10,12 @@ use crate::state::NodeState;
 pub(crate) enum Failure {
     /// Not active, or cordoned.
     Unschedulable,
+    /// The hard rule at this position of `demand.rules` does not hold.
+    Rule(usize),
+    /// An instance on the node excludes this one with a hard `!=` rule.
+    Repelled,
+    /// The node already runs `max_per_node` instances of the service.
+    MaxPerNode,
     /// A host port of the demand is held by an instance on the node.
     PortInUse(u16, Protocol),
     /// Not enough CPU left; `free` is what is left, in millicores.
@@ -18,11 +24,28 @@ pub(crate) enum Failure {
     Memory { free: u64 },
 }
 
-/// Checks the rules in order (schedulable, ports, cpu, memory) and returns the
-/// first one the node fails.
-pub(crate) fn check(node: &NodeState<'_>, demand: &Demand) -> Result<(), Failure> {
+/// Checks the placement rules: schedulable, the hard rules in order, the
+/// anti-affinity of the instances on the node. Ports and resources aside.
+pub(crate) fn check_rules(node: &NodeState<'_>, demand: &Prepared<'_>) -> Result<(), Failure> {
     if !node.view.schedulable {
         return Err(Failure::Unschedulable);
+    }
+    if let Some(test) = demand.hard.iter().find(|test| !test.holds(node)) {
+        return Err(Failure::Rule(test.index));
+    }
+    if demand.repelled_by(node) {
+        return Err(Failure::Repelled);
+    }
+    Ok(())
+}
+
+/// Checks every rule in order (placement rules, replicas per node, ports,
+/// cpu, memory) and returns the first one the node fails.
+pub(crate) fn check(node: &NodeState<'_>, prepared: &Prepared<'_>) -> Result<(), Failure> {
+    check_rules(node, prepared)?;
+    let demand = prepared.demand;
+    if demand.max_per_node > 0 && node.replicas_of(prepared.service) >= demand.max_per_node {
+        return Err(Failure::MaxPerNode);
     }
     if let Some(&(port, protocol)) = demand
         .host_ports

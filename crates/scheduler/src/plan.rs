@@ -1,33 +1,96 @@
 //! `schedule`: filter, score, select, one pending instance after the other.
 
+use corral_types::{RuleTarget, Strength};
+
 use crate::state::Cluster;
-use crate::{Decision, Pending, Plan, Snapshot, explain, rank};
+use crate::{Decision, Demand, Pending, Plan, Snapshot, explain, feasible, rank, rules};
 
 /// Places each pending instance, in the order given, on the best feasible
 /// node, or says why it cannot be placed.
 ///
 /// Pure and deterministic: no clock, no IO, ties broken by node name.
 /// Decisions made earlier in the plan count for the later ones (their ports,
-/// resources and replicas are taken into account).
+/// resources, replicas, labels and anti-affinity rules). An instance left
+/// unplaced because a container it needs (a hard `==` container or container
+/// label rule) was not there yet is tried again after the others, until a
+/// pass places none of them: a later placement may have brought it.
 ///
-/// Cost: O(nodes log nodes + placed) to index the snapshot once, then O(nodes)
-/// per pending instance (twice for an instance that stays unplaced: once to
-/// look for a node, once to explain).
+/// Cost: O(nodes log nodes + placed) to index the snapshot once, then
+/// O(nodes × rules) per pending instance (twice for an instance that stays
+/// unplaced: once to look for a node, once to explain).
 pub fn schedule(snapshot: &Snapshot, pending: &[Pending]) -> Plan {
     let mut cluster = Cluster::build(snapshot);
-    let mut decisions = Vec::with_capacity(pending.len());
-    for instance in pending {
-        let demand = &instance.demand;
-        let service = cluster.service_id(&demand.service);
-        let decision = match rank::best(&cluster.nodes, demand, service) {
-            Some(index) => Decision::Place {
-                node: cluster.place(index, demand, service).to_string(),
-            },
-            None => Decision::Unplaced {
-                reason: explain::why(&cluster.nodes, demand),
-            },
-        };
-        decisions.push((instance.id.clone(), decision));
+    let mut decisions: Vec<(String, Decision)> = pending
+        .iter()
+        .map(|p| (p.id.clone(), decide(&mut cluster, &p.demand, snapshot)))
+        .collect();
+    let mut retry: Vec<usize> = (0..pending.len())
+        .filter(|&i| needs_company(&pending[i].demand) && is_unplaced(&decisions[i].1))
+        .collect();
+    while !retry.is_empty() {
+        let mut progress = false;
+        for &i in &retry {
+            let decision = decide(&mut cluster, &pending[i].demand, snapshot);
+            progress |= !is_unplaced(&decision);
+            decisions[i].1 = decision;
+        }
+        if !progress {
+            break;
+        }
+        retry.retain(|&i| is_unplaced(&decisions[i].1));
     }
     Plan { decisions }
+}
+
+/// Places one demand, recording it in the cluster, or explains why not.
+fn decide<'a>(cluster: &mut Cluster<'a>, demand: &'a Demand, snapshot: &Snapshot) -> Decision {
+    let prepared = rules::prepare(cluster, demand);
+    match rank::best(cluster, &prepared, snapshot.strategy) {
+        Some(choice) => {
+            let dropped_soft = prepared.dropped(choice.soft_kept);
+            Decision::Place {
+                node: cluster.place(choice.index, demand).to_string(),
+                dropped_soft,
+            }
+        }
+        None => Decision::Unplaced {
+            reason: explain::why(&cluster.nodes, &prepared),
+        },
+    }
+}
+
+fn is_unplaced(decision: &Decision) -> bool {
+    matches!(decision, Decision::Unplaced { .. })
+}
+
+/// Whether the demand needs another container on its node (a hard `==`
+/// container or container label rule): it may fit once that one is placed.
+fn needs_company(demand: &Demand) -> bool {
+    demand.rules.iter().any(|rule| {
+        rule.equal
+            && rule.strength == Strength::Hard
+            && matches!(
+                rule.target,
+                RuleTarget::ContainerLabel { .. } | RuleTarget::Instance { .. }
+            )
+    })
+}
+
+/// The schedulable nodes whose names pass the demand's hard placement rules
+/// (node labels, name, role, container affinities, and the anti-affinity of
+/// the instances already there), sorted by name. Ports, resources and
+/// `max_per_node` are not checked; a pinned demand can only get its node.
+///
+/// The global-service controller uses it to decide which nodes get an instance.
+pub fn eligible_nodes(snapshot: &Snapshot, demand: &Demand) -> Vec<String> {
+    let mut cluster = Cluster::build(snapshot);
+    let prepared = rules::prepare(&mut cluster, demand);
+    cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| prepared.pinned.is_none_or(|pin| pin == Some(*index)))
+        .filter(|(_, node)| feasible::check_rules(node, &prepared).is_ok())
+        .map(|(_, node)| node.view.name.clone())
+        .collect()
 }

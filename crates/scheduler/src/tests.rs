@@ -6,49 +6,50 @@ use corral_types::Protocol;
 
 use crate::{Decision, Demand, NodeView, Pending, Placed, Plan, Snapshot, schedule};
 
-const MIB: u64 = 1 << 20;
+pub(crate) const MIB: u64 = 1 << 20;
 
-fn node(name: &str, cpu_millis: u64, memory_bytes: u64) -> NodeView {
+pub(crate) fn node(name: &str, cpu_millis: u64, memory_bytes: u64) -> NodeView {
     NodeView {
         name: name.to_string(),
         schedulable: true,
         labels: BTreeMap::new(),
+        role: "worker".to_string(),
         cpu_millis,
         memory_bytes,
     }
 }
 
 /// A node with unknown (unlimited) capacity.
-fn open_node(name: &str) -> NodeView {
+pub(crate) fn open_node(name: &str) -> NodeView {
     node(name, 0, 0)
 }
 
-fn cordoned(name: &str) -> NodeView {
+pub(crate) fn cordoned(name: &str) -> NodeView {
     NodeView {
         schedulable: false,
         ..open_node(name)
     }
 }
 
-fn demand(service: &str) -> Demand {
+pub(crate) fn demand(service: &str) -> Demand {
     Demand {
         service: service.to_string(),
         ..Demand::default()
     }
 }
 
-fn with_port(mut d: Demand, port: u16, protocol: Protocol) -> Demand {
+pub(crate) fn with_port(mut d: Demand, port: u16, protocol: Protocol) -> Demand {
     d.host_ports.push((port, protocol));
     d
 }
 
-fn with_resources(mut d: Demand, cpu_millis: u64, memory_bytes: u64) -> Demand {
+pub(crate) fn with_resources(mut d: Demand, cpu_millis: u64, memory_bytes: u64) -> Demand {
     d.cpu_millis = cpu_millis;
     d.memory_bytes = memory_bytes;
     d
 }
 
-fn placed(node: &str, demand: Demand) -> Placed {
+pub(crate) fn placed(node: &str, demand: Demand) -> Placed {
     Placed {
         node: node.to_string(),
         demand,
@@ -56,25 +57,32 @@ fn placed(node: &str, demand: Demand) -> Placed {
 }
 
 /// `count` replicas of one demand, with ids `<service>-1`, `<service>-2`, ...
-fn replicas(d: &Demand, count: usize) -> Vec<Pending> {
+pub(crate) fn replicas(d: &Demand, count: usize) -> Vec<Pending> {
     (1..=count)
         .map(|i| Pending {
             id: format!("{}-{i}", d.service),
-            demand: d.clone(),
+            demand: Demand {
+                instance: format!("{}-{i}", d.service),
+                ..d.clone()
+            },
         })
         .collect()
 }
 
-fn snapshot(nodes: Vec<NodeView>, placed: Vec<Placed>) -> Snapshot {
-    Snapshot { nodes, placed }
+pub(crate) fn snapshot(nodes: Vec<NodeView>, placed: Vec<Placed>) -> Snapshot {
+    Snapshot {
+        nodes,
+        placed,
+        ..Snapshot::default()
+    }
 }
 
 /// The node of each decision, or `!reason` when unplaced.
-fn outcomes(plan: &Plan) -> Vec<String> {
+pub(crate) fn outcomes(plan: &Plan) -> Vec<String> {
     plan.decisions
         .iter()
         .map(|(_, d)| match d {
-            Decision::Place { node } => node.clone(),
+            Decision::Place { node, .. } => node.clone(),
             Decision::Unplaced { reason } => format!("!{reason}"),
         })
         .collect()
@@ -323,7 +331,7 @@ fn generated_cluster_plan_breaks_no_rule() {
     }
     for ((id, decision), p) in plan.decisions.iter().zip(&pending) {
         assert_eq!(id, &p.id, "decisions keep the pending order");
-        if let Decision::Place { node } = decision {
+        if let Decision::Place { node, .. } = decision {
             on_node.entry(node.as_str()).or_default().push(&p.demand);
             placed_count += 1;
         }
@@ -347,7 +355,7 @@ fn generated_cluster_plan_breaks_no_rule() {
     }
     for ((_, decision), p) in plan.decisions.iter().zip(&pending) {
         match decision {
-            Decision::Place { node } => assert!(nodes[node.as_str()].schedulable),
+            Decision::Place { node, .. } => assert!(nodes[node.as_str()].schedulable),
             Decision::Unplaced { reason } => {
                 unplaced_count += 1;
                 assert!(!reason.is_empty());

@@ -19,6 +19,9 @@ pub struct InstanceSpec {
     /// Set when the instance must stop and go away; the agent removes its
     /// container and then deletes the instance.
     pub removing: bool,
+    /// Global services: the only node this instance may run on.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pinned_node: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -12,10 +12,17 @@ pub enum Kind {
     Node,
     Service,
     Instance,
+    Stack,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Environment, Kind::Node, Kind::Service, Kind::Instance];
+    pub const ALL: [Kind; 5] = [
+        Kind::Environment,
+        Kind::Node,
+        Kind::Service,
+        Kind::Instance,
+        Kind::Stack,
+    ];
 
     /// The name used in the store and in messages (`Service`).
     pub fn as_str(self) -> &'static str {
@@ -24,6 +31,7 @@ impl Kind {
             Kind::Node => "Node",
             Kind::Service => "Service",
             Kind::Instance => "Instance",
+            Kind::Stack => "Stack",
         }
     }
 
@@ -34,6 +42,7 @@ impl Kind {
             Kind::Node => "nodes",
             Kind::Service => "services",
             Kind::Instance => "instances",
+            Kind::Stack => "stacks",
         }
     }
 

@@ -257,6 +257,17 @@ impl ServiceSpec {
         Ok(())
     }
 
+    /// The launch config: what every instance runs. Scale and the update and
+    /// rollback settings are left out, so changing them replaces nothing.
+    pub fn launch(&self) -> ServiceSpec {
+        ServiceSpec {
+            scale: 0,
+            update: UpdateConfig::default(),
+            rollback: UpdateConfig::default(),
+            ..self.clone()
+        }
+    }
+
     /// Host ports this service needs on every node it runs on.
     pub fn host_ports(&self) -> impl Iterator<Item = (u16, Protocol)> + '_ {
         self.ports
@@ -281,7 +292,7 @@ pub struct ServiceStatus {
     /// The rollout of the latest launch-config change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeStatus>,
-    /// Earlier launch configs, newest last (at most [`HISTORY_LIMIT`]).
+    /// Launch configs, the current one last (at most [`HISTORY_LIMIT`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<LaunchRevision>,
 }
@@ -289,16 +300,16 @@ pub struct ServiceStatus {
 /// How many earlier launch configs a service keeps.
 pub const HISTORY_LIMIT: usize = 10;
 
-/// One earlier launch config of a service.
+/// One launch config of a service, as rolled out.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LaunchRevision {
     /// 1 for the first launch config, counting up.
     pub revision: u64,
-    /// The spec (with scale 0): what instances of this revision run.
+    /// The launch config (see `ServiceSpec::launch`): what instances of this revision run.
     pub launch: ServiceSpec,
-    /// RFC 3339 time it was replaced.
-    pub replaced_at: String,
+    /// RFC 3339 time it was first seen.
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
