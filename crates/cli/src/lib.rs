@@ -1,5 +1,5 @@
 //! Corral's command-line client: the clap definitions of every verb, and the
-//! client verbs (`node`, `service`, `logs`) that talk to a server through
+//! client verbs (`node`, `service`, `stack`, `logs`) that talk to a server through
 //! [`corral_api::Client`].
 //!
 //! The binary parses [`Cli`], runs `server`, `agent` and `up` itself, and
@@ -13,6 +13,7 @@ mod logs;
 mod node;
 pub mod output;
 mod service;
+mod stack;
 
 use std::path::PathBuf;
 
@@ -20,8 +21,9 @@ use anyhow::bail;
 use corral_api::Client;
 
 pub use args::{
-    AgentArgs, Cli, Command, CreateArgs, InspectArgs, ListArgs, LogsArgs, NodeCmd, PsArgs, RmArgs,
-    ScaleArgs, ServerArgs, ServiceCmd, UpArgs, parse_cpus, parse_memory,
+    AgentArgs, Cli, Command, CreateArgs, DeployArgs, ExportArgs, InspectArgs, ListArgs, LogsArgs,
+    NodeCmd, PsArgs, RmArgs, RollbackArgs, ScaleArgs, ServerArgs, ServiceCmd, StackCmd, UpArgs,
+    UpgradeArgs, parse_cpus, parse_duration_ms, parse_memory,
 };
 
 /// `$XDG_DATA_HOME/corral`, or `~/.local/share/corral`.
@@ -29,14 +31,14 @@ pub fn default_data_dir() -> PathBuf {
     config::xdg_dir(&config::process_env, "XDG_DATA_HOME", ".local/share")
 }
 
-/// Runs a client verb (`node`, `service`, `logs`) against the configured server.
+/// Runs a client verb (`node`, `service`, `stack`, `logs`) against the configured server.
 pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
     let env = cli.environment;
     let verb = match &cli.command {
         Command::Server(_) => Some("server"),
         Command::Agent(_) => Some("agent"),
         Command::Up(_) => Some("up"),
-        Command::Node(_) | Command::Service(_) | Command::Logs(_) => None,
+        Command::Node(_) | Command::Service(_) | Command::Stack(_) | Command::Logs(_) => None,
     };
     if let Some(verb) = verb {
         bail!("`corral {verb}` runs a process, not a client verb");
@@ -46,6 +48,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Node(cmd) => node::run(&client, &env, cmd).await,
         Command::Service(cmd) => service::run(&client, &env, cmd).await,
+        Command::Stack(cmd) => stack::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
         Command::Server(_) | Command::Agent(_) | Command::Up(_) => Ok(()),
     }

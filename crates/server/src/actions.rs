@@ -13,7 +13,7 @@ use corral_types::Kind;
 use crate::error::ApiError;
 use crate::objects::{parse_kind, require_environment};
 use crate::state::AppState;
-use crate::{instances, nodes, services};
+use crate::{instances, nodes, services, stacks};
 
 pub async fn dispatch(
     State(state): State<AppState>,
@@ -38,9 +38,29 @@ pub async fn dispatch(
             Ok(Json(instances::report_status(&state, &env, &name, &body).await?).into_response())
         }
         (Kind::Instance, "logs", Method::GET) => instances::logs(&state, &env, &name, logs).await,
-        (_, "scale" | "join" | "heartbeat" | "status" | "logs", m) => Err(
-            ApiError::MethodNotAllowed(format!("{m} is not allowed on {plural}/{name}/{action}")),
-        ),
+        (Kind::Service, "rollback", Method::POST) => {
+            Ok(Json(services::rollback(&state, &env, &name).await?).into_response())
+        }
+        (Kind::Service, "pause", Method::POST) => {
+            Ok(Json(services::pause(&state, &env, &name, true).await?).into_response())
+        }
+        (Kind::Service, "resume", Method::POST) => {
+            Ok(Json(services::pause(&state, &env, &name, false).await?).into_response())
+        }
+        (Kind::Stack, "deploy", Method::POST) => {
+            Ok(Json(stacks::deploy(&state, &env, &name, &body).await?).into_response())
+        }
+        (Kind::Stack, "export", Method::GET) => {
+            Ok(Json(stacks::export(&state, &env, &name).await?).into_response())
+        }
+        (
+            _,
+            "scale" | "join" | "heartbeat" | "status" | "logs" | "rollback" | "pause" | "resume"
+            | "deploy" | "export",
+            m,
+        ) => Err(ApiError::MethodNotAllowed(format!(
+            "{m} is not allowed on {plural}/{name}/{action}"
+        ))),
         _ => Err(ApiError::NotFound(format!(
             "{plural} have no action {action:?}"
         ))),

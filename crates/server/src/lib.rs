@@ -15,6 +15,7 @@ mod nodes;
 mod objects;
 mod openapi;
 mod services;
+mod stacks;
 mod state;
 mod submit;
 mod watch;

@@ -35,7 +35,7 @@ pub struct DeleteParams {
 pub fn parse_kind(plural: &str) -> Result<Kind, ApiError> {
     match Kind::from_plural(plural) {
         Some(Kind::Environment) | None => Err(ApiError::NotFound(format!(
-            "unknown resource type {plural:?}; expected nodes, services or instances"
+            "unknown resource type {plural:?}; expected nodes, services, instances or stacks"
         ))),
         Some(kind) => Ok(kind),
     }
@@ -203,6 +203,9 @@ pub async fn delete(
 ) -> Result<Json<RawObject>, ApiError> {
     let kind = parse_kind(&plural)?;
     require_environment(&state, &env).await?;
+    if kind == Kind::Stack {
+        return Ok(Json(crate::stacks::remove(&state, &env, &name).await?));
+    }
     get_object(&state, kind, &env, &name).await?;
     let (e, n) = (env.clone(), name.clone());
     let deleted = state

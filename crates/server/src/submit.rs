@@ -87,6 +87,9 @@ pub fn accept(kind: Kind, env: &str, body: &[u8]) -> Result<Accepted, ApiError> 
         Kind::Environment => check::<EnvironmentSpec>(kind, env, body, |_| Ok(())),
         Kind::Service => check::<ServiceSpec>(kind, env, body, ServiceSpec::validate),
         Kind::Node => check::<NodeSpec>(kind, env, body, |_| Ok(())),
+        Kind::Stack => Err(ApiError::MethodNotAllowed(format!(
+            "stacks are deployed from compose files: POST /v1/environments/{env}/stacks/NAME/deploy"
+        ))),
         Kind::Instance => Err(ApiError::MethodNotAllowed(
             "instances are made and changed by their service; change the service instead".into(),
         )),

@@ -42,6 +42,7 @@ fn instance_in_store(s: &TestServer, name: &str) -> RawObject {
             },
             service_generation: 1,
             removing: false,
+            pinned_node: String::new(),
         },
     );
     inst.meta.uid = "uid-instance".into();
@@ -1000,6 +1001,7 @@ async fn instance_status_report_changes_status_and_keeps_spec() {
         exit_code: None,
         restarts: 2,
         started_at: "2025-01-01T00:00:00Z".into(),
+        ..InstanceStatus::default()
     };
     let inst = s
         .client
@@ -1294,6 +1296,7 @@ async fn environments_can_be_created_listed_and_deleted_when_empty() {
         "staging",
         EnvironmentSpec {
             description: "for tests".into(),
+            ..EnvironmentSpec::default()
         },
     );
     let created = s.client.create(&env).await.unwrap();

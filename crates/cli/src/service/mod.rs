@@ -1,11 +1,14 @@
 //! `corral service ...`: one file per verb.
 
 mod create;
+mod history;
 mod inspect;
 mod ls;
-mod ps;
+pub(crate) mod ps;
 mod rm;
+mod rollback;
 mod scale;
+mod upgrade;
 
 use corral_api::Client;
 
@@ -19,6 +22,9 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: ServiceCmd) -> anyhow::
         ServiceCmd::Ps(args) => ps::run(client, env, &args).await,
         ServiceCmd::Scale(args) => scale::run(client, env, &args).await,
         ServiceCmd::Rm(args) => rm::run(client, env, &args).await,
+        ServiceCmd::Upgrade(args) => upgrade::run(client, env, &args).await,
+        ServiceCmd::Rollback(args) => rollback::run(client, env, &args).await,
+        ServiceCmd::History(args) => history::run(client, env, &args).await,
     }
 }
 

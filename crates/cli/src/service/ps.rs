@@ -20,17 +20,19 @@ pub(super) async fn run(client: &Client, env: &str, args: &PsArgs) -> anyhow::Re
 
 /// One instance as `service ps` shows it.
 #[derive(Debug, Serialize)]
-pub(super) struct InstanceRow {
+pub(crate) struct InstanceRow {
     pub instance: String,
     pub node: String,
     pub state: String,
+    /// none | initializing | healthy | unhealthy.
+    pub health: String,
     pub container_id: String,
     pub reason: String,
     pub exit_code: Option<i64>,
     pub restarts: u32,
     pub service: String,
     #[serde(skip)]
-    ordinal: u32,
+    pub(crate) ordinal: u32,
 }
 
 impl From<&Instance> for InstanceRow {
@@ -39,6 +41,7 @@ impl From<&Instance> for InstanceRow {
             instance: i.meta.name.clone(),
             node: i.spec.node.clone(),
             state: i.status.state.to_string(),
+            health: i.status.health.to_string(),
             container_id: i.status.container_id.clone(),
             reason: i.status.reason.clone(),
             exit_code: i.status.exit_code,
@@ -69,6 +72,7 @@ impl Row for InstanceRow {
         "INSTANCE",
         "NODE",
         "STATE",
+        "HEALTH",
         "RESTARTS",
         "CONTAINER",
         "REASON",
@@ -80,6 +84,7 @@ impl Row for InstanceRow {
             self.instance.clone(),
             self.node.clone(),
             self.state.clone(),
+            self.health.clone(),
             self.restarts.to_string(),
             short,
             self.reason.clone(),
@@ -88,7 +93,7 @@ impl Row for InstanceRow {
 }
 
 /// Rows sorted by ordinal (`web-2` before `web-10`).
-pub(super) fn instance_rows(instances: &[Instance]) -> Vec<InstanceRow> {
+pub(crate) fn instance_rows(instances: &[Instance]) -> Vec<InstanceRow> {
     let mut rows: Vec<InstanceRow> = instances.iter().map(InstanceRow::from).collect();
     rows.sort_by(|a, b| (a.ordinal, &a.instance).cmp(&(b.ordinal, &b.instance)));
     rows
@@ -98,7 +103,7 @@ pub(super) fn instance_rows(instances: &[Instance]) -> Vec<InstanceRow> {
 mod tests {
     use super::*;
     use crate::output::{Format, render_rows};
-    use corral_types::{InstanceSpec, InstanceState, InstanceStatus, Kind, Object};
+    use corral_types::{Health, InstanceSpec, InstanceState, InstanceStatus, Kind, Object};
 
     fn instance(ordinal: u32, state: InstanceState) -> Instance {
         let name = InstanceSpec::instance_name("web", ordinal);
@@ -154,15 +159,15 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],
-            "INSTANCE   NODE   STATE     RESTARTS   CONTAINER      REASON"
+            "INSTANCE   NODE   STATE     HEALTH   RESTARTS   CONTAINER      REASON"
         );
         assert_eq!(
             lines[1],
-            "web-1      n1     running   1          0123456789ab"
+            "web-1      n1     running   none     1          0123456789ab"
         );
         assert_eq!(
             lines[2],
-            "web-2      n1     failed    1          0123456789ab   image not found"
+            "web-2      n1     failed    none     1          0123456789ab   image not found"
         );
         let json: serde_json::Value =
             serde_json::from_str(&render_rows(&rows, Format::Json).unwrap()).unwrap();
@@ -183,6 +188,7 @@ mod tests {
             [
                 "container_id",
                 "exit_code",
+                "health",
                 "instance",
                 "node",
                 "reason",
@@ -196,5 +202,35 @@ mod tests {
         assert!(json[1]["exit_code"].is_null());
         assert_eq!(json[1]["state"], "pending");
         assert_eq!(json[1]["service"], "web");
+        assert_eq!(json[0]["health"], "none");
+    }
+
+    #[test]
+    fn ps_shows_health_in_the_table_and_json() {
+        let mut states = Vec::new();
+        for (n, health) in [
+            (1, Health::Healthy),
+            (2, Health::Unhealthy),
+            (3, Health::Initializing),
+            (4, Health::None),
+        ] {
+            let mut i = instance(n, InstanceState::Running);
+            i.status.health = health;
+            states.push(i);
+        }
+        let rows = instance_rows(&states);
+        let out = render_rows(&rows, Format::Table).unwrap();
+        let health: Vec<&str> = out
+            .lines()
+            .map(|l| l.split_whitespace().nth(3).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            health,
+            ["HEALTH", "healthy", "unhealthy", "initializing", "none"]
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render_rows(&rows, Format::Json).unwrap()).unwrap();
+        assert_eq!(json[1]["health"], "unhealthy");
+        assert_eq!(json[3]["health"], "none");
     }
 }

@@ -1,0 +1,362 @@
+//! YAML text to a [`Node`] tree, from the parser's events: anchors, aliases
+//! and merge keys (`<<: *base`) resolved here, with limits on size, nesting
+//! and alias expansion so hostile input ends in an error, never a panic.
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Options, Parser, ScalarStyle, ScanError, Span, StrInput};
+
+use crate::ctx::Ctx;
+use crate::error::ComposeError;
+use crate::value::{Entry, Kind, Node, Pos};
+
+/// Largest input file.
+pub(crate) const MAX_BYTES: usize = 4 << 20;
+/// Deepest nesting of lists and mappings.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Most nodes in one file, counting every alias expansion.
+pub(crate) const MAX_NODES: usize = 1_000_000;
+
+/// Parses one file; `None` for an empty document.
+pub(crate) fn parse(ctx: &Ctx, file: usize, text: &str) -> Result<Option<Node>, ComposeError> {
+    let at = Pos { file, line: 1 };
+    if text.len() > MAX_BYTES {
+        return Err(ctx.err(
+            ComposeError::ExceedLimit,
+            at,
+            "yaml",
+            format!("file is larger than {} bytes", MAX_BYTES),
+        ));
+    }
+    let mut options = Options::default();
+    options.block_nesting_limit = MAX_DEPTH;
+    options.flow_nesting_limit = MAX_DEPTH;
+    let mut b = Builder {
+        parser: Parser::new_from_str_with_options(text, options),
+        anchors: HashMap::new(),
+        nodes: 0,
+        file,
+        ctx,
+    };
+    b.document()
+}
+
+struct Builder<'a, 'c> {
+    parser: Parser<'a, StrInput<'a>>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    file: usize,
+    ctx: &'c Ctx,
+}
+
+impl<'a> Builder<'a, '_> {
+    fn pos(&self, span: &Span) -> Pos {
+        Pos {
+            file: self.file,
+            line: span.start.line().max(1),
+        }
+    }
+
+    fn syntax(&self, e: &ScanError) -> ComposeError {
+        let pos = Pos {
+            file: self.file,
+            line: e.marker().line().max(1),
+        };
+        self.ctx
+            .err(ComposeError::ParseYaml, pos, "yaml", e.kind().to_string())
+    }
+
+    fn fail(
+        &self,
+        kind: fn(crate::Diagnostic) -> ComposeError,
+        span: &Span,
+        msg: &str,
+    ) -> ComposeError {
+        self.ctx.err(kind, self.pos(span), "yaml", msg)
+    }
+
+    /// The next event that carries data (comments and anchor notes skipped).
+    fn next(&mut self) -> Result<(Event<'a>, Span), ComposeError> {
+        loop {
+            match self.parser.next() {
+                None => {
+                    let span = Span::default();
+                    return Err(self.fail(
+                        ComposeError::ParseYaml,
+                        &span,
+                        "unexpected end of input",
+                    ));
+                }
+                Some(Err(e)) => return Err(self.syntax(&e)),
+                Some(Ok((ev, span))) => match ev {
+                    Event::StreamStart
+                    | Event::StreamEnd
+                    | Event::DocumentStart(..)
+                    | Event::DocumentEnd
+                    | Event::Alias(_)
+                    | Event::Scalar(..)
+                    | Event::SequenceStart(..)
+                    | Event::SequenceEnd
+                    | Event::MappingStart(..)
+                    | Event::MappingEnd => return Ok((ev, span)),
+                    Event::UnresolvedAlias(name) => {
+                        let msg = format!("unknown alias *{name}");
+                        return Err(self.fail(ComposeError::ParseYaml, &span, &msg));
+                    }
+                    _ => continue,
+                },
+            }
+        }
+    }
+
+    fn document(&mut self) -> Result<Option<Node>, ComposeError> {
+        let (mut ev, mut span) = self.next()?;
+        if matches!(ev, Event::StreamStart) {
+            (ev, span) = self.next()?;
+        }
+        match ev {
+            Event::StreamEnd => return Ok(None),
+            Event::DocumentStart(..) => {}
+            _ => return Err(self.fail(ComposeError::ParseYaml, &span, "expected a document")),
+        }
+        let (ev, span) = self.next()?;
+        let root = if matches!(ev, Event::DocumentEnd) {
+            return Ok(None);
+        } else {
+            self.node(ev, span, 0)?
+        };
+        let (ev, _) = self.next()?;
+        if !matches!(ev, Event::DocumentEnd) {
+            return Err(self.fail(
+                ComposeError::ParseYaml,
+                &span,
+                "expected the end of the document",
+            ));
+        }
+        let (ev, span) = self.next()?;
+        if !matches!(ev, Event::StreamEnd) {
+            return Err(self.fail(
+                ComposeError::ParseYaml,
+                &span,
+                "only one YAML document per file is supported",
+            ));
+        }
+        Ok(Some(root))
+    }
+
+    fn count(&mut self, n: usize, span: &Span) -> Result<(), ComposeError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            let msg = format!("more than {MAX_NODES} values (after expanding aliases)");
+            return Err(self.fail(ComposeError::ExceedLimit, span, &msg));
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node, ComposeError> {
+        if depth > MAX_DEPTH {
+            let msg = format!("nested deeper than {MAX_DEPTH} levels");
+            return Err(self.fail(ComposeError::ExceedLimit, &span, &msg));
+        }
+        self.count(1, &span)?;
+        let pos = self.pos(&span);
+        let (kind, anchor) = match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let plain = style == ScalarStyle::Plain && tag.is_none();
+                (scalar(&text, plain), anchor)
+            }
+            Event::SequenceStart(_, anchor, _) => (self.sequence(depth)?, anchor),
+            Event::MappingStart(_, anchor, _) => (self.mapping(depth)?, anchor),
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id).cloned() else {
+                    return Err(self.fail(ComposeError::ParseYaml, &span, "unknown alias"));
+                };
+                self.count(size(&target), &span)?;
+                return Ok(Node { pos, ..target });
+            }
+            _ => return Err(self.fail(ComposeError::ParseYaml, &span, "expected a value")),
+        };
+        let node = Node { pos, kind };
+        if anchor != 0 {
+            self.count(size(&node), &span)?;
+            self.anchors.insert(anchor, node.clone());
+        }
+        Ok(node)
+    }
+
+    fn sequence(&mut self, depth: usize) -> Result<Kind, ComposeError> {
+        let mut items = Vec::new();
+        loop {
+            let (ev, span) = self.next()?;
+            if matches!(ev, Event::SequenceEnd) {
+                return Ok(Kind::Seq(items));
+            }
+            items.push(self.node(ev, span, depth + 1)?);
+        }
+    }
+
+    fn mapping(&mut self, depth: usize) -> Result<Kind, ComposeError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut merges: Vec<Node> = Vec::new();
+        loop {
+            let (ev, span) = self.next()?;
+            if matches!(ev, Event::MappingEnd) {
+                break;
+            }
+            let merge_key =
+                matches!(&ev, Event::Scalar(t, ScalarStyle::Plain, _, None) if t == "<<");
+            let key = self.node(ev, span, depth + 1)?;
+            let key_name = match key.kind {
+                Kind::Str(s) => s,
+                Kind::Null => String::new(),
+                _ => {
+                    return Err(self.fail(
+                        ComposeError::ParseYaml,
+                        &span,
+                        "mapping keys must be scalars",
+                    ));
+                }
+            };
+            let (ev, vspan) = self.next()?;
+            let value = self.node(ev, vspan, depth + 1)?;
+            if merge_key {
+                merges.push(value);
+                continue;
+            }
+            if entries.iter().any(|e| e.key == key_name) {
+                let msg = format!("duplicate key {key_name:?}");
+                return Err(self.fail(ComposeError::ParseYaml, &span, &msg));
+            }
+            entries.push(Entry {
+                key: key_name,
+                pos: key.pos,
+                value,
+            });
+        }
+        for source in merges {
+            self.merge_into(&mut entries, source)?;
+        }
+        Ok(Kind::Map(entries))
+    }
+
+    /// `<<: *a` or `<<: [*a, *b]`: keys not already present are added, the
+    /// first source that has a key winning.
+    fn merge_into(&self, entries: &mut Vec<Entry>, source: Node) -> Result<(), ComposeError> {
+        let maps = match source.kind {
+            Kind::Map(m) => vec![m],
+            Kind::Seq(items) => {
+                let mut maps = Vec::new();
+                for item in items {
+                    match item.kind {
+                        Kind::Map(m) => maps.push(m),
+                        _ => return Err(self.merge_error(source.pos)),
+                    }
+                }
+                maps
+            }
+            Kind::Null => Vec::new(),
+            Kind::Str(_) => return Err(self.merge_error(source.pos)),
+        };
+        for map in maps {
+            for e in map {
+                if !entries.iter().any(|x| x.key == e.key) {
+                    entries.push(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_error(&self, pos: Pos) -> ComposeError {
+        self.ctx.err(
+            ComposeError::ParseYaml,
+            pos,
+            "<<",
+            "a merge key takes a mapping or a list of mappings",
+        )
+    }
+}
+
+fn scalar(text: &str, plain: bool) -> Kind {
+    if plain && matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        Kind::Null
+    } else {
+        Kind::Str(text.to_string())
+    }
+}
+
+/// Number of nodes in a tree.
+pub(crate) fn size(node: &Node) -> usize {
+    match &node.kind {
+        Kind::Null | Kind::Str(_) => 1,
+        Kind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        Kind::Map(entries) => 1 + entries.iter().map(|e| 1 + size(&e.value)).sum::<usize>(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Option<Node>, ComposeError> {
+        let ctx = Ctx::new(vec!["f.yml".into()]);
+        parse(&ctx, 0, text)
+    }
+
+    fn s(n: &Node) -> &str {
+        match &n.kind {
+            Kind::Str(s) => s,
+            _ => "?",
+        }
+    }
+
+    #[test]
+    fn scalars_stay_strings_and_lines_are_one_based() {
+        let n = load("a: 0755\nb: \"x\"\nc:\nd: yes\n").unwrap().unwrap();
+        assert_eq!(s(&n.get("a").unwrap().value), "0755");
+        assert_eq!(n.get("b").unwrap().pos.line, 2);
+        assert!(n.get("c").unwrap().value.is_null());
+        assert_eq!(s(&n.get("d").unwrap().value), "yes");
+    }
+
+    #[test]
+    fn merge_keys_add_missing_keys_only() {
+        let text = "base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n";
+        let n = load(text).unwrap().unwrap();
+        let m = &n.get("m").unwrap().value;
+        assert_eq!(s(&m.get("x").unwrap().value), "1");
+        assert_eq!(s(&m.get("y").unwrap().value), "3");
+    }
+
+    #[test]
+    fn billion_laughs_hits_the_limit() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = load(&text).unwrap_err();
+        assert_eq!(err.category(), "limit", "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error() {
+        let text = "[".repeat(200) + &"]".repeat(200);
+        assert!(load(&text).is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_with_their_line() {
+        let err = load("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.to_string(), "f.yml:3: yaml: duplicate key \"a\"");
+    }
+
+    #[test]
+    fn empty_and_multi_document_inputs() {
+        assert!(load("").unwrap().is_none());
+        assert!(load("# only a comment\n").unwrap().is_none());
+        assert!(load("a: 1\n---\nb: 2\n").is_err());
+    }
+}
