@@ -240,13 +240,24 @@ impl Cluster {
 
     /// Runs the real `corral` binary as a client of this cluster.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_env(args, &[])
+    }
+
+    /// Runs the real `corral` binary with extra environment variables.
+    pub fn cli_env(&self, args: &[&str], vars: &[(&str, &str)]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_corral"))
             .args(args)
             .env("CORRAL_URL", self.url())
             .env("CORRAL_TOKEN", self.token())
             .env("XDG_CONFIG_HOME", self._tmp.path().join("config"))
+            .envs(vars.iter().copied())
             .output()
             .unwrap()
+    }
+
+    /// Container ids on the engine matching a `docker ps` filter.
+    pub fn docker_ids(&self, filter: &str) -> Vec<String> {
+        docker_ids(&self.docker_host, filter)
     }
 }
 

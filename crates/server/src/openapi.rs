@@ -106,6 +106,26 @@ pub fn document() -> Value {
                 "parameters": params(&["env", "name"]),
                 "get": op("container output of an instance", None, "raw bytes")
             },
+            "/v1/environments/{env}/services/{name}/rollback": {
+                "parameters": params(&["env", "name"]),
+                "post": op("roll a service back to its previous launch config", None, "the service")
+            },
+            "/v1/environments/{env}/services/{name}/pause": {
+                "parameters": params(&["env", "name"]),
+                "post": op("pause a service's upgrade", None, "the service")
+            },
+            "/v1/environments/{env}/services/{name}/resume": {
+                "parameters": params(&["env", "name"]),
+                "post": op("resume a paused upgrade", None, "the service")
+            },
+            "/v1/environments/{env}/stacks/{name}/deploy": {
+                "parameters": params(&["env", "name"]),
+                "post": op("deploy compose files as a stack (dry_run: plan only)", Some("DeployRequest"), "the plan")
+            },
+            "/v1/environments/{env}/stacks/{name}/export": {
+                "parameters": params(&["env", "name"]),
+                "get": op("compose files that deploy to the same stack again", None, "the files")
+            },
             "/v1/watch": {
                 "get": op("events of every kind and environment", None, "a stream of events")
             }
@@ -127,7 +147,7 @@ pub fn document() -> Value {
                     "created": {"type": "string"}
                 }},
                 "Environment": object_schema(json!({"type": "object", "properties": {"description": {"type": "string"}}})),
-                "Service": object_schema(json!({"type": "object", "additionalProperties": false, "properties": {
+                "Service": object_schema(json!({"type": "object", "properties": {
                     "image": {"type": "string"},
                     "command": {"type": "array", "items": {"type": "string"}},
                     "env": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -141,6 +161,12 @@ pub fn document() -> Value {
                     "resources": {"type": "object", "properties": {"cpu_millis": {"type": "integer"}, "memory_bytes": {"type": "integer"}}},
                     "container_labels": {"type": "object", "additionalProperties": {"type": "string"}}
                 }})),
+                "DeployRequest": {"type": "object", "required": ["files"], "properties": {
+                    "files": {"type": "array", "items": {"type": "object", "required": ["name", "content"], "properties": {
+                        "name": {"type": "string"}, "content": {"type": "string"}}}},
+                    "variables": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "dry_run": {"type": "boolean"}
+                }},
                 "ScaleRequest": {"type": "object", "required": ["scale"], "properties": {"scale": {"type": "integer", "minimum": 0}}},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
                 "InstanceStatus": {"type": "object", "properties": {
