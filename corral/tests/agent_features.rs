@@ -244,8 +244,9 @@ async fn sidekicks_share_the_network_namespace_and_volumes() {
         sidekicks: vec![Sidekick {
             name: "probe".into(),
             image: BUSYBOX.into(),
+            // `echo` ends the line: Docker holds a partial line back from its logs.
             command: sh(
-                "while true; do wget -qO- http://127.0.0.1:80/health && sleep 1000; sleep 1; done",
+                "while true; do wget -qO- http://127.0.0.1:80/health && echo && sleep 1000; sleep 1; done",
             ),
             ..Default::default()
         }],

@@ -54,6 +54,13 @@ impl Backoff {
         entry.last_launch = now;
     }
 
+    /// True when some launch waits for its backoff at `now`.
+    pub fn any_waiting(&self, now: Instant) -> bool {
+        self.entries
+            .values()
+            .any(|e| e.last_launch + delay(e.failures) > now)
+    }
+
     /// Forgets instances no longer on this node.
     pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.entries.retain(|uid, _| keep(uid));

@@ -1,7 +1,15 @@
-//! What container an instance becomes.
+//! What containers an instance becomes: its primary and its sidekicks.
 
-use corral_engine::{ContainerConfig, PortBinding, PortProtocol};
-use corral_types::{ContainerLabels, DEFAULT_ENVIRONMENT, Instance, Protocol};
+use std::collections::BTreeMap;
+
+use corral_engine::{ContainerConfig, Mount, MountKind, PortBinding, PortProtocol, Ulimit};
+use corral_types::{
+    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, PortSpec, Protocol,
+    Resources, ServiceSpec, Sidekick, VolumeMount,
+};
+
+/// Seconds a container gets to stop when the launch config does not say.
+pub const DEFAULT_STOP_GRACE_S: u32 = 10;
 
 /// The container name: `<service>-<n>`, prefixed with `<environment>-` outside
 /// the default environment so two environments on one host never clash.
@@ -13,9 +21,104 @@ pub fn container_name(inst: &Instance) -> String {
     }
 }
 
-pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
+/// The container name of sidekick `name`: `<container name>-<name>`.
+pub fn sidekick_container_name(inst: &Instance, name: &str) -> String {
+    format!("{}-{name}", container_name(inst))
+}
+
+/// The engine's name of named volume `name`: `<stack>_<name>` in a stack.
+pub fn volume_name(launch: &ServiceSpec, name: &str) -> String {
+    if launch.stack.is_empty() {
+        name.to_string()
+    } else {
+        format!("{}_{name}", launch.stack)
+    }
+}
+
+/// The stop grace period in whole seconds, rounded up; 10 s by default.
+pub fn stop_grace_seconds(launch: &ServiceSpec) -> u32 {
+    launch
+        .stop_grace_period_ms
+        .map_or(DEFAULT_STOP_GRACE_S, |ms| {
+            u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
+        })
+}
+
+/// The named volumes the instance's containers mount (engine names), each once.
+pub fn named_volumes(inst: &Instance) -> Vec<String> {
     let launch = &inst.spec.launch;
-    let mut labels = launch.container_labels.clone();
+    let all = launch
+        .volumes
+        .iter()
+        .chain(launch.sidekicks.iter().flat_map(|s| s.volumes.iter()));
+    let mut names: Vec<String> = all
+        .filter(|v| v.kind == SpecMountKind::Volume && !v.source.is_empty())
+        .map(|v| volume_name(launch, &v.source))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The labels of the instance's named volumes.
+pub fn volume_labels(inst: &Instance) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([(
+        ContainerLabels::ENVIRONMENT.to_string(),
+        inst.meta.environment.clone(),
+    )]);
+    if !inst.spec.launch.stack.is_empty() {
+        labels.insert(
+            ContainerLabels::STACK.to_string(),
+            inst.spec.launch.stack.clone(),
+        );
+    }
+    labels
+}
+
+fn mounts(launch: &ServiceSpec, volumes: &[VolumeMount]) -> Vec<Mount> {
+    volumes
+        .iter()
+        .map(|v| Mount {
+            kind: match v.kind {
+                SpecMountKind::Volume => MountKind::Volume,
+                SpecMountKind::Bind => MountKind::Bind,
+                SpecMountKind::Tmpfs => MountKind::Tmpfs,
+            },
+            source: match v.kind {
+                SpecMountKind::Volume if !v.source.is_empty() => volume_name(launch, &v.source),
+                SpecMountKind::Tmpfs => String::new(),
+                _ => v.source.clone(),
+            },
+            target: v.target.clone(),
+            read_only: v.read_only,
+        })
+        .collect()
+}
+
+fn port_bindings<'a>(ports: impl Iterator<Item = &'a PortSpec>) -> Vec<PortBinding> {
+    ports
+        .map(|p| PortBinding {
+            container_port: p.container_port,
+            host_port: p.host_port,
+            protocol: match p.protocol {
+                Protocol::Tcp => PortProtocol::Tcp,
+                Protocol::Udp => PortProtocol::Udp,
+            },
+        })
+        .collect()
+}
+
+fn env_list(env: &BTreeMap<String, String>) -> Vec<String> {
+    env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+fn nano_cpus(limits: &Resources) -> u64 {
+    limits.cpu_millis.saturating_mul(1_000_000)
+}
+
+/// Corral's labels on every container of the instance.
+fn corral_labels(inst: &Instance, node: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
     labels.insert(
         ContainerLabels::ENVIRONMENT.into(),
         inst.meta.environment.clone(),
@@ -24,26 +127,175 @@ pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
     labels.insert(ContainerLabels::INSTANCE.into(), inst.meta.name.clone());
     labels.insert(ContainerLabels::INSTANCE_UID.into(), inst.meta.uid.clone());
     labels.insert(ContainerLabels::NODE.into(), node.to_string());
+    if !inst.spec.launch.stack.is_empty() {
+        labels.insert(
+            ContainerLabels::STACK.into(),
+            inst.spec.launch.stack.clone(),
+        );
+    }
+    labels
+}
+
+/// The primary container. It publishes the sidekicks' ports too: they
+/// share its network namespace.
+pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
+    let launch = &inst.spec.launch;
+    let mut labels = launch.container_labels.clone();
+    labels.extend(corral_labels(inst, node));
+    let ports = launch
+        .ports
+        .iter()
+        .chain(launch.sidekicks.iter().flat_map(|s| s.ports.iter()));
     ContainerConfig {
         name: container_name(inst),
         image: launch.image.clone(),
         command: launch.command.clone(),
-        env: launch.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env: env_list(&launch.env),
         labels,
-        ports: launch
-            .ports
+        ports: port_bindings(ports),
+        memory_bytes: launch.limits.memory_bytes,
+        nano_cpus: nano_cpus(&launch.limits),
+        init: true,
+        entrypoint: launch.entrypoint.clone(),
+        working_dir: launch.working_dir.clone(),
+        user: launch.user.clone(),
+        hostname: launch.hostname.clone(),
+        mounts: mounts(launch, &launch.volumes),
+        cap_add: launch.cap_add.clone(),
+        cap_drop: launch.cap_drop.clone(),
+        privileged: launch.privileged,
+        ulimits: launch
+            .ulimits
             .iter()
-            .map(|p| PortBinding {
-                container_port: p.container_port,
-                host_port: p.host_port,
-                protocol: match p.protocol {
-                    Protocol::Tcp => PortProtocol::Tcp,
-                    Protocol::Udp => PortProtocol::Udp,
-                },
+            .map(|u| Ulimit {
+                name: u.name.clone(),
+                soft: u.soft,
+                hard: u.hard,
             })
             .collect(),
-        memory_bytes: 0,
-        nano_cpus: 0,
+        stop_signal: launch.stop_signal.clone(),
+        stop_timeout_s: Some(stop_grace_seconds(launch)),
+        network_mode: String::new(),
+        volumes_from: Vec::new(),
+    }
+}
+
+/// Sidekick `sidekick` of the instance, in the network namespace of the
+/// primary container `primary_id`.
+pub fn sidekick_config(
+    inst: &Instance,
+    node: &str,
+    sidekick: &Sidekick,
+    primary_id: &str,
+) -> ContainerConfig {
+    let launch = &inst.spec.launch;
+    let mut labels = sidekick.container_labels.clone();
+    labels.extend(corral_labels(inst, node));
+    labels.insert(ContainerLabels::SIDEKICK.into(), sidekick.name.clone());
+    let volumes_from = sidekick
+        .volumes_from
+        .iter()
+        .map(|from| {
+            if from.is_empty() {
+                container_name(inst)
+            } else {
+                sidekick_container_name(inst, from)
+            }
+        })
+        .collect();
+    ContainerConfig {
+        name: sidekick_container_name(inst, &sidekick.name),
+        image: sidekick.image.clone(),
+        command: sidekick.command.clone(),
+        env: env_list(&sidekick.env),
+        labels,
+        memory_bytes: sidekick.limits.memory_bytes,
+        nano_cpus: nano_cpus(&sidekick.limits),
         init: true,
+        entrypoint: sidekick.entrypoint.clone(),
+        working_dir: sidekick.working_dir.clone(),
+        user: sidekick.user.clone(),
+        mounts: mounts(launch, &sidekick.volumes),
+        privileged: sidekick.privileged,
+        stop_signal: launch.stop_signal.clone(),
+        stop_timeout_s: Some(stop_grace_seconds(launch)),
+        network_mode: format!("container:{primary_id}"),
+        volumes_from,
+        ..ContainerConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corral_types::{InstanceSpec, Kind, Object};
+
+    fn instance(launch: ServiceSpec) -> Instance {
+        let mut i: Instance = Object::new(
+            Kind::Instance,
+            "default",
+            "web-1",
+            InstanceSpec {
+                service: "web".into(),
+                ordinal: 1,
+                node: "n1".into(),
+                launch,
+                ..Default::default()
+            },
+        );
+        i.meta.uid = "u1".into();
+        i
+    }
+
+    #[test]
+    fn named_volumes_are_prefixed_with_the_stack() {
+        let data = VolumeMount {
+            kind: SpecMountKind::Volume,
+            source: "data".into(),
+            target: "/data".into(),
+            read_only: false,
+        };
+        let mut launch = ServiceSpec {
+            image: "img".into(),
+            volumes: vec![data.clone()],
+            stop_grace_period_ms: Some(1500),
+            ..Default::default()
+        };
+        let config = container_config(&instance(launch.clone()), "n1");
+        assert_eq!(config.mounts[0].source, "data");
+        assert_eq!(config.stop_timeout_s, Some(2));
+        launch.stack = "st".into();
+        let inst = instance(launch);
+        let config = container_config(&inst, "n1");
+        assert_eq!(config.mounts[0].source, "st_data");
+        assert_eq!(config.labels[ContainerLabels::STACK], "st");
+        assert_eq!(named_volumes(&inst), vec!["st_data".to_string()]);
+        assert_eq!(volume_labels(&inst)[ContainerLabels::STACK], "st");
+    }
+
+    #[test]
+    fn sidekicks_join_the_primary_and_map_volumes_from() {
+        let sidekick = Sidekick {
+            name: "log".into(),
+            image: "busy".into(),
+            volumes_from: vec![String::new(), "other".into()],
+            ..Default::default()
+        };
+        let inst = instance(ServiceSpec {
+            image: "img".into(),
+            sidekicks: vec![sidekick.clone()],
+            ..Default::default()
+        });
+        let config = sidekick_config(&inst, "n1", &sidekick, "abc");
+        assert_eq!(config.name, "web-1-log");
+        assert_eq!(config.network_mode, "container:abc");
+        assert_eq!(config.volumes_from, vec!["web-1", "web-1-other"]);
+        assert_eq!(config.labels[ContainerLabels::SIDEKICK], "log");
+        assert_eq!(config.labels[ContainerLabels::INSTANCE_UID], "u1");
+        assert!(
+            !container_config(&inst, "n1")
+                .labels
+                .contains_key(ContainerLabels::SIDEKICK)
+        );
     }
 }

@@ -7,18 +7,19 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::{Semaphore, watch};
 
-use corral_engine::{ContainerState, EngineError};
+use corral_engine::EngineError;
 use corral_types::{ContainerLabels, Instance, InstanceState, InstanceStatus};
 
 use crate::Shared;
 use crate::backoff::Backoff;
-use crate::container_config::container_config;
-use crate::plan::{Step, plan_node};
+use crate::container_config::{DEFAULT_STOP_GRACE_S, stop_grace_seconds};
+use crate::health::HealthMonitor;
+use crate::launch::{epoch_ms, launch, launch_sidekick, stop_and_remove};
+use crate::plan::{NodeFacts, SidekickLaunch, Step, plan_node, sidekick_key};
+use crate::probe::EngineProber;
 
 /// Engine operations of one pass run this many at a time.
 const PARALLEL_STEPS: usize = 8;
-/// Seconds a container gets to stop before it is killed.
-const STOP_GRACE_S: u32 = 10;
 
 /// Steps in progress, by the instance uid or container id they work on, so
 /// that a slow step (a stop waits for the grace period) never blocks the
@@ -47,6 +48,7 @@ fn step_key(step: &Step) -> String {
     match step {
         Step::Launch { instance, .. }
         | Step::Start { instance, .. }
+        | Step::LaunchSidekicks { instance, .. }
         | Step::Finish { instance, .. }
         | Step::Report { instance, .. } => instance.meta.uid.clone(),
         Step::RemoveOrphan { container_id, .. } => container_id.clone(),
@@ -58,8 +60,14 @@ pub async fn reconcile_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<b
     let backoff = Arc::new(Mutex::new(Backoff::default()));
     let in_flight = Arc::new(InFlight::default());
     let permits = Arc::new(Semaphore::new(PARALLEL_STEPS));
+    let prober = Arc::new(EngineProber {
+        engine: shared.engine.clone(),
+    });
+    let waker = shared.clone();
+    let mut health = HealthMonitor::new(prober, Arc::new(move || waker.wake.notify_one()));
     loop {
-        if let Err(e) = pass(&shared, &backoff, &in_flight, &permits).await {
+        let result = pass(&shared, &backoff, &in_flight, &permits, &mut health).await;
+        if let Err(e) = result {
             tracing::warn!("reconcile: {e}");
         }
         tokio::select! {
@@ -75,31 +83,41 @@ async fn pass(
     backoff: &Arc<Mutex<Backoff>>,
     in_flight: &Arc<InFlight>,
     permits: &Arc<Semaphore>,
+    health: &mut HealthMonitor,
 ) -> Result<(), EngineError> {
     let (desired, synced) = shared.desired.snapshot();
     let containers = shared.engine.list(ContainerLabels::INSTANCE).await?;
+    health.sync(&desired, &containers);
     let now = Instant::now();
-    let steps = {
+    let (steps, backing_off) = {
         let mut book = backoff.lock().map_err(|_| EngineError::Api {
             operation: "backoff",
             message: "lock poisoned".into(),
         })?;
-        book.retain(|uid| desired.iter().any(|i| i.meta.uid == uid));
-        plan_node(
-            &shared.options.name,
-            &desired,
-            &containers,
-            &book,
+        // Keys are instance uids, or `<uid>/<sidekick>`.
+        book.retain(|key| {
+            let uid = key.split('/').next().unwrap_or_default();
+            desired.iter().any(|i| i.meta.uid == uid)
+        });
+        let health_book = health.book();
+        let facts = NodeFacts {
+            containers: &containers,
+            backoff: &book,
+            health: &health_book,
             now,
+            now_ms: epoch_ms(),
             synced,
-        )
+        };
+        let steps = plan_node(&shared.options.name, &desired, &facts);
+        (steps, book.any_waiting(now))
     };
-    let waits_for_backoff = desired.iter().any(|i| {
-        matches!(
-            i.status.state,
-            InstanceState::Exited | InstanceState::Failed
-        ) || i.status.reason.contains("waiting")
-    });
+    let waits_for_backoff = backing_off
+        || desired.iter().any(|i| {
+            matches!(
+                i.status.state,
+                InstanceState::Exited | InstanceState::Failed
+            ) || i.status.reason.contains("waiting")
+        });
     for step in steps {
         let key = step_key(&step);
         if !in_flight.claim(&key) {
@@ -136,32 +154,7 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
             instance,
             replace,
             after_failure,
-        } => {
-            if let Some(old) = replace
-                && let Err(e) = shared.engine.remove(&old).await
-            {
-                tracing::warn!("removing stopped container {old}: {e}");
-                return;
-            }
-            if let Ok(mut book) = backoff.lock() {
-                book.launched(&instance.meta.uid, Instant::now(), after_failure);
-            }
-            let restarts = instance.status.restarts + u32::from(after_failure);
-            let status = match launch(shared, &instance).await {
-                Ok(status) => InstanceStatus { restarts, ..status },
-                Err(EngineError::NameInUse(name)) => {
-                    tracing::info!("container name {name} is still taken; retrying next pass");
-                    return;
-                }
-                Err(e) => InstanceStatus {
-                    state: InstanceState::Failed,
-                    reason: e.to_string(),
-                    restarts,
-                    ..InstanceStatus::default()
-                },
-            };
-            report(shared, &instance, status).await;
-        }
+        } => relaunch(shared, backoff, &instance, &replace, after_failure).await,
         Step::Start {
             instance,
             container_id,
@@ -176,63 +169,126 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
                 report(shared, &instance, status).await;
             }
         }
+        Step::LaunchSidekicks {
+            instance,
+            primary_id,
+            sidekicks,
+        } => relaunch_sidekicks(shared, backoff, &instance, &primary_id, &sidekicks).await,
         Step::RemoveOrphan { container_id, name } => {
             tracing::info!("removing container {name}: no instance of this node owns it");
-            stop_and_remove(shared, &container_id).await;
+            if let Err(e) = stop_and_remove(shared, &container_id, DEFAULT_STOP_GRACE_S).await {
+                tracing::warn!("removing container {name}: {e}");
+            }
         }
         Step::Finish {
             instance,
             container_ids,
-        } => {
-            for id in &container_ids {
-                stop_and_remove(shared, id).await;
-            }
-            let env = &instance.meta.environment;
-            match shared
-                .client
-                .delete(env, corral_types::Kind::Instance, &instance.meta.name)
-                .await
-            {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => tracing::warn!("deleting instance {}: {e}", instance.meta.name),
-            }
-        }
+        } => finish(shared, &instance, &container_ids).await,
         Step::Report { instance, status } => report(shared, &instance, status).await,
     }
 }
 
-/// Creates and starts the instance's container; returns its running status.
-async fn launch(shared: &Shared, instance: &Instance) -> Result<InstanceStatus, EngineError> {
-    let config = container_config(instance, &shared.options.name);
-    let id = shared.engine.create(&config).await?;
-    if let Err(e) = shared.engine.start(&id).await {
-        let _ = shared.engine.remove(&id).await;
-        return Err(e);
+/// Removes the old containers of the instance and launches new ones.
+async fn relaunch(
+    shared: &Shared,
+    backoff: &Mutex<Backoff>,
+    instance: &Instance,
+    replace: &[String],
+    after_failure: bool,
+) {
+    let grace = stop_grace_seconds(&instance.spec.launch);
+    for old in replace {
+        if let Err(e) = stop_and_remove(shared, old, grace).await {
+            tracing::warn!("removing old container {old}: {e}");
+            return;
+        }
     }
-    let seen = shared.engine.inspect(&id).await?;
-    let (state, exit_code) = match seen.state {
-        ContainerState::Running => (InstanceState::Running, None),
-        ContainerState::Exited(code) => (InstanceState::Exited, Some(code)),
-        ContainerState::Created | ContainerState::Other => (InstanceState::Starting, None),
+    if let Ok(mut book) = backoff.lock() {
+        let now = Instant::now();
+        book.launched(&instance.meta.uid, now, after_failure);
+        for sk in &instance.spec.launch.sidekicks {
+            book.launched(&sidekick_key(&instance.meta.uid, &sk.name), now, false);
+        }
+    }
+    let restarts = instance.status.restarts + u32::from(after_failure);
+    let status = match launch(shared, instance).await {
+        Ok(status) => InstanceStatus { restarts, ..status },
+        Err(EngineError::NameInUse(name)) => {
+            tracing::info!("container name {name} is still taken; retrying next pass");
+            return;
+        }
+        Err(e) => InstanceStatus {
+            state: InstanceState::Failed,
+            reason: e.to_string(),
+            restarts,
+            ..InstanceStatus::default()
+        },
     };
-    Ok(InstanceStatus {
-        state,
-        container_id: id,
-        reason: String::new(),
-        exit_code,
-        restarts: 0,
-        started_at: seen.started_at,
-        ..InstanceStatus::default()
-    })
+    report(shared, instance, status).await;
 }
 
-async fn stop_and_remove(shared: &Shared, id: &str) {
-    if let Err(e) = shared.engine.stop(id, STOP_GRACE_S).await {
-        tracing::debug!("stopping {id}: {e}");
+/// Recreates sidekicks beside a running primary; reports those that failed.
+async fn relaunch_sidekicks(
+    shared: &Shared,
+    backoff: &Mutex<Backoff>,
+    instance: &Instance,
+    primary_id: &str,
+    launches: &[SidekickLaunch],
+) {
+    let grace = stop_grace_seconds(&instance.spec.launch);
+    let mut failed = Vec::new();
+    for launch in launches {
+        let Some(sk) = instance
+            .spec
+            .launch
+            .sidekicks
+            .iter()
+            .find(|s| s.name == launch.name)
+        else {
+            continue;
+        };
+        if let Some(old) = &launch.replace
+            && let Err(e) = stop_and_remove(shared, old, grace).await
+        {
+            tracing::warn!("removing old sidekick container {old}: {e}");
+            continue;
+        }
+        if let Ok(mut book) = backoff.lock() {
+            let key = sidekick_key(&instance.meta.uid, &sk.name);
+            book.launched(&key, Instant::now(), launch.after_failure);
+        }
+        let status = launch_sidekick(shared, instance, sk, primary_id).await;
+        if status.state == InstanceState::Failed {
+            failed.push(status);
+        }
     }
-    if let Err(e) = shared.engine.remove(id).await {
-        tracing::warn!("removing container {id}: {e}");
+    if !failed.is_empty() {
+        let mut status = instance.status.clone();
+        status
+            .sidekicks
+            .retain(|s| !failed.iter().any(|f| f.name == s.name));
+        status.sidekicks.extend(failed);
+        report(shared, instance, status).await;
+    }
+}
+
+/// Stops and removes the instance's containers, then deletes the instance.
+async fn finish(shared: &Shared, instance: &Instance, container_ids: &[String]) {
+    let grace = stop_grace_seconds(&instance.spec.launch);
+    for id in container_ids {
+        if let Err(e) = stop_and_remove(shared, id, grace).await {
+            tracing::warn!("removing container {id}: {e}");
+        }
+    }
+    let env = &instance.meta.environment;
+    match shared
+        .client
+        .delete(env, corral_types::Kind::Instance, &instance.meta.name)
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => tracing::warn!("deleting instance {}: {e}", instance.meta.name),
     }
 }
 

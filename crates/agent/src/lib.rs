@@ -5,7 +5,10 @@
 //! - `join`: join and heartbeat.
 //! - `desired`: a list-then-watch of this node's instances.
 //! - `plan`: a pure function from instances, containers and restart backoff to steps.
-//! - `execute`: carries the steps out against the engine and reports status.
+//! - `execute`: carries the steps out against the engine and reports status;
+//!   `launch`: creating the containers of an instance (volumes, primary, sidekicks).
+//! - `health`: health-check state machine and one probe task per instance;
+//!   `probe`: the HTTP, TCP and command probes.
 //! - `endpoint`: the agent's own HTTP endpoint (container logs for the server).
 
 mod backoff;
@@ -13,8 +16,11 @@ mod container_config;
 mod desired;
 mod endpoint;
 mod execute;
+mod health;
 mod join;
+mod launch;
 mod plan;
+mod probe;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,8 +33,10 @@ use tokio::sync::watch;
 use corral_api::Client;
 use corral_engine::ContainerEngine;
 
-pub use container_config::{container_config, container_name};
-pub use plan::{Step, plan_node};
+pub use container_config::{
+    container_config, container_name, sidekick_config, sidekick_container_name, volume_name,
+};
+pub use plan::{NodeFacts, SidekickLaunch, Step, plan_node};
 
 /// How an agent runs.
 #[derive(Debug, Clone)]

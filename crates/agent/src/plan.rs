@@ -1,21 +1,30 @@
 //! What the agent must do to make its engine match the instances placed on
-//! its node: a pure function of the instances, the containers and the
-//! restart backoff.
+//! its node: a pure function of the instances, the containers, the restart
+//! backoff and the health of the instances.
+//!
+//! An instance owns a primary container and one container per sidekick;
+//! all carry its `io.corral.instance.uid` label, and sidekicks also
+//! `io.corral.sidekick=<name>`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use corral_engine::{ContainerState, ContainerSummary};
-use corral_types::{ContainerLabels, Instance, InstanceState, InstanceStatus, RestartPolicy};
+use corral_types::{
+    ContainerLabels, Health, HealthStrategy, Instance, InstanceState, InstanceStatus,
+    RestartPolicy, SidekickStatus,
+};
 
 use crate::backoff::Backoff;
+use crate::health::HealthBook;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Create and start a container for the instance, removing `replace` first.
+    /// Create and start the instance's containers (primary, then sidekicks),
+    /// stopping and removing the containers in `replace` first.
     Launch {
         instance: Box<Instance>,
-        replace: Option<String>,
+        replace: Vec<String>,
         after_failure: bool,
     },
     /// Start a created container.
@@ -23,9 +32,16 @@ pub enum Step {
         instance: Box<Instance>,
         container_id: String,
     },
+    /// (Re)create sidekicks of an instance whose primary runs.
+    LaunchSidekicks {
+        instance: Box<Instance>,
+        primary_id: String,
+        sidekicks: Vec<SidekickLaunch>,
+    },
     /// Stop and remove a container no instance owns.
     RemoveOrphan { container_id: String, name: String },
-    /// Stop and remove the instance's containers, then delete the instance.
+    /// Stop and remove the instance's containers (sidekicks first), then
+    /// delete the instance.
     Finish {
         instance: Box<Instance>,
         container_ids: Vec<String>,
@@ -37,7 +53,33 @@ pub enum Step {
     },
 }
 
-fn should_restart(policy: RestartPolicy, exit_code: i64) -> bool {
+/// One sidekick to create, replacing its old container if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidekickLaunch {
+    pub name: String,
+    pub replace: Option<String>,
+    pub after_failure: bool,
+}
+
+/// What the agent knows besides the instances.
+pub struct NodeFacts<'a> {
+    pub containers: &'a [ContainerSummary],
+    pub backoff: &'a Backoff,
+    pub health: &'a HealthBook,
+    pub now: Instant,
+    /// Milliseconds since the Unix epoch, for `started_ms` of adopted containers.
+    pub now_ms: u64,
+    /// False until the agent has listed its instances once: until then, no
+    /// container is treated as an orphan.
+    pub synced: bool,
+}
+
+/// The backoff key of sidekick `name` of instance `uid`.
+pub fn sidekick_key(uid: &str, name: &str) -> String {
+    format!("{uid}/{name}")
+}
+
+pub(crate) fn should_restart(policy: RestartPolicy, exit_code: i64) -> bool {
     match policy {
         RestartPolicy::Always => true,
         RestartPolicy::OnFailure => exit_code != 0,
@@ -54,332 +96,367 @@ fn report_if_changed(steps: &mut Vec<Step>, inst: &Instance, status: InstanceSta
     }
 }
 
-/// Plans one pass. `synced` is false until the agent has listed its instances
-/// once: until then, no container is treated as an orphan.
-pub fn plan_node(
-    node: &str,
-    desired: &[Instance],
-    containers: &[ContainerSummary],
-    backoff: &Backoff,
-    now: Instant,
-    synced: bool,
-) -> Vec<Step> {
-    let mut by_uid: HashMap<&str, Vec<&ContainerSummary>> = HashMap::new();
-    for c in containers {
+/// The containers of one instance.
+#[derive(Default)]
+struct Owned<'a> {
+    primaries: Vec<&'a ContainerSummary>,
+    sidekicks: Vec<&'a ContainerSummary>,
+}
+
+/// Running first, then the newest.
+fn best_first(containers: &mut [&ContainerSummary]) {
+    containers.sort_by_key(|c| {
+        (
+            c.state != ContainerState::Running,
+            std::cmp::Reverse(c.started_at.clone()),
+        )
+    });
+}
+
+fn orphan(steps: &mut Vec<Step>, c: &ContainerSummary) {
+    steps.push(Step::RemoveOrphan {
+        container_id: c.id.clone(),
+        name: c.name.clone(),
+    });
+}
+
+/// Plans one pass.
+pub fn plan_node(node: &str, desired: &[Instance], facts: &NodeFacts) -> Vec<Step> {
+    let mut by_uid: HashMap<&str, Owned> = HashMap::new();
+    for c in facts.containers {
         if let Some(uid) = c.labels.get(ContainerLabels::INSTANCE_UID) {
-            by_uid.entry(uid.as_str()).or_default().push(c);
+            let owned = by_uid.entry(uid.as_str()).or_default();
+            if c.labels.contains_key(ContainerLabels::SIDEKICK) {
+                owned.sidekicks.push(c);
+            } else {
+                owned.primaries.push(c);
+            }
         }
     }
     let mut steps = Vec::new();
     for inst in desired.iter().filter(|i| i.spec.node == node) {
         let mut mine = by_uid.remove(inst.meta.uid.as_str()).unwrap_or_default();
         if inst.spec.removing {
+            let ids = mine.sidekicks.iter().chain(&mine.primaries);
             steps.push(Step::Finish {
                 instance: Box::new(inst.clone()),
-                container_ids: mine.iter().map(|c| c.id.clone()).collect(),
+                container_ids: ids.map(|c| c.id.clone()).collect(),
             });
             continue;
         }
-        // Should never happen, but if two containers claim one instance, keep
+        // Should never happen, but if two containers claim one role, keep
         // the running (or newest) one and remove the rest.
-        mine.sort_by_key(|c| {
-            (
-                c.state != ContainerState::Running,
-                std::cmp::Reverse(c.started_at.clone()),
-            )
-        });
-        for extra in mine.iter().skip(1) {
-            steps.push(Step::RemoveOrphan {
-                container_id: extra.id.clone(),
-                name: extra.name.clone(),
-            });
+        best_first(&mut mine.primaries);
+        for extra in mine.primaries.iter().skip(1) {
+            orphan(&mut steps, extra);
         }
-        plan_instance(&mut steps, inst, mine.first().copied(), backoff, now);
-    }
-    if synced {
-        for c in by_uid.values().flatten() {
-            let ours = c
+        best_first(&mut mine.sidekicks);
+        let mut sidekicks: BTreeMap<&str, &ContainerSummary> = BTreeMap::new();
+        for c in &mine.sidekicks {
+            let name = c
                 .labels
-                .get(ContainerLabels::NODE)
-                .is_none_or(|n| n == node);
-            if ours {
-                steps.push(Step::RemoveOrphan {
-                    container_id: c.id.clone(),
-                    name: c.name.clone(),
-                });
+                .get(ContainerLabels::SIDEKICK)
+                .map(String::as_str)
+                .unwrap_or_default();
+            let known = inst.spec.launch.sidekicks.iter().any(|s| s.name == name);
+            if !known || sidekicks.contains_key(name) {
+                orphan(&mut steps, c);
+            } else {
+                sidekicks.insert(name, c);
+            }
+        }
+        let primary = mine.primaries.first().copied();
+        plan_instance(&mut steps, inst, primary, &sidekicks, facts);
+    }
+    if facts.synced {
+        for owned in by_uid.values() {
+            for c in owned.sidekicks.iter().chain(&owned.primaries) {
+                let ours = c
+                    .labels
+                    .get(ContainerLabels::NODE)
+                    .is_none_or(|n| n == node);
+                if ours {
+                    orphan(&mut steps, c);
+                }
             }
         }
     }
     steps
 }
 
+/// The instance's containers as the engine has them.
+struct Current<'a> {
+    primary: Option<&'a ContainerSummary>,
+    sidekicks: &'a BTreeMap<&'a str, &'a ContainerSummary>,
+}
+
+impl Current<'_> {
+    /// Every container id, sidekicks first (they live in the primary's namespace).
+    fn all_ids(&self) -> Vec<String> {
+        let sidekicks = self.sidekicks.values().map(|c| c.id.clone());
+        sidekicks
+            .chain(self.primary.map(|c| c.id.clone()))
+            .collect()
+    }
+}
+
 fn plan_instance(
     steps: &mut Vec<Step>,
     inst: &Instance,
-    container: Option<&ContainerSummary>,
-    backoff: &Backoff,
-    now: Instant,
+    primary: Option<&ContainerSummary>,
+    sidekicks: &BTreeMap<&str, &ContainerSummary>,
+    facts: &NodeFacts,
 ) {
-    let policy = inst.spec.launch.restart;
-    let wait = backoff.wait(&inst.meta.uid, now);
-    let launch = |replace: Option<String>, after_failure: bool| Step::Launch {
-        instance: Box::new(inst.clone()),
-        replace,
-        after_failure,
-    };
-    let Some(c) = container else {
-        let never_launched = inst.status.container_id.is_empty();
-        if never_launched && inst.status.state != InstanceState::Failed {
-            steps.push(launch(None, false));
-        } else if never_launched || policy != RestartPolicy::Never {
-            // Failed to launch before, or removed behind our back.
-            if wait.is_zero() {
-                steps.push(launch(None, true));
-            } else if inst.status.state == InstanceState::Running {
-                let status = InstanceStatus {
-                    state: InstanceState::Exited,
-                    reason: "container was removed; waiting to replace it".into(),
-                    container_id: String::new(),
-                    ..inst.status.clone()
-                };
-                report_if_changed(steps, inst, status);
-            }
-        } else {
-            let status = InstanceStatus {
-                state: InstanceState::Failed,
-                reason: "container was removed and the restart policy is never".into(),
-                ..inst.status.clone()
-            };
-            report_if_changed(steps, inst, status);
-        }
+    let current = Current { primary, sidekicks };
+    let Some(c) = primary else {
+        plan_missing(steps, inst, &current, facts);
         return;
     };
     match c.state {
-        ContainerState::Running => {
-            // The engine's list may not carry start times: keep the one reported at launch.
-            let started_at =
-                if inst.status.container_id == c.id && !inst.status.started_at.is_empty() {
-                    inst.status.started_at.clone()
-                } else {
-                    c.started_at.clone()
-                };
-            let status = InstanceStatus {
-                state: InstanceState::Running,
-                container_id: c.id.clone(),
-                reason: String::new(),
-                exit_code: None,
-                restarts: inst.status.restarts,
-                started_at,
-                ..inst.status.clone()
-            };
-            report_if_changed(steps, inst, status);
-        }
+        ContainerState::Running => plan_running(steps, inst, c, &current, facts),
         ContainerState::Created => steps.push(Step::Start {
             instance: Box::new(inst.clone()),
             container_id: c.id.clone(),
         }),
-        ContainerState::Exited(code) => {
-            if should_restart(policy, code) && wait.is_zero() {
-                steps.push(launch(Some(c.id.clone()), true));
-                return;
-            }
-            let reason = if should_restart(policy, code) {
-                format!("exited with code {code}; restarting after backoff")
-            } else {
-                String::new()
-            };
-            let status = InstanceStatus {
-                state: InstanceState::Exited,
-                container_id: c.id.clone(),
-                reason,
-                exit_code: Some(code),
-                restarts: inst.status.restarts,
-                started_at: c.started_at.clone(),
-                ..inst.status.clone()
-            };
-            report_if_changed(steps, inst, status);
-        }
+        ContainerState::Exited(code) => plan_exited(steps, inst, c, code, &current, facts),
         ContainerState::Other => {}
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    use super::*;
-    use corral_types::{InstanceSpec, Kind, Object, ServiceSpec};
-
-    fn inst(name: &str, uid: &str, policy: RestartPolicy) -> Instance {
-        let mut i: Instance = Object::new(
-            Kind::Instance,
-            "default",
-            name,
-            InstanceSpec {
-                service: "web".into(),
-                ordinal: 1,
-                node: "n1".into(),
-                launch: ServiceSpec {
-                    image: "img".into(),
-                    restart: policy,
-                    ..Default::default()
-                },
-                service_generation: 1,
-                removing: false,
-            },
-        );
-        i.meta.uid = uid.into();
-        i
-    }
-
-    fn container(id: &str, uid: &str, state: ContainerState) -> ContainerSummary {
-        let mut labels = BTreeMap::new();
-        labels.insert(ContainerLabels::INSTANCE_UID.to_string(), uid.to_string());
-        labels.insert(ContainerLabels::NODE.to_string(), "n1".to_string());
-        ContainerSummary {
-            id: id.into(),
-            name: format!("c-{id}"),
-            labels,
-            state,
-            started_at: "t".into(),
-        }
-    }
-
-    fn kinds(steps: &[Step]) -> Vec<&'static str> {
-        steps
-            .iter()
-            .map(|s| match s {
-                Step::Launch { replace: None, .. } => "launch",
-                Step::Launch {
-                    replace: Some(_), ..
-                } => "replace",
-                Step::Start { .. } => "start",
-                Step::RemoveOrphan { .. } => "orphan",
-                Step::Finish { .. } => "finish",
-                Step::Report { .. } => "report",
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_new_instance_is_launched_and_a_running_one_reported_once() {
-        let b = Backoff::default();
-        let now = Instant::now();
-        let mut i = inst("web-1", "u1", RestartPolicy::Always);
-        assert_eq!(
-            kinds(&plan_node("n1", &[i.clone()], &[], &b, now, true)),
-            vec!["launch"]
-        );
-        let c = container("c1", "u1", ContainerState::Running);
-        let steps = plan_node("n1", &[i.clone()], std::slice::from_ref(&c), &b, now, true);
-        let Step::Report { status, .. } = &steps[0] else {
-            panic!("{steps:?}")
-        };
-        assert_eq!(status.state, InstanceState::Running);
-        i.status = status.clone();
-        assert!(plan_node("n1", &[i], &[c], &b, now, true).is_empty());
-    }
-
-    #[test]
-    fn exited_containers_follow_the_restart_policy() {
-        let b = Backoff::default();
-        let now = Instant::now();
-        let cases = [
-            (RestartPolicy::Always, 0, "replace"),
-            (RestartPolicy::OnFailure, 1, "replace"),
-            (RestartPolicy::OnFailure, 0, "report"),
-            (RestartPolicy::Never, 1, "report"),
-        ];
-        for (policy, code, want) in cases {
-            let i = inst("web-1", "u1", policy);
-            let c = container("c1", "u1", ContainerState::Exited(code));
-            assert_eq!(
-                kinds(&plan_node("n1", &[i], &[c], &b, now, true)),
-                vec![want],
-                "{policy:?} {code}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_removed_container_is_replaced_unless_policy_is_never() {
-        let b = Backoff::default();
-        let now = Instant::now();
-        let mut i = inst("web-1", "u1", RestartPolicy::Always);
-        i.status.container_id = "gone".into();
-        i.status.state = InstanceState::Running;
-        assert_eq!(
-            kinds(&plan_node("n1", &[i.clone()], &[], &b, now, true)),
-            vec!["launch"]
-        );
-        i.spec.launch.restart = RestartPolicy::Never;
-        let steps = plan_node("n1", &[i], &[], &b, now, true);
-        let Step::Report { status, .. } = &steps[0] else {
-            panic!("{steps:?}")
-        };
-        assert_eq!(status.state, InstanceState::Failed);
-    }
-
-    #[test]
-    fn restarts_wait_for_the_backoff() {
-        let mut b = Backoff::default();
-        let now = Instant::now();
-        b.launched("u1", now, true);
-        let i = inst("web-1", "u1", RestartPolicy::Always);
-        let c = container("c1", "u1", ContainerState::Exited(1));
-        assert_eq!(
-            kinds(&plan_node(
-                "n1",
-                std::slice::from_ref(&i),
-                std::slice::from_ref(&c),
-                &b,
-                now,
-                true
-            )),
-            vec!["report"]
-        );
-        let later = now + Duration::from_secs(2);
-        assert_eq!(
-            kinds(&plan_node("n1", &[i], &[c], &b, later, true)),
-            vec!["replace"]
-        );
-    }
-
-    #[test]
-    fn orphans_are_removed_only_after_the_first_sync_and_only_on_this_node() {
-        let b = Backoff::default();
-        let now = Instant::now();
-        let orphan = container("c9", "u9", ContainerState::Running);
-        let mut elsewhere = container("c8", "u8", ContainerState::Running);
-        elsewhere
-            .labels
-            .insert(ContainerLabels::NODE.into(), "n2".into());
-        let cs = [orphan, elsewhere];
-        assert!(plan_node("n1", &[], &cs, &b, now, false).is_empty());
-        assert_eq!(
-            kinds(&plan_node("n1", &[], &cs, &b, now, true)),
-            vec!["orphan"]
-        );
-    }
-
-    #[test]
-    fn removing_instances_finish_with_all_their_containers() {
-        let b = Backoff::default();
-        let mut i = inst("web-1", "u1", RestartPolicy::Always);
-        i.spec.removing = true;
-        let c = container("c1", "u1", ContainerState::Running);
-        let steps = plan_node("n1", &[i], &[c], &b, Instant::now(), true);
-        assert!(
-            matches!(&steps[..], [Step::Finish { container_ids, .. }] if container_ids == &vec!["c1".to_string()])
-        );
-    }
-
-    #[test]
-    fn instances_of_other_nodes_are_ignored() {
-        let b = Backoff::default();
-        let mut i = inst("web-1", "u1", RestartPolicy::Always);
-        i.spec.node = "n2".into();
-        assert!(plan_node("n1", &[i], &[], &b, Instant::now(), true).is_empty());
+fn launch_step(inst: &Instance, replace: Vec<String>, after_failure: bool) -> Step {
+    Step::Launch {
+        instance: Box::new(inst.clone()),
+        replace,
+        after_failure,
     }
 }
+
+/// No primary container: never launched, failed to launch, or removed behind our back.
+fn plan_missing(steps: &mut Vec<Step>, inst: &Instance, current: &Current, facts: &NodeFacts) {
+    let policy = inst.spec.launch.restart;
+    let wait = facts.backoff.wait(&inst.meta.uid, facts.now);
+    let never_launched = inst.status.container_id.is_empty();
+    let job_done = inst.spec.launch.job.is_some()
+        && inst.status.state == InstanceState::Exited
+        && inst.status.exit_code == Some(0);
+    if job_done {
+        return;
+    }
+    if never_launched && inst.status.state != InstanceState::Failed {
+        steps.push(launch_step(inst, current.all_ids(), false));
+    } else if never_launched || policy != RestartPolicy::Never {
+        if wait.is_zero() {
+            steps.push(launch_step(inst, current.all_ids(), true));
+        } else if inst.status.state == InstanceState::Running {
+            let status = InstanceStatus {
+                state: InstanceState::Exited,
+                reason: "container was removed; waiting to replace it".into(),
+                container_id: String::new(),
+                ..inst.status.clone()
+            };
+            report_if_changed(steps, inst, status);
+        }
+    } else {
+        let status = InstanceStatus {
+            state: InstanceState::Failed,
+            reason: "container was removed and the restart policy is never".into(),
+            ..inst.status.clone()
+        };
+        report_if_changed(steps, inst, status);
+    }
+}
+
+/// The instance's health on container `c`.
+fn health_of(inst: &Instance, c: &ContainerSummary, facts: &NodeFacts) -> Health {
+    match inst.spec.launch.health_check {
+        None => Health::None,
+        Some(_) => facts.health.health(&inst.meta.uid, &c.id),
+    }
+}
+
+fn plan_running(
+    steps: &mut Vec<Step>,
+    inst: &Instance,
+    c: &ContainerSummary,
+    current: &Current,
+    facts: &NodeFacts,
+) {
+    let health = health_of(inst, c, facts);
+    let recreate = inst
+        .spec
+        .launch
+        .health_check
+        .as_ref()
+        .is_some_and(|h| h.strategy == HealthStrategy::Recreate);
+    if health == Health::Unhealthy
+        && recreate
+        && facts.backoff.wait(&inst.meta.uid, facts.now).is_zero()
+    {
+        steps.push(launch_step(inst, current.all_ids(), true));
+        return;
+    }
+    let launches = sidekick_launches(inst, current, facts);
+    if !launches.is_empty() {
+        steps.push(Step::LaunchSidekicks {
+            instance: Box::new(inst.clone()),
+            primary_id: c.id.clone(),
+            sidekicks: launches,
+        });
+    }
+    let same = inst.status.container_id == c.id;
+    // The engine's list may not carry start times: keep the ones reported at launch.
+    let started_at = if same && !inst.status.started_at.is_empty() {
+        inst.status.started_at.clone()
+    } else {
+        c.started_at.clone()
+    };
+    let started_ms = if same && inst.status.started_ms != 0 {
+        inst.status.started_ms
+    } else {
+        facts.now_ms
+    };
+    let reason = if health == Health::Unhealthy && recreate {
+        "unhealthy; replacing after backoff".to_string()
+    } else {
+        String::new()
+    };
+    let status = InstanceStatus {
+        state: InstanceState::Running,
+        container_id: c.id.clone(),
+        reason,
+        exit_code: None,
+        restarts: inst.status.restarts,
+        started_at,
+        health,
+        started_ms,
+        sidekicks: sidekick_statuses(inst, current),
+    };
+    report_if_changed(steps, inst, status);
+}
+
+/// Sidekicks to (re)create: missing ones, and exited ones the restart
+/// policy restarts, once their backoff allows.
+fn sidekick_launches(inst: &Instance, current: &Current, facts: &NodeFacts) -> Vec<SidekickLaunch> {
+    let policy = inst.spec.launch.restart;
+    let mut launches = Vec::new();
+    for sk in &inst.spec.launch.sidekicks {
+        let key = sidekick_key(&inst.meta.uid, &sk.name);
+        if !facts.backoff.wait(&key, facts.now).is_zero() {
+            continue;
+        }
+        let launch = match current.sidekicks.get(sk.name.as_str()) {
+            None => {
+                let existed = inst
+                    .status
+                    .sidekicks
+                    .iter()
+                    .any(|s| s.name == sk.name && s.state != InstanceState::Pending);
+                Some((None, existed))
+            }
+            Some(c) => match c.state {
+                ContainerState::Exited(code) if should_restart(policy, code) => {
+                    Some((Some(c.id.clone()), true))
+                }
+                ContainerState::Created => Some((Some(c.id.clone()), false)),
+                _ => None,
+            },
+        };
+        if let Some((replace, after_failure)) = launch {
+            launches.push(SidekickLaunch {
+                name: sk.name.clone(),
+                replace,
+                after_failure,
+            });
+        }
+    }
+    launches
+}
+
+/// One status per sidekick of the launch config, in its order.
+fn sidekick_statuses(inst: &Instance, current: &Current) -> Vec<SidekickStatus> {
+    let sidekicks = &inst.spec.launch.sidekicks;
+    sidekicks
+        .iter()
+        .map(|sk| match current.sidekicks.get(sk.name.as_str()) {
+            Some(c) => {
+                let (state, exit_code) = match c.state {
+                    ContainerState::Running => (InstanceState::Running, None),
+                    ContainerState::Exited(code) => (InstanceState::Exited, Some(code)),
+                    ContainerState::Created | ContainerState::Other => {
+                        (InstanceState::Starting, None)
+                    }
+                };
+                SidekickStatus {
+                    name: sk.name.clone(),
+                    state,
+                    container_id: c.id.clone(),
+                    exit_code,
+                }
+            }
+            // Keep a failure the launch reported; otherwise it is still to come.
+            None => inst
+                .status
+                .sidekicks
+                .iter()
+                .find(|s| s.name == sk.name && s.state == InstanceState::Failed)
+                .cloned()
+                .unwrap_or_else(|| SidekickStatus {
+                    name: sk.name.clone(),
+                    ..SidekickStatus::default()
+                }),
+        })
+        .collect()
+}
+
+fn plan_exited(
+    steps: &mut Vec<Step>,
+    inst: &Instance,
+    c: &ContainerSummary,
+    code: i64,
+    current: &Current,
+    facts: &NodeFacts,
+) {
+    let launch = &inst.spec.launch;
+    let policy = launch.restart;
+    // A job that exits 0 is done, whatever the restart policy says.
+    let restart = match launch.job {
+        Some(_) => code != 0 && policy != RestartPolicy::Never,
+        None => should_restart(policy, code),
+    };
+    let attempts = inst.status.restarts.saturating_add(1);
+    let gave_up = launch
+        .job
+        .is_some_and(|j| j.max_attempts > 0 && attempts >= j.max_attempts);
+    let base = InstanceStatus {
+        state: InstanceState::Exited,
+        container_id: c.id.clone(),
+        reason: String::new(),
+        exit_code: Some(code),
+        restarts: inst.status.restarts,
+        started_at: c.started_at.clone(),
+        ..inst.status.clone()
+    };
+    if restart && gave_up {
+        let status = InstanceStatus {
+            state: InstanceState::Failed,
+            reason: format!("gave up after {attempts} attempts (last exit code {code})"),
+            ..base
+        };
+        report_if_changed(steps, inst, status);
+        return;
+    }
+    if restart && facts.backoff.wait(&inst.meta.uid, facts.now).is_zero() {
+        steps.push(launch_step(inst, current.all_ids(), true));
+        return;
+    }
+    let reason = if restart {
+        format!("exited with code {code}; restarting after backoff")
+    } else {
+        String::new()
+    };
+    report_if_changed(steps, inst, InstanceStatus { reason, ..base });
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

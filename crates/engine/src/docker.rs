@@ -2,13 +2,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, EventMessage,
-    HostConfig, PortBinding as DockerPortBinding,
+    ContainerInspectResponse, ContainerStateStatusEnum, EndpointSettings, EventMessage,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, EventsOptionsBuilder, InspectContainerOptions,
@@ -17,9 +19,10 @@ use bollard::query_parameters::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use crate::docker_body::create_body;
 use crate::{
     ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
-    EngineError, EngineInfo, EventStream, LogOptions, LogStream, PortProtocol,
+    EXEC_OUTPUT_LIMIT, EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream,
 };
 
 /// Seconds bollard waits for the response headers of one request. Long enough
@@ -77,6 +80,48 @@ impl DockerEngine {
     }
 }
 
+impl DockerEngine {
+    /// Runs `cmd` in container `id`, collects its output, and returns its exit code.
+    async fn exec_to_end(&self, id: &str, cmd: &[String]) -> Result<ExecResult, EngineError> {
+        let options = CreateExecOptions {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_exec(id, options)
+            .await
+            .map_err(|e| container_error("create exec", id, e))?;
+        let started = self
+            .docker
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| container_error("start exec", id, e))?;
+        let mut output = Vec::new();
+        if let StartExecResults::Attached {
+            output: mut stream, ..
+        } = started
+        {
+            while let Some(item) = stream.next().await {
+                let chunk = log_bytes(item.map_err(|e| api_error("read exec output", e))?);
+                let room = EXEC_OUTPUT_LIMIT.saturating_sub(output.len());
+                output.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+        }
+        let inspected = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| api_error("inspect exec", e))?;
+        Ok(ExecResult {
+            exit_code: inspected.exit_code.unwrap_or(-1),
+            output: String::from_utf8_lossy(&output).into_owned(),
+        })
+    }
+}
+
 impl fmt::Display for DockerEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "docker engine at {}", self.docker_host)
@@ -115,59 +160,6 @@ fn container_error(operation: &'static str, id: &str, error: BollardError) -> En
     }
 }
 
-fn port_key(container_port: u16, protocol: PortProtocol) -> String {
-    let protocol = match protocol {
-        PortProtocol::Tcp => "tcp",
-        PortProtocol::Udp => "udp",
-    };
-    format!("{container_port}/{protocol}")
-}
-
-/// The create body for `config`: command, env, labels, ports and limits.
-fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
-    let mut exposed = Vec::new();
-    let mut bindings: HashMap<String, Option<Vec<DockerPortBinding>>> = HashMap::new();
-    for port in &config.ports {
-        let key = port_key(port.container_port, port.protocol);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        if port.host_port != 0 {
-            bindings
-                .entry(key)
-                .or_insert_with(|| Some(Vec::new()))
-                .get_or_insert_with(Vec::new)
-                .push(DockerPortBinding {
-                    host_ip: Some(String::new()),
-                    host_port: Some(port.host_port.to_string()),
-                });
-        }
-    }
-    let host_config = HostConfig {
-        port_bindings: (!bindings.is_empty()).then_some(bindings),
-        memory: positive(config.memory_bytes),
-        nano_cpus: positive(config.nano_cpus),
-        // Docker's init as PID 1 forwards signals and reaps zombies, so a
-        // process that ignores SIGTERM as PID 1 still stops at once.
-        init: config.init.then_some(true),
-        ..Default::default()
-    };
-    ContainerCreateBody {
-        image: Some(config.image.clone()),
-        cmd: (!config.command.is_empty()).then(|| config.command.clone()),
-        env: (!config.env.is_empty()).then(|| config.env.clone()),
-        labels: Some(config.labels.clone().into_iter().collect()),
-        exposed_ports: (!exposed.is_empty()).then_some(exposed),
-        host_config: Some(host_config),
-        ..Default::default()
-    }
-}
-
-/// `Some(n)` for a limit, `None` for 0 (no limit); saturates at `i64::MAX`.
-fn positive(value: u64) -> Option<i64> {
-    (value > 0).then(|| i64::try_from(value).unwrap_or(i64::MAX))
-}
-
 /// A summary from a list entry; `None` for an entry without an id.
 fn summary_from_list(c: bollard::models::ContainerSummary) -> Option<ContainerSummary> {
     let id = c.id?;
@@ -191,7 +183,24 @@ fn summary_from_list(c: bollard::models::ContainerSummary) -> Option<ContainerSu
         labels: c.labels.unwrap_or_default().into_iter().collect(),
         state,
         started_at: String::new(),
+        ip: c
+            .network_settings
+            .and_then(|n| n.networks)
+            .map(|n| first_ip(&n))
+            .unwrap_or_default(),
     })
+}
+
+/// The address on the first network (by name) that gives one.
+fn first_ip(networks: &HashMap<String, EndpointSettings>) -> String {
+    let mut names: Vec<&String> = networks.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|n| networks[n].ip_address.as_deref())
+        .find(|ip| !ip.is_empty())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The code in a list status such as `Exited (137) 5 seconds ago`; -1 if absent.
@@ -225,12 +234,18 @@ fn summary_from_inspect(id: &str, response: ContainerInspectResponse) -> Contain
         .into_iter()
         .collect();
     let name = response.name.unwrap_or_default();
+    let ip = response
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|n| first_ip(&n))
+        .unwrap_or_default();
     ContainerSummary {
         id: response.id.unwrap_or_else(|| id.to_owned()),
         name: name.trim_start_matches('/').to_owned(),
         labels,
         state: container_state,
         started_at,
+        ip,
     }
 }
 
@@ -346,6 +361,38 @@ impl ContainerEngine for DockerEngine {
         Ok(summary_from_inspect(id, response))
     }
 
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        let request = VolumeCreateRequest {
+            name: Some(name.to_owned()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        // Docker answers 201 for an existing local volume too.
+        self.docker
+            .create_volume(request)
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("create volume", e))
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult, EngineError> {
+        tokio::time::timeout(timeout, self.exec_to_end(id, cmd))
+            .await
+            .map_err(|_| EngineError::ExecTimeout {
+                id: id.to_owned(),
+                timeout,
+            })?
+    }
+
     fn events(&self) -> EventStream {
         let filters = HashMap::from([("type", vec!["container"])]);
         let options = EventsOptionsBuilder::default().filters(&filters).build();
@@ -380,41 +427,6 @@ impl ContainerEngine for DockerEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PortBinding;
-
-    #[test]
-    fn create_body_publishes_only_ports_with_a_host_port() {
-        let config = ContainerConfig {
-            name: "web".into(),
-            image: "corral-whoami:latest".into(),
-            ports: vec![
-                PortBinding {
-                    container_port: 80,
-                    host_port: 8080,
-                    protocol: PortProtocol::Tcp,
-                },
-                PortBinding {
-                    container_port: 53,
-                    host_port: 0,
-                    protocol: PortProtocol::Udp,
-                },
-            ],
-            memory_bytes: 64 << 20,
-            ..Default::default()
-        };
-        let body = create_body(&config);
-        let exposed = body.exposed_ports.unwrap();
-        assert_eq!(exposed, vec!["80/tcp".to_string(), "53/udp".to_string()]);
-        let host = body.host_config.unwrap();
-        let bindings = host.port_bindings.unwrap();
-        assert_eq!(bindings.len(), 1);
-        let web = bindings["80/tcp"].as_ref().unwrap();
-        assert_eq!(web[0].host_port.as_deref(), Some("8080"));
-        assert_eq!(web[0].host_ip.as_deref(), Some(""));
-        assert_eq!(host.memory, Some(64 << 20));
-        assert_eq!(host.nano_cpus, None);
-        assert_eq!(body.cmd, None, "an empty command keeps the image's default");
-    }
 
     #[test]
     fn event_action_keeps_only_the_verb() {

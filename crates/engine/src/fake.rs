@@ -3,18 +3,19 @@
 //! process). It keeps little per engine: no event channel exists until
 //! someone subscribes, and recording can be turned off.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 
+use crate::fake_clock::now_rfc3339;
 use crate::{
     ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
-    EngineError, EngineInfo, EventStream, LogOptions, LogStream,
+    EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream,
 };
 
 /// Slots of the event channel, per engine, once someone subscribes.
@@ -34,6 +35,8 @@ pub enum FakeCall {
     Stop { id: String },
     Remove { id: String },
     Inspect { id: String },
+    CreateVolume { name: String },
+    Exec { id: String, cmd: Vec<String> },
     Events,
     Logs { id: String },
 }
@@ -48,6 +51,8 @@ pub enum FakeOperation {
     Stop,
     Remove,
     Inspect,
+    CreateVolume,
+    Exec,
 }
 
 impl FakeOperation {
@@ -60,6 +65,8 @@ impl FakeOperation {
             Self::Stop => "stop container",
             Self::Remove => "remove container",
             Self::Inspect => "inspect container",
+            Self::CreateVolume => "create volume",
+            Self::Exec => "exec",
         }
     }
 }
@@ -83,7 +90,16 @@ impl FakeContainer {
             labels: self.config.labels.clone(),
             state: self.state,
             started_at: self.started_at.clone(),
+            ip: self.ip(),
         }
+    }
+
+    /// `10.0.x.y` from its sequence number while it runs on its own network.
+    fn ip(&self) -> String {
+        if self.state != ContainerState::Running || !self.config.network_mode.is_empty() {
+            return String::new();
+        }
+        format!("10.0.{}.{}", (self.seq >> 8) & 0xff, self.seq & 0xff)
     }
 }
 
@@ -103,6 +119,9 @@ struct Inner {
     failures: HashSet<FakeOperation>,
     recording: bool,
     calls: Vec<FakeCall>,
+    volumes: BTreeMap<String, BTreeMap<String, String>>,
+    /// What `exec` returns, by container id; exit code 0 otherwise.
+    exec_results: HashMap<String, ExecResult>,
     signals: Option<broadcast::Sender<Signal>>,
 }
 
@@ -134,6 +153,8 @@ impl FakeEngine {
                 failures: HashSet::new(),
                 recording: true,
                 calls: Vec::new(),
+                volumes: BTreeMap::new(),
+                exec_results: HashMap::new(),
                 signals: None,
             }),
         }
@@ -209,6 +230,18 @@ impl FakeEngine {
         let inner = self.lock();
         let key = inner.resolve(id)?;
         inner.containers.get(&key).map(|c| c.config.clone())
+    }
+
+    /// The volumes created so far, with their labels.
+    pub fn volumes(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.lock().volumes.clone()
+    }
+
+    /// Makes `exec` in container `id` (an id or a name) return `result`.
+    pub fn set_exec_result(&self, id: &str, result: ExecResult) {
+        let mut inner = self.lock();
+        let key = inner.resolve(id).unwrap_or_else(|| id.to_owned());
+        inner.exec_results.insert(key, result);
     }
 
     /// How many containers exist, in any state.
@@ -329,37 +362,6 @@ fn next_id() -> (u64, String) {
     (n, format!("{z:016x}{n:048x}"))
 }
 
-/// Now, as RFC 3339 in UTC with nanoseconds, like Docker's `StartedAt`.
-fn now_rfc3339() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_nanos()
-    )
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[async_trait::async_trait]
 impl ContainerEngine for FakeEngine {
     async fn info(&self) -> Result<EngineInfo, EngineError> {
@@ -454,6 +456,9 @@ impl ContainerEngine for FakeEngine {
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         let call = FakeCall::Remove { id: id.to_owned() };
         let mut inner = self.enter(call, Some(FakeOperation::Remove))?;
+        if let Some(key) = inner.resolve(id) {
+            inner.exec_results.remove(&key);
+        }
         inner.destroy(id, 137);
         Ok(())
     }
@@ -466,6 +471,52 @@ impl ContainerEngine for FakeEngine {
             .and_then(|key| inner.containers.get(&key))
             .map(FakeContainer::summary)
             .ok_or_else(|| EngineError::NotFound(id.to_owned()))
+    }
+
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        let call = FakeCall::CreateVolume {
+            name: name.to_owned(),
+        };
+        let mut inner = self.enter(call, Some(FakeOperation::CreateVolume))?;
+        inner
+            .volumes
+            .entry(name.to_owned())
+            .or_insert_with(|| labels.clone());
+        Ok(())
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        _timeout: Duration,
+    ) -> Result<ExecResult, EngineError> {
+        let call = FakeCall::Exec {
+            id: id.to_owned(),
+            cmd: cmd.to_vec(),
+        };
+        let inner = self.enter(call, Some(FakeOperation::Exec))?;
+        let key = inner
+            .resolve(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        let running = inner
+            .containers
+            .get(&key)
+            .is_some_and(|c| c.state == ContainerState::Running);
+        if !running {
+            return Err(EngineError::Api {
+                operation: "create exec",
+                message: format!("container {id} is not running"),
+            });
+        }
+        Ok(inner.exec_results.get(&key).cloned().unwrap_or(ExecResult {
+            exit_code: 0,
+            output: String::new(),
+        }))
     }
 
     fn events(&self) -> EventStream {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::EventStream;
+use crate::fake_clock::civil_from_days;
 
 fn config(name: &str) -> ContainerConfig {
     ContainerConfig {
@@ -265,4 +266,53 @@ async fn an_engine_without_listeners_keeps_no_event_channel() {
     drop(events);
     engine.create(&config("b")).await.unwrap();
     assert!(engine.lock().signals.is_none());
+}
+
+#[tokio::test]
+async fn volumes_exec_and_addresses_are_faked() {
+    let engine = FakeEngine::new();
+    let labels = BTreeMap::from([("io.corral.stack".to_owned(), "st".to_owned())]);
+    engine.create_volume("st_data", &labels).await.unwrap();
+    engine
+        .create_volume("st_data", &BTreeMap::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        engine.volumes()["st_data"],
+        labels,
+        "creating twice is fine"
+    );
+
+    let id = engine.create(&config("web-1")).await.unwrap();
+    assert!(engine.inspect(&id).await.unwrap().ip.is_empty());
+    let cmd = vec!["true".to_owned()];
+    assert!(
+        engine
+            .exec(&id, &cmd, Duration::from_secs(1))
+            .await
+            .is_err()
+    );
+    engine.start(&id).await.unwrap();
+    assert!(engine.inspect(&id).await.unwrap().ip.starts_with("10.0."));
+    let ok = engine
+        .exec(&id, &cmd, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(ok.exit_code, 0);
+    engine.set_exec_result(
+        "web-1",
+        ExecResult {
+            exit_code: 1,
+            output: "no".into(),
+        },
+    );
+    let failed = engine
+        .exec(&id, &cmd, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(failed.exit_code, 1);
+    assert!(engine.calls().contains(&FakeCall::Exec {
+        id: id.clone(),
+        cmd: cmd.clone()
+    }));
 }

@@ -3,10 +3,13 @@
 //! keeps containers in memory, for unit tests and the scale benchmark.
 
 mod docker;
+mod docker_body;
 mod fake;
+mod fake_clock;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::time::Duration;
 
 use futures::Stream;
 
@@ -23,6 +26,8 @@ pub enum EngineError {
     ImageNotFound(String),
     #[error("container name {0} is already in use")]
     NameInUse(String),
+    #[error("command in container {id} did not finish within {timeout:?}")]
+    ExecTimeout { id: String, timeout: Duration },
     #[error("{operation} failed: {message}")]
     Api {
         operation: &'static str,
@@ -54,6 +59,34 @@ pub struct PortBinding {
     pub protocol: PortProtocol,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MountKind {
+    /// A named volume (`source`), or an anonymous one when `source` is empty.
+    #[default]
+    Volume,
+    /// A host path (`source`).
+    Bind,
+    /// A tmpfs at `target`.
+    Tmpfs,
+}
+
+/// One mount of a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mount {
+    pub kind: MountKind,
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// A resource limit (`nofile`, `nproc`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
 /// Everything needed to create one container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerConfig {
@@ -71,6 +104,26 @@ pub struct ContainerConfig {
     pub nano_cpus: u64,
     /// Run the engine's init as PID 1 (signal forwarding, zombie reaping).
     pub init: bool,
+    /// Docker's `Entrypoint`; `None` keeps the image's.
+    pub entrypoint: Option<Vec<String>>,
+    /// Empty strings keep the image's defaults.
+    pub working_dir: String,
+    pub user: String,
+    pub hostname: String,
+    pub mounts: Vec<Mount>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub ulimits: Vec<Ulimit>,
+    /// Empty: the image's (SIGTERM by default).
+    pub stop_signal: String,
+    /// Seconds between the stop signal and a kill; `None`: the engine's default.
+    pub stop_timeout_s: Option<u32>,
+    /// `container:<id>` to join another container's network namespace;
+    /// empty: the engine's default network.
+    pub network_mode: String,
+    /// Containers whose volumes this one mounts.
+    pub volumes_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +145,21 @@ pub struct ContainerSummary {
     pub state: ContainerState,
     /// RFC 3339 start time, empty if never started.
     pub started_at: String,
+    /// Its IP address on its network; empty when it has none (stopped, or
+    /// sharing another container's namespace).
+    pub ip: String,
 }
+
+/// What a command run inside a container did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecResult {
+    pub exit_code: i64,
+    /// Stdout and stderr, interleaved, at most [`EXEC_OUTPUT_LIMIT`] bytes.
+    pub output: String,
+}
+
+/// Bytes of output an [`ExecResult`] keeps.
+pub const EXEC_OUTPUT_LIMIT: usize = 64 * 1024;
 
 /// A change the engine reports (`start`, `die`, `destroy`, ...), by container id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +203,21 @@ pub trait ContainerEngine: Send + Sync + 'static {
     async fn remove(&self, id: &str) -> Result<(), EngineError>;
 
     async fn inspect(&self, id: &str) -> Result<ContainerSummary, EngineError>;
+
+    /// Creates the named volume; one that exists already is fine.
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError>;
+
+    /// Runs `cmd` inside a running container and waits at most `timeout` for it.
+    async fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult, EngineError>;
 
     /// Container events (start, die, destroy, ...) from now on.
     fn events(&self) -> EventStream;

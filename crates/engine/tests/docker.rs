@@ -348,3 +348,51 @@ fn http_get(port: u16) -> String {
         }
     }
 }
+
+#[tokio::test]
+async fn exec_runs_in_the_container_and_inspect_gives_its_address() {
+    let (bed, docker) = engine().await;
+    let name = name("exec");
+    let volume = format!("corral-engine-test-vol-{}", std::process::id());
+    let _cleanup = Cleanup::new(&bed, &[&name]);
+    let labels = BTreeMap::from([("io.corral.stack".to_owned(), "t".to_owned())]);
+    docker.create_volume(&volume, &labels).await.unwrap();
+    docker.create_volume(&volume, &labels).await.unwrap();
+    let mut config = busybox(&name, &["sleep", "300"]);
+    config.mounts = vec![corral_engine::Mount {
+        kind: corral_engine::MountKind::Volume,
+        source: volume.clone(),
+        target: "/data".into(),
+        read_only: false,
+    }];
+    let id = docker.create(&config).await.unwrap();
+    docker.start(&id).await.unwrap();
+    let seen = docker.inspect(&id).await.unwrap();
+    assert!(seen.ip.starts_with("172.30.250."), "{seen:?}");
+    let listed = docker.list("corral.test.engine").await.unwrap();
+    assert!(
+        listed.iter().any(|c| c.id == id && c.ip == seen.ip),
+        "{listed:?}"
+    );
+
+    let cmd = |s: &str| vec!["sh".to_owned(), "-c".to_owned(), s.to_owned()];
+    let t = Duration::from_secs(10);
+    let ok = docker
+        .exec(&id, &cmd("echo hi > /data/x; cat /data/x"), t)
+        .await
+        .unwrap();
+    assert_eq!(ok.exit_code, 0);
+    assert_eq!(ok.output.trim(), "hi");
+    let failed = docker.exec(&id, &cmd("exit 3"), t).await.unwrap();
+    assert_eq!(failed.exit_code, 3);
+    let slow = docker
+        .exec(&id, &cmd("sleep 5"), Duration::from_millis(300))
+        .await;
+    assert!(
+        matches!(slow, Err(EngineError::ExecTimeout { .. })),
+        "{slow:?}"
+    );
+
+    docker.remove(&id).await.unwrap();
+    let _ = bed.docker().args(["volume", "rm", "-f", &volume]).output();
+}
