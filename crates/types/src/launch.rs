@@ -227,8 +227,9 @@ pub enum RuleTarget {
 
 /// One placement rule: the target must (`equal`) or must not (`!equal`) be
 /// found on the node, hard or soft.
+// No `deny_unknown_fields` here: serde does not support it together with `flatten`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PlacementRule {
     #[serde(flatten)]
     pub target: RuleTarget,
@@ -358,6 +359,32 @@ impl fmt::Display for Health {
             Health::Healthy => "healthy",
             Health::Unhealthy => "unhealthy",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_rules_round_trip_through_json() {
+        let rules = vec![
+            PlacementRule {
+                target: RuleTarget::NodeLabel {
+                    key: "disk".into(),
+                    value: "ssd".into(),
+                },
+                equal: false,
+                strength: Strength::Soft,
+            },
+            PlacementRule {
+                target: RuleTarget::Instance { name: "db".into() },
+                ..Default::default()
+            },
+        ];
+        let json = serde_json::to_string(&rules).unwrap();
+        let back: Vec<PlacementRule> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, rules);
     }
 }
 
