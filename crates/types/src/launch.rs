@@ -362,6 +362,12 @@ impl fmt::Display for Health {
     }
 }
 
+impl Health {
+    pub fn is_none(&self) -> bool {
+        *self == Health::None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,11 +391,5 @@ mod tests {
         let json = serde_json::to_string(&rules).unwrap();
         let back: Vec<PlacementRule> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, rules);
-    }
-}
-
-impl Health {
-    pub fn is_none(&self) -> bool {
-        *self == Health::None
     }
 }
