@@ -315,6 +315,98 @@ async fn sidekicks_share_the_network_namespace_and_volumes() {
     assert_eq!(again.status.container_id, web.status.container_id);
 }
 
+/// The volume mounted at `target` in `container`'s `docker inspect`.
+fn mount_at(info: &Value, target: &str) -> Value {
+    let mounts = info["Mounts"].as_array().cloned().unwrap_or_default();
+    mounts
+        .into_iter()
+        .find(|m| m["Destination"] == target)
+        .unwrap_or_else(|| panic!("no mount at {target}: {}", info["Mounts"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_mounts_the_volumes_of_its_start_once_data_sidekick() {
+    let mut volumes = Volumes::default();
+    let c = Cluster::start("it-feat-datavol").await;
+    volumes.docker_host = c.docker_host.clone();
+    let spec = ServiceSpec {
+        image: WHOAMI.into(),
+        scale: 1,
+        volumes_from: vec!["data".into()],
+        sidekicks: vec![Sidekick {
+            name: "data".into(),
+            image: BUSYBOX.into(),
+            entrypoint: Some(sh("echo seeded > /data/seed")),
+            volumes: vec![VolumeMount {
+                kind: MountKind::Volume,
+                source: String::new(),
+                target: "/data".into(),
+                read_only: false,
+            }],
+            start_once: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    c.create_service_spec("datavol", spec).await;
+    let t = Duration::from_secs(45);
+    let seeded = |i: &Instance| {
+        i.status.state == InstanceState::Running
+            && i.status.sidekicks.len() == 1
+            && i.status.sidekicks[0].state == InstanceState::Exited
+            && i.status.sidekicks[0].exit_code == Some(0)
+    };
+    let first = wait_instance(&c, "datavol", "data sidekick exited 0", t, seeded).await;
+    let data = inspect(&c, "datavol-1-data");
+    let volume = mount_at(&data, "/data")["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    volumes.names.push(volume.clone());
+    assert_eq!(data["Id"], first.status.sidekicks[0].container_id.as_str());
+    assert_ne!(
+        data["HostConfig"]["NetworkMode"],
+        format!("container:{}", first.status.container_id)
+    );
+    let primary = inspect(&c, "datavol-1");
+    assert_eq!(primary["HostConfig"]["VolumesFrom"][0], "datavol-1-data");
+    assert_eq!(mount_at(&primary, "/data")["Name"], volume.as_str());
+    let out = c.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "datavol-1",
+        BUSYBOX,
+        "cat",
+        "/data/seed",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "seeded");
+
+    // A start_once sidekick is not started again.
+    let started_at = data["State"]["StartedAt"].clone();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let again = inspect(&c, "datavol-1-data");
+    assert_eq!(again["State"]["Status"], "exited");
+    assert_eq!(again["State"]["StartedAt"], started_at);
+    let now = c.instances("datavol").await;
+    assert!(seeded(&now[0]), "{:?}", now[0].status);
+    assert_eq!(now[0].status.restarts, 0);
+
+    // Replacing the primary keeps the data sidekick, so its volume.
+    let out = c.docker(&["kill", "datavol-1"]);
+    assert!(out.status.success());
+    let replaced = wait_instance(&c, "datavol", "primary replaced", t, |i| {
+        seeded(i) && i.status.restarts >= 1 && i.status.container_id != first.status.container_id
+    })
+    .await;
+    assert_eq!(
+        replaced.status.sidekicks[0].container_id,
+        first.status.sidekicks[0].container_id
+    );
+    let primary = inspect(&c, "datavol-1");
+    assert_eq!(mount_at(&primary, "/data")["Name"], volume.as_str());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_to_completion_or_give_up_after_max_attempts() {
     let c = Cluster::start("it-feat-job").await;

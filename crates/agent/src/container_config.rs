@@ -136,16 +136,51 @@ fn corral_labels(inst: &Instance, node: &str) -> BTreeMap<String, String> {
     labels
 }
 
-/// The primary container. It publishes the sidekicks' ports too: they
-/// share its network namespace.
+/// Whether the primary mounts the volumes of sidekick `name` (a data sidekick).
+pub fn is_data_sidekick(launch: &ServiceSpec, name: &str) -> bool {
+    launch.volumes_from.iter().any(|n| n == name)
+}
+
+/// The data sidekicks in the order they must be created: one that mounts
+/// the volumes of another comes after it (a cycle is left in spec order).
+pub fn data_sidekicks(launch: &ServiceSpec) -> Vec<&Sidekick> {
+    let mut rest: Vec<&Sidekick> = launch
+        .sidekicks
+        .iter()
+        .filter(|s| is_data_sidekick(launch, &s.name))
+        .collect();
+    let mut out: Vec<&Sidekick> = Vec::new();
+    while !rest.is_empty() {
+        let waiting = |s: &&Sidekick| {
+            s.volumes_from
+                .iter()
+                .any(|f| rest.iter().any(|r| &r.name == f && r.name != s.name))
+        };
+        let (ready, later): (Vec<&Sidekick>, Vec<&Sidekick>) =
+            rest.iter().partition(|s| !waiting(s));
+        if ready.is_empty() {
+            out.extend(later);
+            break;
+        }
+        out.extend(ready);
+        rest = later;
+    }
+    out
+}
+
+/// The primary container. It publishes the ports of the sidekicks in its
+/// network namespace too, and mounts the volumes of its data sidekicks.
 pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
     let launch = &inst.spec.launch;
     let mut labels = launch.container_labels.clone();
     labels.extend(corral_labels(inst, node));
-    let ports = launch
-        .ports
-        .iter()
-        .chain(launch.sidekicks.iter().flat_map(|s| s.ports.iter()));
+    let ports = launch.ports.iter().chain(
+        launch
+            .sidekicks
+            .iter()
+            .filter(|s| !is_data_sidekick(launch, &s.name))
+            .flat_map(|s| s.ports.iter()),
+    );
     ContainerConfig {
         name: container_name(inst),
         image: launch.image.clone(),
@@ -176,12 +211,17 @@ pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
         stop_signal: launch.stop_signal.clone(),
         stop_timeout_s: Some(stop_grace_seconds(launch)),
         network_mode: String::new(),
-        volumes_from: Vec::new(),
+        volumes_from: launch
+            .volumes_from
+            .iter()
+            .map(|n| sidekick_container_name(inst, n))
+            .collect(),
     }
 }
 
 /// Sidekick `sidekick` of the instance, in the network namespace of the
-/// primary container `primary_id`.
+/// primary container `primary_id`; a data sidekick, created before the
+/// primary, gets a network of its own and publishes its own ports.
 pub fn sidekick_config(
     inst: &Instance,
     node: &str,
@@ -192,6 +232,7 @@ pub fn sidekick_config(
     let mut labels = sidekick.container_labels.clone();
     labels.extend(corral_labels(inst, node));
     labels.insert(ContainerLabels::SIDEKICK.into(), sidekick.name.clone());
+    let data = is_data_sidekick(launch, &sidekick.name);
     let volumes_from = sidekick
         .volumes_from
         .iter()
@@ -219,7 +260,16 @@ pub fn sidekick_config(
         privileged: sidekick.privileged,
         stop_signal: launch.stop_signal.clone(),
         stop_timeout_s: Some(stop_grace_seconds(launch)),
-        network_mode: format!("container:{primary_id}"),
+        network_mode: if data {
+            String::new()
+        } else {
+            format!("container:{primary_id}")
+        },
+        ports: if data {
+            port_bindings(sidekick.ports.iter())
+        } else {
+            Vec::new()
+        },
         volumes_from,
         ..ContainerConfig::default()
     }
@@ -297,5 +347,39 @@ mod tests {
                 .labels
                 .contains_key(ContainerLabels::SIDEKICK)
         );
+    }
+
+    #[test]
+    fn data_sidekicks_come_first_with_their_own_network() {
+        let sk = |name: &str, from: &[&str]| Sidekick {
+            name: name.into(),
+            image: "busy".into(),
+            volumes_from: from.iter().map(|s| s.to_string()).collect(),
+            ports: vec!["8080:80".parse().unwrap()],
+            ..Default::default()
+        };
+        let inst = instance(ServiceSpec {
+            image: "img".into(),
+            volumes_from: vec!["conf".into(), "data".into()],
+            sidekicks: vec![sk("log", &[""]), sk("conf", &["data"]), sk("data", &[])],
+            ..Default::default()
+        });
+        let launch = &inst.spec.launch;
+        let order: Vec<&str> = data_sidekicks(launch)
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(order, ["data", "conf"]);
+        let primary = container_config(&inst, "n1");
+        assert_eq!(primary.volumes_from, ["web-1-conf", "web-1-data"]);
+        assert_eq!(primary.ports.len(), 1, "only the log sidekick's port");
+        let data = sidekick_config(&inst, "n1", &launch.sidekicks[2], "");
+        assert_eq!(data.network_mode, "");
+        assert_eq!(data.ports.len(), 1);
+        let conf = sidekick_config(&inst, "n1", &launch.sidekicks[1], "");
+        assert_eq!(conf.volumes_from, ["web-1-data"]);
+        let log = sidekick_config(&inst, "n1", &launch.sidekicks[0], "abc");
+        assert_eq!(log.network_mode, "container:abc");
+        assert!(log.ports.is_empty());
     }
 }

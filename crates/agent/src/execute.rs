@@ -1,6 +1,6 @@
 //! Carrying out the plan against the engine, and the loop that runs it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,9 +12,9 @@ use corral_types::{ContainerLabels, Instance, InstanceState, InstanceStatus};
 
 use crate::Shared;
 use crate::backoff::Backoff;
-use crate::container_config::{DEFAULT_STOP_GRACE_S, stop_grace_seconds};
+use crate::container_config::{DEFAULT_STOP_GRACE_S, is_data_sidekick, stop_grace_seconds};
 use crate::health::HealthMonitor;
-use crate::launch::{epoch_ms, launch, launch_sidekick, stop_and_remove};
+use crate::launch::{epoch_ms, launch, launch_sidekick, start_sidekick, stop_and_remove};
 use crate::plan::{NodeFacts, SidekickLaunch, Step, plan_node, sidekick_key};
 use crate::probe::EngineProber;
 
@@ -153,8 +153,9 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
         Step::Launch {
             instance,
             replace,
+            keep,
             after_failure,
-        } => relaunch(shared, backoff, &instance, &replace, after_failure).await,
+        } => relaunch(shared, backoff, &instance, &replace, &keep, after_failure).await,
         Step::Start {
             instance,
             container_id,
@@ -188,12 +189,14 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
     }
 }
 
-/// Removes the old containers of the instance and launches new ones.
+/// Removes the old containers of the instance and launches new ones,
+/// reusing the data sidekicks in `keep`.
 async fn relaunch(
     shared: &Shared,
     backoff: &Mutex<Backoff>,
     instance: &Instance,
     replace: &[String],
+    keep: &BTreeMap<String, String>,
     after_failure: bool,
 ) {
     let grace = stop_grace_seconds(&instance.spec.launch);
@@ -211,7 +214,7 @@ async fn relaunch(
         }
     }
     let restarts = instance.status.restarts + u32::from(after_failure);
-    let status = match launch(shared, instance).await {
+    let status = match launch(shared, instance, keep).await {
         Ok(status) => InstanceStatus { restarts, ..status },
         Err(EngineError::NameInUse(name)) => {
             tracing::info!("container name {name} is still taken; retrying next pass");
@@ -247,7 +250,13 @@ async fn relaunch_sidekicks(
         else {
             continue;
         };
-        if let Some(old) = &launch.replace
+        // A data sidekick restarts in place: the primary mounts its volumes.
+        let in_place = launch
+            .replace
+            .as_ref()
+            .filter(|_| is_data_sidekick(&instance.spec.launch, &sk.name));
+        if in_place.is_none()
+            && let Some(old) = &launch.replace
             && let Err(e) = stop_and_remove(shared, old, grace).await
         {
             tracing::warn!("removing old sidekick container {old}: {e}");
@@ -257,7 +266,10 @@ async fn relaunch_sidekicks(
             let key = sidekick_key(&instance.meta.uid, &sk.name);
             book.launched(&key, Instant::now(), launch.after_failure);
         }
-        let status = launch_sidekick(shared, instance, sk, primary_id).await;
+        let status = match in_place {
+            Some(id) => start_sidekick(shared, instance, sk, id).await,
+            None => launch_sidekick(shared, instance, sk, primary_id).await,
+        };
         if status.state == InstanceState::Failed {
             failed.push(status);
         }

@@ -16,15 +16,18 @@ use corral_types::{
 };
 
 use crate::backoff::Backoff;
+use crate::container_config::is_data_sidekick;
 use crate::health::HealthBook;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Create and start the instance's containers (primary, then sidekicks),
-    /// stopping and removing the containers in `replace` first.
+    /// Create and start the instance's containers (data sidekicks, primary,
+    /// then the other sidekicks), stopping and removing the containers in
+    /// `replace` first and reusing the data sidekicks in `keep` (name to id).
     Launch {
         instance: Box<Instance>,
         replace: Vec<String>,
+        keep: BTreeMap<String, String>,
         after_failure: bool,
     },
     /// Start a created container.
@@ -137,7 +140,15 @@ pub fn plan_node(node: &str, desired: &[Instance], facts: &NodeFacts) -> Vec<Ste
     for inst in desired.iter().filter(|i| i.spec.node == node) {
         let mut mine = by_uid.remove(inst.meta.uid.as_str()).unwrap_or_default();
         if inst.spec.removing {
-            let ids = mine.sidekicks.iter().chain(&mine.primaries);
+            let data = |c: &&&ContainerSummary| {
+                c.labels
+                    .get(ContainerLabels::SIDEKICK)
+                    .is_some_and(|n| is_data_sidekick(&inst.spec.launch, n))
+            };
+            // Data sidekicks last: the primary mounts their volumes.
+            let ids = (mine.sidekicks.iter().filter(|c| !data(c)))
+                .chain(&mine.primaries)
+                .chain(mine.sidekicks.iter().filter(|c| data(c)));
             steps.push(Step::Finish {
                 instance: Box::new(inst.clone()),
                 container_ids: ids.map(|c| c.id.clone()).collect(),
@@ -191,11 +202,31 @@ struct Current<'a> {
 }
 
 impl Current<'_> {
-    /// Every container id, sidekicks first (they live in the primary's namespace).
-    fn all_ids(&self) -> Vec<String> {
-        let sidekicks = self.sidekicks.values().map(|c| c.id.clone());
-        sidekicks
+    /// Every container id: sidekicks in the primary's namespace first, then
+    /// the primary, then the data sidekicks whose volumes it mounts.
+    fn all_ids(&self, inst: &Instance) -> Vec<String> {
+        let launch = &inst.spec.launch;
+        let sidekicks = |data: bool| {
+            self.sidekicks
+                .iter()
+                .filter(move |(name, _)| is_data_sidekick(launch, name) == data)
+                .map(|(_, c)| c.id.clone())
+        };
+        sidekicks(false)
             .chain(self.primary.map(|c| c.id.clone()))
+            .chain(sidekicks(true))
+            .collect()
+    }
+
+    /// Data sidekicks to keep when the primary is replaced, so that their
+    /// volumes survive: those the engine still has in a usable state.
+    fn kept(&self, inst: &Instance) -> BTreeMap<String, String> {
+        self.sidekicks
+            .iter()
+            .filter(|(name, c)| {
+                is_data_sidekick(&inst.spec.launch, name) && c.state != ContainerState::Other
+            })
+            .map(|(name, c)| (name.to_string(), c.id.clone()))
             .collect()
     }
 }
@@ -223,10 +254,19 @@ fn plan_instance(
     }
 }
 
-fn launch_step(inst: &Instance, replace: Vec<String>, after_failure: bool) -> Step {
+/// (Re)launches the instance, replacing its containers but the data
+/// sidekicks it keeps.
+fn launch_step(inst: &Instance, current: &Current, after_failure: bool) -> Step {
+    let keep = current.kept(inst);
+    let replace = current
+        .all_ids(inst)
+        .into_iter()
+        .filter(|id| !keep.values().any(|k| k == id))
+        .collect();
     Step::Launch {
         instance: Box::new(inst.clone()),
         replace,
+        keep,
         after_failure,
     }
 }
@@ -243,10 +283,10 @@ fn plan_missing(steps: &mut Vec<Step>, inst: &Instance, current: &Current, facts
         return;
     }
     if never_launched && inst.status.state != InstanceState::Failed {
-        steps.push(launch_step(inst, current.all_ids(), false));
+        steps.push(launch_step(inst, current, false));
     } else if never_launched || policy != RestartPolicy::Never {
         if wait.is_zero() {
-            steps.push(launch_step(inst, current.all_ids(), true));
+            steps.push(launch_step(inst, current, true));
         } else if inst.status.state == InstanceState::Running {
             let status = InstanceStatus {
                 state: InstanceState::Exited,
@@ -292,7 +332,7 @@ fn plan_running(
         && recreate
         && facts.backoff.wait(&inst.meta.uid, facts.now).is_zero()
     {
-        steps.push(launch_step(inst, current.all_ids(), true));
+        steps.push(launch_step(inst, current, true));
         return;
     }
     let launches = sidekick_launches(inst, current, facts);
@@ -335,7 +375,8 @@ fn plan_running(
 }
 
 /// Sidekicks to (re)create: missing ones, and exited ones the restart
-/// policy restarts, once their backoff allows.
+/// policy restarts, once their backoff allows. A start_once sidekick runs
+/// once: after it exited it is left alone, whatever its exit code.
 fn sidekick_launches(inst: &Instance, current: &Current, facts: &NodeFacts) -> Vec<SidekickLaunch> {
     let policy = inst.spec.launch.restart;
     let mut launches = Vec::new();
@@ -346,14 +387,14 @@ fn sidekick_launches(inst: &Instance, current: &Current, facts: &NodeFacts) -> V
         }
         let launch = match current.sidekicks.get(sk.name.as_str()) {
             None => {
-                let existed = inst
-                    .status
-                    .sidekicks
-                    .iter()
-                    .any(|s| s.name == sk.name && s.state != InstanceState::Pending);
-                Some((None, existed))
+                let last = inst.status.sidekicks.iter().find(|s| s.name == sk.name);
+                let ran = last.is_some_and(|s| s.state == InstanceState::Exited);
+                let existed = last.is_some_and(|s| s.state != InstanceState::Pending);
+                // A start_once sidekick that ran is not run again.
+                (!(sk.start_once && ran)).then_some((None, existed))
             }
             Some(c) => match c.state {
+                ContainerState::Exited(_) if sk.start_once => None,
                 ContainerState::Exited(code) if should_restart(policy, code) => {
                     Some((Some(c.id.clone()), true))
                 }
@@ -393,12 +434,17 @@ fn sidekick_statuses(inst: &Instance, current: &Current) -> Vec<SidekickStatus> 
                     exit_code,
                 }
             }
-            // Keep a failure the launch reported; otherwise it is still to come.
+            // Keep a failure the launch reported, or the run of a start_once
+            // sidekick; otherwise it is still to come.
             None => inst
                 .status
                 .sidekicks
                 .iter()
-                .find(|s| s.name == sk.name && s.state == InstanceState::Failed)
+                .find(|s| {
+                    s.name == sk.name
+                        && (s.state == InstanceState::Failed
+                            || (sk.start_once && s.state == InstanceState::Exited))
+                })
                 .cloned()
                 .unwrap_or_else(|| SidekickStatus {
                     name: sk.name.clone(),
@@ -446,7 +492,7 @@ fn plan_exited(
         return;
     }
     if restart && facts.backoff.wait(&inst.meta.uid, facts.now).is_zero() {
-        steps.push(launch_step(inst, current.all_ids(), true));
+        steps.push(launch_step(inst, current, true));
         return;
     }
     let reason = if restart {

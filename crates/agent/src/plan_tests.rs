@@ -466,3 +466,93 @@ fn health_is_reported_and_an_unhealthy_instance_is_replaced() {
     }
     assert_eq!(health_of(&book, &i), Health::Unhealthy);
 }
+
+/// `web` with a data sidekick `data` (start_once) and a sidekick `log`.
+fn with_data_sidekick(policy: RestartPolicy) -> Instance {
+    let mut i = with_sidekicks(inst("web-1", "u1", policy), &["log", "data"]);
+    i.spec.launch.volumes_from = vec!["data".into()];
+    i.spec.launch.sidekicks[1].start_once = true;
+    i
+}
+
+#[test]
+fn replacing_the_primary_keeps_its_data_sidekick_and_finish_removes_it_last() {
+    let b = Backoff::default();
+    let now = Instant::now();
+    let mut i = with_data_sidekick(RestartPolicy::Always);
+    let cs = [
+        container("c1", "u1", ContainerState::Exited(1)),
+        sidekick("s1", "u1", "log", ContainerState::Running),
+        sidekick("d1", "u1", "data", ContainerState::Exited(0)),
+    ];
+    let steps = plan("n1", std::slice::from_ref(&i), &cs, &b, now, true);
+    let [Step::Launch { replace, keep, .. }] = &steps[..] else {
+        panic!("{steps:?}")
+    };
+    assert_eq!(replace, &vec!["s1".to_string(), "c1".to_string()]);
+    assert_eq!(
+        keep,
+        &BTreeMap::from([("data".to_string(), "d1".to_string())])
+    );
+    i.spec.removing = true;
+    let steps = plan("n1", &[i], &cs, &b, now, true);
+    let [Step::Finish { container_ids, .. }] = &steps[..] else {
+        panic!("{steps:?}")
+    };
+    assert_eq!(container_ids, &vec!["s1", "c1", "d1"]);
+}
+
+#[test]
+fn a_start_once_sidekick_that_exited_is_left_alone_and_the_instance_runs() {
+    let b = Backoff::default();
+    let now = Instant::now();
+    let mut i = with_data_sidekick(RestartPolicy::Always);
+    for code in [0, 3] {
+        let cs = [
+            container("c1", "u1", ContainerState::Running),
+            sidekick("s1", "u1", "log", ContainerState::Running),
+            sidekick("d1", "u1", "data", ContainerState::Exited(code)),
+        ];
+        let steps = plan("n1", std::slice::from_ref(&i), &cs, &b, now, true);
+        let [Step::Report { status, .. }] = &steps[..] else {
+            panic!("{code}: {steps:?}")
+        };
+        assert_eq!(status.state, InstanceState::Running);
+        assert_eq!(status.sidekicks[1].state, InstanceState::Exited);
+        assert_eq!(status.sidekicks[1].exit_code, Some(code));
+        i.status = status.clone();
+    }
+    // Its container removed after the run: not run again, the run is kept.
+    let cs = [
+        container("c1", "u1", ContainerState::Running),
+        sidekick("s1", "u1", "log", ContainerState::Running),
+    ];
+    assert!(plan("n1", std::slice::from_ref(&i), &cs, &b, now, true).is_empty());
+    // Never ran: created.
+    i.status.sidekicks.clear();
+    let steps = plan("n1", &[i], &cs, &b, now, true);
+    assert!(
+        matches!(&steps[0], Step::LaunchSidekicks { sidekicks, .. } if sidekicks[0].name == "data"),
+        "{steps:?}"
+    );
+}
+
+#[test]
+fn a_data_sidekick_without_start_once_follows_the_restart_policy() {
+    let b = Backoff::default();
+    let now = Instant::now();
+    let mut i = with_data_sidekick(RestartPolicy::Always);
+    i.spec.launch.sidekicks[1].start_once = false;
+    let cs = [
+        container("c1", "u1", ContainerState::Running),
+        sidekick("s1", "u1", "log", ContainerState::Running),
+        sidekick("d1", "u1", "data", ContainerState::Exited(0)),
+    ];
+    let steps = plan("n1", &[i], &cs, &b, now, true);
+    let Step::LaunchSidekicks { sidekicks, .. } = &steps[0] else {
+        panic!("{steps:?}")
+    };
+    // Executed as a start in place for a data sidekick.
+    assert_eq!(sidekicks[0].name, "data");
+    assert_eq!(sidekicks[0].replace.as_deref(), Some("d1"));
+}

@@ -146,6 +146,7 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
                 .collect(),
         ));
     }
+    s.volumes_from = esc_all(&spec.volumes_from);
     restart(spec, &mut s);
     let mut d = deploy(spec, &mut s.labels);
     d.restart_policy = s.restart_policy.take();
@@ -196,6 +197,10 @@ fn sidekick(primary: &str, k: &Sidekick) -> ServiceOut {
         .iter()
         .map(|v| if v.is_empty() { esc(primary) } else { esc(v) })
         .collect();
+    if k.start_once {
+        s.labels
+            .insert("io.rancher.container.start_once".into(), "true".into());
+    }
     s
 }
 

@@ -116,6 +116,7 @@ pub(crate) fn apply_labels(
         match name {
             "scheduler.global" if yes => raw.spec.mode = ServiceMode::Global,
             "container.start_once" if yes => {
+                raw.start_once = true;
                 raw.spec.restart = RestartPolicy::Never;
                 raw.spec.job = Some(JobSpec { max_attempts: 0 });
             }

@@ -35,6 +35,9 @@ pub(crate) struct Raw {
     /// `net: container:X` / `network_mode: service:X`: the service X, the
     /// place and the key. Allowed only within a sidekick group.
     pub net_from: Option<(String, Pos, String)>,
+    /// `io.rancher.container.start_once` is set: a job, or for a sidekick its
+    /// `start_once`.
+    pub start_once: bool,
 }
 
 /// Keys that are read but have no effect in Corral, and why.
@@ -75,6 +78,7 @@ pub(crate) fn service(
         volumes_from: None,
         label_pos: BTreeMap::new(),
         net_from: None,
+        start_once: false,
     };
     let entries = node.map(ctx, &path)?;
     let mut env_file = BTreeMap::new();

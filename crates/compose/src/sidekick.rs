@@ -58,16 +58,24 @@ pub(crate) fn fold(
         raws.into_iter().map(|r| (r.name.clone(), r)).collect();
     let mut services = BTreeMap::new();
     for (primary, names) in &groups {
+        let Some(mut raw) = by_name.remove(primary) else {
+            continue;
+        };
+        let data = data_sidekicks(ctx, &mut raw, names)?;
+        let group = Group {
+            primary,
+            names,
+            data: &data,
+        };
         let mut kicks = Vec::new();
         for n in names {
-            if let Some(raw) = by_name.remove(n) {
-                kicks.push(to_sidekick(ctx, raw, primary, names)?);
+            if let Some(kick) = by_name.remove(n) {
+                kicks.push(to_sidekick(ctx, kick, &group)?);
             }
         }
-        if let Some(mut raw) = by_name.remove(primary) {
-            raw.spec.sidekicks = kicks;
-            services.insert(primary.clone(), primary_spec(ctx, stack, raw)?);
-        }
+        raw.spec.sidekicks = kicks;
+        raw.spec.volumes_from = data;
+        services.insert(primary.clone(), primary_spec(ctx, stack, raw)?);
     }
     for (name, raw) in by_name {
         services.insert(name, primary_spec(ctx, stack, raw)?);
@@ -104,10 +112,67 @@ fn shared_network(
     Err(ctx.unsupported(*pos, key, msg))
 }
 
+/// A primary and its sidekicks.
+struct Group<'a> {
+    primary: &'a str,
+    names: &'a [String],
+    /// The sidekicks the primary's `volumes_from` names.
+    data: &'a [String],
+}
+
+/// `service:name`, `name:ro` and `container:name` forms: the name, and
+/// whether a `container:` prefix or an access mode was given.
+fn volumes_from_target(entry: &str) -> (&str, bool, bool) {
+    let container = entry.starts_with("container:");
+    let rest = entry
+        .strip_prefix("service:")
+        .or_else(|| entry.strip_prefix("container:"))
+        .unwrap_or(entry);
+    match rest.split_once(':') {
+        Some((name, _mode)) => (name, container, true),
+        None => (rest, container, false),
+    }
+}
+
+/// Takes the primary's `volumes_from`: it may name its own sidekicks only,
+/// which become its data sidekicks.
+fn data_sidekicks(
+    ctx: &mut Ctx,
+    raw: &mut Raw,
+    names: &[String],
+) -> Result<Vec<String>, ComposeError> {
+    let Some((entries, pos)) = raw.volumes_from.take() else {
+        return Ok(Vec::new());
+    };
+    let key = format!("services.{}.volumes_from", raw.name);
+    let mut data: Vec<String> = Vec::new();
+    for entry in &entries {
+        let (name, container, mode) = volumes_from_target(entry);
+        if container || !names.iter().any(|n| n == name) {
+            let msg = format!(
+                "{entry:?} is not a sidekick of {:?}: a service mounts the volumes of its own sidekicks only",
+                raw.name
+            );
+            return Err(ctx.unsupported(pos, &key, msg));
+        }
+        if mode {
+            ctx.ignored(
+                pos,
+                &key,
+                "the access mode: the volumes are mounted as declared",
+            );
+        }
+        if !data.iter().any(|d| d == name) {
+            data.push(name.to_string());
+        }
+    }
+    Ok(data)
+}
+
 fn primary_spec(ctx: &Ctx, stack: &str, mut raw: Raw) -> Result<ServiceSpec, ComposeError> {
     if let Some((_, pos)) = raw.volumes_from.as_ref().filter(|(v, _)| !v.is_empty()) {
         let key = format!("services.{}.volumes_from", raw.name);
-        let msg = "volumes_from is only supported from a sidekick to its primary or another sidekick of the same service";
+        let msg = "volumes_from is only supported between a service and its own sidekicks (io.rancher.sidekicks)";
         return Err(ctx.unsupported(*pos, &key, msg));
     }
     let mut spec = std::mem::take(&mut raw.spec);
@@ -115,30 +180,42 @@ fn primary_spec(ctx: &Ctx, stack: &str, mut raw: Raw) -> Result<ServiceSpec, Com
     Ok(spec)
 }
 
-fn to_sidekick(
-    ctx: &mut Ctx,
-    raw: Raw,
-    primary: &str,
-    group: &[String],
-) -> Result<Sidekick, ComposeError> {
+fn to_sidekick(ctx: &mut Ctx, mut raw: Raw, group: &Group<'_>) -> Result<Sidekick, ComposeError> {
+    let is_data = group.data.iter().any(|d| d == &raw.name);
     let mut volumes_from = Vec::new();
-    if let Some((names, pos)) = &raw.volumes_from {
-        for n in names {
-            // `service:name` and `name:ro` forms: the service name is what counts.
-            let base = n.trim_start_matches("service:");
-            let base = base.split(':').next().unwrap_or(base);
-            if base == primary {
-                volumes_from.push(String::new());
-            } else if group.iter().any(|g| g == base) && base != raw.name {
-                volumes_from.push(base.to_string());
+    if let Some((entries, pos)) = &raw.volumes_from {
+        let key = format!("services.{}.volumes_from", raw.name);
+        for n in entries {
+            let (base, container, _) = volumes_from_target(n);
+            let target = if container {
+                None
+            } else if base == group.primary {
+                Some(String::new())
+            } else if group.names.iter().any(|g| g == base) && base != raw.name {
+                Some(base.to_string())
             } else {
-                let key = format!("services.{}.volumes_from", raw.name);
+                None
+            };
+            let Some(target) = target else {
                 let msg = format!(
-                    "{n:?} is neither the primary {primary:?} nor another of its sidekicks"
+                    "{n:?} is neither the primary {:?} nor another of its sidekicks",
+                    group.primary
+                );
+                return Err(ctx.unsupported(*pos, &key, msg));
+            };
+            if is_data && !group.data.contains(&target) {
+                let msg = format!(
+                    "{n:?}: the primary mounts this sidekick's volumes, so it is created first and can only mount those of the primary's other volumes_from sidekicks"
                 );
                 return Err(ctx.unsupported(*pos, &key, msg));
             }
+            volumes_from.push(target);
         }
+    }
+    if raw.start_once {
+        // Carried by `start_once`, not by a restart policy.
+        raw.spec.restart = Default::default();
+        raw.spec.job = None;
     }
     warn_lost(ctx, &raw);
     let s = raw.spec;
@@ -156,6 +233,7 @@ fn to_sidekick(
         user: s.user,
         privileged: s.privileged,
         limits: s.limits,
+        start_once: raw.start_once,
     })
 }
 

@@ -185,12 +185,54 @@ fn sidekicks_may_share_their_primary_network() {
     );
 }
 
+#[test]
+fn volumes_from_names_own_sidekicks_only() {
+    let with = |from: &str, data_from: &str| {
+        format!(
+            "web:\n  image: a\n  labels:\n    io.rancher.sidekicks: data, log\n  volumes_from: [{from}]\ndata:\n  image: b\n  volumes_from: [{data_from}]\nlog:\n  image: b\nother:\n  image: c\n"
+        )
+    };
+    let l = load_ok(&[src("docker-compose.yml", &with("data", ""))]);
+    assert_eq!(l.services["web"].volumes_from, ["data"]);
+    for (from, data_from, want) in [
+        (
+            "other",
+            "",
+            "docker-compose.yml:5: services.web.volumes_from:",
+        ),
+        (
+            "container:data",
+            "",
+            "docker-compose.yml:5: services.web.volumes_from:",
+        ),
+        (
+            "data",
+            "web",
+            "docker-compose.yml:8: services.data.volumes_from:",
+        ),
+        (
+            "data",
+            "log",
+            "docker-compose.yml:8: services.data.volumes_from:",
+        ),
+    ] {
+        let err = load_err(&with(from, data_from));
+        assert!(err.starts_with(want), "{from} {data_from}: {err}");
+    }
+    // Between data sidekicks is fine.
+    let yaml = with("data, log", "log");
+    let l = load_ok(&[src("docker-compose.yml", &yaml)]);
+    assert_eq!(l.services["web"].sidekicks[0].volumes_from, ["log"]);
+    assert_round_trip("demo", &l);
+}
+
 const SEEDS: &[&str] = &[
     include_str!("fixtures/v2-sidekick.yml"),
     include_str!("fixtures/v3-deploy.yml"),
     include_str!("fixtures/spec-anchors.yml"),
     include_str!("fixtures/rancher/docker-compose.yml"),
     include_str!("fixtures/interpolation.yml"),
+    include_str!("fixtures/rancher-data-sidekick.yml"),
 ];
 
 fn check_no_panic(text: &str) {

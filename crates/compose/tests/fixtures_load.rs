@@ -429,3 +429,30 @@ fn a_second_file_of_rancher_keys_only_is_an_overlay() {
     let over = src("override.yml", "services:\n  web:\n    scale: 4\n");
     assert_eq!(load_ok(&[base, over]).services["web"].scale, 4);
 }
+
+#[test]
+fn a_primary_mounts_its_data_sidekicks_that_start_once() {
+    let l = load_ok(&[file("rancher-data-sidekick.yml")]);
+    assert_eq!(l.services.keys().collect::<Vec<_>>(), ["mongo-cluster"]);
+    let m = &l.services["mongo-cluster"];
+    assert_eq!(m.volumes_from, ["mongo-datavolume", "mongo-base"]);
+    let names: Vec<&str> = m.sidekicks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["mongo-base", "mongo-datavolume"]);
+    assert!(m.sidekicks.iter().all(|s| s.start_once));
+    assert_eq!(m.sidekicks[1].volumes[0].target, "/data/db");
+    assert!(
+        m.sidekicks
+            .iter()
+            .all(|s| !s.container_labels.keys().any(|k| k.ends_with("start_once")))
+    );
+    // start_once is the sidekick's own: no restart warning for it.
+    assert!(
+        !l.warnings
+            .iter()
+            .any(|w| w.to_string().contains("ignored for a sidekick")),
+        "{:?}",
+        l.warnings
+    );
+    let files = assert_round_trip("demo", &l);
+    assert!(files[0].content.contains("io.rancher.container.start_once"));
+}

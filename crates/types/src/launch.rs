@@ -298,7 +298,9 @@ pub struct Placement {
 }
 
 /// A container that runs beside the primary in each instance, sharing its
-/// network namespace (Rancher's sidekick).
+/// network namespace (Rancher's sidekick). A sidekick named by the primary's
+/// `volumes_from` is a data sidekick: created before the primary, with a
+/// network of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sidekick {
@@ -328,6 +330,10 @@ pub struct Sidekick {
     pub privileged: bool,
     #[serde(skip_serializing_if = "is_default")]
     pub limits: Resources,
+    /// Started once and never restarted after it exits, whatever the exit
+    /// code (Rancher's `io.rancher.container.start_once`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub start_once: bool,
 }
 
 /// A run-to-completion service: an instance that exits 0 is done and not

@@ -42,6 +42,11 @@ pub struct ServiceSpec {
     pub hostname: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeMount>,
+    /// Names of the service's own sidekicks whose volumes the primary mounts
+    /// (Rancher's data-volume sidekicks). The agent creates them before the
+    /// primary, outside its network namespace.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -254,6 +259,37 @@ impl ServiceSpec {
                 ));
             }
         }
+        self.validate_volumes_from()
+    }
+
+    /// The primary mounts volumes of its own sidekicks only; those are created
+    /// before it, so they cannot mount the primary's or a later sidekick's.
+    fn validate_volumes_from(&self) -> Result<(), ValidationError> {
+        for (i, name) in self.volumes_from.iter().enumerate() {
+            let Some(sk) = self.sidekicks.iter().find(|s| &s.name == name) else {
+                return Err(ValidationError::new(
+                    format!("spec.volumes_from[{i}]"),
+                    format!("{name:?} is not a sidekick of this service"),
+                ));
+            };
+            if let Some(from) = sk
+                .volumes_from
+                .iter()
+                .find(|f| !self.volumes_from.contains(f))
+            {
+                return Err(ValidationError::new(
+                    format!("spec.volumes_from[{i}]"),
+                    format!(
+                        "sidekick {name:?} is created before the primary: it cannot mount the volumes of {}",
+                        if from.is_empty() {
+                            "the primary".to_string()
+                        } else {
+                            format!("{from:?}")
+                        }
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -408,6 +444,35 @@ mod tests {
         spec.container_labels
             .insert("io.corral.service".into(), "x".into());
         assert_eq!(spec.validate().unwrap_err().field, "spec.container_labels");
+    }
+
+    #[test]
+    fn volumes_from_names_data_sidekicks_only() {
+        let sk = |name: &str, from: &[&str]| Sidekick {
+            name: name.into(),
+            image: "busybox".into(),
+            volumes_from: from.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let mut spec = ServiceSpec {
+            image: "img".into(),
+            volumes_from: vec!["data".into()],
+            sidekicks: vec![sk("data", &[]), sk("log", &["", "data"])],
+            ..Default::default()
+        };
+        assert!(spec.validate().is_ok());
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<ServiceSpec>(&json).unwrap(), spec);
+        spec.volumes_from = vec!["nope".into()];
+        assert_eq!(spec.validate().unwrap_err().field, "spec.volumes_from[0]");
+        spec.volumes_from = vec!["data".into()];
+        spec.sidekicks[0].volumes_from = vec![String::new()];
+        let err = spec.validate().unwrap_err();
+        assert!(err.message.contains("the primary"), "{}", err.message);
+        // Nothing new is written for specs that do not use it.
+        let plain = ServiceSpec::default();
+        let json = serde_json::to_string(&plain).unwrap();
+        assert!(!json.contains("volumes_from") && !json.contains("start_once"));
     }
 
     #[test]
