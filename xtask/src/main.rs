@@ -1,10 +1,17 @@
 //! Corral developer workflows: `cargo xtask setup|engine|images|test|demo|bench`.
 
 mod bench_report;
+mod bench_scale;
+mod bench_scale_mix;
+mod bench_scale_nodes;
+mod bench_scale_probe;
+mod bench_scale_report;
+mod bench_scale_server;
 mod bench_start;
 mod corral_up;
 mod demo;
 mod docker;
+mod fuzz;
 mod system_engine;
 
 use std::ffi::OsString;
@@ -50,11 +57,13 @@ enum Task {
     /// Run Corral on the local Docker Engine with a demo service on
     /// http://127.0.0.1:8080/ (installs and starts what is missing).
     Demo(demo::DemoArgs),
-    /// Benchmarks against the private engine.
+    /// Benchmarks (`start` against the private engine, `scale` on simulated nodes).
     Bench {
         #[command(subcommand)]
         bench: Bench,
     },
+    /// Fuzz the compose parser (cargo-fuzz, fuzz/) from a seed corpus; fails on a crash.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +71,10 @@ enum Bench {
     /// Time from `service scale` to N running containers, against plain
     /// `docker run -d --init` N times; writes target/bench/start.json.
     Start(bench_start::StartArgs),
+    /// The real server and N simulated nodes (the real agent on a fake
+    /// engine), M instances in services of mixed shape: time to all
+    /// running, API latency, server RSS; writes target/bench/scale.json.
+    Scale(bench_scale::ScaleArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +101,10 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Start(args),
         } => bench_start::bench_start(&args),
+        Task::Bench {
+            bench: Bench::Scale(args),
+        } => bench_scale::bench_scale(&args),
+        Task::Fuzz(args) => fuzz::fuzz(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

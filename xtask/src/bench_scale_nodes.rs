@@ -1,0 +1,93 @@
+//! Simulated nodes: the real agent (`corral_agent::run_agent`), each with
+//! its own API client and its own recording [`FakeEngine`], so that starting
+//! a container costs nothing. All of them run as tasks of the caller's tokio
+//! runtime. Shared with `corral/tests/scale_small.rs` through `#[path]`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use corral_agent::{AgentOptions, run_agent};
+use corral_engine::{EngineInfo, FakeEngine};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::bench_scale_mix::{NODE_CPU_MILLIS, NODE_MEMORY_BYTES, node_labels, node_name};
+
+/// Running simulated nodes; [`SimNodes::stop`] stops them (their agents).
+pub struct SimNodes {
+    url: String,
+    token: String,
+    stop: watch::Sender<bool>,
+    stopped: watch::Receiver<bool>,
+    agents: JoinSet<(usize, anyhow::Result<()>)>,
+    engines: Vec<Arc<FakeEngine>>,
+}
+
+impl SimNodes {
+    /// Starts nodes `first..first + count` against the server at `url`.
+    pub fn start(url: &str, token: &str, first: usize, count: usize) -> SimNodes {
+        let (stop, stopped) = watch::channel(false);
+        let mut nodes = SimNodes {
+            url: url.to_string(),
+            token: token.to_string(),
+            stop,
+            stopped,
+            agents: JoinSet::new(),
+            engines: Vec::with_capacity(count),
+        };
+        nodes.add(first, count);
+        nodes
+    }
+
+    /// Starts nodes `first..first + count` more.
+    pub fn add(&mut self, first: usize, count: usize) {
+        for i in first..first + count {
+            let name = node_name(i);
+            let engine = Arc::new(FakeEngine::new());
+            engine.set_recording(false);
+            engine.set_info(EngineInfo {
+                hostname: name.clone(),
+                cpu_millis: NODE_CPU_MILLIS,
+                memory_bytes: NODE_MEMORY_BYTES,
+                version: "fake".to_string(),
+            });
+            let mut options = AgentOptions::new(&self.url, &self.token, &name);
+            options.labels = node_labels(i);
+            options.listen = "127.0.0.1:0".to_string();
+            options.address = Some("127.0.0.1".to_string());
+            let dyn_engine: Arc<dyn corral_engine::ContainerEngine> = engine.clone();
+            let stopped = self.stopped.clone();
+            self.agents
+                .spawn(async move { (i, run_agent(options, dyn_engine, stopped).await) });
+            self.engines.push(engine);
+        }
+    }
+
+    /// Containers running on all the fake engines together.
+    pub fn running_containers(&self) -> usize {
+        self.engines.iter().map(|e| e.running_count()).sum()
+    }
+
+    /// Agents that have already ended (an agent only ends on its own by
+    /// an error, such as no free file descriptor for its endpoint).
+    pub fn failed(&mut self) -> Vec<String> {
+        let mut failed = Vec::new();
+        while let Some(done) = self.agents.try_join_next() {
+            match done {
+                Ok((i, Err(e))) => failed.push(format!("{}: {e:#}", node_name(i))),
+                Ok((i, Ok(()))) => failed.push(format!("{}: ended", node_name(i))),
+                Err(e) => failed.push(format!("an agent task: {e}")),
+            }
+        }
+        failed
+    }
+
+    /// Stops every agent and waits for them at most `timeout`; aborts the rest.
+    pub async fn stop(mut self, timeout: Duration) {
+        let _ = self.stop.send(true);
+        let all = async { while self.agents.join_next().await.is_some() {} };
+        if tokio::time::timeout(timeout, all).await.is_err() {
+            self.agents.abort_all();
+        }
+    }
+}
