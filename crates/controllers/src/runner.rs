@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use tokio::sync::watch;
 
-use corral_store::{Query, Store, StoreError};
+use corral_store::{Op, Query, Store, StoreError};
 use corral_types::{
     Environment, Instance, InstanceState, Kind, Node, Object, PlacementStrategy, RawObject,
     Service, ServiceMode,
@@ -148,6 +148,8 @@ impl Context {
             .collect();
         let now = self.clock.now_rfc3339();
         let now_ms = self.clock.now_ms();
+        let mut ops: Vec<Op> = Vec::new();
+        let mut created: Vec<Instance> = Vec::new();
         let node_refs: Vec<&Node> = nodes.iter().collect();
         let inst_refs: Vec<&Instance> = instances.iter().collect();
         for ((env, name), insts) in &groups {
@@ -170,7 +172,15 @@ impl Context {
             };
             let plan = plan_service(&ctx);
             for action in plan.actions {
-                self.commit_instance_action(env, action, cache)?;
+                match action {
+                    InstanceAction::Create(mut inst) => {
+                        inst.meta.uid = new_uid();
+                        inst.meta.created = now.clone();
+                        inst.meta.generation = 1;
+                        created.push(*inst);
+                    }
+                    other => ops.extend(self.instance_op(env, other, cache)?),
+                }
             }
             if let Some(svc) = service
                 && (plan.spec.is_some() || plan.status.is_some())
@@ -183,7 +193,7 @@ impl Context {
                 if let Some(status) = plan.status {
                     updated.status = status;
                 }
-                ignore_races(self.store.update(to_raw(&updated)?))?;
+                ops.push(Op::Update(to_raw(&updated)?));
             }
         }
 
@@ -192,8 +202,55 @@ impl Context {
                 .into_iter()
                 .map(|env| (env.meta.name, env.spec.placement_strategy))
                 .collect();
-        for change in plan_placement(&node_refs, &inst_refs, &strategies) {
-            self.commit_placement(change, cache)?;
+        // New instances are placed in the same pass as they are made, so
+        // that they are written once, already on their node.
+        let mut all: Vec<&Instance> = inst_refs.clone();
+        all.extend(created.iter());
+        let changes = plan_placement(&node_refs, &all, &strategies);
+        let mut new_by_name: BTreeMap<(String, String), Instance> = created
+            .iter()
+            .map(|i| ((i.meta.environment.clone(), i.meta.name.clone()), i.clone()))
+            .collect();
+        for change in changes {
+            let (env, name) = match &change {
+                PlacementChange::Place {
+                    environment, name, ..
+                }
+                | PlacementChange::Unplaced {
+                    environment, name, ..
+                } => (environment.clone(), name.clone()),
+            };
+            match new_by_name.get_mut(&(env, name)) {
+                Some(inst) => apply_placement(inst, change),
+                None => ops.extend(self.placement_op(change, cache)?),
+            }
+        }
+        let mut writes = Vec::with_capacity(new_by_name.len() + ops.len());
+        for inst in new_by_name.into_values() {
+            writes.push(Op::Create(to_raw(&inst)?));
+        }
+        writes.extend(ops);
+        self.flush(writes)
+    }
+
+    /// Writes `ops` in batches (one transaction each). A batch that loses a
+    /// race with another writer is retried op by op, and ops that lose
+    /// again are left to the next pass.
+    fn flush(&self, ops: Vec<Op>) -> Result<(), ControllerError> {
+        for chunk in ops.chunks(WRITE_BATCH) {
+            match self.store.apply(chunk.to_vec()) {
+                Ok(_) => {}
+                Err(
+                    StoreError::Conflict { .. }
+                    | StoreError::NotFound { .. }
+                    | StoreError::AlreadyExists { .. },
+                ) => {
+                    for op in chunk {
+                        ignore_races(self.store.apply(vec![op.clone()]))?;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }
@@ -219,44 +276,39 @@ impl Context {
         Ok(())
     }
 
-    fn commit_instance_action(
+    fn instance_op(
         &self,
         env: &str,
         action: InstanceAction,
         cache: &Cache,
-    ) -> Result<(), ControllerError> {
+    ) -> Result<Option<Op>, ControllerError> {
         match action {
-            InstanceAction::Create(mut inst) => {
-                inst.meta.uid = new_uid();
-                inst.meta.created = self.clock.now_rfc3339();
-                inst.meta.generation = 1;
-                ignore_races(self.store.create(to_raw(&inst)?))?;
-            }
+            InstanceAction::Create(inst) => Ok(Some(Op::Create(to_raw(&inst)?))),
             InstanceAction::MarkRemoving { name, .. } => {
-                if let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, &name) {
-                    inst.spec.removing = true;
-                    inst.meta.generation += 1;
-                    if inst.status.state == InstanceState::Running {
-                        inst.status.state = InstanceState::Stopping;
-                    }
-                    ignore_races(self.store.update(to_raw(&inst)?))?;
+                let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, &name) else {
+                    return Ok(None);
+                };
+                inst.spec.removing = true;
+                inst.meta.generation += 1;
+                if inst.status.state == InstanceState::Running {
+                    inst.status.state = InstanceState::Stopping;
                 }
+                Ok(Some(Op::Update(to_raw(&inst)?)))
             }
-            InstanceAction::Delete { name, revision } => {
-                ignore_races(
-                    self.store
-                        .delete(Kind::Instance, env, &name, Some(revision)),
-                )?;
-            }
+            InstanceAction::Delete { name, revision } => Ok(Some(Op::Delete {
+                kind: Kind::Instance,
+                environment: env.to_string(),
+                name,
+                revision: Some(revision),
+            })),
         }
-        Ok(())
     }
 
-    fn commit_placement(
+    fn placement_op(
         &self,
         change: PlacementChange,
         cache: &Cache,
-    ) -> Result<(), ControllerError> {
+    ) -> Result<Option<Op>, ControllerError> {
         let (env, name) = match &change {
             PlacementChange::Place {
                 environment, name, ..
@@ -266,25 +318,31 @@ impl Context {
             } => (environment, name),
         };
         let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, name) else {
-            return Ok(());
+            return Ok(None);
         };
-        match change {
-            PlacementChange::Place { node, .. } => {
-                inst.meta.labels.insert(
-                    corral_types::ContainerLabels::NODE.to_string(),
-                    node.clone(),
-                );
-                inst.spec.node = node;
-                inst.meta.generation += 1;
-                inst.status.reason.clear();
-            }
-            PlacementChange::Unplaced { reason, .. } => {
-                inst.status.reason = reason;
-                inst.status.state = InstanceState::Pending;
-            }
+        apply_placement(&mut inst, change);
+        Ok(Some(Op::Update(to_raw(&inst)?)))
+    }
+}
+
+/// Instance writes per store transaction.
+const WRITE_BATCH: usize = 512;
+
+fn apply_placement(inst: &mut Instance, change: PlacementChange) {
+    match change {
+        PlacementChange::Place { node, .. } => {
+            inst.meta.labels.insert(
+                corral_types::ContainerLabels::NODE.to_string(),
+                node.clone(),
+            );
+            inst.spec.node = node;
+            inst.meta.generation += 1;
+            inst.status.reason.clear();
         }
-        ignore_races(self.store.update(to_raw(&inst)?))?;
-        Ok(())
+        PlacementChange::Unplaced { reason, .. } => {
+            inst.status.reason = reason;
+            inst.status.state = InstanceState::Pending;
+        }
     }
 }
 

@@ -368,7 +368,9 @@ async fn exec_runs_in_the_container_and_inspect_gives_its_address() {
     let id = docker.create(&config).await.unwrap();
     docker.start(&id).await.unwrap();
     let seen = docker.inspect(&id).await.unwrap();
-    assert!(seen.ip.starts_with("172.30.250."), "{seen:?}");
+    let cidr = bed.bridge_cidr();
+    let subnet = cidr.trim_end_matches("1/24");
+    assert!(seen.ip.starts_with(subnet), "{seen:?} not in {cidr}");
     let listed = docker.list("corral.test.engine").await.unwrap();
     assert!(
         listed.iter().any(|c| c.id == id && c.ip == seen.ip),

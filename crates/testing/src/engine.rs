@@ -13,10 +13,6 @@ use anyhow::{Context, bail};
 use crate::cmd::{self, run};
 use crate::paths::{engine_root, exclusive_lock};
 
-/// The bridge the private engine's containers attach to.
-pub const BRIDGE: &str = "crl-test0";
-/// The bridge's address; containers get the rest of its /24.
-pub const BRIDGE_CIDR: &str = "172.30.250.1/24";
 /// Set by `cargo xtask test` to the engine the tests must use.
 pub const TEST_DOCKER_HOST_ENV: &str = "CORRAL_TEST_DOCKER_HOST";
 
@@ -56,6 +52,22 @@ impl PrivateEngine {
     /// Whether the engine answers `GET /_ping`.
     pub fn is_up(&self) -> bool {
         ping(&self.socket_path())
+    }
+
+    /// The bridge its containers attach to, named after its root so that two
+    /// test beds on one machine (a clone in CI beside a developer's) never
+    /// share one: `crl-` and 8 hex digits.
+    pub fn bridge(&self) -> String {
+        format!("crl-{:08x}", self.root_hash() & 0xffff_ffff)
+    }
+
+    /// The bridge's address: `172.30.X.1/24`, X from the root (16 to 239).
+    pub fn bridge_cidr(&self) -> String {
+        format!("172.30.{}.1/24", 16 + (self.root_hash() >> 32) % 224)
+    }
+
+    fn root_hash(&self) -> u64 {
+        crate::paths::fnv1a(self.root.as_os_str().as_encoded_bytes())
     }
 }
 
@@ -111,7 +123,7 @@ pub fn ensure_engine() -> anyhow::Result<PrivateEngine> {
         bail!("dockerd is not installed: run `cargo xtask setup` (as root)");
     }
     kill_stale_daemon(&engine)?;
-    ensure_bridge()?;
+    ensure_bridge(&engine)?;
     spawn_dockerd(&engine)?;
     wait_until_up(&engine)?;
     Ok(engine)
@@ -122,7 +134,7 @@ pub fn ensure_engine() -> anyhow::Result<PrivateEngine> {
 pub fn stop_engine() -> anyhow::Result<()> {
     let engine = PrivateEngine::at(engine_root());
     if !engine.root.exists() {
-        return remove_bridge();
+        return remove_bridge(&engine);
     }
     let _lock = exclusive_lock(&engine.root, "engine.lock")?;
     if engine.is_up() {
@@ -131,7 +143,7 @@ pub fn stop_engine() -> anyhow::Result<()> {
     if let Some(pid) = daemon_pid(&engine) {
         terminate(pid)?;
     }
-    remove_bridge()
+    remove_bridge(&engine)
 }
 
 fn remove_all_containers(engine: &PrivateEngine) -> anyhow::Result<()> {
@@ -189,9 +201,9 @@ fn is_zombie(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-fn bridge_exists() -> bool {
+fn bridge_exists(name: &str) -> bool {
     Command::new("ip")
-        .args(["link", "show", BRIDGE])
+        .args(["link", "show", name])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -199,20 +211,22 @@ fn bridge_exists() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn ensure_bridge() -> anyhow::Result<()> {
-    if bridge_exists() {
+fn ensure_bridge(engine: &PrivateEngine) -> anyhow::Result<()> {
+    let name = engine.bridge();
+    if bridge_exists(&name) {
         return Ok(());
     }
-    run(Command::new("ip").args(["link", "add", BRIDGE, "type", "bridge"]))
+    run(Command::new("ip").args(["link", "add", &name, "type", "bridge"]))
         .context("cannot create the test bed bridge (root needed)")?;
-    run(Command::new("ip").args(["addr", "add", BRIDGE_CIDR, "dev", BRIDGE]))?;
-    run(Command::new("ip").args(["link", "set", BRIDGE, "up"]))?;
+    run(Command::new("ip").args(["addr", "add", &engine.bridge_cidr(), "dev", &name]))?;
+    run(Command::new("ip").args(["link", "set", &name, "up"]))?;
     Ok(())
 }
 
-fn remove_bridge() -> anyhow::Result<()> {
-    if bridge_exists() {
-        run(Command::new("ip").args(["link", "del", BRIDGE]))?;
+fn remove_bridge(engine: &PrivateEngine) -> anyhow::Result<()> {
+    let name = engine.bridge();
+    if bridge_exists(&name) {
+        run(Command::new("ip").args(["link", "del", &name]))?;
     }
     Ok(())
 }
@@ -236,7 +250,7 @@ fn spawn_dockerd(engine: &PrivateEngine) -> anyhow::Result<()> {
         .arg(root.join("exec"))
         .arg("--pidfile")
         .arg(root.join("docker.pid"))
-        .args(["--bridge", BRIDGE, "--log-level", "warn"])
+        .args(["--bridge", &engine.bridge(), "--log-level", "warn"])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);

@@ -14,8 +14,7 @@ mod paths;
 mod setup;
 
 pub use engine::{
-    BRIDGE, BRIDGE_CIDR, PrivateEngine, TEST_DOCKER_HOST_ENV, ensure_engine, log_tail, ping,
-    stop_engine, test_engine,
+    PrivateEngine, TEST_DOCKER_HOST_ENV, ensure_engine, log_tail, ping, stop_engine, test_engine,
 };
 pub use images::{
     BUSYBOX_IMAGE, INPUT_HASH_LABEL, WHOAMI_IMAGE, ensure_busybox_image, ensure_images,
