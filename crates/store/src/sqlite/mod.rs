@@ -1,37 +1,53 @@
 //! The SQLite store (kine-style): a `log` of every event and an `objects`
-//! table of current state, both written in one transaction per batch.
+//! table of current state, both written in one transaction per group of
+//! writes.
 //!
-//! One connection behind a mutex serializes writes. Events are published
-//! while the mutex is still held, right after the commit, so the live channel
-//! carries them in revision order.
+//! Writes go through one connection behind the writer lock; concurrent
+//! writers share a transaction and its fsync (see `group`). Events are
+//! published while the lock is still held, right after the commit, so the
+//! live channel carries them in revision order. Reads of an on-disk database
+//! use separate connections (`readers`); an in-memory database has only the
+//! writer's connection.
 
+mod group;
+mod readers;
 mod schema;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use corral_types::{Kind, RawObject};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::broadcast;
 
 use crate::memory::WATCH_CHANNEL_CAPACITY;
-use crate::write::{self, Staging};
-use crate::{Event, EventType, Listing, Op, Query, Revision, Store, StoreError, Watch};
+use crate::write;
+use crate::{Event, Listing, Op, Query, Revision, Store, StoreError, Watch};
+use group::Queue;
+use readers::Readers;
 use schema::{BodyRow, LogRow};
 
 /// A durable store in one SQLite file (WAL, `synchronous=FULL`): a write is
 /// on disk before it is acknowledged.
 pub struct SqliteStore {
-    state: Mutex<State>,
+    writer: Mutex<Writer>,
+    /// Write requests waiting for the next group commit, in arrival order.
+    queue: Mutex<Queue>,
+    /// `None` for an in-memory database: reads use the writer's connection.
+    readers: Option<Readers>,
+    /// The last committed revision.
+    committed: AtomicU64,
+    /// The compaction point.
+    compacted: AtomicU64,
     events: broadcast::Sender<Event>,
     /// The database path, for error messages.
     what: String,
 }
 
-struct State {
+struct Writer {
     conn: Connection,
     revision: Revision,
-    compacted: Revision,
 }
 
 impl SqliteStore {
@@ -40,7 +56,7 @@ impl SqliteStore {
         let what = path.display().to_string();
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Backend(format!("opening sqlite database {what}: {e}")))?;
-        Self::with_connection(conn, what)
+        Self::with_connection(conn, what, Some(Readers::new(path.to_path_buf())))
     }
 
     /// A private in-memory database (for tests).
@@ -48,136 +64,75 @@ impl SqliteStore {
         let what = ":memory:".to_string();
         let conn = Connection::open_in_memory()
             .map_err(|e| StoreError::Backend(format!("opening sqlite database {what}: {e}")))?;
-        Self::with_connection(conn, what)
+        Self::with_connection(conn, what, None)
     }
 
-    fn with_connection(mut conn: Connection, what: String) -> Result<Self, StoreError> {
+    fn with_connection(
+        mut conn: Connection,
+        what: String,
+        readers: Option<Readers>,
+    ) -> Result<Self, StoreError> {
         let loaded = schema::init(&mut conn, &what)?;
         let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
         Ok(SqliteStore {
-            state: Mutex::new(State {
+            writer: Mutex::new(Writer {
                 conn,
                 revision: loaded.revision,
-                compacted: loaded.compacted,
             }),
+            queue: Mutex::new(Queue::default()),
+            readers,
+            committed: AtomicU64::new(loaded.revision),
+            compacted: AtomicU64::new(loaded.compacted),
             events,
             what,
         })
     }
 
-    /// A failed transaction rolls back when dropped, so a poisoned lock still
-    /// guards a consistent database.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// A failed transaction rolls back when dropped, and the counter moves
+    /// only after a commit, so a poisoned lock still guards a consistent
+    /// database.
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The queue is only pushed to and drained, never left half-changed.
+    fn lock_queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish_revision(&self, revision: Revision) {
+        self.committed.store(revision, Ordering::SeqCst);
     }
 
     fn fail(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |e| StoreError::Backend(format!("sqlite database {}: {e}", self.what))
     }
 
-    /// Checks `ops` inside one transaction and commits only if all pass; then
-    /// publishes the events and advances the counter.
-    fn commit(&self, ops: Vec<Op>) -> Result<Vec<Event>, StoreError> {
-        let mut state = self.lock();
-        let revision = state.revision;
-        let tx = state
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(self.fail())?;
-        let mut staging = TxStaging {
-            tx: &tx,
-            store: self,
-        };
-        // On error `tx` is dropped here, which rolls back.
-        let events = write::stage(&mut staging, revision, ops)?;
-        tx.commit().map_err(self.fail())?;
-        for ev in &events {
-            state.revision = ev.revision();
-            // Nobody listening is fine.
-            let _ = self.events.send(ev.clone());
+    /// Runs `f` on a read connection (the writer's, for an in-memory database).
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        match &self.readers {
+            Some(readers) => {
+                let mut conn = readers.take().map_err(self.fail())?;
+                let result = f(&mut conn).map_err(self.fail());
+                readers.give(conn);
+                result
+            }
+            None => f(&mut self.lock_writer().conn).map_err(self.fail()),
         }
-        Ok(events)
-    }
-}
-
-struct TxStaging<'a> {
-    tx: &'a Transaction<'a>,
-    store: &'a SqliteStore,
-}
-
-impl Staging for TxStaging<'_> {
-    fn current(
-        &mut self,
-        kind: Kind,
-        environment: &str,
-        name: &str,
-    ) -> Result<Option<RawObject>, StoreError> {
-        let row = self
-            .tx
-            .prepare_cached(
-                "SELECT revision, body FROM objects
-                 WHERE kind = ?1 AND environment = ?2 AND name = ?3",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![kind.as_str(), environment, name], BodyRow::from_row)
-                    .optional()
-            })
-            .map_err(self.store.fail())?;
-        row.map(BodyRow::decode).transpose()
     }
 
-    fn record(&mut self, event: &Event) -> Result<(), StoreError> {
-        let obj = &event.object;
-        let (body, labels) = schema::encode(obj)?;
-        let fail = self.store.fail();
-        let key = params![obj.kind.as_str(), obj.meta.environment, obj.meta.name];
-        self.tx
-            .prepare_cached(
-                "INSERT INTO log (revision, event_type, kind, environment, name, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    obj.meta.revision,
-                    schema::event_type_str(event.event_type),
-                    obj.kind.as_str(),
-                    obj.meta.environment,
-                    obj.meta.name,
-                    body,
-                ])
-            })
-            .map_err(&fail)?;
-        match event.event_type {
-            EventType::Created | EventType::Updated => self
-                .tx
-                .prepare_cached(
-                    "INSERT INTO objects (kind, environment, name, revision, labels, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (kind, environment, name) DO UPDATE SET
-                        revision = excluded.revision,
-                        labels = excluded.labels,
-                        body = excluded.body",
-                )
-                .and_then(|mut stmt| {
-                    stmt.execute(params![
-                        obj.kind.as_str(),
-                        obj.meta.environment,
-                        obj.meta.name,
-                        obj.meta.revision,
-                        labels,
-                        body,
-                    ])
-                }),
-            EventType::Deleted => self
-                .tx
-                .prepare_cached(
-                    "DELETE FROM objects WHERE kind = ?1 AND environment = ?2 AND name = ?3",
-                )
-                .and_then(|mut stmt| stmt.execute(key)),
+    /// Fails with `Compacted` if the history after `from` is gone.
+    fn check_compacted(&self, from: Revision) -> Result<(), StoreError> {
+        let oldest = self.compacted.load(Ordering::SeqCst);
+        if from < oldest {
+            return Err(StoreError::Compacted {
+                requested: from,
+                oldest,
+            });
         }
-        .map_err(&fail)?;
         Ok(())
     }
 }
@@ -202,21 +157,26 @@ fn list_sql(query: &Query) -> &'static str {
     }
 }
 
+/// The revision of the snapshot `conn` reads: the newest logged event, or
+/// the compaction point if that is newer (compaction may empty the log).
+fn snapshot_revision(conn: &Connection) -> Result<Revision, rusqlite::Error> {
+    let logged: Option<Revision> = conn
+        .prepare_cached("SELECT MAX(revision) FROM log")?
+        .query_row([], |row| row.get(0))?;
+    let compacted = schema::read_meta(conn, schema::META_COMPACTED)?;
+    Ok(logged.unwrap_or(0).max(compacted.unwrap_or(0)))
+}
+
 impl Store for SqliteStore {
     fn get(&self, kind: Kind, environment: &str, name: &str) -> Result<RawObject, StoreError> {
-        let state = self.lock();
-        let row = state
-            .conn
-            .prepare_cached(
+        let row = self.read(|conn| {
+            conn.prepare_cached(
                 "SELECT revision, body FROM objects
                  WHERE kind = ?1 AND environment = ?2 AND name = ?3",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![kind.as_str(), environment, name], BodyRow::from_row)
-                    .optional()
-            })
-            .map_err(self.fail())?;
-        drop(state);
+            )?
+            .query_row(params![kind.as_str(), environment, name], BodyRow::from_row)
+            .optional()
+        })?;
         match row {
             Some(row) => row.decode(),
             None => Err(write::not_found(kind, environment, name)),
@@ -224,7 +184,6 @@ impl Store for SqliteStore {
     }
 
     fn list(&self, query: &Query) -> Result<Listing, StoreError> {
-        let state = self.lock();
         let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(2);
         let kind = query.kind.map(Kind::as_str);
         if let Some(kind) = &kind {
@@ -233,16 +192,17 @@ impl Store for SqliteStore {
         if let Some(environment) = &query.environment {
             args.push(environment);
         }
-        let rows = state
-            .conn
-            .prepare_cached(list_sql(query))
-            .and_then(|mut stmt| {
-                stmt.query_map(args.as_slice(), BodyRow::from_row)?
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(self.fail())?;
-        let revision = state.revision;
-        drop(state);
+        // One read transaction: the rows and the revision are one snapshot.
+        let (rows, revision) = self.read(|conn| {
+            let tx = conn.transaction()?;
+            let rows = tx
+                .prepare_cached(list_sql(query))?
+                .query_map(args.as_slice(), BodyRow::from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let revision = snapshot_revision(&tx)?;
+            tx.commit()?;
+            Ok((rows, revision))
+        })?;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let obj = row.decode()?;
@@ -282,34 +242,38 @@ impl Store for SqliteStore {
     }
 
     fn watch(&self, query: Query, from: Revision) -> Result<Watch, StoreError> {
-        let state = self.lock();
-        // Subscribe first: anything committed after this is delivered live,
-        // anything before is in the backlog; `Watch` drops the overlap.
+        // Subscribe first: anything published after this is delivered live;
+        // anything published before was committed before, so it is in the
+        // backlog read below. `Watch` drops the overlap.
         let live = self.events.subscribe();
-        if from < state.compacted {
-            return Err(StoreError::Compacted {
-                requested: from,
-                oldest: state.compacted,
-            });
-        }
-        let rows = state
-            .conn
-            .prepare_cached(
-                "SELECT revision, event_type, body FROM log
-                 WHERE revision > ?1
-                   AND (?2 IS NULL OR kind = ?2)
-                   AND (?3 IS NULL OR environment = ?3)
-                 ORDER BY revision",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map(
+        self.check_compacted(from)?;
+        // One read transaction: the compaction point and the backlog are one
+        // snapshot, so a concurrent compaction cannot leave a gap unnoticed.
+        let (oldest, rows) = self.read(|conn| {
+            let tx = conn.transaction()?;
+            let oldest = schema::read_meta(&tx, schema::META_COMPACTED)?.unwrap_or(0);
+            let rows = tx
+                .prepare_cached(
+                    "SELECT revision, event_type, body FROM log
+                     WHERE revision > ?1
+                       AND (?2 IS NULL OR kind = ?2)
+                       AND (?3 IS NULL OR environment = ?3)
+                     ORDER BY revision",
+                )?
+                .query_map(
                     params![from, query.kind.map(Kind::as_str), query.environment],
                     LogRow::from_row,
                 )?
-                .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(self.fail())?;
-        drop(state);
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok((oldest, rows))
+        })?;
+        if from < oldest {
+            return Err(StoreError::Compacted {
+                requested: from,
+                oldest,
+            });
+        }
         let backlog = rows
             .into_iter()
             .map(LogRow::decode)
@@ -318,18 +282,18 @@ impl Store for SqliteStore {
     }
 
     fn current_revision(&self) -> Result<Revision, StoreError> {
-        Ok(self.lock().revision)
+        Ok(self.committed.load(Ordering::SeqCst))
     }
 
     /// Deletes log rows at or below `keep_after` and records the compaction
     /// point in `meta`, so it survives a restart.
     fn compact(&self, keep_after: Revision) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let keep_after = keep_after.min(state.revision);
-        if keep_after <= state.compacted {
+        let mut writer = self.lock_writer();
+        let keep_after = keep_after.min(writer.revision);
+        if keep_after <= self.compacted.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let tx = state
+        let tx = writer
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(self.fail())?;
@@ -338,7 +302,7 @@ impl Store for SqliteStore {
             .map_err(self.fail())?;
         schema::write_meta(&tx, schema::META_COMPACTED, keep_after).map_err(self.fail())?;
         tx.commit().map_err(self.fail())?;
-        state.compacted = keep_after;
+        self.compacted.store(keep_after, Ordering::SeqCst);
         tracing::debug!(keep_after, "compacted store history");
         Ok(())
     }

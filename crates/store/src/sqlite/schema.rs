@@ -11,7 +11,7 @@ use crate::{Event, EventType, Revision, StoreError};
 pub(crate) const SCHEMA_VERSION: u64 = 1;
 
 /// How long a statement waits for a lock held by another connection.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const CREATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS meta (
