@@ -18,6 +18,9 @@ use crate::Shared;
 pub struct Desired {
     instances: Mutex<BTreeMap<String, Instance>>,
     synced: AtomicBool,
+    /// Instances whose last status report failed: sent again every pass
+    /// until the server takes it, even if nothing else changes.
+    unreported: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Desired {
@@ -60,13 +63,37 @@ impl Desired {
         }
     }
 
-    /// Records a status the server accepted, before its watch event arrives.
-    pub fn set_status(&self, name: &str, status: InstanceStatus) {
+    /// Records a status the server did not take (yet): kept locally so the
+    /// next pass does not redo the work, and marked to be reported again.
+    pub fn set_unreported_status(&self, name: &str, status: InstanceStatus) {
         if let Ok(mut m) = self.instances.lock()
             && let Some(inst) = m.get_mut(name)
         {
             inst.status = status;
         }
+        if let Ok(mut u) = self.unreported.lock() {
+            u.insert(name.to_string());
+        }
+    }
+
+    /// The server took the status of `name`.
+    pub fn reported(&self, name: &str) {
+        if let Ok(mut u) = self.unreported.lock() {
+            u.remove(name);
+        }
+    }
+
+    /// Instances whose status must be sent again, with the status to send.
+    pub fn unreported(&self) -> Vec<Instance> {
+        let names: Vec<String> = self
+            .unreported
+            .lock()
+            .map(|u| u.iter().cloned().collect())
+            .unwrap_or_default();
+        let Ok(m) = self.instances.lock() else {
+            return Vec::new();
+        };
+        names.iter().filter_map(|n| m.get(n).cloned()).collect()
     }
 }
 

@@ -108,10 +108,22 @@ async fn pass(
             now_ms: epoch_ms(),
             synced,
         };
-        let steps = plan_node(&shared.options.name, &desired, &facts);
+        let mut steps = plan_node(&shared.options.name, &desired, &facts);
+        // A status the server did not take is sent again, even when the plan
+        // sees nothing new (the local copy already holds it).
+        for inst in shared.desired.unreported() {
+            if !steps.iter().any(|s| step_key(s) == inst.meta.uid) {
+                let status = inst.status.clone();
+                steps.push(Step::Report {
+                    instance: Box::new(inst),
+                    status,
+                });
+            }
+        }
         (steps, book.any_waiting(now))
     };
     let waits_for_backoff = backing_off
+        || !shared.desired.unreported().is_empty()
         || desired.iter().any(|i| {
             matches!(
                 i.status.state,
@@ -311,12 +323,16 @@ async fn report(shared: &Shared, instance: &Instance, status: InstanceStatus) {
         .report_instance_status(env, &instance.meta.name, &status)
         .await
     {
-        Ok(updated) => shared.desired.upsert(updated),
-        Err(e) if e.is_not_found() => {}
+        Ok(updated) => {
+            shared.desired.reported(&instance.meta.name);
+            shared.desired.upsert(updated);
+        }
+        Err(e) if e.is_not_found() => shared.desired.reported(&instance.meta.name),
         Err(e) => {
-            tracing::warn!("reporting {}: {e}", instance.meta.name);
-            // Keep what we know locally so the next pass does not redo the work.
-            shared.desired.set_status(&instance.meta.name, status);
+            tracing::warn!("reporting {}: {e}; will report again", instance.meta.name);
+            shared
+                .desired
+                .set_unreported_status(&instance.meta.name, status);
         }
     }
 }

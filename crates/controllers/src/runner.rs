@@ -107,8 +107,22 @@ impl Context {
                     ev = watch.next() => match ev {
                         Ok(ev) => {
                             cache.apply(ev);
-                            while let Some(Ok(ev)) = watch.next().now_or_never() {
-                                cache.apply(ev);
+                            // Take every event already there. A watch that fell
+                            // behind has lost events: reload rather than plan on
+                            // a stale cache.
+                            let mut lost = false;
+                            while let Some(next) = watch.next().now_or_never() {
+                                match next {
+                                    Ok(ev) => cache.apply(ev),
+                                    Err(e) => {
+                                        tracing::info!("controller watch ended ({e}); reloading");
+                                        lost = true;
+                                        break;
+                                    }
+                                }
+                            }
+                            if lost {
+                                break;
                             }
                         }
                         Err(e) => {
