@@ -195,11 +195,15 @@ pub trait Store: Send + Sync + 'static {
     fn list(&self, query: &Query) -> Result<Listing, StoreError>;
 
     /// Stores a new object (its `meta.revision` is ignored) and returns it with its revision.
-    fn create(&self, obj: RawObject) -> Result<RawObject, StoreError>;
+    fn create(&self, obj: RawObject) -> Result<RawObject, StoreError> {
+        one_write(self.apply(vec![Op::Create(obj)])?)
+    }
 
     /// Replaces an object if its stored revision equals `obj.meta.revision`
     /// (the revision the caller read), else `Conflict`.
-    fn update(&self, obj: RawObject) -> Result<RawObject, StoreError>;
+    fn update(&self, obj: RawObject) -> Result<RawObject, StoreError> {
+        one_write(self.apply(vec![Op::Update(obj)])?)
+    }
 
     /// Deletes an object. With `Some(rev)` the stored revision must equal `rev`.
     /// Returns the deleted object carrying the deletion's revision.
@@ -209,7 +213,14 @@ pub trait Store: Send + Sync + 'static {
         environment: &str,
         name: &str,
         revision: Option<Revision>,
-    ) -> Result<RawObject, StoreError>;
+    ) -> Result<RawObject, StoreError> {
+        one_write(self.apply(vec![Op::Delete {
+            kind,
+            environment: environment.to_string(),
+            name: name.to_string(),
+            revision,
+        }])?)
+    }
 
     /// Applies several creates/updates/deletes atomically: all succeed or none.
     fn apply(&self, ops: Vec<Op>) -> Result<Vec<RawObject>, StoreError>;
@@ -230,6 +241,14 @@ pub trait Store: Send + Sync + 'static {
             "this backend does not support compaction".to_string(),
         ))
     }
+}
+
+/// The object of a one-op [`Store::apply`].
+fn one_write(objects: Vec<RawObject>) -> Result<RawObject, StoreError> {
+    objects
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Backend("a write produced no event".to_string()))
 }
 
 /// One write in an atomic [`Store::apply`].

@@ -128,29 +128,6 @@ impl Store for MemoryStore {
         })
     }
 
-    fn create(&self, obj: RawObject) -> Result<RawObject, StoreError> {
-        write::single(self.commit(vec![Op::Create(obj)])?)
-    }
-
-    fn update(&self, obj: RawObject) -> Result<RawObject, StoreError> {
-        write::single(self.commit(vec![Op::Update(obj)])?)
-    }
-
-    fn delete(
-        &self,
-        kind: Kind,
-        environment: &str,
-        name: &str,
-        revision: Option<Revision>,
-    ) -> Result<RawObject, StoreError> {
-        write::single(self.commit(vec![Op::Delete {
-            kind,
-            environment: environment.to_string(),
-            name: name.to_string(),
-            revision,
-        }])?)
-    }
-
     fn apply(&self, ops: Vec<Op>) -> Result<Vec<RawObject>, StoreError> {
         Ok(self.commit(ops)?.into_iter().map(|ev| ev.object).collect())
     }

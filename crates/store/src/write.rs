@@ -91,14 +91,6 @@ pub(crate) fn stage(
 }
 
 /// The object of the single event of a one-op batch.
-pub(crate) fn single(events: Vec<Event>) -> Result<RawObject, StoreError> {
-    events
-        .into_iter()
-        .next()
-        .map(|ev| ev.object)
-        .ok_or_else(|| StoreError::Backend("a write produced no event".to_string()))
-}
-
 pub(crate) fn not_found(kind: Kind, environment: &str, name: &str) -> StoreError {
     StoreError::NotFound {
         kind,
