@@ -55,6 +55,14 @@ impl Desired {
         }
     }
 
+    /// The revision of `name` as known now (None: not on this node).
+    pub fn revision_of(&self, name: &str) -> Option<u64> {
+        self.instances
+            .lock()
+            .ok()
+            .and_then(|m| m.get(name).map(|i| i.meta.revision))
+    }
+
     pub fn remove(&self, name: &str, revision: u64) {
         if let Ok(mut m) = self.instances.lock()
             && m.get(name).is_some_and(|old| old.meta.revision <= revision)

@@ -142,7 +142,9 @@ async fn pass(
             permits.clone(),
         );
         tokio::spawn(async move {
-            if let Ok(_permit) = permits.acquire().await {
+            if let Ok(_permit) = permits.acquire().await
+                && !planned_on_stale_copy(&shared, &step)
+            {
                 run_step(&shared, &backoff, step).await;
             }
             in_flight.release(&key);
@@ -158,6 +160,24 @@ async fn pass(
         });
     }
     Ok(())
+}
+
+/// True when the step's instance changed since the pass planned it: a step
+/// that finished meanwhile (a launch that reported its new container) must
+/// not be undone by a report computed from the copy before it. The next
+/// pass plans again from the current copy.
+fn planned_on_stale_copy(shared: &Shared, step: &Step) -> bool {
+    let instance = match step {
+        Step::Launch { instance, .. }
+        | Step::Start { instance, .. }
+        | Step::LaunchSidekicks { instance, .. }
+        | Step::Report { instance, .. } => instance,
+        Step::Finish { .. } | Step::RemoveOrphan { .. } => return false,
+    };
+    shared
+        .desired
+        .revision_of(&instance.meta.name)
+        .is_some_and(|now| now > instance.meta.revision)
 }
 
 async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {

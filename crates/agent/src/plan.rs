@@ -291,7 +291,9 @@ fn plan_missing(steps: &mut Vec<Step>, inst: &Instance, current: &Current, facts
             let status = InstanceStatus {
                 state: InstanceState::Exited,
                 reason: "container was removed; waiting to replace it".into(),
-                container_id: String::new(),
+                // Keeps the old id: an empty one would read as "never
+                // launched" next pass, and the replacement would not count
+                // as a restart.
                 ..inst.status.clone()
             };
             report_if_changed(steps, inst, status);

@@ -155,6 +155,31 @@ fn a_removed_container_is_replaced_unless_policy_is_never() {
 }
 
 #[test]
+fn a_removed_container_replaced_after_its_backoff_counts_as_a_restart() {
+    let mut b = Backoff::default();
+    let now = Instant::now();
+    b.launched("u1", now, true);
+    let mut i = inst("web-1", "u1", RestartPolicy::Always);
+    i.status.container_id = "gone".into();
+    i.status.state = InstanceState::Running;
+    // Inside the backoff: reported as waiting, still naming the old container.
+    let steps = plan("n1", std::slice::from_ref(&i), &[], &b, now, true);
+    let [Step::Report { status, .. }] = &steps[..] else {
+        panic!("{steps:?}")
+    };
+    assert_eq!(status.state, InstanceState::Exited);
+    assert_eq!(status.container_id, "gone");
+    // After it: replaced, and the replacement is a restart.
+    i.status = status.clone();
+    let later = now + Duration::from_secs(2);
+    let steps = plan("n1", &[i], &[], &b, later, true);
+    let [Step::Launch { after_failure, .. }] = &steps[..] else {
+        panic!("{steps:?}")
+    };
+    assert!(after_failure);
+}
+
+#[test]
 fn restarts_wait_for_the_backoff() {
     let mut b = Backoff::default();
     let now = Instant::now();
