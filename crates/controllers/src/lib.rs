@@ -6,13 +6,15 @@
 //! - [`service_plan`]: keeps `scale` instances of every service, removes the
 //!   instances of deleted services, replaces outdated ones.
 //! - [`placement`]: places pending instances with the scheduler and records
-//!   why the rest cannot be placed.
+//!   why the rest cannot be placed; [`global_nodes`] remembers the nodes of
+//!   each global service between passes.
 //! - [`liveness`]: marks nodes disconnected when their heartbeats stop.
 //! - [`service_status`]: counts running and pending instances per service.
 
 pub mod cache;
 pub mod clock;
 pub mod dependencies;
+pub mod global_nodes;
 pub mod liveness;
 pub mod placement;
 pub mod rollout;

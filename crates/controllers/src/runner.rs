@@ -4,6 +4,7 @@
 //! It runs on its own thread with its own single-threaded runtime, so the
 //! synchronous store calls it makes never block the API server's workers.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,18 +12,18 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use tokio::sync::watch;
 
-use corral_store::{Op, Query, Store, StoreError};
+use corral_store::{Op, Query, Store, StoreError, Watch, WatchError};
 use corral_types::{
-    Environment, Instance, InstanceState, Kind, Node, Object, PlacementStrategy, RawObject,
-    Service, ServiceMode,
+    Instance, InstanceState, Kind, Node, Object, PlacementStrategy, RawObject, Service, ServiceMode,
 };
 
 use crate::ControllerError;
 use crate::cache::Cache;
 use crate::clock::{Clock, new_uid};
 use crate::dependencies::dependencies_ready;
+use crate::global_nodes::GlobalNodesCache;
 use crate::liveness::{Liveness, plan_liveness};
-use crate::placement::{PlacementChange, global_nodes, plan_placement};
+use crate::placement::{PlacementChange, plan_placement};
 use crate::service_plan::{InstanceAction, ServiceContext, plan_service};
 
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +69,7 @@ pub fn run_controllers(
                 liveness,
                 clock,
                 config,
+                global_nodes: RefCell::default(),
             };
             runtime.block_on(ctx.run(shutdown));
         })
@@ -78,16 +80,13 @@ struct Context {
     liveness: Arc<Liveness>,
     clock: Arc<dyn Clock>,
     config: ControllerConfig,
+    global_nodes: RefCell<GlobalNodesCache>,
 }
 
 impl Context {
     async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         while !*shutdown.borrow() {
-            let loaded = Cache::load(
-                self.store.as_ref(),
-                &[Kind::Environment, Kind::Node, Kind::Service, Kind::Instance],
-            )
-            .and_then(|cache| {
+            let loaded = Cache::load(self.store.as_ref()).and_then(|cache| {
                 let watch = self.store.watch(Query::default(), cache.revision())?;
                 Ok((cache, watch))
             });
@@ -100,6 +99,7 @@ impl Context {
                 }
             };
             loop {
+                let pass_started = tokio::time::Instant::now();
                 if let Err(e) = self.reconcile(&cache) {
                     tracing::warn!("reconcile: {e}");
                 }
@@ -107,21 +107,12 @@ impl Context {
                     ev = watch.next() => match ev {
                         Ok(ev) => {
                             cache.apply(ev);
-                            // Take every event already there. A watch that fell
-                            // behind has lost events: reload rather than plan on
-                            // a stale cache.
-                            let mut lost = false;
-                            while let Some(next) = watch.next().now_or_never() {
-                                match next {
-                                    Ok(ev) => cache.apply(ev),
-                                    Err(e) => {
-                                        tracing::info!("controller watch ended ({e}); reloading");
-                                        lost = true;
-                                        break;
-                                    }
-                                }
-                            }
-                            if lost {
+                            // Gather what else comes before the next pass may
+                            // start. A watch that fell behind has lost events:
+                            // reload rather than plan on a stale cache.
+                            let next_pass = pass_started + MIN_PASS_INTERVAL;
+                            if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
+                                tracing::info!("controller watch ended ({e}); reloading");
                                 break;
                             }
                         }
@@ -138,9 +129,8 @@ impl Context {
     }
 
     fn reconcile(&self, cache: &Cache) -> Result<(), ControllerError> {
-        let nodes: Vec<Node> = decode_all(cache, Kind::Node);
-        let services: Vec<Service> = decode_all(cache, Kind::Service);
-        let instances: Vec<Instance> = decode_all(cache, Kind::Instance);
+        let nodes: Vec<&Node> = cache.nodes().collect();
+        let instances: Vec<&Instance> = cache.instances().collect();
 
         self.reconcile_liveness(&nodes)?;
 
@@ -151,28 +141,28 @@ impl Context {
                 .or_default()
                 .push(inst);
         }
-        for svc in &services {
+        for svc in cache.services() {
             groups
                 .entry((svc.meta.environment.as_str(), svc.meta.name.as_str()))
                 .or_default();
         }
-        let by_name: BTreeMap<(&str, &str), &Service> = services
-            .iter()
+        let by_name: BTreeMap<(&str, &str), &Service> = cache
+            .services()
             .map(|s| ((s.meta.environment.as_str(), s.meta.name.as_str()), s))
             .collect();
         let now = self.clock.now_rfc3339();
         let now_ms = self.clock.now_ms();
         let mut ops: Vec<Op> = Vec::new();
         let mut created: Vec<Instance> = Vec::new();
-        let node_refs: Vec<&Node> = nodes.iter().collect();
-        let inst_refs: Vec<&Instance> = instances.iter().collect();
+        let mut global_cache = self.global_nodes.borrow_mut();
+        global_cache.refresh(cache.services(), &nodes, &instances, Instant::now());
         for ((env, name), insts) in &groups {
             let service = by_name.get(&(*env, *name)).copied();
             let global_nodes = match service {
                 Some(svc) if svc.spec.mode == ServiceMode::Global => {
-                    global_nodes(svc, &node_refs, &inst_refs)
+                    global_cache.get(env, name).unwrap_or_default()
                 }
-                _ => Vec::new(),
+                _ => &[],
             };
             let ctx = ServiceContext {
                 environment: env,
@@ -181,7 +171,7 @@ impl Context {
                 instances: insts,
                 now_ms,
                 now_rfc3339: &now,
-                global_nodes: &global_nodes,
+                global_nodes,
                 dependencies: service.map_or(Ok(()), |s| dependencies_ready(s, &groups)),
             };
             let plan = plan_service(&ctx);
@@ -210,41 +200,66 @@ impl Context {
                 ops.push(Op::Update(to_raw(&updated)?));
             }
         }
+        drop(global_cache);
 
-        let strategies: BTreeMap<String, PlacementStrategy> =
-            decode_all::<Environment>(cache, Kind::Environment)
-                .into_iter()
-                .map(|env| (env.meta.name, env.spec.placement_strategy))
-                .collect();
-        // New instances are placed in the same pass as they are made, so
-        // that they are written once, already on their node.
-        let mut all: Vec<&Instance> = inst_refs.clone();
-        all.extend(created.iter());
-        let changes = plan_placement(&node_refs, &all, &strategies);
-        let mut new_by_name: BTreeMap<(String, String), Instance> = created
+        let writes = self.place(cache, &nodes, &instances, created, ops)?;
+        self.flush(writes)
+    }
+
+    /// Places the new instances and the pending ones, and returns every
+    /// write of the pass: the new instances (already on their node) first.
+    /// With nothing to place the scheduler is not asked at all: that is the
+    /// common pass (status reports coming in), and building its snapshot
+    /// costs a walk over every instance.
+    fn place(
+        &self,
+        cache: &Cache,
+        nodes: &[&Node],
+        instances: &[&Instance],
+        created: Vec<Instance>,
+        ops: Vec<Op>,
+    ) -> Result<Vec<Op>, ControllerError> {
+        let pending = instances
             .iter()
-            .map(|i| ((i.meta.environment.clone(), i.meta.name.clone()), i.clone()))
+            .any(|i| i.spec.node.is_empty() && !i.spec.removing);
+        let mut new_by_name: BTreeMap<(String, String), Instance> = created
+            .into_iter()
+            .map(|i| ((i.meta.environment.clone(), i.meta.name.clone()), i))
             .collect();
-        for change in changes {
-            let (env, name) = match &change {
-                PlacementChange::Place {
-                    environment, name, ..
+        let mut placement_ops = Vec::new();
+        if pending || !new_by_name.is_empty() {
+            let strategies: BTreeMap<String, PlacementStrategy> = cache
+                .environments()
+                .map(|env| (env.meta.name.clone(), env.spec.placement_strategy))
+                .collect();
+            // New instances are placed in the same pass as they are made, so
+            // that they are written once, already on their node.
+            let mut all: Vec<&Instance> = instances.to_vec();
+            let created: Vec<Instance> = new_by_name.values().cloned().collect();
+            all.extend(created.iter());
+            let changes = plan_placement(nodes, &all, &strategies);
+            for change in changes {
+                let (env, name) = match &change {
+                    PlacementChange::Place {
+                        environment, name, ..
+                    }
+                    | PlacementChange::Unplaced {
+                        environment, name, ..
+                    } => (environment.clone(), name.clone()),
+                };
+                match new_by_name.get_mut(&(env, name)) {
+                    Some(inst) => apply_placement(inst, change),
+                    None => placement_ops.extend(self.placement_op(change, cache)?),
                 }
-                | PlacementChange::Unplaced {
-                    environment, name, ..
-                } => (environment.clone(), name.clone()),
-            };
-            match new_by_name.get_mut(&(env, name)) {
-                Some(inst) => apply_placement(inst, change),
-                None => ops.extend(self.placement_op(change, cache)?),
             }
         }
-        let mut writes = Vec::with_capacity(new_by_name.len() + ops.len());
+        let mut writes = Vec::with_capacity(new_by_name.len() + ops.len() + placement_ops.len());
         for inst in new_by_name.into_values() {
             writes.push(Op::Create(to_raw(&inst)?));
         }
         writes.extend(ops);
-        self.flush(writes)
+        writes.extend(placement_ops);
+        Ok(writes)
     }
 
     /// Writes `ops` in batches (one transaction each). A batch that loses a
@@ -269,20 +284,19 @@ impl Context {
         Ok(())
     }
 
-    fn reconcile_liveness(&self, nodes: &[Node]) -> Result<(), ControllerError> {
+    fn reconcile_liveness(&self, nodes: &[&Node]) -> Result<(), ControllerError> {
         let now = Instant::now();
-        let refs: Vec<&Node> = nodes.iter().collect();
         let seen = |n: &Node| {
             self.liveness
                 .last_seen(&n.meta.environment, &n.meta.name, now)
         };
-        for (env, name, state) in plan_liveness(&refs, seen, now, self.config.node_timeout) {
+        for (env, name, state) in plan_liveness(nodes, seen, now, self.config.node_timeout) {
             if let Some(node) = nodes
                 .iter()
                 .find(|n| n.meta.environment == env && n.meta.name == name)
             {
                 tracing::info!("node {env}/{name} is now {state}");
-                let mut updated = node.clone();
+                let mut updated = (*node).clone();
                 updated.status.state = state;
                 ignore_races(self.store.update(to_raw(&updated)?))?;
             }
@@ -299,7 +313,7 @@ impl Context {
         match action {
             InstanceAction::Create(inst) => Ok(Some(Op::Create(to_raw(&inst)?))),
             InstanceAction::MarkRemoving { name, .. } => {
-                let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, &name) else {
+                let Some(mut inst) = cache.instance(env, &name).cloned() else {
                     return Ok(None);
                 };
                 inst.spec.removing = true;
@@ -331,12 +345,36 @@ impl Context {
                 environment, name, ..
             } => (environment, name),
         };
-        let Some(mut inst) = typed::<Instance>(cache, Kind::Instance, env, name) else {
+        let Some(mut inst) = cache.instance(env, name).cloned() else {
             return Ok(None);
         };
         apply_placement(&mut inst, change);
         Ok(Some(Op::Update(to_raw(&inst)?)))
     }
+}
+
+/// Passes start at most this often: under a stream of changes (thousands
+/// of status reports a second at scale) each pass then takes a batch of
+/// them instead of walking every object once per change.
+const MIN_PASS_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Applies the events that arrive until `until`, and every one already
+/// there after it.
+async fn drain_until(
+    watch: &mut Watch,
+    cache: &mut Cache,
+    until: tokio::time::Instant,
+) -> Result<(), WatchError> {
+    loop {
+        tokio::select! {
+            ev = watch.next() => cache.apply(ev?),
+            _ = tokio::time::sleep_until(until) => break,
+        }
+    }
+    while let Some(next) = watch.next().now_or_never() {
+        cache.apply(next?);
+    }
+    Ok(())
 }
 
 /// Instance writes per store transaction.
@@ -370,38 +408,6 @@ where
         name: obj.meta.name.clone(),
         source,
     })
-}
-
-fn typed<O: serde::de::DeserializeOwned>(
-    cache: &Cache,
-    kind: Kind,
-    env: &str,
-    name: &str,
-) -> Option<O> {
-    let raw = cache.get(kind, env, name)?;
-    serde_json::to_value(raw)
-        .and_then(serde_json::from_value)
-        .ok()
-}
-
-/// Decodes every object of a kind; one that does not decode is skipped with a warning.
-fn decode_all<O: serde::de::DeserializeOwned>(cache: &Cache, kind: Kind) -> Vec<O> {
-    cache
-        .of_kind(kind)
-        .filter_map(
-            |raw| match serde_json::to_value(raw).and_then(serde_json::from_value) {
-                Ok(obj) => Some(obj),
-                Err(e) => {
-                    tracing::warn!(
-                        "skipping {kind} {}/{}: {e}",
-                        raw.meta.environment,
-                        raw.meta.name
-                    );
-                    None
-                }
-            },
-        )
-        .collect()
 }
 
 /// A write that lost a race (someone else wrote first) is retried by the next pass.
