@@ -164,7 +164,9 @@ async fn pass(
 
 /// True when the step's instance changed since the pass planned it: a step
 /// that finished meanwhile (a launch that reported its new container) must
-/// not be undone by a report computed from the copy before it. The next
+/// not be undone by a report computed from the copy before it. A report
+/// changes the local copy's status as soon as it is queued and its
+/// revision when the server takes it; either makes the copy newer. The next
 /// pass plans again from the current copy.
 fn planned_on_stale_copy(shared: &Shared, step: &Step) -> bool {
     let instance = match step {
@@ -174,10 +176,7 @@ fn planned_on_stale_copy(shared: &Shared, step: &Step) -> bool {
         | Step::Report { instance, .. } => instance,
         Step::Finish { .. } | Step::RemoveOrphan { .. } => return false,
     };
-    shared
-        .desired
-        .revision_of(&instance.meta.name)
-        .is_some_and(|now| now > instance.meta.revision)
+    shared.desired.changed_since(instance)
 }
 
 async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
@@ -199,7 +198,7 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
                     reason: e.to_string(),
                     ..instance.status.clone()
                 };
-                report(shared, &instance, status).await;
+                report(shared, &instance, status);
             }
         }
         Step::LaunchSidekicks {
@@ -217,7 +216,7 @@ async fn run_step(shared: &Shared, backoff: &Mutex<Backoff>, step: Step) {
             instance,
             container_ids,
         } => finish(shared, &instance, &container_ids).await,
-        Step::Report { instance, status } => report(shared, &instance, status).await,
+        Step::Report { instance, status } => report(shared, &instance, status),
     }
 }
 
@@ -259,7 +258,7 @@ async fn relaunch(
             ..InstanceStatus::default()
         },
     };
-    report(shared, instance, status).await;
+    report(shared, instance, status);
 }
 
 /// Recreates sidekicks beside a running primary; reports those that failed.
@@ -312,7 +311,7 @@ async fn relaunch_sidekicks(
             .sidekicks
             .retain(|s| !failed.iter().any(|f| f.name == s.name));
         status.sidekicks.extend(failed);
-        report(shared, instance, status).await;
+        report(shared, instance, status);
     }
 }
 
@@ -336,25 +335,19 @@ async fn finish(shared: &Shared, instance: &Instance, container_ids: &[String]) 
     }
 }
 
-async fn report(shared: &Shared, instance: &Instance, status: InstanceStatus) {
-    let env = &instance.meta.environment;
-    match shared
-        .client
-        .report_instance_status(env, &instance.meta.name, &status)
-        .await
-    {
-        Ok(updated) => {
-            shared.desired.reported(&instance.meta.name);
-            shared.desired.upsert(updated);
-        }
-        Err(e) if e.is_not_found() => shared.desired.reported(&instance.meta.name),
-        Err(e) => {
-            tracing::warn!("reporting {}: {e}; will report again", instance.meta.name);
-            shared
-                .desired
-                .set_unreported_status(&instance.meta.name, status);
-        }
-    }
+/// Queues the instance's new status for the reporter, which sends it in a
+/// batch (see `reporter`), and keeps it in the local copy at once: the next
+/// pass plans from it (no second report of the same change), and a step
+/// planned on the copy before it is dropped as stale, so no older status
+/// can be reported on top of it.
+fn report(shared: &Shared, instance: &Instance, status: InstanceStatus) {
+    let (env, name, uid) = (
+        &instance.meta.environment,
+        &instance.meta.name,
+        &instance.meta.uid,
+    );
+    shared.desired.set_pending_status(name, uid, status.clone());
+    shared.reporter.enqueue(env, name, uid, status);
 }
 
 /// Wakes the reconciler on every container event, so a container that dies

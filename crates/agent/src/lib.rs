@@ -7,6 +7,7 @@
 //! - `plan`: a pure function from instances, containers and restart backoff to steps.
 //! - `execute`: carries the steps out against the engine and reports status;
 //!   `launch`: creating the containers of an instance (volumes, primary, sidekicks).
+//! - `reporter`: status reports queued, coalesced and sent in batches.
 //! - `health`: health-check state machine and one probe task per instance;
 //!   `probe`: the HTTP, TCP and command probes.
 //! - `endpoint`: the agent's own HTTP endpoint (container logs for the server).
@@ -21,6 +22,7 @@ mod join;
 mod launch;
 mod plan;
 mod probe;
+mod reporter;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -75,6 +77,8 @@ pub(crate) struct Shared {
     pub client: Client,
     pub engine: Arc<dyn ContainerEngine>,
     pub desired: desired::Desired,
+    /// Status reports on their way to the server.
+    pub reporter: reporter::Reporter,
     pub wake: tokio::sync::Notify,
 }
 
@@ -104,6 +108,7 @@ pub async fn run_agent(
         client,
         engine,
         desired: desired::Desired::default(),
+        reporter: reporter::Reporter::default(),
         wake: tokio::sync::Notify::new(),
     });
     let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
@@ -122,6 +127,7 @@ pub async fn run_agent(
             shutdown.clone(),
         )),
         tokio::spawn(execute::reconcile_loop(shared.clone(), shutdown.clone())),
+        tokio::spawn(reporter::run(shared.clone(), shutdown.clone())),
     ];
     let _ = shutdown.wait_for(|stop| *stop).await;
     for t in tasks {

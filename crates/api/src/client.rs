@@ -11,7 +11,7 @@ use corral_types::{
 
 use crate::wire::{
     DeployRequest, ErrorBody, JoinRequest, List, LogsQuery, NodeAck, ScaleRequest, StackPlan,
-    WatchEvent, WatchEventType,
+    StatusBatchResult, StatusReport, WatchEvent, WatchEventType,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +325,30 @@ impl Client {
     ) -> Result<Instance, ApiError> {
         let path = format!("/v1/environments/{env}/instances/{name}/status");
         self.json(self.http.put(self.url(&path)).json(status)).await
+    }
+
+    /// Reports the status of several instances of node `node` in one request
+    /// (at most [`crate::MAX_STATUS_BATCH`]). Instances that are gone or
+    /// placed on another node come back in `errors`, not as a failure of the
+    /// whole request.
+    pub async fn report_statuses(
+        &self,
+        env: &str,
+        node: &str,
+        reports: &[StatusReport],
+    ) -> Result<StatusBatchResult, ApiError> {
+        /// [`crate::StatusBatch`] without copying the reports.
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            statuses: &'a [StatusReport],
+        }
+        let path = format!("/v1/environments/{env}/nodes/{node}/statuses");
+        self.json(
+            self.http
+                .post(self.url(&path))
+                .json(&Batch { statuses: reports }),
+        )
+        .await
     }
 
     /// Container output of one instance as raw bytes.

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use corral_types::{NodeStatus, Object, RawObject};
+use corral_types::{Instance, InstanceStatus, NodeStatus, Object, RawObject};
 
 /// A list response: the items and the store revision they were read at
 /// (start a watch from it to follow changes).
@@ -122,4 +122,64 @@ pub struct PlannedInstance {
     /// Empty when it could not be placed now.
     pub node: String,
     pub reason: String,
+}
+
+/// The most reports one `POST .../nodes/{node}/statuses` may carry.
+pub const MAX_STATUS_BATCH: usize = 1000;
+
+/// `POST /v1/environments/{env}/nodes/{node}/statuses`: an agent reports the
+/// status of several of its instances in one request (one store transaction).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBatch {
+    /// At most [`MAX_STATUS_BATCH`]; empty is allowed (nothing changes).
+    /// An instance named twice gets the last of its reports.
+    pub statuses: Vec<StatusReport>,
+}
+
+/// The new status of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    /// The instance's name.
+    pub instance: String,
+    /// When set, the report applies only to the instance with this uid: a
+    /// report about an instance that was deleted meanwhile must not land on
+    /// a new one of the same name. A mismatch is answered as `not-found`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
+    pub status: InstanceStatus,
+}
+
+/// The answer to a [`StatusBatch`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusBatchResult {
+    /// Every instance whose report was taken, as stored after the batch, in
+    /// the order of the request (an instance whose status was already the
+    /// reported one is listed too, though nothing was written for it).
+    pub instances: Vec<Instance>,
+    /// The reports that were not taken, one per instance.
+    pub errors: Vec<StatusReportError>,
+}
+
+/// Why the report about one instance was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReportError {
+    pub instance: String,
+    pub code: StatusErrorCode,
+    /// For people: what is wrong.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatusErrorCode {
+    /// No such instance (or not the one with the reported uid): it was
+    /// deleted; there is nothing to report on any more.
+    NotFound,
+    /// The instance is placed on another node; only that node's agent reports on it.
+    WrongNode,
+    /// A code this client does not know (sent by a newer server).
+    #[serde(other)]
+    Other,
 }

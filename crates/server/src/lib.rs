@@ -116,6 +116,12 @@ pub fn router(state: AppState) -> Router {
             "/v1/environments/{env}/{kind}/{name}/{action}",
             any(actions::dispatch),
         )
+        // A node action, routed on its own (the static `nodes` segment wins
+        // over `{kind}`): the batch of status reports of one node's agent.
+        .route(
+            "/v1/environments/{env}/nodes/{node}/statuses",
+            any(nodes::statuses),
+        )
         .route("/v1/watch", get(watch_all))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

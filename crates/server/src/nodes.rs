@@ -1,13 +1,20 @@
-//! Agents join and heartbeat. Heartbeats are kept in memory (see
+//! Agents join, heartbeat and report the status of their instances in
+//! batches. Heartbeats are kept in memory (see
 //! `corral_controllers::liveness`); a join writes the node.
 
 use std::time::Instant;
 
-use corral_api::{JoinRequest, NodeAck};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::Method;
+
+use corral_api::{JoinRequest, MAX_STATUS_BATCH, NodeAck, StatusBatch, StatusBatchResult};
 use corral_types::{Kind, Node, NodeSpec, NodeState, Object, validate_label_key, validate_name};
 
 use crate::error::{ApiError, decode_body};
-use crate::objects::get_object;
+use crate::instances;
+use crate::objects::{get_object, require_environment};
 use crate::state::AppState;
 
 fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiError> {
@@ -87,4 +94,37 @@ pub async fn heartbeat(state: &AppState, env: &str, name: &str) -> Result<NodeAc
     let raw = get_object(state, Kind::Node, env, name).await?;
     state.liveness.beat(env, name, Instant::now());
     ack(state, raw)
+}
+
+/// `POST /v1/environments/{env}/nodes/{node}/statuses`: the agent of `node`
+/// reports the status of several of its instances; every changed one is
+/// written in one store transaction (see [`instances::apply_status_batch`]).
+pub async fn statuses(
+    State(state): State<AppState>,
+    method: Method,
+    Path((env, node)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<StatusBatchResult>, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{method} is not allowed on nodes/{node}/statuses"
+        )));
+    }
+    require_environment(&state, &env).await?;
+    validate_name("name", &node)?;
+    let batch: StatusBatch = decode_body(&body)?;
+    if batch.statuses.len() > MAX_STATUS_BATCH {
+        return Err(ApiError::invalid(
+            "statuses",
+            format!(
+                "{} reports in one request; at most {MAX_STATUS_BATCH} are allowed",
+                batch.statuses.len()
+            ),
+        ));
+    }
+    for (i, report) in batch.statuses.iter().enumerate() {
+        validate_name(&format!("statuses[{i}].instance"), &report.instance)?;
+    }
+    let result = instances::report_statuses(&state, &env, &node, batch.statuses).await?;
+    Ok(Json(result))
 }

@@ -38,6 +38,18 @@ fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
     o
 }
 
+/// The batch of status reports: its answer has a schema of its own.
+fn status_batch_op() -> Value {
+    let mut o = op(
+        "an agent reports the status of several of its instances (one transaction)",
+        Some("StatusBatch"),
+        "the instances taken, and an error per report not taken",
+    );
+    o["responses"]["200"]["content"]["application/json"]["schema"] =
+        json!({"$ref": "#/components/schemas/StatusBatchResult"});
+    o
+}
+
 fn params(names: &[&str]) -> Value {
     Value::Array(
         names
@@ -97,6 +109,10 @@ pub fn document() -> Value {
             "/v1/environments/{env}/nodes/{name}/heartbeat": {
                 "parameters": params(&["env", "name"]),
                 "post": op("an agent is alive", None, "the node")
+            },
+            "/v1/environments/{env}/nodes/{name}/statuses": {
+                "parameters": params(&["env", "name"]),
+                "post": status_batch_op()
             },
             "/v1/environments/{env}/instances/{name}/status": {
                 "parameters": params(&["env", "name"]),
@@ -169,6 +185,22 @@ pub fn document() -> Value {
                 }},
                 "ScaleRequest": {"type": "object", "required": ["scale"], "properties": {"scale": {"type": "integer", "minimum": 0}}},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
+                "StatusBatch": {"type": "object", "required": ["statuses"], "properties": {
+                    "statuses": {"type": "array", "maxItems": corral_api::MAX_STATUS_BATCH, "items": {"$ref": "#/components/schemas/StatusReport"}}
+                }},
+                "StatusReport": {"type": "object", "required": ["instance", "status"], "properties": {
+                    "instance": {"type": "string"},
+                    "uid": {"type": "string", "description": "when set, only the instance with this uid takes the report"},
+                    "status": {"$ref": "#/components/schemas/InstanceStatus"}
+                }},
+                "StatusBatchResult": {"type": "object", "required": ["instances", "errors"], "properties": {
+                    "instances": {"type": "array", "items": {"type": "object"}, "description": "the instances whose report was taken, as stored now"},
+                    "errors": {"type": "array", "items": {"type": "object", "required": ["instance", "code", "reason"], "properties": {
+                        "instance": {"type": "string"},
+                        "code": {"type": "string", "enum": ["not-found", "wrong-node"]},
+                        "reason": {"type": "string"}
+                    }}}
+                }},
                 "InstanceStatus": {"type": "object", "properties": {
                     "state": {"type": "string", "enum": ["pending", "starting", "running", "stopping", "exited", "failed"]},
                     "container_id": {"type": "string"}, "reason": {"type": "string"},

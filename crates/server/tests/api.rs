@@ -13,7 +13,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use common::{SERVICES, TOKEN, TestServer, service, start, start_with};
-use corral_api::JoinRequest;
+use corral_api::{
+    JoinRequest, StatusBatchResult, StatusErrorCode, StatusReport, StatusReportError,
+};
 use corral_store::MemoryStore;
 use corral_types::{
     Environment, EnvironmentSpec, Instance, InstanceSpec, InstanceState, InstanceStatus, Kind,
@@ -72,6 +74,7 @@ async fn every_endpoint_needs_the_bearer_token() {
         (Method::POST, "/v1/environments/default/services/web/scale"),
         (Method::POST, "/v1/environments/default/nodes/n1/join"),
         (Method::POST, "/v1/environments/default/nodes/n1/heartbeat"),
+        (Method::POST, "/v1/environments/default/nodes/n1/statuses"),
         (
             Method::PUT,
             "/v1/environments/default/instances/web-1/status",
@@ -146,6 +149,7 @@ async fn openapi_document_is_served_as_openapi_3() {
         "/v1/environments/{env}/services/{name}/scale",
         "/v1/environments/{env}/nodes/{name}/join",
         "/v1/environments/{env}/nodes/{name}/heartbeat",
+        "/v1/environments/{env}/nodes/{name}/statuses",
         "/v1/environments/{env}/instances/{name}/status",
         "/v1/watch",
     ] {
@@ -1057,6 +1061,419 @@ async fn instance_status_report_changes_status_and_keeps_spec() {
     .await;
 }
 
+// ---------------------------------------------------------------- status batches
+
+const STATUSES: &str = "/v1/environments/default/nodes/n1/statuses";
+
+/// An instance of service `web` placed on `node`, with uid `uid-<name>`.
+fn instance_on(s: &TestServer, name: &str, node: &str) -> Instance {
+    let mut inst: Instance = Object::new(
+        Kind::Instance,
+        "default",
+        name,
+        InstanceSpec {
+            service: "web".into(),
+            node: node.into(),
+            launch: ServiceSpec {
+                image: "nginx".into(),
+                scale: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    inst.meta.uid = format!("uid-{name}");
+    inst.meta.generation = 1;
+    Instance::from_raw(s.store.create(inst.to_raw().unwrap()).unwrap()).unwrap()
+}
+
+fn stored(s: &TestServer, name: &str) -> Instance {
+    Instance::from_raw(s.store.get(Kind::Instance, "default", name).unwrap()).unwrap()
+}
+
+fn running(container: &str) -> InstanceStatus {
+    InstanceStatus {
+        state: InstanceState::Running,
+        container_id: container.into(),
+        started_at: "2025-01-01T00:00:00Z".into(),
+        ..InstanceStatus::default()
+    }
+}
+
+fn report(instance: &str, status: InstanceStatus) -> StatusReport {
+    StatusReport {
+        instance: instance.into(),
+        uid: String::new(),
+        status,
+    }
+}
+
+#[tokio::test]
+async fn a_status_batch_writes_every_changed_instance_in_one_transaction() {
+    let s = start().await;
+    let before: Vec<Instance> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|n| instance_on(&s, n, "n1"))
+        .collect();
+    let rev = s.revision();
+    let reports: Vec<StatusReport> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|n| report(n, running(&format!("c-{n}"))))
+        .collect();
+    let result = s
+        .client
+        .report_statuses("default", "n1", &reports)
+        .await
+        .unwrap();
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    let names: Vec<&str> = result
+        .instances
+        .iter()
+        .map(|i| i.meta.name.as_str())
+        .collect();
+    assert_eq!(names, ["web-1", "web-2", "web-3"], "request order");
+    // One revision per instance, all from one transaction: consecutive, and
+    // nothing else written.
+    let revisions: Vec<u64> = result.instances.iter().map(|i| i.meta.revision).collect();
+    assert_eq!(revisions, [rev + 1, rev + 2, rev + 3]);
+    assert_eq!(s.revision(), rev + 3);
+    for (inst, old) in result.instances.iter().zip(&before) {
+        assert_eq!(inst.status, running(&format!("c-{}", old.meta.name)));
+        assert_eq!(
+            *inst,
+            stored(&s, &old.meta.name),
+            "the answer is what is stored"
+        );
+        // Only the status changed.
+        assert_eq!(inst.spec, old.spec);
+        assert_eq!(inst.meta.uid, old.meta.uid);
+        assert_eq!(inst.meta.generation, old.meta.generation);
+    }
+}
+
+#[tokio::test]
+async fn a_status_batch_skips_unchanged_instances_but_still_lists_them() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    instance_on(&s, "web-2", "n1");
+    let first = [
+        report("web-1", running("c1")),
+        report("web-2", running("c2")),
+    ];
+    s.client
+        .report_statuses("default", "n1", &first)
+        .await
+        .unwrap();
+    let rev = s.revision();
+
+    // The same statuses again: nothing is written.
+    let again = s
+        .client
+        .report_statuses("default", "n1", &first)
+        .await
+        .unwrap();
+    assert_eq!(s.revision(), rev);
+    assert_eq!(again.instances.len(), 2);
+    assert_eq!(again.instances[0], stored(&s, "web-1"));
+
+    // One changed, one not: one write.
+    let mixed = [
+        report("web-1", running("c1")),
+        report("web-2", running("c3")),
+    ];
+    let result = s
+        .client
+        .report_statuses("default", "n1", &mixed)
+        .await
+        .unwrap();
+    assert_eq!(s.revision(), rev + 1);
+    assert_eq!(
+        result.instances[0].meta.revision,
+        stored(&s, "web-1").meta.revision
+    );
+    assert_eq!(result.instances[1].meta.revision, rev + 1);
+}
+
+#[tokio::test]
+async fn an_empty_status_batch_is_ok_and_changes_nothing() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let before = s.snapshot();
+    let r = s.post(STATUSES, &json!({"statuses": []})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json(), json!({"instances": [], "errors": []}));
+    assert_eq!(before, s.snapshot());
+}
+
+#[tokio::test]
+async fn a_missing_instance_in_a_status_batch_is_an_error_of_that_item_only() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let result = s
+        .client
+        .report_statuses(
+            "default",
+            "n1",
+            &[
+                report("web-9", running("c9")),
+                report("web-1", running("c1")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.instances.len(), 1);
+    assert_eq!(result.instances[0].meta.name, "web-1");
+    assert_eq!(stored(&s, "web-1").status, running("c1"));
+    let [
+        StatusReportError {
+            instance,
+            code,
+            reason,
+        },
+    ] = &result.errors[..]
+    else {
+        panic!("{:?}", result.errors);
+    };
+    assert_eq!(instance, "web-9");
+    assert_eq!(*code, StatusErrorCode::NotFound);
+    assert!(reason.contains("web-9"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_status_report_about_another_instance_of_the_same_name_is_not_found() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let rev = s.revision();
+    let stale = StatusReport {
+        uid: "uid-of-a-deleted-web-1".into(),
+        ..report("web-1", running("c1"))
+    };
+    let result = s
+        .client
+        .report_statuses("default", "n1", &[stale])
+        .await
+        .unwrap();
+    assert!(result.instances.is_empty());
+    assert_eq!(result.errors[0].code, StatusErrorCode::NotFound);
+    assert_eq!(s.revision(), rev);
+    // With the right uid it is taken.
+    let fresh = StatusReport {
+        uid: "uid-web-1".into(),
+        ..report("web-1", running("c1"))
+    };
+    let result = s
+        .client
+        .report_statuses("default", "n1", &[fresh])
+        .await
+        .unwrap();
+    assert_eq!(result.instances.len(), 1);
+}
+
+#[tokio::test]
+async fn a_node_cannot_report_the_status_of_another_nodes_instance() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let theirs = instance_on(&s, "web-2", "n2");
+    let unplaced = instance_on(&s, "web-3", "");
+    let result = s
+        .client
+        .report_statuses(
+            "default",
+            "n1",
+            &[
+                report("web-1", running("c1")),
+                report("web-2", running("c2")),
+                report("web-3", running("c3")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.instances.len(), 1);
+    assert_eq!(result.instances[0].meta.name, "web-1");
+    let rejected: Vec<(&str, StatusErrorCode)> = result
+        .errors
+        .iter()
+        .map(|e| (e.instance.as_str(), e.code))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            ("web-2", StatusErrorCode::WrongNode),
+            ("web-3", StatusErrorCode::WrongNode)
+        ]
+    );
+    assert!(
+        result.errors[0].reason.contains("n2"),
+        "{:?}",
+        result.errors
+    );
+    assert_eq!(
+        stored(&s, "web-2"),
+        theirs,
+        "another node's instance is untouched"
+    );
+    assert_eq!(stored(&s, "web-3"), unplaced);
+}
+
+#[tokio::test]
+async fn an_instance_named_twice_in_a_status_batch_gets_the_last_report() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let rev = s.revision();
+    let result = s
+        .client
+        .report_statuses(
+            "default",
+            "n1",
+            &[
+                report("web-1", running("old")),
+                report("web-1", running("new")),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.instances.len(), 1);
+    assert_eq!(stored(&s, "web-1").status, running("new"));
+    assert_eq!(s.revision(), rev + 1);
+}
+
+#[tokio::test]
+async fn a_status_batch_over_the_limit_is_422_naming_statuses() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let item = json!({"instance": "web-1", "status": {"state": "running"}});
+    let too_many = json!({"statuses": vec![item.clone(); corral_api::MAX_STATUS_BATCH + 1]});
+    let r = s
+        .reject(
+            Method::POST,
+            STATUSES,
+            too_many.to_string(),
+            422,
+            Some("statuses"),
+        )
+        .await;
+    assert_eq!(r.field(), "statuses");
+    // The limit itself is fine.
+    let at_limit = json!({"statuses": vec![item; corral_api::MAX_STATUS_BATCH]});
+    assert_eq!(s.post(STATUSES, &at_limit).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_malformed_status_batch_is_rejected_naming_the_field_and_changes_nothing() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    // Not JSON: 400.
+    for body in ["{", "{\"statuses\": [}", "not json", ""] {
+        s.reject(Method::POST, STATUSES, body, 400, None).await;
+    }
+    // JSON of the wrong shape: 422 naming the field.
+    let cases = [
+        (json!({}), "statuses"),
+        (json!({"statuses": {}}), "statuses"),
+        (json!({"statuses": [{"status": {}}]}), "statuses[0]"),
+        (json!({"statuses": [{"instance": "web-1"}]}), "statuses[0]"),
+        (
+            json!({"statuses": [{"instance": "web-1", "status": {}}, {"instance": "web-1", "status": {"state": "exploded"}}]}),
+            "statuses[1].status.state",
+        ),
+        (
+            json!({"statuses": [{"instance": "web-1", "status": {"restarts": -1}}]}),
+            "statuses[0].status.restarts",
+        ),
+        (
+            json!({"statuses": [{"instance": "web-1", "status": {}, "colour": "red"}]}),
+            "statuses[0]",
+        ),
+        (
+            json!({"statuses": [{"instance": "web-1", "status": {}}, {"instance": "Web_2", "status": {}}]}),
+            "statuses[1].instance",
+        ),
+        (json!({"statuses": [], "node": "n2"}), "node"),
+    ];
+    for (body, field) in cases {
+        s.reject(Method::POST, STATUSES, body.to_string(), 422, Some(field))
+            .await;
+    }
+    // A bad node name, an unknown environment, the wrong method.
+    s.reject(
+        Method::POST,
+        "/v1/environments/default/nodes/N_1/statuses",
+        json!({"statuses": []}).to_string(),
+        422,
+        Some("name"),
+    )
+    .await;
+    s.reject(
+        Method::POST,
+        "/v1/environments/nope/nodes/n1/statuses",
+        json!({"statuses": []}).to_string(),
+        404,
+        None,
+    )
+    .await;
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        s.reject(method, STATUSES, "", 405, None).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unauthenticated_status_batch_is_401_and_changes_nothing() {
+    let s = start().await;
+    instance_on(&s, "web-1", "n1");
+    let before = s.snapshot();
+    let body = json!({"statuses": [{"instance": "web-1", "status": {"state": "running"}}]});
+    for auth in [None, Some("Bearer wrong-token")] {
+        let mut req = s.http.post(format!("{}{STATUSES}", s.url)).json(&body);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+    }
+    assert_eq!(before, s.snapshot());
+}
+
+#[tokio::test]
+async fn the_status_batch_route_leaves_the_other_node_routes_alone() {
+    let s = start().await;
+    s.client
+        .join_node("default", "n1", &join_request("10.0.0.1", &[]))
+        .await
+        .unwrap();
+    s.client.heartbeat("default", "n1").await.unwrap();
+    assert_eq!(
+        s.get("/v1/environments/default/nodes/n1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.get("/v1/environments/default/nodes").await.status,
+        StatusCode::OK
+    );
+    s.reject(
+        Method::POST,
+        "/v1/environments/default/nodes/n1/restart",
+        "{}",
+        404,
+        None,
+    )
+    .await;
+    // `statuses` is a node action only.
+    s.reject(
+        Method::POST,
+        "/v1/environments/default/services/web/statuses",
+        json!({"statuses": []}).to_string(),
+        404,
+        None,
+    )
+    .await;
+    let result: StatusBatchResult = s
+        .client
+        .report_statuses("default", "n1", &[])
+        .await
+        .unwrap();
+    assert_eq!(result, StatusBatchResult::default());
+}
+
 // ---------------------------------------------------------------- list
 
 #[tokio::test]
@@ -1471,6 +1888,7 @@ async fn no_bad_input_gets_a_5xx_or_changes_anything() {
             Method::PUT,
             "/v1/environments/default/instances/web-1/status",
         ),
+        (Method::POST, "/v1/environments/default/nodes/n1/statuses"),
     ];
     let mut cases: Vec<(Method, String, Vec<u8>)> = Vec::new();
     for (m, p) in body_endpoints {
@@ -1538,6 +1956,13 @@ async fn no_bad_input_gets_a_5xx_or_changes_anything() {
         (Method::PUT, "/v1/environments/default/instances/web-1/status", json!({"restarts": -1}).to_string()),
         (Method::PUT, "/v1/environments/default/instances/web-1/status", json!({"state": 1}).to_string()),
         (Method::PUT, "/v1/environments/default/instances/nope/status", json!({"state": "running"}).to_string()),
+        (Method::POST, "/v1/environments/default/nodes/n1/statuses", json!({"statuses": [{"instance": "web-1", "status": {"state": "exploded"}}]}).to_string()),
+        (Method::POST, "/v1/environments/default/nodes/n1/statuses", json!({"statuses": [{"instance": "Web_1", "status": {}}]}).to_string()),
+        (Method::POST, "/v1/environments/default/nodes/n1/statuses", json!({"statuses": {"web-1": {}}}).to_string()),
+        (Method::POST, "/v1/environments/default/nodes/n1/statuses", json!({"statuses": [{"instance": "web-1"}]}).to_string()),
+        (Method::POST, "/v1/environments/default/nodes/N1/statuses", json!({"statuses": []}).to_string()),
+        (Method::PUT, "/v1/environments/default/nodes/n1/statuses", json!({"statuses": []}).to_string()),
+        (Method::POST, "/v1/environments/nope/nodes/n1/statuses", json!({"statuses": []}).to_string()),
         (Method::DELETE, "/v1/environments/default/services/web?revision=abc", String::new()),
         (Method::DELETE, "/v1/environments/default/services/web?revision=1", String::new()),
         (Method::DELETE, "/v1/environments/default/services/nope", String::new()),
