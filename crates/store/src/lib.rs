@@ -8,13 +8,17 @@
 //! backend.
 
 pub mod conformance;
+mod hub;
 mod memory;
 mod sqlite;
 mod write;
 
-use corral_types::{Kind, LabelSelector, RawObject};
-use tokio::sync::broadcast;
+use std::collections::VecDeque;
+use std::sync::Arc;
 
+use corral_types::{Kind, LabelSelector, RawObject};
+
+pub use hub::{Subscription, WATCH_CHANNEL_CAPACITY, WatchHub};
 pub use memory::{DEFAULT_HISTORY_LIMIT, MemoryStore};
 pub use sqlite::SqliteStore;
 
@@ -123,22 +127,18 @@ impl Event {
 
 /// A watch: first the events already committed after the starting revision,
 /// then live ones. Events come in revision order with no gaps or repeats.
+/// Dropping it unregisters it from its store's [`WatchHub`].
 pub struct Watch {
     query: Query,
-    backlog: std::collections::VecDeque<Event>,
-    live: broadcast::Receiver<Event>,
+    backlog: VecDeque<Event>,
+    live: Subscription,
     last: Revision,
 }
 
 impl Watch {
     /// Builds a watch from the backlog read *after* subscribing to `live`, so
     /// that no event is lost between the two.
-    pub fn new(
-        query: Query,
-        backlog: Vec<Event>,
-        live: broadcast::Receiver<Event>,
-        from: Revision,
-    ) -> Self {
+    pub fn new(query: Query, backlog: Vec<Event>, live: Subscription, from: Revision) -> Self {
         Watch {
             query,
             backlog: backlog.into(),
@@ -148,30 +148,46 @@ impl Watch {
     }
 
     /// The next matching event. `Err(Lagged)` means the watcher fell too far
-    /// behind; restart the watch from [`Watch::last_revision`].
+    /// behind (after the events it already had); restart the watch from
+    /// [`Watch::last_revision`]. Cancel safe.
     pub async fn next(&mut self) -> Result<Event, WatchError> {
-        loop {
-            let ev = match self.backlog.pop_front() {
-                Some(ev) => ev,
-                None => match self.live.recv().await {
-                    Ok(ev) => ev,
-                    Err(broadcast::error::RecvError::Lagged(_)) => return Err(WatchError::Lagged),
-                    Err(broadcast::error::RecvError::Closed) => return Err(WatchError::Closed),
-                },
-            };
-            if ev.revision() <= self.last {
-                continue;
-            }
-            self.last = ev.revision();
-            if self.query.matches(&ev.object) {
+        while let Some(ev) = self.backlog.pop_front() {
+            if self.take(&ev) {
                 return Ok(ev);
+            }
+        }
+        loop {
+            let Some(ev) = self.live.recv().await else {
+                return Err(if self.live.lagged() {
+                    WatchError::Lagged
+                } else {
+                    WatchError::Closed
+                });
+            };
+            if self.take(&ev) {
+                // Usually the only holder by now: no copy.
+                return Ok(Arc::unwrap_or_clone(ev));
             }
         }
     }
 
-    /// The revision of the last event seen (matching or not).
+    /// Records `ev` as seen; true if it is new and matches.
+    fn take(&mut self, ev: &Event) -> bool {
+        if ev.revision() <= self.last {
+            return false;
+        }
+        self.last = ev.revision();
+        self.query.matches(&ev.object)
+    }
+
+    /// The revision up to which the watch has seen every event (matching or
+    /// not): a restart from it misses nothing and repeats nothing. With
+    /// nothing pending it is the store's last published revision.
     pub fn last_revision(&self) -> Revision {
-        self.last
+        match self.live.settled() {
+            Some(published) if self.backlog.is_empty() => self.last.max(published),
+            _ => self.last,
+        }
     }
 }
 
@@ -240,6 +256,13 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Backend(
             "this backend does not support compaction".to_string(),
         ))
+    }
+
+    /// How many live watches the store is feeding (`None` if it cannot
+    /// tell). For tests: a dropped watch must stop costing anything.
+    #[doc(hidden)]
+    fn watcher_count(&self) -> Option<usize> {
+        None
     }
 }
 

@@ -1,31 +1,28 @@
 //! An in-memory store for unit tests: same semantics as SQLite, nothing durable.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use corral_types::{Kind, RawObject};
-use tokio::sync::broadcast;
 
 use crate::write::{self, Staging};
-use crate::{Event, EventType, Listing, Op, Query, Revision, Store, StoreError, Watch};
+use crate::{Event, EventType, Listing, Op, Query, Revision, Store, StoreError, Watch, WatchHub};
 
 /// How many events the in-memory history keeps by default; older ones are compacted.
 pub const DEFAULT_HISTORY_LIMIT: usize = 100_000;
-
-/// Capacity of the live-event channel; a watcher further behind gets `Lagged`.
-pub(crate) const WATCH_CHANNEL_CAPACITY: usize = 16_384;
 
 type Key = (Kind, String, String);
 
 /// A store kept in a `BTreeMap` behind a mutex, with a bounded event history.
 pub struct MemoryStore {
     inner: Mutex<Inner>,
-    events: broadcast::Sender<Event>,
+    hub: WatchHub,
 }
 
 struct Inner {
     objects: BTreeMap<Key, RawObject>,
-    log: VecDeque<Event>,
+    /// Shared with the watch hub: an event is stored once.
+    log: VecDeque<Arc<Event>>,
     revision: Revision,
     /// Events at or below this revision are no longer in `log`.
     compacted: Revision,
@@ -40,7 +37,6 @@ impl MemoryStore {
 
     /// An empty store keeping the last `limit` events (at least one).
     pub fn with_history_limit(limit: usize) -> Self {
-        let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
         MemoryStore {
             inner: Mutex::new(Inner {
                 objects: BTreeMap::new(),
@@ -49,7 +45,7 @@ impl MemoryStore {
                 compacted: 0,
                 history_limit: limit.max(1),
             }),
-            events,
+            hub: WatchHub::new(0),
         }
     }
 
@@ -129,13 +125,17 @@ impl Store for MemoryStore {
     }
 
     fn apply(&self, ops: Vec<Op>) -> Result<Vec<RawObject>, StoreError> {
-        Ok(self.commit(ops)?.into_iter().map(|ev| ev.object).collect())
+        Ok(self
+            .commit(ops)?
+            .into_iter()
+            .map(|ev| Arc::unwrap_or_clone(ev).object)
+            .collect())
     }
 
     fn watch(&self, query: Query, from: Revision) -> Result<Watch, StoreError> {
         let inner = self.lock();
         // Under the lock no write can slip between the subscription and the backlog.
-        let live = self.events.subscribe();
+        let live = self.hub.subscribe(&query);
         if from < inner.compacted {
             return Err(StoreError::Compacted {
                 requested: from,
@@ -146,7 +146,7 @@ impl Store for MemoryStore {
             .log
             .iter()
             .filter(|ev| ev.revision() > from && query.matches(&ev.object))
-            .cloned()
+            .map(|ev| Event::clone(ev))
             .collect();
         drop(inner);
         Ok(Watch::new(query, backlog, live, from))
@@ -154,6 +154,10 @@ impl Store for MemoryStore {
 
     fn current_revision(&self) -> Result<Revision, StoreError> {
         Ok(self.lock().revision)
+    }
+
+    fn watcher_count(&self) -> Option<usize> {
+        Some(self.hub.watcher_count())
     }
 
     fn compact(&self, keep_after: Revision) -> Result<(), StoreError> {
@@ -177,13 +181,16 @@ impl Store for MemoryStore {
 impl MemoryStore {
     /// Checks `ops` against the current state and, if all pass, commits them
     /// and publishes their events (still under the lock, so in revision order).
-    fn commit(&self, ops: Vec<Op>) -> Result<Vec<Event>, StoreError> {
+    fn commit(&self, ops: Vec<Op>) -> Result<Vec<Arc<Event>>, StoreError> {
         let mut inner = self.lock();
         let mut overlay = Overlay {
             base: &inner.objects,
             changes: BTreeMap::new(),
         };
-        let events = write::stage(&mut overlay, inner.revision, ops)?;
+        let events: Vec<Arc<Event>> = write::stage(&mut overlay, inner.revision, ops)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let changes = overlay.changes;
         for (k, change) in changes {
             match change {
@@ -194,9 +201,8 @@ impl MemoryStore {
         for ev in &events {
             inner.revision = ev.revision();
             inner.log.push_back(ev.clone());
-            // Nobody listening is fine.
-            let _ = self.events.send(ev.clone());
         }
+        self.hub.publish(&events);
         while inner.log.len() > inner.history_limit {
             if let Some(dropped) = inner.log.pop_front() {
                 inner.compacted = dropped.revision();

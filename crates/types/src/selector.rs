@@ -82,6 +82,15 @@ impl LabelSelector {
         Ok(LabelSelector { terms })
     }
 
+    /// The first `key=value` term, if any: every label set the selector
+    /// matches has that label. (The store indexes watches by it.)
+    pub fn first_equality(&self) -> Option<(&str, &str)> {
+        self.terms.iter().find_map(|t| match t {
+            Term::Equals(k, v) => Some((k.as_str(), v.as_str())),
+            _ => None,
+        })
+    }
+
     /// True when every term holds for `labels`.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.terms.iter().all(|t| match t {

@@ -58,6 +58,10 @@ macro_rules! __store_conformance_properties {
             watch_delivers_live_events_in_revision_order_under_concurrent_writers,
             watch_from_before_compaction_is_an_error,
             compaction_keeps_current_objects_and_the_revision_counter,
+            a_watch_by_label_sees_only_its_objects_and_all_of_them,
+            a_watcher_that_falls_behind_gets_lagged_and_others_do_not,
+            a_dropped_watch_stops_costing_anything,
+            a_watch_with_nothing_to_deliver_still_reports_the_current_revision,
         }
     };
 }
@@ -155,6 +159,9 @@ impl<S: Store, G: Send + Sync + 'static> Store for Guarded<S, G> {
     }
     fn compact(&self, keep_after: Revision) -> Result<(), StoreError> {
         self.store.compact(keep_after)
+    }
+    fn watcher_count(&self) -> Option<usize> {
+        self.store.watcher_count()
     }
 }
 

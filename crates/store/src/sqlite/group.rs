@@ -11,6 +11,7 @@
 //! still queued. A request is answered only after its transaction committed.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender, TryRecvError};
 
 use corral_types::{Kind, RawObject};
@@ -24,7 +25,9 @@ use crate::{Event, EventType, Op, Revision, StoreError};
 /// The most requests one transaction carries.
 const MAX_GROUP: usize = 512;
 
-type Answer = Result<Vec<Event>, StoreError>;
+/// The events are shared with the watch hub: made once, copied by nobody
+/// under the writer lock.
+type Answer = Result<Vec<Arc<Event>>, StoreError>;
 
 /// What a waiting writer is told.
 enum Reply {
@@ -70,7 +73,7 @@ impl Drop for Lead<'_> {
 impl SqliteStore {
     /// Commits `ops` atomically (possibly in a group with other callers'
     /// requests) and returns their events once they are on disk.
-    pub(super) fn commit(&self, ops: Vec<Op>) -> Result<Vec<Event>, StoreError> {
+    pub(super) fn commit(&self, ops: Vec<Op>) -> Answer {
         let (reply, answer) = mpsc::sync_channel(1);
         let lead_now = {
             let mut queue = self.lock_queue();
@@ -109,11 +112,11 @@ impl SqliteStore {
             group.into_iter().map(|r| (r.reply, r.ops)).unzip();
         match self.stage_group(writer, batches) {
             Ok(answers) => {
-                for ev in answers.iter().flatten().flatten() {
-                    writer.revision = ev.revision();
-                    // Nobody listening is fine.
-                    let _ = self.events.send(ev.clone());
+                let events = || answers.iter().flatten().flatten();
+                if let Some(last) = events().last() {
+                    writer.revision = last.revision();
                 }
+                self.hub.publish(events());
                 self.publish_revision(writer.revision);
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // A caller that went away does not care.
@@ -178,7 +181,7 @@ impl SqliteStore {
         // On error `sp` is dropped, which rolls back to it and releases it.
         let events = write::stage(&mut staging, revision, ops)?;
         sp.commit().map_err(self.fail())?;
-        Ok(events)
+        Ok(events.into_iter().map(Arc::new).collect())
     }
 }
 

@@ -5,7 +5,7 @@
 //! Writes go through one connection behind the writer lock; concurrent
 //! writers share a transaction and its fsync (see `group`). Events are
 //! published while the lock is still held, right after the commit, so the
-//! live channel carries them in revision order. Reads of an on-disk database
+//! watch hub carries them in revision order. Reads of an on-disk database
 //! use separate connections (`readers`); an in-memory database has only the
 //! writer's connection.
 
@@ -15,15 +15,13 @@ mod schema;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use corral_types::{Kind, RawObject};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::broadcast;
 
-use crate::memory::WATCH_CHANNEL_CAPACITY;
 use crate::write;
-use crate::{Event, Listing, Op, Query, Revision, Store, StoreError, Watch};
+use crate::{Listing, Op, Query, Revision, Store, StoreError, Watch, WatchHub};
 use group::Queue;
 use readers::Readers;
 use schema::{BodyRow, LogRow};
@@ -40,7 +38,8 @@ pub struct SqliteStore {
     committed: AtomicU64,
     /// The compaction point.
     compacted: AtomicU64,
-    events: broadcast::Sender<Event>,
+    /// The live watches; events are published to it under the writer lock.
+    hub: WatchHub,
     /// The database path, for error messages.
     what: String,
 }
@@ -73,7 +72,6 @@ impl SqliteStore {
         readers: Option<Readers>,
     ) -> Result<Self, StoreError> {
         let loaded = schema::init(&mut conn, &what)?;
-        let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
         Ok(SqliteStore {
             writer: Mutex::new(Writer {
                 conn,
@@ -83,7 +81,7 @@ impl SqliteStore {
             readers,
             committed: AtomicU64::new(loaded.revision),
             compacted: AtomicU64::new(loaded.compacted),
-            events,
+            hub: WatchHub::new(loaded.revision),
             what,
         })
     }
@@ -215,14 +213,18 @@ impl Store for SqliteStore {
     }
 
     fn apply(&self, ops: Vec<Op>) -> Result<Vec<RawObject>, StoreError> {
-        Ok(self.commit(ops)?.into_iter().map(|ev| ev.object).collect())
+        Ok(self
+            .commit(ops)?
+            .into_iter()
+            .map(|ev| Arc::unwrap_or_clone(ev).object)
+            .collect())
     }
 
     fn watch(&self, query: Query, from: Revision) -> Result<Watch, StoreError> {
         // Subscribe first: anything published after this is delivered live;
         // anything published before was committed before, so it is in the
         // backlog read below. `Watch` drops the overlap.
-        let live = self.events.subscribe();
+        let live = self.hub.subscribe(&query);
         self.check_compacted(from)?;
         // One read transaction: the compaction point and the backlog are one
         // snapshot, so a concurrent compaction cannot leave a gap unnoticed.
@@ -260,6 +262,10 @@ impl Store for SqliteStore {
 
     fn current_revision(&self) -> Result<Revision, StoreError> {
         Ok(self.committed.load(Ordering::SeqCst))
+    }
+
+    fn watcher_count(&self) -> Option<usize> {
+        Some(self.hub.watcher_count())
     }
 
     /// Deletes log rows at or below `keep_after` and records the compaction
