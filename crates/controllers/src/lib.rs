@@ -8,12 +8,14 @@
 //! - [`placement`]: places pending instances with the scheduler and records
 //!   why the rest cannot be placed; [`global_nodes`] remembers the nodes of
 //!   each global service between passes.
-//! - [`liveness`]: marks nodes disconnected when their heartbeats stop.
+//! - [`liveness`]: marks nodes disconnected when their heartbeats stop;
+//!   [`evacuation`] reschedules the instances of nodes silent for longer.
 //! - [`service_status`]: counts running and pending instances per service.
 
 pub mod cache;
 pub mod clock;
 pub mod dependencies;
+pub mod evacuation;
 pub mod global_nodes;
 pub mod liveness;
 pub mod placement;

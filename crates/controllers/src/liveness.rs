@@ -1,6 +1,11 @@
 //! Node liveness: heartbeats are kept in memory (a write per heartbeat would
 //! cost the store thousands of writes a second at scale); only state changes
 //! are written.
+//!
+//! The heartbeat interval grows with the number of nodes so that the server
+//! takes at most [`MAX_HEARTBEATS_PER_S`] (as Nomad does): 2 s up to 1,000
+//! nodes, 10 s at 5,000. The time after which a silent node counts as
+//! disconnected grows with it (at least three missed heartbeats).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,15 +13,52 @@ use std::time::{Duration, Instant};
 
 use corral_types::{Node, NodeState};
 
+/// Heartbeats the server is willing to take per second, all nodes together.
+pub const MAX_HEARTBEATS_PER_S: usize = 500;
+
+/// The interval asked of agents: `base_s`, or longer when `nodes` would
+/// send more than [`MAX_HEARTBEATS_PER_S`].
+pub fn heartbeat_interval_s(base_s: u64, nodes: usize) -> u64 {
+    let needed = u64::try_from(nodes.div_ceil(MAX_HEARTBEATS_PER_S)).unwrap_or(u64::MAX);
+    base_s.max(needed).max(1)
+}
+
+/// The silence after which a node is disconnected: `configured`, but never
+/// less than three heartbeat intervals.
+pub fn disconnect_after(configured: Duration, interval_s: u64) -> Duration {
+    configured.max(Duration::from_secs(interval_s.saturating_mul(3)))
+}
+
 /// When each node was last heard from.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Liveness {
     seen: Mutex<HashMap<(String, String), Instant>>,
+    base_interval_s: u64,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness::new()
+    }
 }
 
 impl Liveness {
+    /// Asks agents for a heartbeat every 2 s (more with many nodes).
     pub fn new() -> Self {
-        Self::default()
+        Liveness::with_interval(2)
+    }
+
+    pub fn with_interval(base_interval_s: u64) -> Self {
+        Liveness {
+            seen: Mutex::new(HashMap::new()),
+            base_interval_s: base_interval_s.max(1),
+        }
+    }
+
+    /// The heartbeat interval to ask of agents now.
+    pub fn interval_s(&self) -> u64 {
+        let nodes = self.seen.lock().map(|s| s.len()).unwrap_or(0);
+        heartbeat_interval_s(self.base_interval_s, nodes)
     }
 
     /// Records a heartbeat (or a join) of node `name` now.
@@ -109,5 +151,23 @@ mod tests {
             live.last_seen("default", "a", t0 + Duration::from_secs(9)),
             t0
         );
+    }
+
+    #[test]
+    fn the_heartbeat_interval_grows_with_the_nodes_and_the_timeout_with_it() {
+        assert_eq!(heartbeat_interval_s(2, 1), 2);
+        assert_eq!(heartbeat_interval_s(2, 1_000), 2);
+        assert_eq!(heartbeat_interval_s(2, 1_001), 3);
+        assert_eq!(heartbeat_interval_s(2, 5_000), 10);
+        assert_eq!(heartbeat_interval_s(0, 0), 1);
+        let configured = Duration::from_secs(15);
+        assert_eq!(disconnect_after(configured, 2), configured);
+        assert_eq!(disconnect_after(configured, 10), Duration::from_secs(30));
+        let liveness = Liveness::with_interval(2);
+        let now = Instant::now();
+        for i in 0..1_500 {
+            liveness.beat("default", &format!("n{i}"), now);
+        }
+        assert_eq!(liveness.interval_s(), 3);
     }
 }

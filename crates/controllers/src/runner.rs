@@ -22,7 +22,8 @@ use crate::cache::Cache;
 use crate::clock::{Clock, new_uid};
 use crate::dependencies::dependencies_ready;
 use crate::global_nodes::GlobalNodesCache;
-use crate::liveness::{Liveness, plan_liveness};
+use crate::evacuation::plan_evacuation;
+use crate::liveness::{Liveness, disconnect_after, plan_liveness};
 use crate::placement::{PlacementChange, plan_placement};
 use crate::service_plan::{InstanceAction, ServiceContext, plan_service};
 
@@ -32,6 +33,9 @@ pub struct ControllerConfig {
     pub node_timeout: Duration,
     /// Reconcile at least this often, even with no change.
     pub resync: Duration,
+    /// A node disconnected this long (after its disconnect time) loses its
+    /// replicated instances: they are made again on other nodes.
+    pub reschedule_after: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -39,6 +43,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             node_timeout: Duration::from_secs(15),
             resync: Duration::from_secs(1),
+            reschedule_after: Duration::from_secs(15),
         }
     }
 }
@@ -133,6 +138,11 @@ impl Context {
         let instances: Vec<&Instance> = cache.instances().collect();
 
         self.reconcile_liveness(&nodes)?;
+        let evictions = self.evacuate(&nodes, &instances);
+        if !evictions.is_empty() {
+            // The next pass sees them gone and makes their replacements.
+            return self.flush(evictions);
+        }
 
         let mut groups: BTreeMap<(&str, &str), Vec<&Instance>> = BTreeMap::new();
         for inst in &instances {
@@ -290,7 +300,8 @@ impl Context {
             self.liveness
                 .last_seen(&n.meta.environment, &n.meta.name, now)
         };
-        for (env, name, state) in plan_liveness(nodes, seen, now, self.config.node_timeout) {
+        let timeout = disconnect_after(self.config.node_timeout, self.liveness.interval_s());
+        for (env, name, state) in plan_liveness(nodes, seen, now, timeout) {
             if let Some(node) = nodes
                 .iter()
                 .find(|n| n.meta.environment == env && n.meta.name == name)
@@ -302,6 +313,34 @@ impl Context {
             }
         }
         Ok(())
+    }
+
+    /// Deletes the replicated instances of lost nodes (see [`plan_evacuation`]).
+    fn evacuate(&self, nodes: &[&Node], instances: &[&Instance]) -> Vec<Op> {
+        let now = Instant::now();
+        let seen = |n: &Node| {
+            self.liveness
+                .last_seen(&n.meta.environment, &n.meta.name, now)
+        };
+        let timeout = disconnect_after(self.config.node_timeout, self.liveness.interval_s());
+        let lost_after = timeout + self.config.reschedule_after;
+        let evictions = plan_evacuation(nodes, instances, seen, now, lost_after);
+        if !evictions.is_empty() {
+            tracing::info!(
+                "rescheduling {} instances of nodes silent for over {}s",
+                evictions.len(),
+                lost_after.as_secs()
+            );
+        }
+        evictions
+            .into_iter()
+            .map(|(environment, name, revision)| Op::Delete {
+                kind: Kind::Instance,
+                environment,
+                name,
+                revision: Some(revision),
+            })
+            .collect()
     }
 
     fn instance_op(

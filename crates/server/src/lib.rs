@@ -229,14 +229,13 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     let local_addr = listener.local_addr()?;
-    let liveness = Arc::new(Liveness::new());
+    let liveness = Arc::new(Liveness::with_interval(options.heartbeat_interval_s));
     let (shutdown, shutdown_rx) = signal::channel(false);
     let state = AppState {
         store: store.clone(),
         liveness: liveness.clone(),
         clock: clock.clone(),
         admin_token: admin_token.clone().into(),
-        heartbeat_interval_s: options.heartbeat_interval_s,
         http: reqwest::Client::new(),
         shutdown: shutdown_rx.clone(),
     };

@@ -22,7 +22,7 @@ fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiErr
         .map_err(|e| ApiError::Internal(format!("stored node does not decode: {e}")))?;
     Ok(NodeAck {
         node,
-        heartbeat_interval_s: state.heartbeat_interval_s,
+        heartbeat_interval_s: state.liveness.interval_s(),
     })
 }
 

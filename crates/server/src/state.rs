@@ -12,8 +12,6 @@ pub struct AppState {
     pub liveness: Arc<Liveness>,
     pub clock: Arc<dyn Clock>,
     pub admin_token: Arc<str>,
-    /// Seconds between agent heartbeats.
-    pub heartbeat_interval_s: u64,
     /// Used to reach agents (logs).
     pub http: reqwest::Client,
     /// Becomes true when the server stops; open watch streams end then.

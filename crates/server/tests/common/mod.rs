@@ -64,10 +64,9 @@ pub async fn start_with(store: MemoryStore) -> TestServer {
     let store: Arc<dyn Store> = Arc::new(store);
     let state = AppState {
         store: store.clone(),
-        liveness: Arc::new(Liveness::new()),
+        liveness: Arc::new(Liveness::with_interval(2)),
         clock: Arc::new(SystemClock),
         admin_token: TOKEN.into(),
-        heartbeat_interval_s: 2,
         http: reqwest::Client::new(),
         shutdown: tokio::sync::watch::channel(false).1,
     };
