@@ -7,8 +7,10 @@
 //! server's RSS (idle and peak), its CPU per thread, and the store's size.
 //! Afterwards it checks that no placement rule was broken.
 //!
-//! Not measured yet: watch delivery lag to the agents, and churn (nodes
-//! dying and coming back).
+//! Then, unless `--churn-percent 0`, the churn phase (`bench_scale_churn`):
+//! a share of the nodes die and come back. The delivery lag (an instance
+//! written → its container started, as reported) comes from the final
+//! listing of every instance.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +22,7 @@ use corral_api::Client;
 use corral_types::{Instance, Kind, NodeState, Object, Service};
 use tokio::task::JoinSet;
 
+use crate::bench_scale_churn::{ChurnRun, delivery_lag_ms};
 use crate::bench_scale_mix::{
     ServicePlan, check_rules, expected_total, plan_services, service_spec, spread_skew,
 };
@@ -67,6 +70,10 @@ pub struct ScaleArgs {
     /// Skip the rule check at the end (it lists every instance).
     #[arg(long)]
     pub no_check: bool,
+    /// Share of the nodes (percent) that die and come back after the
+    /// deploy; 0 skips the churn phase.
+    #[arg(long, default_value_t = 10)]
+    pub churn_percent: usize,
 }
 
 /// What [`run_scale`] needs.
@@ -81,6 +88,7 @@ pub struct ScaleOptions {
     pub probe_every: Duration,
     pub start_batch: usize,
     pub check: bool,
+    pub churn_percent: usize,
 }
 
 pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
@@ -108,6 +116,7 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
         probe_every: Duration::from_millis(args.probe_ms.max(1)),
         start_batch: args.start_batch,
         check: !args.no_check,
+        churn_percent: args.churn_percent.min(100),
     };
     let report = run_scale(&options)?;
     report.print_table();
@@ -270,9 +279,23 @@ async fn deploy(
     report.fake_containers_running = nodes.running_containers();
     if options.check {
         eprintln!("==> checking the placement rules");
-        let (violations, skew) = check(client, plans).await?;
+        let (violations, skew, lag) = check(client, plans).await?;
         report.violations = Some(violations);
         report.spread_skew = skew;
+        report.delivery_lag_ms = lag;
+    }
+    if options.churn_percent > 0 {
+        let churn = ChurnRun {
+            client,
+            nodes,
+            node_count: options.nodes,
+            share_percent: options.churn_percent,
+            expected_running: report.instances,
+            probe_every: options.probe_every,
+            timeout: options.timeout,
+        };
+        report.churn = Some(churn.run().await?);
+        report.server_peak_rss_mb = kib_to_mb(server.status_kib("VmHWM"));
     }
     Ok(())
 }
@@ -433,11 +456,11 @@ fn mark_progress(marks: &mut Vec<(u32, f64)>, done: u64, expected: u64, seconds:
     }
 }
 
-/// Lists every node and instance and checks the placement rules.
-async fn check(
-    client: &Client,
-    plans: &[ServicePlan],
-) -> anyhow::Result<(Vec<String>, Option<(u32, String)>)> {
+type Checked = (Vec<String>, Option<(u32, String)>, Option<(f64, f64, f64)>);
+
+/// Lists every node and instance, checks the placement rules and works out
+/// the delivery lag.
+async fn check(client: &Client, plans: &[ServicePlan]) -> anyhow::Result<Checked> {
     let nodes = client
         .nodes(ENV)
         .await
@@ -449,7 +472,8 @@ async fn check(
         .context("cannot list the instances")?
         .items;
     let skew = spread_skew(plans, &nodes, &instances);
-    Ok((check_rules(plans, &nodes, &instances), skew))
+    let lag = delivery_lag_ms(&instances);
+    Ok((check_rules(plans, &nodes, &instances), skew, lag))
 }
 
 /// Makes sure the soft limit of open files is at least `needed`: if not,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use corral_agent::{AgentOptions, run_agent};
 use corral_engine::{EngineInfo, FakeEngine};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use crate::bench_scale_mix::{NODE_CPU_MILLIS, NODE_MEMORY_BYTES, node_labels, node_name};
 
@@ -20,7 +20,9 @@ pub struct SimNodes {
     stop: watch::Sender<bool>,
     stopped: watch::Receiver<bool>,
     agents: JoinSet<(usize, anyhow::Result<()>)>,
+    /// By node index: the engine (kept when its agent dies) and the agent task.
     engines: Vec<Arc<FakeEngine>>,
+    handles: Vec<Option<AbortHandle>>,
 }
 
 impl SimNodes {
@@ -34,6 +36,7 @@ impl SimNodes {
             stopped,
             agents: JoinSet::new(),
             engines: Vec::with_capacity(count),
+            handles: Vec::with_capacity(count),
         };
         nodes.add(first, count);
         nodes
@@ -51,16 +54,53 @@ impl SimNodes {
                 memory_bytes: NODE_MEMORY_BYTES,
                 version: "fake".to_string(),
             });
-            let mut options = AgentOptions::new(&self.url, &self.token, &name);
-            options.labels = node_labels(i);
-            options.listen = "127.0.0.1:0".to_string();
-            options.address = Some("127.0.0.1".to_string());
-            let dyn_engine: Arc<dyn corral_engine::ContainerEngine> = engine.clone();
-            let stopped = self.stopped.clone();
-            self.agents
-                .spawn(async move { (i, run_agent(options, dyn_engine, stopped).await) });
-            self.engines.push(engine);
+            if self.engines.len() <= i {
+                self.engines.resize_with(i + 1, || engine.clone());
+                self.handles.resize_with(i + 1, || None);
+            }
+            self.engines[i] = engine;
+            self.spawn_agent(i);
         }
+    }
+
+    fn spawn_agent(&mut self, i: usize) {
+        let name = node_name(i);
+        let mut options = AgentOptions::new(&self.url, &self.token, &name);
+        options.labels = node_labels(i);
+        options.listen = "127.0.0.1:0".to_string();
+        options.address = Some("127.0.0.1".to_string());
+        let dyn_engine: Arc<dyn corral_engine::ContainerEngine> = self.engines[i].clone();
+        let stopped = self.stopped.clone();
+        let handle = self
+            .agents
+            .spawn(async move { (i, run_agent(options, dyn_engine, stopped).await) });
+        self.handles[i] = Some(handle);
+    }
+
+    /// Kills the agents of nodes `first..first + count` at once, the way a
+    /// host that loses power or its network goes: no goodbye. Their engines
+    /// (and the containers on them) stay.
+    pub fn kill(&mut self, first: usize, count: usize) {
+        for i in first..(first + count).min(self.handles.len()) {
+            if let Some(handle) = self.handles[i].take() {
+                handle.abort();
+            }
+        }
+    }
+
+    /// Starts the agents of nodes `first..first + count` again on their
+    /// old engines, as after a reboot or a repaired link.
+    pub fn revive(&mut self, first: usize, count: usize) {
+        for i in first..(first + count).min(self.handles.len()) {
+            if self.handles[i].is_none() {
+                self.spawn_agent(i);
+            }
+        }
+    }
+
+    /// Containers on all the fake engines together, in any state.
+    pub fn container_count(&self) -> usize {
+        self.engines.iter().map(|e| e.container_count()).sum()
     }
 
     /// Containers running on all the fake engines together.
@@ -74,6 +114,7 @@ impl SimNodes {
         let mut failed = Vec::new();
         while let Some(done) = self.agents.try_join_next() {
             match done {
+                Err(e) if e.is_cancelled() => {}
                 Ok((i, Err(e))) => failed.push(format!("{}: {e:#}", node_name(i))),
                 Ok((i, Ok(()))) => failed.push(format!("{}: ended", node_name(i))),
                 Err(e) => failed.push(format!("an agent task: {e}")),

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
+
+use crate::bench_scale_churn::ChurnFigures;
 use serde_json::json;
 
 /// What one scale run measured.
@@ -49,6 +51,9 @@ pub struct ScaleReport {
     pub spread_skew: Option<(u32, String)>,
     /// Rule violations found by the check (None: not checked).
     pub violations: Option<Vec<String>>,
+    /// Instance written → container started: p50, p99, max (ms).
+    pub delivery_lag_ms: Option<(f64, f64, f64)>,
+    pub churn: Option<ChurnFigures>,
 }
 
 /// The machine, for the record.
@@ -101,7 +106,19 @@ impl ScaleReport {
             "agents_cpu_s": self.agents_cpu_s,
             "server_log_lines": self.server_log_lines,
             "fake_containers_running": self.fake_containers_running,
-            "watch_lag_ms": null,
+            "delivery_lag_ms": self.delivery_lag_ms.map(|(p50, p99, max)| json!({
+                "p50": p50, "p99": p99, "max": max,
+            })),
+            "churn": self.churn.as_ref().map(|c| json!({
+                "killed_nodes": c.killed,
+                "seconds_to_detect": c.seconds_to_detect,
+                "seconds_to_return": c.seconds_to_return,
+                "seconds_to_settle": c.seconds_to_settle,
+                "containers_before": c.containers_before,
+                "containers_after": c.containers_after,
+                "api_p99_ms": c.api_p99_ms,
+                "probe_errors": c.probe_errors,
+            })),
             "rules_checked": self.violations.is_some(),
             "violations": self.violations.as_ref().map(Vec::len),
             "max_zone_skew": self.spread_skew.as_ref().map(|(s, _)| *s),
@@ -168,7 +185,14 @@ impl ScaleReport {
                 "containers on the fake engines",
                 self.fake_containers_running.to_string(),
             ),
-            ("watch lag to agents", "not measured".to_string()),
+            (
+                "delivery lag p50 / p99 / max",
+                self.delivery_lag_ms
+                    .map_or("not checked".to_string(), |(a, b, c)| {
+                        format!("{a:.0} / {b:.0} / {c:.0} ms")
+                    }),
+            ),
+            ("churn", self.churn_text()),
             ("rules broken", self.violations_text()),
             (
                 "worst zone skew (spread)",
@@ -191,6 +215,22 @@ impl ScaleReport {
             .map(|(name, s)| format!("{name} {s:.1}"))
             .collect();
         format!("{total:.1} s ({})", parts.join(", "))
+    }
+
+    fn churn_text(&self) -> String {
+        match &self.churn {
+            None => "skipped".to_string(),
+            Some(c) => format!(
+                "{} nodes died: seen in {:.1} s; back in {:.1} s, settled in {:.1} s; containers {} -> {}; API p99 {:.1} ms",
+                c.killed,
+                c.seconds_to_detect,
+                c.seconds_to_return,
+                c.seconds_to_settle,
+                c.containers_before,
+                c.containers_after,
+                c.api_p99_ms
+            ),
+        }
     }
 
     fn violations_text(&self) -> String {

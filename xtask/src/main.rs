@@ -1,7 +1,9 @@
 //! Corral developer workflows: `cargo xtask setup|engine|images|test|demo|bench`.
 
+mod bench_footprint;
 mod bench_report;
 mod bench_scale;
+mod bench_scale_churn;
 mod bench_scale_mix;
 mod bench_scale_nodes;
 mod bench_scale_probe;
@@ -13,6 +15,7 @@ mod demo;
 mod docker;
 mod fuzz;
 mod system_engine;
+mod testbed;
 
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
@@ -57,13 +60,17 @@ enum Task {
     /// Run Corral on the local Docker Engine with a demo service on
     /// http://127.0.0.1:8080/ (installs and starts what is missing).
     Demo(demo::DemoArgs),
-    /// Benchmarks (`start` against the private engine, `scale` on simulated nodes).
+    /// Benchmarks (`start` and `footprint` against the private engine, `scale`
+    /// on simulated nodes).
     Bench {
         #[command(subcommand)]
         bench: Bench,
     },
     /// Fuzz the compose parser (cargo-fuzz, fuzz/) from a seed corpus; fails on a crash.
     Fuzz(fuzz::FuzzArgs),
+    /// A cluster of N hosts on this machine (netns, dockerd and agent each)
+    /// for trying Corral and for fault tests: `testbed up|down|status|kill|...`.
+    Testbed(testbed::TestbedArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +82,10 @@ enum Bench {
     /// engine), M instances in services of mixed shape: time to all
     /// running, API latency, server RSS; writes target/bench/scale.json.
     Scale(bench_scale::ScaleArgs),
+    /// Resident memory of the real `corral server`, `corral agent` (on the
+    /// private engine, idle and with N instances) and `corral up`; writes
+    /// target/bench/footprint.json.
+    Footprint(bench_footprint::FootprintArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +115,11 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Scale(args),
         } => bench_scale::bench_scale(&args),
+        Task::Bench {
+            bench: Bench::Footprint(args),
+        } => bench_footprint::bench_footprint(&args),
         Task::Fuzz(args) => fuzz::fuzz(&args),
+        Task::Testbed(args) => testbed::testbed(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ mod engine;
 mod images;
 mod paths;
 mod setup;
+mod testbed;
 
 pub use engine::{
     PrivateEngine, TEST_DOCKER_HOST_ENV, ensure_engine, log_tail, ping, stop_engine, test_engine,
@@ -22,3 +23,7 @@ pub use images::{
 };
 pub use paths::{TESTBED_DIR_ENV, choose_root, engine_root, fnv1a, workspace_root};
 pub use setup::{PACKAGES, install_prerequisites, is_root, missing_prerequisites};
+pub use testbed::{
+    Host, HostStatus, MAX_HOSTS, Testbed, TestbedError, TestbedOptions, default_testbed_root,
+    testbed_root,
+};
