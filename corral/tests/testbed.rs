@@ -271,7 +271,13 @@ async fn the_replicas_of_a_dead_host_are_rescheduled_on_live_hosts() {
 
     let killer = bed.clone();
     blocking(move || killer.kill_host(index).unwrap()).await;
-    wait_node(&client, &victim, NodeState::Disconnected, DISCONNECT_TIMEOUT).await;
+    wait_node(
+        &client,
+        &victim,
+        NodeState::Disconnected,
+        DISCONNECT_TIMEOUT,
+    )
+    .await;
     // Lost 15 s after it was marked disconnected: its replica is made again
     // on the host that had none, and the other replica is left alone.
     let after = wait_for(
