@@ -9,12 +9,16 @@
 
 mod explain;
 mod feasible;
+mod order;
 mod plan;
 mod rank;
 mod rules;
+mod shape;
 mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_index;
 #[cfg(test)]
 mod tests_props;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use corral_types::{RuleTarget, Strength};
 
 use crate::state::Cluster;
-use crate::{Decision, Demand, Pending, Plan, Snapshot, explain, feasible, rank, rules};
+use crate::{Decision, Demand, Pending, Plan, Snapshot, explain, feasible, rank, rules, shape};
 
 /// Places each pending instance, in the order given, on the best feasible
 /// node, or says why it cannot be placed.
@@ -15,14 +15,32 @@ use crate::{Decision, Demand, Pending, Plan, Snapshot, explain, feasible, rank, 
 /// label rule) was not there yet is tried again after the others, until a
 /// pass places none of them: a later placement may have brought it.
 ///
-/// Cost: O(nodes log nodes + placed) to index the snapshot once, then
-/// O(nodes × rules) per pending instance (twice for an instance that stays
-/// unplaced: once to look for a node, once to explain).
+/// Cost: O(nodes log nodes + placed) to index the snapshot once, O(nodes ×
+/// rules) per demand shape (hard and soft node rules, `spread_over` keys)
+/// to group the nodes, then per pending instance the ranking of its shape's
+/// groups and a walk from the best node of the best ones to the first
+/// feasible node (see `shape.rs`), or O(nodes × rules) for the demands
+/// scanned (pinned, container rules). An instance that stays unplaced costs
+/// O(nodes × rules) more to explain.
 pub fn schedule(snapshot: &Snapshot, pending: &[Pending]) -> Plan {
+    schedule_with(snapshot, pending, Ranking::Indexed)
+}
+
+/// How the best node is found; the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ranking {
+    /// Through the groups of `shape.rs` when the demand allows it.
+    Indexed,
+    /// By scoring every node: the reference the tests compare with.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Scan,
+}
+
+pub(crate) fn schedule_with(snapshot: &Snapshot, pending: &[Pending], ranking: Ranking) -> Plan {
     let mut cluster = Cluster::build(snapshot);
     let mut decisions: Vec<(String, Decision)> = pending
         .iter()
-        .map(|p| (p.id.clone(), decide(&mut cluster, &p.demand, snapshot)))
+        .map(|p| (p.id.clone(), decide(&mut cluster, &p.demand, ranking)))
         .collect();
     let mut retry: Vec<usize> = (0..pending.len())
         .filter(|&i| needs_company(&pending[i].demand) && is_unplaced(&decisions[i].1))
@@ -30,7 +48,7 @@ pub fn schedule(snapshot: &Snapshot, pending: &[Pending]) -> Plan {
     while !retry.is_empty() {
         let mut progress = false;
         for &i in &retry {
-            let decision = decide(&mut cluster, &pending[i].demand, snapshot);
+            let decision = decide(&mut cluster, &pending[i].demand, ranking);
             progress |= !is_unplaced(&decision);
             decisions[i].1 = decision;
         }
@@ -43,9 +61,17 @@ pub fn schedule(snapshot: &Snapshot, pending: &[Pending]) -> Plan {
 }
 
 /// Places one demand, recording it in the cluster, or explains why not.
-fn decide<'a>(cluster: &mut Cluster<'a>, demand: &'a Demand, snapshot: &Snapshot) -> Decision {
+fn decide<'a>(cluster: &mut Cluster<'a>, demand: &'a Demand, ranking: Ranking) -> Decision {
     let prepared = rules::prepare(cluster, demand);
-    match rank::best(cluster, &prepared, snapshot.strategy) {
+    let partition = match ranking {
+        Ranking::Indexed => shape::partition(cluster, &prepared),
+        Ranking::Scan => None,
+    };
+    let choice = match partition {
+        Some(id) => shape::best(cluster, id, &prepared, cluster.strategy),
+        None => rank::scan(cluster, &prepared, cluster.strategy),
+    };
+    match choice {
         Some(choice) => {
             let dropped_soft = prepared.dropped(choice.soft_kept);
             Decision::Place {

@@ -28,7 +28,7 @@ pub(crate) struct Test<'d> {
     equal: bool,
 }
 
-impl Test<'_> {
+impl<'d> Test<'d> {
     /// Whether the node satisfies the rule.
     pub(crate) fn holds(&self, node: &NodeState<'_>) -> bool {
         let found = match self.target {
@@ -40,6 +40,32 @@ impl Test<'_> {
         };
         found == self.equal
     }
+
+    /// The rule as a key when it looks at the node alone (its labels, name or
+    /// role): then it holds or not for good, whatever is placed.
+    pub(crate) fn node_only(&self) -> Option<NodeRule<'d>> {
+        match self.target {
+            Target::NodeLabel(key, value) => Some(NodeRule::Label(key, value, self.equal)),
+            Target::NodeName(name) => Some(NodeRule::Name(name, self.equal)),
+            Target::NodeRole(role) => Some(NodeRule::Role(role, self.equal)),
+            Target::ContainerLabel(_) | Target::Instance(_) => None,
+        }
+    }
+
+    /// Whether the rule needs a container on the node (`==` container or
+    /// container label): few nodes pass it, and more as the plan goes on.
+    pub(crate) fn needs_company(&self) -> bool {
+        self.equal && self.node_only().is_none()
+    }
+}
+
+/// A rule on the node alone, as a key: `(key, value, equal)`, `(name, equal)`,
+/// `(role, equal)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum NodeRule<'d> {
+    Label(&'d str, &'d str, bool),
+    Name(&'d str, bool),
+    Role(&'d str, bool),
 }
 
 /// A demand with its rules resolved.

@@ -4,8 +4,10 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-use corral_types::{Protocol, RuleTarget, Strength};
+use corral_types::{PlacementStrategy, Protocol, RuleTarget, Strength};
 
+use crate::order::Room;
+use crate::shape::{Key, Shapes};
 use crate::{Demand, NodeView, Snapshot};
 
 /// An interned name (service key, container label pair, instance or service
@@ -119,6 +121,35 @@ impl<'a> NodeState<'a> {
         ratio(self.cpu_used, self.view.cpu_millis)
             .saturating_add(ratio(self.memory_used, self.view.memory_bytes))
     }
+
+    /// The CPU and memory left, `u64::MAX` for an unknown capacity: a
+    /// demand fits when it needs no more of either (see `feasible::check`).
+    pub(crate) fn room(&self) -> Room {
+        let left = |capacity: u64, used: u64| {
+            if capacity == 0 {
+                u64::MAX
+            } else {
+                capacity.saturating_sub(used)
+            }
+        };
+        (
+            left(self.view.cpu_millis, self.cpu_used),
+            left(self.view.memory_bytes, self.memory_used),
+        )
+    }
+
+    /// The node's place in the cells of [`crate::shape`]: the strategy's part
+    /// of the score, then its position.
+    pub(crate) fn key(&self, strategy: PlacementStrategy, position: usize) -> Key {
+        match strategy {
+            PlacementStrategy::Spread => (self.instances, 0, position),
+            PlacementStrategy::Binpack => (
+                u64::MAX - self.allocation_ppm(),
+                u64::MAX - self.instances,
+                position,
+            ),
+        }
+    }
 }
 
 /// The ids of what a demand brings onto a node, interned by [`Cluster::intern`].
@@ -143,6 +174,10 @@ pub(crate) struct Cluster<'a> {
     spread: HashMap<(Id, &'a str), ValueCounts<'a>>,
     /// The keys of `spread` per service, to keep them current.
     spread_keys: IdMap<Vec<&'a str>>,
+    pub(crate) strategy: PlacementStrategy,
+    /// The nodes grouped and ordered per demand shape, kept current by
+    /// [`Cluster::place`].
+    pub(crate) shapes: Shapes<'a>,
 }
 
 /// The service part of an `environment/service` key.
@@ -177,6 +212,8 @@ impl<'a> Cluster<'a> {
             names: HashMap::new(),
             spread: HashMap::new(),
             spread_keys: IdMap::default(),
+            strategy: snapshot.strategy,
+            shapes: Shapes::default(),
         };
         for placed in &snapshot.placed {
             if let Some(index) = cluster.index_of(&placed.node) {
@@ -248,7 +285,9 @@ impl<'a> Cluster<'a> {
     /// plan): later decisions see it. Returns the node's name.
     pub(crate) fn place(&mut self, index: usize, demand: &'a Demand) -> &'a str {
         let footprint = self.intern(demand);
+        let strategy = self.strategy;
         let node = &mut self.nodes[index];
+        let old_key = node.key(strategy, index);
         node.ports
             .extend(demand.host_ports.iter().filter(|(port, _)| *port != 0));
         node.cpu_used = node.cpu_used.saturating_add(demand.cpu_millis);
@@ -270,6 +309,8 @@ impl<'a> Cluster<'a> {
             bump(&mut node.repels_names, id);
         }
         let view = node.view;
+        self.shapes
+            .moved(index, old_key, node.key(strategy, index), node.room());
         if let Some(keys) = self.spread_keys.get(&footprint.service) {
             for &key in keys {
                 let value = view.labels.get(key).map(String::as_str);

@@ -119,7 +119,7 @@ fn instance(services: &[Demand], s: usize, ordinal: usize, pin: Option<usize>) -
     }
 }
 
-fn arb_case() -> impl Strategy<Value = (Snapshot, Vec<Pending>)> {
+pub(crate) fn arb_case() -> impl Strategy<Value = (Snapshot, Vec<Pending>)> {
     let nodes = (1..=NODES).prop_flat_map(|n| (0..n).map(arb_node).collect::<Vec<_>>());
     let services = (0..SERVICES).map(arb_service).collect::<Vec<_>>();
     let placed = prop::collection::vec((0..SERVICES, 0..NODES), 0..8);
