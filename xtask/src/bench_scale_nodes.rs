@@ -9,7 +9,7 @@ use std::time::Duration;
 use corral_agent::{AgentOptions, run_agent};
 use corral_engine::{EngineInfo, FakeEngine};
 use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::bench_scale_mix::{NODE_CPU_MILLIS, NODE_MEMORY_BYTES, node_labels, node_name};
 
@@ -20,9 +20,10 @@ pub struct SimNodes {
     stop: watch::Sender<bool>,
     stopped: watch::Receiver<bool>,
     agents: JoinSet<(usize, anyhow::Result<()>)>,
-    /// By node index: the engine (kept when its agent dies) and the agent task.
+    /// By node index: the engine (kept when its agent dies) and what stops
+    /// its agent (all of its tasks: the heartbeat loop too).
     engines: Vec<Arc<FakeEngine>>,
-    handles: Vec<Option<AbortHandle>>,
+    kills: Vec<Option<watch::Sender<bool>>>,
 }
 
 impl SimNodes {
@@ -36,7 +37,7 @@ impl SimNodes {
             stopped,
             agents: JoinSet::new(),
             engines: Vec::with_capacity(count),
-            handles: Vec::with_capacity(count),
+            kills: Vec::with_capacity(count),
         };
         nodes.add(first, count);
         nodes
@@ -56,7 +57,7 @@ impl SimNodes {
             });
             if self.engines.len() <= i {
                 self.engines.resize_with(i + 1, || engine.clone());
-                self.handles.resize_with(i + 1, || None);
+                self.kills.resize_with(i + 1, || None);
             }
             self.engines[i] = engine;
             self.spawn_agent(i);
@@ -70,20 +71,31 @@ impl SimNodes {
         options.listen = "127.0.0.1:0".to_string();
         options.address = Some("127.0.0.1".to_string());
         let dyn_engine: Arc<dyn corral_engine::ContainerEngine> = self.engines[i].clone();
-        let stopped = self.stopped.clone();
-        let handle = self
-            .agents
-            .spawn(async move { (i, run_agent(options, dyn_engine, stopped).await) });
-        self.handles[i] = Some(handle);
+        // The agent stops when all stop or when this one is killed.
+        let (kill, killed) = watch::channel(false);
+        let (own_stop, own_stopped) = watch::channel(false);
+        let mut all = self.stopped.clone();
+        let mut killed_rx = killed;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = all.wait_for(|s| *s) => {}
+                _ = killed_rx.wait_for(|s| *s) => {}
+            }
+            let _ = own_stop.send(true);
+        });
+        self.agents
+            .spawn(async move { (i, run_agent(options, dyn_engine, own_stopped).await) });
+        self.kills[i] = Some(kill);
     }
 
-    /// Kills the agents of nodes `first..first + count` at once, the way a
-    /// host that loses power or its network goes: no goodbye. Their engines
-    /// (and the containers on them) stay.
+    /// Stops the agents of nodes `first..first + count` at once: the server
+    /// hears nothing more from them (an agent says no goodbye), as when a
+    /// host loses power or its network. Their engines (and the containers
+    /// on them) stay.
     pub fn kill(&mut self, first: usize, count: usize) {
-        for i in first..(first + count).min(self.handles.len()) {
-            if let Some(handle) = self.handles[i].take() {
-                handle.abort();
+        for i in first..(first + count).min(self.kills.len()) {
+            if let Some(kill) = self.kills[i].take() {
+                let _ = kill.send(true);
             }
         }
     }
@@ -91,8 +103,8 @@ impl SimNodes {
     /// Starts the agents of nodes `first..first + count` again on their
     /// old engines, as after a reboot or a repaired link.
     pub fn revive(&mut self, first: usize, count: usize) {
-        for i in first..(first + count).min(self.handles.len()) {
-            if self.handles[i].is_none() {
+        for i in first..(first + count).min(self.kills.len()) {
+            if self.kills[i].is_none() {
                 self.spawn_agent(i);
             }
         }
@@ -114,8 +126,9 @@ impl SimNodes {
         let mut failed = Vec::new();
         while let Some(done) = self.agents.try_join_next() {
             match done {
-                Err(e) if e.is_cancelled() => {}
                 Ok((i, Err(e))) => failed.push(format!("{}: {e:#}", node_name(i))),
+                // A killed node's agent ends on purpose.
+                Ok((i, Ok(()))) if self.kills.get(i).is_some_and(Option::is_none) => {}
                 Ok((i, Ok(()))) => failed.push(format!("{}: ended", node_name(i))),
                 Err(e) => failed.push(format!("an agent task: {e}")),
             }
