@@ -42,7 +42,11 @@ impl ServerChild {
             .arg(binary)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
-            .env("CORRAL_LOG", "warn")
+            // Warnings only, unless the caller asks for more.
+            .env(
+                "CORRAL_LOG",
+                std::env::var("CORRAL_LOG").unwrap_or_else(|_| "warn".to_string()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)

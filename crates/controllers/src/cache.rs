@@ -78,6 +78,18 @@ impl Cache {
         }
     }
 
+    /// Puts an object this process just wrote (or deleted) into the cache
+    /// before its watch event arrives; the event, when it comes, carries the
+    /// same revision and changes nothing. The cache's revision (where a
+    /// watch would resume) is left to the events.
+    pub fn apply_own_write(&mut self, deleted: bool, object: RawObject) {
+        if deleted {
+            self.remove(&object);
+        } else {
+            self.upsert(object);
+        }
+    }
+
     pub fn environments(&self) -> impl Iterator<Item = &Environment> {
         self.environments.values()
     }

@@ -1,15 +1,15 @@
 //! The nodes each global service should run on, remembered between passes.
 //!
 //! Working them out asks the scheduler about every node with a snapshot of
-//! every placed instance, so it is redone only when the service or a node
-//! of its environment changed, and at least every [`REFRESH`] (instances of
+//! every placed instance, so it is redone only when the service's spec (its
+//! generation: not its status, which changes with every count) or a node of
+//! its environment changed, and at least every [`REFRESH`] (instances of
 //! other services can free or take ports and resources meanwhile).
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use corral_store::Revision;
 use corral_types::{Instance, Node, Service, ServiceMode};
 
 use crate::placement::global_nodes;
@@ -20,7 +20,7 @@ pub const REFRESH: Duration = Duration::from_secs(5);
 type ServiceKey = (String, String);
 
 struct Entry {
-    service_revision: Revision,
+    service_generation: u64,
     nodes_fingerprint: u64,
     computed: Instant,
     nodes: Vec<String>,
@@ -61,7 +61,7 @@ impl GlobalNodesCache {
                 .or_insert_with(|| nodes_fingerprint(nodes, env));
             let key = (env.to_string(), svc.meta.name.clone());
             let fresh = self.entries.get(&key).is_some_and(|e| {
-                e.service_revision == svc.meta.revision
+                e.service_generation == svc.meta.generation
                     && e.nodes_fingerprint == fingerprint
                     && now.saturating_duration_since(e.computed) < REFRESH
             });
@@ -70,7 +70,7 @@ impl GlobalNodesCache {
                 self.entries.insert(
                     key.clone(),
                     Entry {
-                        service_revision: svc.meta.revision,
+                        service_generation: svc.meta.generation,
                         nodes_fingerprint: fingerprint,
                         computed: now,
                         nodes: list,
@@ -101,6 +101,7 @@ impl GlobalNodesCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use corral_store::Revision;
     use corral_types::{Kind, NodeSpec, NodeState, Object, ServiceSpec};
 
     fn node(name: &str, revision: Revision) -> Node {

@@ -105,7 +105,7 @@ impl Context {
             };
             loop {
                 let pass_started = tokio::time::Instant::now();
-                if let Err(e) = self.reconcile(&cache) {
+                if let Err(e) = self.reconcile(&mut cache) {
                     tracing::warn!("reconcile: {e}");
                 }
                 tokio::select! {
@@ -133,7 +133,30 @@ impl Context {
         }
     }
 
-    fn reconcile(&self, cache: &Cache) -> Result<(), ControllerError> {
+    /// One pass: plans every change from the cache, writes it, and puts
+    /// what was written into the cache at once, so the next pass sees its
+    /// own writes even before their watch events arrive (planning again on
+    /// a cache without them would make every new instance twice).
+    fn reconcile(&self, cache: &mut Cache) -> Result<(), ControllerError> {
+        let started = Instant::now();
+        let (writes, instances, planned, placed) = self.plan_pass(cache, started)?;
+        let count = writes.len();
+        self.flush(writes, cache)?;
+        tracing::debug!(
+            "pass over {instances} instances: plan {planned:?}, placement {:?}, {count} writes {:?}",
+            placed - planned,
+            started.elapsed() - placed
+        );
+        Ok(())
+    }
+
+    /// The writes of a pass, the number of instances seen, and when
+    /// planning and placement ended.
+    fn plan_pass(
+        &self,
+        cache: &Cache,
+        started: Instant,
+    ) -> Result<(Vec<Op>, usize, Duration, Duration), ControllerError> {
         let nodes: Vec<&Node> = cache.nodes().collect();
         let instances: Vec<&Instance> = cache.instances().collect();
 
@@ -141,7 +164,8 @@ impl Context {
         let evictions = self.evacuate(&nodes, &instances);
         if !evictions.is_empty() {
             // The next pass sees them gone and makes their replacements.
-            return self.flush(evictions);
+            let at = started.elapsed();
+            return Ok((evictions, instances.len(), at, at));
         }
 
         let mut groups: BTreeMap<(&str, &str), Vec<&Instance>> = BTreeMap::new();
@@ -212,8 +236,9 @@ impl Context {
         }
         drop(global_cache);
 
+        let planned = started.elapsed();
         let writes = self.place(cache, &nodes, &instances, created, ops)?;
-        self.flush(writes)
+        Ok((writes, instances.len(), planned, started.elapsed()))
     }
 
     /// Places the new instances and the pending ones, and returns every
@@ -275,17 +300,30 @@ impl Context {
     /// Writes `ops` in batches (one transaction each). A batch that loses a
     /// race with another writer is retried op by op, and ops that lose
     /// again are left to the next pass.
-    fn flush(&self, ops: Vec<Op>) -> Result<(), ControllerError> {
+    fn flush(&self, ops: Vec<Op>, cache: &mut Cache) -> Result<(), ControllerError> {
         for chunk in ops.chunks(WRITE_BATCH) {
             match self.store.apply(chunk.to_vec()) {
-                Ok(_) => {}
+                Ok(written) => {
+                    for (op, obj) in chunk.iter().zip(written) {
+                        cache.apply_own_write(matches!(op, Op::Delete { .. }), obj);
+                    }
+                }
                 Err(
                     StoreError::Conflict { .. }
                     | StoreError::NotFound { .. }
                     | StoreError::AlreadyExists { .. },
                 ) => {
+                    tracing::debug!(
+                        "a batch of {} writes lost a race; writing one by one",
+                        chunk.len()
+                    );
                     for op in chunk {
-                        ignore_races(self.store.apply(vec![op.clone()]))?;
+                        let deleted = matches!(op, Op::Delete { .. });
+                        if let Some(obj) = ignore_races(self.store.apply(vec![op.clone()]))?
+                            .and_then(|mut w| w.pop())
+                        {
+                            cache.apply_own_write(deleted, obj);
+                        }
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -410,7 +448,9 @@ async fn drain_until(
             _ = tokio::time::sleep_until(until) => break,
         }
     }
-    while let Some(next) = watch.next().now_or_never() {
+    // Unconstrained: tokio's cooperative budget would otherwise make a
+    // ready channel look empty after a hundred-odd events.
+    while let Some(next) = tokio::task::unconstrained(watch.next()).now_or_never() {
         cache.apply(next?);
     }
     Ok(())
@@ -450,14 +490,14 @@ where
 }
 
 /// A write that lost a race (someone else wrote first) is retried by the next pass.
-fn ignore_races<T>(result: Result<T, StoreError>) -> Result<(), ControllerError> {
+fn ignore_races<T>(result: Result<T, StoreError>) -> Result<Option<T>, ControllerError> {
     match result {
-        Ok(_) => Ok(()),
+        Ok(v) => Ok(Some(v)),
         Err(
             StoreError::Conflict { .. }
             | StoreError::NotFound { .. }
             | StoreError::AlreadyExists { .. },
-        ) => Ok(()),
+        ) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
