@@ -176,11 +176,22 @@ pub async fn report_statuses(
     node: &str,
     reports: Vec<StatusReport>,
 ) -> Result<StatusBatchResult, ApiError> {
+    // Each batch in progress holds up to a few megabytes (the instances read,
+    // decoded and written, and the answer); thousands of agents reporting at
+    // once held gigabytes on blocking threads. A few at a time still fill a
+    // group commit: each carries up to 1,000 writes.
+    let _permit = BATCHES_IN_PROGRESS
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("status batches: {e}")))?;
     let (env, node) = (env.to_string(), node.to_string());
     state
         .store(move |s| Ok(apply_status_batch(s, &env, &node, reports)))
         .await?
 }
+
+/// Status batches applied at once, server-wide.
+static BATCHES_IN_PROGRESS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 /// Streams the logs of an instance's container from its node's agent.
 pub async fn logs(
