@@ -6,6 +6,12 @@
 //! node comes back, its agent finds the old containers without an instance
 //! and removes them. Global services stay (one per node by definition), and
 //! so do finished jobs (deleting them would run them again).
+//!
+//! When more than half of an environment's nodes are disconnected, nothing
+//! of it moves: that looks like the control plane or the network failing
+//! (or a server too busy to take heartbeats), not hosts dying, and moving
+//! everything onto the few nodes left would make it worse (Kubernetes'
+//! node lifecycle controller stops evicting in the same case).
 
 use std::time::{Duration, Instant};
 
@@ -22,10 +28,23 @@ pub fn plan_evacuation(
     now: Instant,
     lost_after: Duration,
 ) -> Vec<Eviction> {
+    let mut totals: std::collections::HashMap<&str, (usize, usize)> = Default::default();
+    for n in nodes {
+        let entry = totals.entry(n.meta.environment.as_str()).or_default();
+        entry.0 += 1;
+        if n.status.state == NodeState::Disconnected {
+            entry.1 += 1;
+        }
+    }
     let lost: std::collections::HashSet<(&str, &str)> = nodes
         .iter()
         .filter(|n| {
+            let (all, disconnected) = totals
+                .get(n.meta.environment.as_str())
+                .copied()
+                .unwrap_or_default();
             n.status.state == NodeState::Disconnected
+                && disconnected * 2 <= all
                 && now.saturating_duration_since(last_seen(n)) > lost_after
         })
         .map(|n| (n.meta.environment.as_str(), n.meta.name.as_str()))
@@ -125,6 +144,30 @@ mod tests {
         let long_ago = |_: &Node| now - Duration::from_secs(3600);
         assert!(
             plan_evacuation(&[&quiet], &[&inst], long_ago, now, Duration::from_secs(30)).is_empty()
+        );
+    }
+
+    #[test]
+    fn nothing_moves_while_most_nodes_of_the_environment_are_disconnected() {
+        let now = Instant::now();
+        let a = node("a", NodeState::Disconnected);
+        let b = node("b", NodeState::Disconnected);
+        let c = node("c", NodeState::Active);
+        let inst = instance("web-1", "a", ServiceMode::Replicated);
+        let silent = |n: &Node| {
+            if n.meta.name == "c" {
+                now
+            } else {
+                now - Duration::from_secs(120)
+            }
+        };
+        let limit = Duration::from_secs(30);
+        assert!(plan_evacuation(&[&a, &b, &c], &[&inst], silent, now, limit).is_empty());
+        let d = node("d", NodeState::Active);
+        assert_eq!(
+            plan_evacuation(&[&a, &b, &c, &d], &[&inst], silent, now, limit).len(),
+            1,
+            "half disconnected still moves"
         );
     }
 }
