@@ -91,24 +91,30 @@ fn runs_on(host: &Host, container: &str) -> Option<bool> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim() == "true")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_spread_across_testbed_hosts_and_cut_or_killed_hosts_disconnect() {
-    let root = testbed_root("test-faults");
-    let (bed, mut down) = blocking(move || {
+/// A test bed of `hosts` hosts under `target/testbed/<name>`, and the guard
+/// that takes it down.
+async fn bring_up(name: &'static str, hosts: usize) -> (Testbed, Down) {
+    let root = testbed_root(name);
+    blocking(move || {
         let engine = corral_testing::test_engine().expect("private docker engine");
         corral_testing::ensure_images(&engine).expect("test images");
         // A run that was killed may have left its test bed behind.
         Testbed::down(&root).expect("remove a leftover test bed");
         let down = Down(Some(root.clone()));
         let options = TestbedOptions {
-            hosts: 2,
+            hosts,
             corral: env!("CARGO_BIN_EXE_corral").into(),
             images_from: Some(engine),
         };
         let bed = Testbed::up(&root, &options).unwrap_or_else(|e| panic!("{}", e.chain()));
         (bed, down)
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_spread_across_testbed_hosts_and_cut_or_killed_hosts_disconnect() {
+    let (bed, mut down) = bring_up("test-faults", 2).await;
     let (h1, h2) = (bed.host(1).unwrap(), bed.host(2).unwrap());
     let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
 
@@ -237,21 +243,7 @@ async fn replicas_spread_across_testbed_hosts_and_cut_or_killed_hosts_disconnect
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_replicas_of_a_dead_host_are_rescheduled_on_live_hosts() {
-    let root = testbed_root("test-reschedule");
-    let (bed, mut down) = blocking(move || {
-        let engine = corral_testing::test_engine().expect("private docker engine");
-        corral_testing::ensure_images(&engine).expect("test images");
-        Testbed::down(&root).expect("remove a leftover test bed");
-        let down = Down(Some(root.clone()));
-        let options = TestbedOptions {
-            hosts: 3,
-            corral: env!("CARGO_BIN_EXE_corral").into(),
-            images_from: Some(engine),
-        };
-        let bed = Testbed::up(&root, &options).unwrap_or_else(|e| panic!("{}", e.chain()));
-        (bed, down)
-    })
-    .await;
+    let (bed, mut down) = bring_up("test-reschedule", 3).await;
     let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
     for name in ["h1", "h2", "h3"] {
         wait_node(&client, name, NodeState::Active, Duration::from_secs(30)).await;
