@@ -25,11 +25,12 @@ use anyhow::{Context, bail};
 use clap::Args;
 use corral_api::Client;
 use corral_testing::{PrivateEngine, WHOAMI_IMAGE};
-use corral_types::{InstanceState, Kind, NodeState};
+use corral_types::{Kind, NodeState};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use crate::bench_scale_server::{ServerChild, status_kib};
+use crate::bench_scale_server::{ServerChild, status_kib, terminate_child};
+use crate::bench_start::running_unless_failed;
 use crate::corral_up::{build_release, release_binary, wait_for};
 use crate::docker::Docker;
 
@@ -40,7 +41,6 @@ const ENV: &str = "default";
 const SERVICE: &str = "footprint";
 const AGENT_NODE: &str = "bench-agent";
 const TIMEOUT: Duration = Duration::from_secs(120);
-const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 /// The pause before a phase is sampled, so start-up work has finished.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -284,18 +284,7 @@ fn run_workload(bed: &Bed<'_>, client: &Client, url: &str, token: &str) -> anyho
         let list = bed
             .runtime
             .block_on(client.service_instances(ENV, SERVICE))?;
-        if let Some(failed) = list
-            .items
-            .iter()
-            .find(|i| i.status.state == InstanceState::Failed)
-        {
-            bail!("{} failed: {}", failed.meta.name, failed.status.reason);
-        }
-        let running = list
-            .items
-            .iter()
-            .filter(|i| i.status.state == InstanceState::Running)
-            .count();
+        let running = running_unless_failed(&list.items)?;
         Ok((running >= bed.instances as usize).then_some(()))
     })?;
     eprintln!(
@@ -513,29 +502,9 @@ impl Spawned {
         self.terminate()
     }
 
-    /// SIGTERM, then SIGKILL after [`STOP_TIMEOUT`].
+    /// SIGTERM, then SIGKILL after 30 s.
     fn terminate(&mut self) -> anyhow::Result<()> {
-        if self.child.try_wait()?.is_some() {
-            return Ok(());
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .stdin(Stdio::null())
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(POLL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        bail!(
-            "{} did not stop within {}s of SIGTERM: killed",
-            self.name,
-            STOP_TIMEOUT.as_secs()
-        )
+        terminate_child(&mut self.child, self.pid, self.name)
     }
 }
 

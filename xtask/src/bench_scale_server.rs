@@ -147,27 +147,33 @@ impl ServerChild {
     }
 
     fn terminate(&mut self) -> anyhow::Result<()> {
-        if self.child.try_wait()?.is_some() {
+        terminate_child(&mut self.child, self.pid, "corral server")
+    }
+}
+
+/// Stops a child process: SIGTERM, then SIGKILL (and an error naming
+/// `what`) if it is still there after [`STOP_TIMEOUT`].
+pub fn terminate_child(child: &mut Child, pid: u32, what: &str) -> anyhow::Result<()> {
+    if child.try_wait()?.is_some() {
+        return Ok(());
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .stdin(Stdio::null())
+        .status();
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
             return Ok(());
         }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .stdin(Stdio::null())
-            .status();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        bail!(
-            "corral server did not stop within {}s of SIGTERM: killed",
-            STOP_TIMEOUT.as_secs()
-        )
+        std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    bail!(
+        "{what} did not stop within {}s of SIGTERM: killed",
+        STOP_TIMEOUT.as_secs()
+    )
 }
 
 impl Drop for ServerChild {

@@ -182,18 +182,7 @@ fn corral_start(bed: &Bed<'_>) -> anyhow::Result<Duration> {
         let list = bed
             .runtime
             .block_on(bed.client.service_instances(ENV, SERVICE))?;
-        if let Some(failed) = list
-            .items
-            .iter()
-            .find(|i| i.status.state == InstanceState::Failed)
-        {
-            bail!("{} failed: {}", failed.meta.name, failed.status.reason);
-        }
-        let running = list
-            .items
-            .iter()
-            .filter(|i| i.status.state == InstanceState::Running)
-            .count();
+        let running = running_unless_failed(&list.items)?;
         Ok((running >= bed.count as usize).then(|| started.elapsed()))
     })?;
     settle();
@@ -267,4 +256,18 @@ fn docker_parallel(docker: &Docker, count: u32) -> anyhow::Result<Duration> {
     outcome?;
     removed?;
     Ok(elapsed)
+}
+
+/// How many of `instances` run; an error naming the first one that failed.
+pub(crate) fn running_unless_failed(instances: &[corral_types::Instance]) -> anyhow::Result<usize> {
+    if let Some(failed) = instances
+        .iter()
+        .find(|i| i.status.state == InstanceState::Failed)
+    {
+        bail!("{} failed: {}", failed.meta.name, failed.status.reason);
+    }
+    Ok(instances
+        .iter()
+        .filter(|i| i.status.state == InstanceState::Running)
+        .count())
 }
