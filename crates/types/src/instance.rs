@@ -73,6 +73,11 @@ pub struct InstanceStatus {
     /// One entry per sidekick container.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sidekicks: Vec<SidekickStatus>,
+    /// The primary container's address on the environment's managed network
+    /// (or on the engine's bridge, for a service in bridge mode); empty
+    /// until it runs, and for host-network services.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ip: String,
 }
 
 fn is_zero(v: &u64) -> bool {
