@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Server(args) => processes::server(args).await,
-            Command::Agent(args) => processes::agent(args).await,
+            Command::Agent(args) => processes::agent(args, cli.environment).await,
             Command::Up(args) => processes::up(args).await,
             _ => corral_cli::run_client(cli).await,
         }

@@ -23,7 +23,10 @@ async fn stop_signal() -> anyhow::Result<&'static str> {
 
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
-    let server = start(ServerOptions::new(&args.listen, &data_dir)).await?;
+    let mut options = ServerOptions::new(&args.listen, &data_dir);
+    options.controllers.node_timeout = args.liveness.node_timeout;
+    options.controllers.reschedule_after = args.liveness.reschedule_after;
+    let server = start(options).await?;
     println!("corral server listening on {}", server.url);
     println!("admin token in {}", data_dir.join("admin-token").display());
     let sig = stop_signal().await?;
@@ -53,7 +56,8 @@ fn default_node_name() -> String {
     if name.is_empty() { "node".into() } else { name }
 }
 
-pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+/// The agent of one node of `environment` (the global `--environment`).
+pub async fn agent(args: AgentArgs, environment: String) -> anyhow::Result<()> {
     let engine = connect_engine(args.docker_host.as_deref()).await?;
     let mut options = AgentOptions::new(
         &args.server,
@@ -63,6 +67,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     options.labels = args.label_map();
     options.listen = args.listen.clone();
     options.address = args.address.clone();
+    options.environment = environment;
     let (stop, stopped) = watch::channel(false);
     let mut agent = tokio::spawn(run_agent(options, engine, stopped));
     tokio::select! {

@@ -1,6 +1,10 @@
 //! Corral developer workflows: `cargo xtask setup|engine|images|test|demo|bench`.
 
+mod bench_dns;
+mod bench_failover;
 mod bench_footprint;
+mod bench_lb;
+mod bench_net;
 mod bench_report;
 mod bench_scale;
 mod bench_scale_churn;
@@ -86,6 +90,15 @@ enum Bench {
     /// private engine, idle and with N instances) and `corral up`; writes
     /// target/bench/footprint.json.
     Footprint(bench_footprint::FootprintArgs),
+    /// Time from a host's death to its instances running elsewhere, on the
+    /// 3-host test bed; writes target/bench/failover.json.
+    Failover(bench_failover::FailoverArgs),
+    /// corral-dns against dnsmasq serving the same records, both loaded by
+    /// dnsperf; writes target/bench/dns.json.
+    Dns(bench_dns::DnsArgs),
+    /// corral-lb against HAProxy in front of the same corral-whoami
+    /// backends, both loaded by wrk; writes target/bench/lb.json.
+    Lb(bench_lb::LbArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +131,15 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Footprint(args),
         } => bench_footprint::bench_footprint(&args),
+        Task::Bench {
+            bench: Bench::Failover(args),
+        } => bench_failover::bench_failover(&args),
+        Task::Bench {
+            bench: Bench::Dns(args),
+        } => bench_dns::bench_dns(&args),
+        Task::Bench {
+            bench: Bench::Lb(args),
+        } => bench_lb::bench_lb(&args),
         Task::Fuzz(args) => fuzz::fuzz(&args),
         Task::Testbed(args) => testbed::testbed(&args),
     };

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use corral_engine::{ContainerConfig, Mount, MountKind, PortBinding, PortProtocol, Ulimit};
 use corral_types::{
-    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, PortSpec, Protocol,
-    Resources, ServiceSpec, Sidekick, VolumeMount,
+    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, NetworkMode,
+    PortSpec, Protocol, Resources, ServiceSpec, Sidekick, VolumeMount,
 };
+
+use crate::overlay::OverlayState;
 
 /// Seconds a container gets to stop when the launch config does not say.
 pub const DEFAULT_STOP_GRACE_S: u32 = 10;
@@ -168,9 +170,34 @@ pub fn data_sidekicks(launch: &ServiceSpec) -> Vec<&Sidekick> {
     out
 }
 
+/// The network of the primary container (its sidekicks share it): the
+/// managed network with the gateway as DNS server, the engine's bridge
+/// (also for a managed service while `overlay` is `None`: not programmed
+/// on this node), or the host's.
+fn set_network(config: &mut ContainerConfig, mode: NetworkMode, overlay: Option<&OverlayState>) {
+    match (mode, overlay) {
+        (NetworkMode::Managed, Some(overlay)) => {
+            config.network = overlay.network.clone();
+            config.dns = vec![overlay.gateway.to_string()];
+        }
+        (NetworkMode::Managed | NetworkMode::Bridge, _) => {}
+        (NetworkMode::Host, _) => config.network_mode = "host".to_string(),
+    }
+}
+
 /// The primary container. It publishes the ports of the sidekicks in its
 /// network namespace too, and mounts the volumes of its data sidekicks.
-pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
+pub fn container_config(
+    inst: &Instance,
+    node: &str,
+    overlay: Option<&OverlayState>,
+) -> ContainerConfig {
+    let mut config = primary_config(inst, node);
+    set_network(&mut config, inst.spec.launch.network_mode, overlay);
+    config
+}
+
+fn primary_config(inst: &Instance, node: &str) -> ContainerConfig {
     let launch = &inst.spec.launch;
     let mut labels = launch.container_labels.clone();
     labels.extend(corral_labels(inst, node));
@@ -216,6 +243,7 @@ pub fn container_config(inst: &Instance, node: &str) -> ContainerConfig {
             .iter()
             .map(|n| sidekick_container_name(inst, n))
             .collect(),
+        ..ContainerConfig::default()
     }
 }
 
@@ -311,12 +339,12 @@ mod tests {
             stop_grace_period_ms: Some(1500),
             ..Default::default()
         };
-        let config = container_config(&instance(launch.clone()), "n1");
+        let config = container_config(&instance(launch.clone()), "n1", None);
         assert_eq!(config.mounts[0].source, "data");
         assert_eq!(config.stop_timeout_s, Some(2));
         launch.stack = "st".into();
         let inst = instance(launch);
-        let config = container_config(&inst, "n1");
+        let config = container_config(&inst, "n1", None);
         assert_eq!(config.mounts[0].source, "st_data");
         assert_eq!(config.labels[ContainerLabels::STACK], "st");
         assert_eq!(named_volumes(&inst), vec!["st_data".to_string()]);
@@ -343,10 +371,38 @@ mod tests {
         assert_eq!(config.labels[ContainerLabels::SIDEKICK], "log");
         assert_eq!(config.labels[ContainerLabels::INSTANCE_UID], "u1");
         assert!(
-            !container_config(&inst, "n1")
+            !container_config(&inst, "n1", None)
                 .labels
                 .contains_key(ContainerLabels::SIDEKICK)
         );
+    }
+
+    #[test]
+    fn managed_containers_join_the_overlay_with_its_gateway_as_dns() {
+        let overlay = OverlayState {
+            environment: "default".into(),
+            network: "corral-default".into(),
+            bridge: "cr-1".into(),
+            env_range: "10.42.0.0/16".parse().unwrap(),
+            subnet: "10.42.3.0/24".parse().unwrap(),
+            gateway: "10.42.3.1".parse().unwrap(),
+        };
+        let mut launch = ServiceSpec {
+            image: "img".into(),
+            ..Default::default()
+        };
+        let managed = container_config(&instance(launch.clone()), "n1", Some(&overlay));
+        assert_eq!(managed.network, "corral-default");
+        assert_eq!(managed.dns, ["10.42.3.1"]);
+        assert_eq!(managed.network_mode, "");
+        let fallback = container_config(&instance(launch.clone()), "n1", None);
+        assert_eq!((fallback.network.as_str(), fallback.dns.len()), ("", 0));
+        launch.network_mode = NetworkMode::Bridge;
+        let bridge = container_config(&instance(launch.clone()), "n1", Some(&overlay));
+        assert_eq!((bridge.network.as_str(), bridge.network_mode.as_str()), ("", ""));
+        launch.network_mode = NetworkMode::Host;
+        let host = container_config(&instance(launch), "n1", Some(&overlay));
+        assert_eq!((host.network.as_str(), host.network_mode.as_str()), ("", "host"));
     }
 
     #[test]
@@ -370,7 +426,7 @@ mod tests {
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(order, ["data", "conf"]);
-        let primary = container_config(&inst, "n1");
+        let primary = container_config(&inst, "n1", None);
         assert_eq!(primary.volumes_from, ["web-1-conf", "web-1-data"]);
         assert_eq!(primary.ports.len(), 1, "only the log sidekick's port");
         let data = sidekick_config(&inst, "n1", &launch.sidekicks[2], "");

@@ -55,6 +55,11 @@ pub async fn join_until_accepted(
     }
 }
 
+/// How long a heartbeat may take: twice the interval, at least 2 s.
+fn heartbeat_timeout(interval: Duration) -> Duration {
+    (interval * 2).max(Duration::from_secs(2))
+}
+
 /// Heartbeats at the interval the server asks for; joins again when the server forgot the node.
 pub async fn heartbeat_loop(
     shared: Arc<Shared>,
@@ -64,13 +69,24 @@ pub async fn heartbeat_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let opts = &shared.options;
-    let mut interval = Duration::from_secs(2);
+    let mut interval = Duration::from_secs(1);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
-        match shared.client.heartbeat(&opts.environment, &opts.name).await {
+        // A heartbeat lost on a dead link would otherwise wait for TCP to
+        // give up (minutes): give up after an interval or two, and try again
+        // on a fresh connection, so that a healed link is seen at once.
+        let beat = shared.client.heartbeat(&opts.environment, &opts.name);
+        let Ok(answer) = tokio::time::timeout(heartbeat_timeout(interval), beat).await else {
+            tracing::warn!(
+                "heartbeat: no answer within {:?}",
+                heartbeat_timeout(interval)
+            );
+            continue;
+        };
+        match answer {
             Ok(ack) => interval = Duration::from_secs(ack.heartbeat_interval_s.clamp(1, 60)),
             Err(e) if e.is_not_found() => {
                 tracing::warn!(

@@ -76,7 +76,8 @@ pub async fn launch(
         }
         data.push(status);
     }
-    let config = container_config(instance, &shared.options.name);
+    let overlay = shared.overlay.borrow().clone();
+    let config = container_config(instance, &shared.options.name, overlay.as_ref());
     let id = create_and_start(shared, &config).await?;
     let started_ms = epoch_ms();
     let seen = shared.engine.inspect(&id).await?;
@@ -103,6 +104,7 @@ pub async fn launch(
         health,
         started_ms,
         sidekicks,
+        ip: seen.ip,
     })
 }
 

@@ -11,6 +11,8 @@
 //! - `health`: health-check state machine and one probe task per instance;
 //!   `probe`: the HTTP, TCP and command probes.
 //! - `endpoint`: the agent's own HTTP endpoint (container logs for the server).
+//! - `overlay`: the environment's managed network on this node; its state
+//!   (the gateway address) is `Shared::overlay`.
 
 mod backoff;
 mod container_config;
@@ -20,6 +22,7 @@ mod execute;
 mod health;
 mod join;
 mod launch;
+mod overlay;
 mod plan;
 mod probe;
 mod reporter;
@@ -38,6 +41,7 @@ use corral_engine::ContainerEngine;
 pub use container_config::{
     container_config, container_name, sidekick_config, sidekick_container_name, volume_name,
 };
+pub use overlay::OverlayState;
 pub use plan::{NodeFacts, SidekickLaunch, Step, plan_node};
 
 /// How an agent runs.
@@ -80,6 +84,9 @@ pub(crate) struct Shared {
     /// Status reports on their way to the server.
     pub reporter: reporter::Reporter,
     pub wake: tokio::sync::Notify,
+    /// This node's managed network once programmed (its gateway address is
+    /// the containers' DNS server); `None` before, or when it cannot be.
+    pub overlay: watch::Receiver<Option<OverlayState>>,
 }
 
 /// Runs the agent until `shutdown` becomes true. Containers keep running after it stops.
@@ -103,6 +110,7 @@ pub async fn run_agent(
         None => detect_address(local, &options.server_url),
     };
     let agent_url = format!("http://{address}:{}", local.port());
+    let (overlay_tx, overlay_rx) = watch::channel(None);
     let shared = Arc::new(Shared {
         options,
         client,
@@ -110,10 +118,22 @@ pub async fn run_agent(
         desired: desired::Desired::default(),
         reporter: reporter::Reporter::default(),
         wake: tokio::sync::Notify::new(),
+        overlay: overlay_rx,
     });
     let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
     join::join_until_accepted(&shared, &info, &address, &agent_url, &mut shutdown).await;
+    // The managed network first, so the first containers join it (bounded:
+    // a server that does not answer does not hold the agent back).
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let overlay = tokio::spawn(overlay::run(
+        shared.clone(),
+        overlay_tx,
+        first_tx,
+        shutdown.clone(),
+    ));
+    let _ = tokio::time::timeout(Duration::from_secs(20), first_rx).await;
     let tasks = vec![
+        overlay,
         tokio::spawn(join::heartbeat_loop(
             shared.clone(),
             info,

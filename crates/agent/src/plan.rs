@@ -372,6 +372,12 @@ fn plan_running(
         health,
         started_ms,
         sidekicks: sidekick_statuses(inst, current),
+        // The engine's list may miss it; the one read at launch stays.
+        ip: if c.ip.is_empty() && same {
+            inst.status.ip.clone()
+        } else {
+            c.ip.clone()
+        },
     };
     report_if_changed(steps, inst, status);
 }

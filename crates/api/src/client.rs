@@ -302,6 +302,32 @@ impl Client {
         self.json(self.http.post(self.url(&path))).await
     }
 
+    /// Drains a node: unschedulable, and its instances move off (replicated
+    /// ones start-first, global ones are removed).
+    pub async fn drain_node(&self, env: &str, name: &str) -> Result<Node, ApiError> {
+        let path = format!("/v1/environments/{env}/nodes/{name}/drain");
+        self.json(self.http.post(self.url(&path))).await
+    }
+
+    /// Makes a drained or cordoned node schedulable again.
+    pub async fn activate_node(&self, env: &str, name: &str) -> Result<Node, ApiError> {
+        let path = format!("/v1/environments/{env}/nodes/{name}/activate");
+        self.json(self.http.post(self.url(&path))).await
+    }
+
+    /// Removes a node. Without `force` the server refuses (409) while the
+    /// node is active and runs instances; its instances are rescheduled.
+    pub async fn remove_node(&self, env: &str, name: &str, force: bool) -> Result<(), ApiError> {
+        let path = format!("/v1/environments/{env}/nodes/{name}");
+        let req = self.http.delete(self.url(&path));
+        let req = if force {
+            req.query(&[("force", "true")])
+        } else {
+            req
+        };
+        self.send(req).await.map(|_| ())
+    }
+
     pub async fn join_node(
         &self,
         env: &str,

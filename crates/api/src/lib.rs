@@ -11,6 +11,9 @@
 //! | POST | `/v1/environments/{env}/services/{name}/scale` | set a service's scale |
 //! | POST | `/v1/environments/{env}/nodes/{name}/join` | an agent joins (creates or updates its node) |
 //! | POST | `/v1/environments/{env}/nodes/{name}/heartbeat` | an agent is alive |
+//! | POST | `/v1/environments/{env}/nodes/{name}/drain` | unschedulable, and its instances move off |
+//! | POST | `/v1/environments/{env}/nodes/{name}/activate` | schedulable again |
+//! | DELETE | `/v1/environments/{env}/nodes/{name}` | remove a node (`?force=true` when it is active and runs instances) |
 //! | POST | `/v1/environments/{env}/nodes/{name}/statuses` | an agent reports the status of several of its instances ([`StatusBatch`]) |
 //! | PUT | `/v1/environments/{env}/instances/{name}/status` | an agent reports an instance's status |
 //! | GET | `/v1/environments/{env}/instances/{name}/logs` | container logs (`?follow=true&tail=N`) |

@@ -9,9 +9,11 @@ use corral_types::{PortSpec, RestartPolicy, validate_label_key, validate_name};
 
 use crate::output::{Format, ObjectFormat};
 
+mod node;
 mod stack;
 mod upgrade;
 
+pub use node::{DrainArgs, LivenessArgs, NodeNameArgs, NodeRmArgs, parse_node_timeout};
 pub use stack::{DeployArgs, ExportArgs, StackCmd};
 pub use upgrade::{RollbackArgs, UpgradeArgs, parse_duration_ms};
 
@@ -64,6 +66,8 @@ pub struct ServerArgs {
     /// Where the server keeps its state [default: $XDG_DATA_HOME/corral].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub liveness: LivenessArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -123,6 +127,13 @@ pub enum NodeCmd {
     /// List nodes.
     #[command(visible_alias = "list")]
     Ls(ListArgs),
+    /// Move everything off a node, gracefully, and place nothing new on it.
+    Drain(DrainArgs),
+    /// Make a drained or cordoned node schedulable again.
+    Activate(NodeNameArgs),
+    /// Remove a node (its instances are rescheduled).
+    #[command(visible_alias = "remove")]
+    Rm(NodeRmArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,9 +21,10 @@ use anyhow::bail;
 use corral_api::Client;
 
 pub use args::{
-    AgentArgs, Cli, Command, CreateArgs, DeployArgs, ExportArgs, InspectArgs, ListArgs, LogsArgs,
-    NodeCmd, PsArgs, RmArgs, RollbackArgs, ScaleArgs, ServerArgs, ServiceCmd, StackCmd, UpArgs,
-    UpgradeArgs, parse_cpus, parse_duration_ms, parse_memory,
+    AgentArgs, Cli, Command, CreateArgs, DeployArgs, DrainArgs, ExportArgs, InspectArgs, ListArgs,
+    LivenessArgs, LogsArgs, NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RmArgs, RollbackArgs,
+    ScaleArgs, ServerArgs, ServiceCmd, StackCmd, UpArgs, UpgradeArgs, parse_cpus,
+    parse_duration_ms, parse_memory, parse_node_timeout,
 };
 
 /// `$XDG_DATA_HOME/corral`, or `~/.local/share/corral`.

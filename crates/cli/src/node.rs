@@ -1,14 +1,15 @@
-//! `corral node ls`.
+//! `corral node ls|drain|activate|rm`.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use corral_api::Client;
-use corral_types::Node;
+use corral_types::{ContainerLabels, Instance, InstanceState, Kind, Node, NodeState};
 use serde::Serialize;
 
-use crate::args::NodeCmd;
-use crate::errors::list_error;
-use crate::output::{Row, human_bytes, human_cpus, print_rows};
+use crate::args::{DrainArgs, NodeCmd, NodeRmArgs};
+use crate::errors::{list_error, object_error};
+use crate::output::{Row, human_bytes, human_cpus, print, print_rows};
 
 pub(crate) async fn run(client: &Client, env: &str, cmd: NodeCmd) -> anyhow::Result<()> {
     match cmd {
@@ -19,6 +20,78 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: NodeCmd) -> anyhow::Res
                 .map_err(|e| list_error(e, "nodes", env))?;
             print_rows(&node_rows(&list.items), args.output)
         }
+        NodeCmd::Drain(args) => drain(client, env, &args).await,
+        NodeCmd::Activate(args) => {
+            client
+                .activate_node(env, &args.name)
+                .await
+                .map_err(|e| object_error(e, "activate", "node", env, &args.name))?;
+            print(&format!("{}\n", args.name))
+        }
+        NodeCmd::Rm(args) => remove(client, env, &args).await,
+    }
+}
+
+/// Marks the node draining, and with `--wait` waits until it is empty.
+async fn drain(client: &Client, env: &str, args: &DrainArgs) -> anyhow::Result<()> {
+    let name = &args.name;
+    client
+        .drain_node(env, name)
+        .await
+        .map_err(|e| object_error(e, "drain", "node", env, name))?;
+    let mut left = instances_left(client, env, name).await?;
+    print(&format!("{name} draining: {left} instances to move\n"))?;
+    if !args.wait {
+        return Ok(());
+    }
+    let started = Instant::now();
+    while left > 0 {
+        if started.elapsed() >= args.timeout {
+            anyhow::bail!(
+                "node {name:?} still runs {left} instances after {:?}; the drain goes on \
+                 (see corral node ls and corral service ps)",
+                args.timeout
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        left = instances_left(client, env, name).await?;
+    }
+    print(&format!("{name} drained\n"))
+}
+
+/// Instances still on node `name`; finished jobs stay where they ran and
+/// do not count.
+async fn instances_left(client: &Client, env: &str, name: &str) -> anyhow::Result<usize> {
+    let selector = format!("{}={name}", ContainerLabels::NODE);
+    let list = client
+        .list::<_, _>(env, Kind::Instance, &selector)
+        .await
+        .map_err(|e| list_error(e, "instances", env))?;
+    let items: Vec<Instance> = list.items;
+    Ok(items
+        .iter()
+        .filter(|i| i.spec.node == name && !finished_job(i))
+        .count())
+}
+
+fn finished_job(inst: &Instance) -> bool {
+    !inst.spec.removing
+        && inst.spec.launch.job.is_some()
+        && matches!(
+            inst.status.state,
+            InstanceState::Exited | InstanceState::Failed
+        )
+}
+
+async fn remove(client: &Client, env: &str, args: &NodeRmArgs) -> anyhow::Result<()> {
+    let name = &args.name;
+    match client.remove_node(env, name, args.force).await {
+        Ok(()) => print(&format!("{name}\n")),
+        Err(e) if e.is_conflict() && !args.force => Err(anyhow::anyhow!(
+            "cannot remove node {name:?}: {e} (corral node drain {name}, \
+             or corral node rm --force {name})"
+        )),
+        Err(e) => Err(object_error(e, "remove", "node", env, name)),
     }
 }
 
@@ -36,8 +109,24 @@ pub(crate) struct NodeRow {
     pub memory_bytes: u64,
     pub engine_version: String,
     pub last_heartbeat: String,
-    #[serde(skip)]
-    pub unschedulable: bool,
+}
+
+/// The state `node ls` shows: active, draining, unschedulable (cordoned),
+/// joining or disconnected, the last two with `,draining` or
+/// `,unschedulable` when that applies too.
+pub(crate) fn shown_state(node: &Node) -> String {
+    let flag = if node.spec.draining {
+        Some("draining")
+    } else if node.spec.unschedulable {
+        Some("unschedulable")
+    } else {
+        None
+    };
+    match (node.status.state, flag) {
+        (NodeState::Active, Some(flag)) => flag.to_string(),
+        (state, Some(flag)) => format!("{state},{flag}"),
+        (state, None) => state.to_string(),
+    }
 }
 
 impl From<&Node> for NodeRow {
@@ -45,7 +134,7 @@ impl From<&Node> for NodeRow {
         let s = &node.status;
         NodeRow {
             name: node.meta.name.clone(),
-            state: s.state.to_string(),
+            state: shown_state(node),
             address: s.address.clone(),
             labels: node.meta.labels.clone(),
             cpus: s.cpu_millis as f64 / 1000.0,
@@ -53,7 +142,6 @@ impl From<&Node> for NodeRow {
             memory_bytes: s.memory_bytes,
             engine_version: s.engine_version.clone(),
             last_heartbeat: s.last_heartbeat.clone(),
-            unschedulable: node.spec.unschedulable,
         }
     }
 }
@@ -64,11 +152,6 @@ impl Row for NodeRow {
     ];
 
     fn cells(&self) -> Vec<String> {
-        let state = if self.unschedulable {
-            format!("{},unschedulable", self.state)
-        } else {
-            self.state.clone()
-        };
         let labels: Vec<String> = self
             .labels
             .iter()
@@ -76,7 +159,7 @@ impl Row for NodeRow {
             .collect();
         vec![
             self.name.clone(),
-            state,
+            self.state.clone(),
             self.address.clone(),
             human_cpus(self.cpu_millis),
             human_bytes(self.memory_bytes),
@@ -99,7 +182,11 @@ mod tests {
     use crate::output::{Format, render_rows};
     use corral_types::{Kind, NodeSpec, NodeState, NodeStatus, Object};
 
-    fn node(name: &str, state: NodeState, cpu_millis: u64) -> Node {
+    fn node(name: &str, state: NodeState) -> Node {
+        node_with(name, state, 4000)
+    }
+
+    fn node_with(name: &str, state: NodeState, cpu_millis: u64) -> Node {
         let mut n: Node = Object::new(Kind::Node, "default", name, NodeSpec::default());
         n.meta.labels.insert("zone".into(), "a".into());
         n.status = NodeStatus {
@@ -116,7 +203,7 @@ mod tests {
 
     #[test]
     fn node_json_rows_have_the_documented_fields() {
-        let rows = node_rows(&[node("n1", NodeState::Active, 4000)]);
+        let rows = node_rows(&[node_with("n1", NodeState::Active, 4000)]);
         let json: serde_json::Value =
             serde_json::from_str(&render_rows(&rows, Format::Json).unwrap()).unwrap();
         let row = &json[0];
@@ -143,8 +230,8 @@ mod tests {
     #[test]
     fn node_table_is_sorted_and_human_readable() {
         let rows = node_rows(&[
-            node("n2", NodeState::Disconnected, 500),
-            node("n1", NodeState::Active, 4000),
+            node_with("n2", NodeState::Disconnected, 500),
+            node_with("n1", NodeState::Active, 4000),
         ]);
         let out = render_rows(&rows, Format::Table).unwrap();
         let lines: Vec<&str> = out.lines().collect();
@@ -160,5 +247,19 @@ mod tests {
             lines[2],
             "n2     disconnected   10.0.0.1   0.5    8GiB     26.1.5   zone=a"
         );
+    }
+
+    #[test]
+    fn node_state_shows_draining_and_cordoned_nodes() {
+        let mut n = node("n1", NodeState::Active);
+        assert_eq!(shown_state(&n), "active");
+        n.spec.unschedulable = true;
+        assert_eq!(shown_state(&n), "unschedulable");
+        n.spec.draining = true;
+        assert_eq!(shown_state(&n), "draining");
+        n.status.state = NodeState::Disconnected;
+        assert_eq!(shown_state(&n), "disconnected,draining");
+        n.spec = NodeSpec::default();
+        assert_eq!(shown_state(&n), "disconnected");
     }
 }

@@ -1,20 +1,22 @@
 //! Services back to a docker-compose.yml (Compose Specification, no
 //! version), plus a rancher-compose.yml when a service has an HTTP or TCP
-//! health check, which only Rancher's `health_check` can express.
+//! health check, which only Rancher's `health_check` can express, or is a
+//! load balancer (`lb_config`, with `image: rancher/lb-service-haproxy`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use corral_types::{
-    FailureAction, HealthCheck, HealthStrategy, Probe, Resources, RestartPolicy, RuleTarget,
-    ServiceMode, ServiceSpec, Sidekick, SourceFile, Strength, UpdateConfig, UpdateOrder,
-    VolumeMount,
+    FailureAction, HealthCheck, HealthStrategy, LbConfig, Probe, Resources, RestartPolicy,
+    RuleTarget, ServiceMode, ServiceSpec, Sidekick, SourceFile, Strength, UpdateConfig,
+    UpdateOrder, VolumeMount,
 };
 use serde::Serialize;
 
 use crate::export_types::{
-    Deploy, Healthcheck, Limits, Mount, Ordered, Placement, RancherFile, RancherHealth,
-    RancherService, RestartOut, ServiceOut, UpdateOut,
+    Deploy, Healthcheck, LbConfigOut, Limits, Mount, Ordered, Placement, PortRuleOut, RancherFile,
+    RancherHealth, RancherService, RestartOut, ServiceOut, StickinessOut, UpdateOut,
 };
+use crate::lb::RANCHER_LB_IMAGE;
 use crate::units::{format_cpus, format_duration};
 
 /// Escapes `$` so interpolation gives the text back.
@@ -57,10 +59,16 @@ pub(crate) fn export(
         for s in &spec.sidekicks {
             out.services.0.push((s.name.clone(), sidekick(name, s)));
         }
-        if let Some(h) = spec.health_check.as_ref().and_then(rancher_health) {
-            rancher
-                .0
-                .push((name.clone(), RancherService { health_check: h }));
+        let health_check = spec.health_check.as_ref().and_then(rancher_health);
+        let lb_config = spec.lb.as_ref().map(lb_config);
+        if health_check.is_some() || lb_config.is_some() {
+            rancher.0.push((
+                name.clone(),
+                RancherService {
+                    health_check,
+                    lb_config,
+                },
+            ));
         }
         for n in spec.networks.iter().filter(|n| n.name != "default") {
             out.networks.insert(n.name.clone(), None);
@@ -93,8 +101,13 @@ pub(crate) fn export(
 }
 
 fn service(spec: &ServiceSpec) -> ServiceOut {
+    let image = if spec.lb.is_some() && spec.image.is_empty() {
+        RANCHER_LB_IMAGE
+    } else {
+        &spec.image
+    };
     let mut s = ServiceOut {
-        image: esc(&spec.image),
+        image: esc(image),
         command: esc_all(&spec.command),
         entrypoint: spec.entrypoint.as_deref().map(esc_all),
         environment: spec.env.iter().map(|(k, v)| (k.clone(), esc(v))).collect(),
@@ -365,4 +378,30 @@ fn rancher_health(h: &HealthCheck) -> Option<RancherHealth> {
             HealthStrategy::None => "none",
         },
     })
+}
+
+/// A load balancer's config as Rancher's `lb_config`.
+fn lb_config(lb: &LbConfig) -> LbConfigOut {
+    LbConfigOut {
+        port_rules: lb
+            .port_rules
+            .iter()
+            .map(|r| PortRuleOut {
+                source_port: r.source_port,
+                protocol: r.protocol.to_string(),
+                hostname: esc(&r.hostname),
+                path: esc(&r.path),
+                priority: r.priority,
+                service: esc(&r.target_service),
+                target_port: r.target_port,
+                backend_name: esc(&r.backend_name),
+            })
+            .collect(),
+        certs: esc_all(&lb.certificates),
+        default_cert: esc(&lb.default_certificate),
+        stickiness_policy: lb.stickiness.as_ref().map(|s| StickinessOut {
+            cookie: esc(&s.cookie),
+            domain: esc(&s.domain),
+        }),
+    }
 }

@@ -233,7 +233,50 @@ pub(crate) struct RancherFile {
 
 #[derive(Debug, Serialize)]
 pub(crate) struct RancherService {
-    pub health_check: RancherHealth,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<RancherHealth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb_config: Option<LbConfigOut>,
+}
+
+/// Rancher's `lb_config`.
+#[derive(Debug, Serialize)]
+pub(crate) struct LbConfigOut {
+    pub port_rules: Vec<PortRuleOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certs: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub default_cert: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stickiness_policy: Option<StickinessOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PortRuleOut {
+    pub source_port: u16,
+    pub protocol: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub path: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub priority: u32,
+    pub service: String,
+    #[serde(skip_serializing_if = "is_zero_port")]
+    pub target_port: u16,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub backend_name: String,
+}
+
+fn is_zero_port(n: &u16) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct StickinessOut {
+    pub cookie: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
 }
 
 #[derive(Debug, Serialize)]

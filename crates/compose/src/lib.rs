@@ -19,6 +19,7 @@ mod export;
 mod export_types;
 mod health;
 mod interpolate;
+mod lb;
 mod load;
 mod merge;
 mod ports;
@@ -70,7 +71,7 @@ pub fn referenced_variables(files: &[SourceFile]) -> BTreeSet<String> {
 
 /// Writes services as a docker-compose.yml (Compose Specification form),
 /// plus a rancher-compose.yml when a service has an HTTP or TCP health
-/// check. [`load`] reads them back to the same services.
+/// check or is a load balancer. [`load`] reads them back to the same services.
 pub fn export(
     stack: &str,
     services: &BTreeMap<String, ServiceSpec>,

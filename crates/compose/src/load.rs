@@ -192,6 +192,7 @@ fn build(
             }
         }
     }
+    crate::lb::prepare(ctx, &mut raws)?;
     check_references(ctx, &raws)?;
     let services = sidekick::fold(ctx, stack, raws)?;
     let mut volumes = top.volumes.clone();

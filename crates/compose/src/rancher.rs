@@ -47,8 +47,10 @@ pub(crate) fn overlay(
                 raw.spec.health_check = Some(health::rancher(ctx, val, &k)?);
             }
             "upgrade_strategy" => upgrade_strategy(ctx, raw, val, &k)?,
-            "lb_config" | "load_balancer_config" => {
-                return Err(ctx.unsupported(e.pos, &k, "load balancers are not supported yet"));
+            "lb_config" => crate::lb::rancher(ctx, raw, val, &k)?,
+            "load_balancer_config" => {
+                let msg = "the Rancher 1.0-1.5 form is not supported: use lb_config";
+                return Err(ctx.unsupported(e.pos, &k, msg));
             }
             "scale_policy" => ctx.ignored(e.pos, &k, "autoscaling is not supported: scale is used"),
             "start_on_create" => ctx.ignored(e.pos, &k, "services always start when created"),

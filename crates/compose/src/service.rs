@@ -38,6 +38,8 @@ pub(crate) struct Raw {
     /// `io.rancher.container.start_once` is set: a job, or for a sidekick its
     /// `start_once`.
     pub start_once: bool,
+    /// Where the load balancer config (`lb_config` or labels) was written.
+    pub lb_source: Option<crate::lb::LbSource>,
 }
 
 /// Keys that are read but have no effect in Corral, and why.
@@ -79,6 +81,7 @@ pub(crate) fn service(
         label_pos: BTreeMap::new(),
         net_from: None,
         start_once: false,
+        lb_source: None,
     };
     let entries = node.map(ctx, &path)?;
     let mut env_file = BTreeMap::new();
@@ -95,7 +98,7 @@ pub(crate) fn service(
                     Some(("container" | "service", target)) => {
                         raw.net_from = Some((target.to_string(), e.pos, key.clone()));
                     }
-                    _ => namespace(ctx, e, &key)?,
+                    _ => raw.spec.network_mode = network_mode(ctx, e, &key)?,
                 }
             }
             "labels" => {
@@ -200,6 +203,23 @@ pub(crate) fn duration(ctx: &Ctx, v: &Node, key: &str) -> Result<u64, ComposeErr
 
 /// `net`/`network_mode`/`pid`/`ipc`: sharing the host's or another
 /// container's namespace is not supported; the default values are.
+/// `net`/`network_mode`: `host` and `bridge` choose those modes; empty
+/// or `default` keep the environment's managed network; `none` is ignored
+/// (instances always get a network); anything else is unsupported.
+fn network_mode(
+    ctx: &mut Ctx,
+    e: &Entry,
+    key: &str,
+) -> Result<corral_types::NetworkMode, ComposeError> {
+    use corral_types::NetworkMode;
+    match e.value.opt_str(ctx, key)?.unwrap_or_default() {
+        "host" => Ok(NetworkMode::Host),
+        "bridge" => Ok(NetworkMode::Bridge),
+        "" | "default" => Ok(NetworkMode::Managed),
+        _ => namespace(ctx, e, key).map(|()| NetworkMode::Managed),
+    }
+}
+
 fn namespace(ctx: &mut Ctx, e: &Entry, key: &str) -> Result<(), ComposeError> {
     let value = e.value.opt_str(ctx, key)?.unwrap_or_default();
     match value {

@@ -181,6 +181,13 @@ fn primary_spec(ctx: &Ctx, stack: &str, mut raw: Raw) -> Result<ServiceSpec, Com
 }
 
 fn to_sidekick(ctx: &mut Ctx, mut raw: Raw, group: &Group<'_>) -> Result<Sidekick, ComposeError> {
+    if let Some(src) = &raw.lb_source {
+        let msg = format!(
+            "a load balancer cannot be a sidekick of {:?}",
+            group.primary
+        );
+        return Err(ctx.unsupported(src.pos, &src.key, msg));
+    }
     let is_data = group.data.iter().any(|d| d == &raw.name);
     let mut volumes_from = Vec::new();
     if let Some((entries, pos)) = &raw.volumes_from {

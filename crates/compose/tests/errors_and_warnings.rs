@@ -42,7 +42,7 @@ fn unsupported_keys_are_errors_naming_the_key() {
             "docker-compose.yml:3: services.web.build: corral never builds",
         ),
         (
-            "services:\n  web:\n    image: a\n    network_mode: host\n",
+            "services:\n  web:\n    image: a\n    network_mode: overlay\n",
             "docker-compose.yml:4: services.web.network_mode:",
         ),
         (
@@ -60,7 +60,7 @@ fn unsupported_keys_are_errors_naming_the_key() {
 }
 
 #[test]
-fn lb_config_in_rancher_compose_is_not_supported_yet() {
+fn lb_config_without_port_rules_is_an_error_naming_the_key() {
     let files = [
         src(
             "docker-compose.yml",
@@ -74,7 +74,7 @@ fn lb_config_in_rancher_compose_is_not_supported_yet() {
     let err = load("demo", &files, &no_vars()).unwrap_err().to_string();
     assert_eq!(
         err,
-        "rancher-compose.yml:3: services.lb.lb_config: load balancers are not supported yet"
+        "rancher-compose.yml:4: services.lb.lb_config.port_rules: a load balancer needs at least one port rule"
     );
 }
 

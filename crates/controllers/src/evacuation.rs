@@ -67,7 +67,33 @@ pub fn plan_evacuation(
         .collect()
 }
 
-fn finished_job(inst: &Instance) -> bool {
+/// The instances placed on nodes that no longer exist (`corral node rm`):
+/// deleted at once, whatever their mode, so that their replacements are
+/// placed elsewhere (a global service simply has one node less). An
+/// instance marked removing goes too: no agent is left to finish it. Only
+/// finished jobs stay, as the record of their run.
+pub fn plan_orphans(nodes: &[&Node], instances: &[&Instance]) -> Vec<Eviction> {
+    let known: std::collections::HashSet<(&str, &str)> = nodes
+        .iter()
+        .map(|n| (n.meta.environment.as_str(), n.meta.name.as_str()))
+        .collect();
+    instances
+        .iter()
+        .filter(|i| !i.spec.node.is_empty())
+        .filter(|i| !known.contains(&(i.meta.environment.as_str(), i.spec.node.as_str())))
+        .filter(|i| i.spec.removing || !finished_job(i))
+        .map(|i| {
+            (
+                i.meta.environment.clone(),
+                i.meta.name.clone(),
+                i.meta.revision,
+            )
+        })
+        .collect()
+}
+
+/// A run-to-completion instance that has run: moving it would run it again.
+pub(crate) fn finished_job(inst: &Instance) -> bool {
     inst.spec.launch.job.is_some()
         && matches!(
             inst.status.state,
@@ -134,6 +160,26 @@ mod tests {
             plan_evacuation(&[&dead, &live], &all, silent_for(31), now, limit),
             vec![("default".to_string(), "web-1".to_string(), 7)]
         );
+    }
+
+    #[test]
+    fn instances_of_a_removed_node_are_deleted_whatever_their_mode_but_finished_jobs_stay() {
+        let live = node("live", NodeState::Active);
+        let replicated = instance("web-1", "gone", ServiceMode::Replicated);
+        let global = instance("agent-1", "gone", ServiceMode::Global);
+        let mut removing = instance("web-2", "gone", ServiceMode::Replicated);
+        removing.spec.removing = true;
+        let mut job = instance("job-1", "gone", ServiceMode::Replicated);
+        job.spec.launch.job = Some(JobSpec { max_attempts: 1 });
+        job.status.state = InstanceState::Exited;
+        let elsewhere = instance("web-3", "live", ServiceMode::Replicated);
+        let pending = instance("web-4", "", ServiceMode::Replicated);
+        let all = [&replicated, &global, &removing, &job, &elsewhere, &pending];
+        let names: Vec<String> = plan_orphans(&[&live], &all)
+            .into_iter()
+            .map(|(_, name, _)| name)
+            .collect();
+        assert_eq!(names, ["web-1", "agent-1", "web-2"]);
     }
 
     #[test]

@@ -9,12 +9,14 @@
 //!   why the rest cannot be placed; [`global_nodes`] remembers the nodes of
 //!   each global service between passes.
 //! - [`liveness`]: marks nodes disconnected when their heartbeats stop;
-//!   [`evacuation`] reschedules the instances of nodes silent for longer.
+//!   [`evacuation`] reschedules the instances of disconnected and removed
+//!   nodes; [`drain`] moves instances off draining nodes start-first.
 //! - [`service_status`]: counts running and pending instances per service.
 
 pub mod cache;
 pub mod clock;
 pub mod dependencies;
+pub mod drain;
 pub mod evacuation;
 pub mod global_nodes;
 pub mod liveness;
@@ -30,7 +32,7 @@ pub mod stack_plan;
 pub use cache::Cache;
 pub use clock::{Clock, SystemClock, new_uid};
 pub use liveness::Liveness;
-pub use runner::{ControllerConfig, run_controllers};
+pub use runner::{ControllerConfig, DEFAULT_NODE_TIMEOUT, run_controllers};
 
 /// A failed reconcile step; the next pass retries.
 #[derive(Debug, thiserror::Error)]

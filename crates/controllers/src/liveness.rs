@@ -4,10 +4,11 @@
 //!
 //! The heartbeat interval grows with the number of nodes so that the server
 //! takes at most [`MAX_HEARTBEATS_PER_S`] (as Nomad does, whose default is
-//! 50/s): 2 s up to 500 nodes, 4 s at 1,000, 20 s at 5,000. The time after
-//! which a silent node counts as disconnected grows with it (at least three
-//! missed heartbeats): a busy server does not mistake slow heartbeats for
-//! dead nodes.
+//! 50/s): 1 s up to 250 nodes (the server's default base), 4 s at 1,000,
+//! 20 s at 5,000. The time after which a silent node counts as
+//! disconnected is the configured node timeout (5 s by default), growing
+//! with the interval (at least three missed heartbeats): a busy server does
+//! not mistake slow heartbeats for dead nodes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,9 +46,9 @@ impl Default for Liveness {
 }
 
 impl Liveness {
-    /// Asks agents for a heartbeat every 2 s (more with many nodes).
+    /// Asks agents for a heartbeat every second (more with many nodes).
     pub fn new() -> Self {
-        Liveness::with_interval(2)
+        Liveness::with_interval(1)
     }
 
     pub fn with_interval(base_interval_s: u64) -> Self {
@@ -166,6 +167,16 @@ mod tests {
         let configured = Duration::from_secs(15);
         assert_eq!(disconnect_after(configured, 2), configured);
         assert_eq!(disconnect_after(configured, 10), Duration::from_secs(30));
+        // The default: 5 s at 1 s heartbeats, a minute at 5,000 nodes.
+        let default = crate::DEFAULT_NODE_TIMEOUT;
+        assert_eq!(
+            disconnect_after(default, heartbeat_interval_s(1, 250)),
+            default
+        );
+        assert_eq!(
+            disconnect_after(default, heartbeat_interval_s(1, 5_000)),
+            Duration::from_secs(60)
+        );
         let liveness = Liveness::with_interval(2);
         let now = Instant::now();
         for i in 0..1_500 {

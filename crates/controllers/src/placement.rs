@@ -58,7 +58,9 @@ fn node_view(node: &Node) -> NodeView {
         .is_some_and(|r| r == "manager");
     NodeView {
         name: node.meta.name.clone(),
-        schedulable: node.status.state == NodeState::Active && !node.spec.unschedulable,
+        schedulable: node.status.state == NodeState::Active
+            && !node.spec.unschedulable
+            && !node.spec.draining,
         labels: node.meta.labels.clone(),
         role: if manager { "manager" } else { "worker" }.to_string(),
         cpu_millis: node.status.cpu_millis,
@@ -67,18 +69,36 @@ fn node_view(node: &Node) -> NodeView {
 }
 
 /// The nodes a global service should run on: schedulable nodes of its
-/// environment that pass its hard placement rules.
+/// environment that pass its hard placement rules, and the nodes that
+/// already run one of its instances while they are disconnected or
+/// cordoned (their instance stays, and resumes when the node comes back),
+/// but never a draining node (its instance goes).
 pub fn global_nodes(
     service: &corral_types::Service,
     nodes: &[&Node],
     instances: &[&Instance],
 ) -> Vec<String> {
     let env = service.meta.environment.as_str();
+    let hosting: std::collections::BTreeSet<&str> = instances
+        .iter()
+        .filter(|i| {
+            i.meta.environment == env
+                && i.spec.service == service.meta.name
+                && !i.spec.removing
+                && !i.spec.node.is_empty()
+        })
+        .map(|i| i.spec.node.as_str())
+        .collect();
     let snapshot = Snapshot {
         nodes: nodes
             .iter()
             .filter(|n| n.meta.environment == env)
-            .map(|n| node_view(n))
+            .map(|n| {
+                let mut view = node_view(n);
+                view.schedulable = !n.spec.draining
+                    && (view.schedulable || hosting.contains(n.meta.name.as_str()));
+                view
+            })
             .collect(),
         placed: instances
             .iter()
@@ -356,5 +376,40 @@ mod tests {
         let mut a = instance(1, "", 8080);
         a.spec.pinned_node = "n2".into();
         assert_eq!(placed_on(&plan(&[&n1, &n2], &[&a])), ["n2"]);
+    }
+
+    #[test]
+    fn a_global_service_keeps_its_disconnected_and_cordoned_nodes_but_not_draining_ones() {
+        let service: corral_types::Service = Object::new(
+            Kind::Service,
+            "default",
+            "web",
+            ServiceSpec {
+                image: "img".into(),
+                mode: corral_types::ServiceMode::Global,
+                ..Default::default()
+            },
+        );
+        let active = node("n1");
+        let mut lost = node("n2");
+        lost.status.state = NodeState::Disconnected;
+        let mut cordoned = node("n3");
+        cordoned.spec.unschedulable = true;
+        let mut draining = node("n4");
+        draining.spec.unschedulable = true;
+        draining.spec.draining = true;
+        let mut lost_empty = node("n5");
+        lost_empty.status.state = NodeState::Disconnected;
+        let on = |n: &str, ordinal| {
+            let mut i = instance(ordinal, n, 8080);
+            i.spec.launch.ports.clear();
+            i
+        };
+        let (a, b, c, d) = (on("n1", 1), on("n2", 2), on("n3", 3), on("n4", 4));
+        let nodes = [&active, &lost, &cordoned, &draining, &lost_empty];
+        assert_eq!(
+            global_nodes(&service, &nodes, &[&a, &b, &c, &d]),
+            ["n1", "n2", "n3"]
+        );
     }
 }

@@ -8,6 +8,7 @@ use corral_types::{
     ServiceSpec, ServiceStatus, UpdateConfig, UpdateOrder, UpgradeState, UpgradeStatus,
 };
 
+use crate::drain::plan_drain;
 use crate::service_plan::{
     InstanceAction, Maker, ServiceContext, ServicePlan, retire, retire_order,
 };
@@ -80,7 +81,7 @@ pub fn begin_rollback(
 }
 
 /// Running and, with a health check, healthy; a job that succeeded counts too.
-fn ready(inst: &Instance) -> bool {
+pub(crate) fn ready(inst: &Instance) -> bool {
     let healthy = matches!(inst.status.health, Health::None | Health::Healthy);
     let job_done = inst.spec.launch.job.is_some()
         && inst.status.state == InstanceState::Exited
@@ -113,8 +114,10 @@ fn failure(inst: &Instance) -> Option<String> {
     None
 }
 
-/// Keeps `scale` instances, retiring extras (outdated ones first).
+/// Keeps `scale` instances, retiring extras (outdated ones first); moves
+/// instances off draining nodes start-first (see [`crate::drain`]).
 fn keep_scale(
+    ctx: &ServiceContext<'_>,
     live: &[&Instance],
     launch: &ServiceSpec,
     scale: usize,
@@ -122,6 +125,16 @@ fn keep_scale(
     creating_allowed: bool,
     actions: &mut Vec<InstanceAction>,
 ) {
+    let parallelism = maker.update_parallelism();
+    if let Some(drain) = plan_drain(live, ctx.draining_nodes, scale, parallelism) {
+        actions.extend(drain.retire.into_iter().map(retire));
+        if creating_allowed {
+            for _ in 0..drain.create {
+                actions.push(maker.make(""));
+            }
+        }
+        return;
+    }
     if live.len() > scale {
         let mut order: Vec<&Instance> = live.to_vec();
         order.sort_by_key(|i| (i.spec.launch == *launch, retire_order(i)));
@@ -154,6 +167,7 @@ pub(crate) fn plan_replicated(
     let scale = service.spec.scale as usize;
     let Some(mut up) = status.upgrade.clone() else {
         keep_scale(
+            ctx,
             &live,
             &launch,
             scale,
@@ -187,6 +201,7 @@ pub(crate) fn plan_replicated(
         }
         status.upgrade = Some(up);
         keep_scale(
+            ctx,
             &live,
             &launch,
             scale,

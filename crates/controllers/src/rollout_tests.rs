@@ -53,6 +53,7 @@ fn plan(svc: &Service, insts: &[&Instance], now_ms: u64) -> ServicePlan {
         now_rfc3339: NOW,
         global_nodes: &[],
         dependencies: Ok(()),
+        draining_nodes: crate::service_plan::NO_DRAINING_NODES,
     })
 }
 

@@ -5,7 +5,7 @@
 //! synchronous store calls it makes never block the API server's workers.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,29 +21,36 @@ use crate::ControllerError;
 use crate::cache::Cache;
 use crate::clock::{Clock, new_uid};
 use crate::dependencies::dependencies_ready;
-use crate::evacuation::plan_evacuation;
+use crate::evacuation::{plan_evacuation, plan_orphans};
 use crate::global_nodes::GlobalNodesCache;
 use crate::liveness::{Liveness, disconnect_after, plan_liveness};
 use crate::placement::{PlacementChange, plan_placement};
-use crate::service_plan::{InstanceAction, ServiceContext, plan_service};
+use crate::service_plan::{InstanceAction, NO_DRAINING_NODES, ServiceContext, plan_service};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ControllerConfig {
-    /// A node silent this long is marked disconnected.
+    /// A node silent this long is marked disconnected (`corral server
+    /// --node-timeout`); never less than three heartbeat intervals (see
+    /// [`disconnect_after`]).
     pub node_timeout: Duration,
-    /// Reconcile at least this often, even with no change.
+    /// Reconcile at least this often, even with no change: also how late
+    /// a disconnect may be noticed after its timeout.
     pub resync: Duration,
     /// A node disconnected this long (after its disconnect time) loses its
-    /// replicated instances: they are made again on other nodes.
+    /// replicated instances: they are made again on other nodes
+    /// (`--reschedule-after`; 0: as soon as it is disconnected).
     pub reschedule_after: Duration,
 }
+
+/// The default `node_timeout`.
+pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
-            node_timeout: Duration::from_secs(15),
+            node_timeout: DEFAULT_NODE_TIMEOUT,
             resync: Duration::from_secs(1),
-            reschedule_after: Duration::from_secs(15),
+            reschedule_after: Duration::ZERO,
         }
     }
 }
@@ -184,6 +191,13 @@ impl Context {
             .services()
             .map(|s| ((s.meta.environment.as_str(), s.meta.name.as_str()), s))
             .collect();
+        let mut draining: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        for node in nodes.iter().filter(|n| n.spec.draining) {
+            draining
+                .entry(node.meta.environment.as_str())
+                .or_default()
+                .insert(node.meta.name.clone());
+        }
         let now = self.clock.now_rfc3339();
         let now_ms = self.clock.now_ms();
         let mut ops: Vec<Op> = Vec::new();
@@ -207,6 +221,7 @@ impl Context {
                 now_rfc3339: &now,
                 global_nodes,
                 dependencies: service.map_or(Ok(()), |s| dependencies_ready(s, &groups)),
+                draining_nodes: draining.get(env).unwrap_or(NO_DRAINING_NODES),
             };
             let plan = plan_service(&ctx);
             for action in plan.actions {
@@ -353,7 +368,9 @@ impl Context {
         Ok(())
     }
 
-    /// Deletes the replicated instances of lost nodes (see [`plan_evacuation`]).
+    /// Deletes the replicated instances of lost nodes (see
+    /// [`plan_evacuation`]) and the instances of removed nodes (see
+    /// [`plan_orphans`]).
     fn evacuate(&self, nodes: &[&Node], instances: &[&Instance]) -> Vec<Op> {
         let now = Instant::now();
         let seen = |n: &Node| {
@@ -362,14 +379,19 @@ impl Context {
         };
         let timeout = disconnect_after(self.config.node_timeout, self.liveness.interval_s());
         let lost_after = timeout + self.config.reschedule_after;
-        let evictions = plan_evacuation(nodes, instances, seen, now, lost_after);
+        let mut evictions = plan_evacuation(nodes, instances, seen, now, lost_after);
         if !evictions.is_empty() {
             tracing::info!(
-                "rescheduling {} instances of nodes silent for over {}s",
+                "rescheduling {} instances of nodes silent for over {:?}",
                 evictions.len(),
-                lost_after.as_secs()
+                lost_after
             );
         }
+        let orphans = plan_orphans(nodes, instances);
+        if !orphans.is_empty() {
+            tracing::info!("rescheduling {} instances of removed nodes", orphans.len());
+        }
+        evictions.extend(orphans);
         evictions
             .into_iter()
             .map(|(environment, name, revision)| Op::Delete {

@@ -37,7 +37,12 @@ pub struct ServiceContext<'a> {
     pub global_nodes: &'a [String],
     /// `Err(reason)` while a dependency is not ready: no new instances yet.
     pub dependencies: Result<(), String>,
+    /// The draining nodes of the environment: instances move off them.
+    pub draining_nodes: &'a BTreeSet<String>,
 }
+
+/// No draining nodes.
+pub const NO_DRAINING_NODES: &BTreeSet<String> = &BTreeSet::new();
 
 /// What to do for one service.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -98,6 +103,11 @@ impl<'a> Maker<'a> {
             launch: service.spec.launch(),
             used: ctx.instances.iter().map(|i| i.spec.ordinal).collect(),
         }
+    }
+
+    /// The service's update parallelism: replacements made at once.
+    pub(crate) fn update_parallelism(&self) -> usize {
+        usize::try_from(self.service.spec.update.batch_size.max(1)).unwrap_or(1)
     }
 
     pub(crate) fn make(&mut self, pinned_node: &str) -> InstanceAction {
@@ -276,6 +286,7 @@ mod tests {
             now_rfc3339: "t",
             global_nodes: nodes,
             dependencies: deps,
+            draining_nodes: NO_DRAINING_NODES,
         })
     }
 

@@ -20,9 +20,11 @@ use bollard::query_parameters::{
 use futures::{StreamExt, TryStreamExt};
 
 use crate::docker_body::create_body;
+use crate::docker_network;
 use crate::{
     ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
     EXEC_OUTPUT_LIMIT, EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream,
+    NetworkConfig, NetworkInfo,
 };
 
 /// Seconds bollard waits for the response headers of one request. Long enough
@@ -391,6 +393,31 @@ impl ContainerEngine for DockerEngine {
                 id: id.to_owned(),
                 timeout,
             })?
+    }
+
+    async fn create_network(&self, config: &NetworkConfig) -> Result<String, EngineError> {
+        docker_network::create(&self.docker, config).await
+    }
+
+    async fn inspect_network(&self, name: &str) -> Result<NetworkInfo, EngineError> {
+        docker_network::inspect(&self.docker, name).await
+    }
+
+    async fn list_networks(&self, label_key: &str) -> Result<Vec<NetworkInfo>, EngineError> {
+        docker_network::list(&self.docker, label_key).await
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        docker_network::remove(&self.docker, name).await
+    }
+
+    async fn connect_network(
+        &self,
+        network: &str,
+        container_id: &str,
+        ip: &str,
+    ) -> Result<(), EngineError> {
+        docker_network::connect(&self.docker, network, container_id, ip).await
     }
 
     fn events(&self) -> EventStream {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount as DockerMount, MountType,
+    ContainerCreateBody, HostConfig, Mount as DockerMount, MountType, NetworkingConfig,
     PortBinding as DockerPortBinding, ResourcesUlimits,
 };
 
@@ -89,7 +89,8 @@ fn host_config(config: &ContainerConfig, bindings: Bindings) -> HostConfig {
         cap_drop: non_empty(&config.cap_drop),
         privileged: config.privileged.then_some(true),
         ulimits: non_empty(&ulimits),
-        network_mode: non_empty_str(&config.network_mode),
+        network_mode: non_empty_str(&config.network_mode).or_else(|| non_empty_str(&config.network)),
+        dns: non_empty(&config.dns),
         volumes_from: non_empty(&config.volumes_from),
         ..Default::default()
     }
@@ -98,9 +99,20 @@ fn host_config(config: &ContainerConfig, bindings: Bindings) -> HostConfig {
 /// The create body for `config`.
 pub(crate) fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
     let (exposed, bindings) = ports(config);
-    // A container in another's network namespace can neither expose ports
-    // nor have a hostname of its own.
-    let shares_network = config.network_mode.starts_with("container:");
+    // A container in another's (or the host's) network namespace can
+    // neither expose ports nor have a hostname of its own.
+    let shares_network =
+        config.network_mode.starts_with("container:") || config.network_mode == "host";
+    // Joining a named network at a fixed address needs an endpoint config.
+    let networking_config = (config.network_mode.is_empty()
+        && !config.network.is_empty()
+        && !config.ip.is_empty())
+    .then(|| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            config.network.clone(),
+            crate::docker_network::endpoint(&config.ip),
+        )])),
+    });
     ContainerCreateBody {
         image: Some(config.image.clone()),
         cmd: non_empty(&config.command),
@@ -114,6 +126,7 @@ pub(crate) fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
         stop_signal: non_empty_str(&config.stop_signal),
         stop_timeout: config.stop_timeout_s.map(i64::from),
         host_config: Some(host_config(config, bindings)),
+        networking_config,
         ..Default::default()
     }
 }
@@ -217,6 +230,33 @@ mod tests {
         assert_eq!(mounts[2].read_only, Some(true));
         assert_eq!(host.cap_add, Some(vec!["NET_ADMIN".to_string()]));
         assert_eq!(host.ulimits.unwrap()[0].hard, Some(2048));
+    }
+
+    #[test]
+    fn a_managed_container_joins_its_network_with_the_gateway_as_dns() {
+        let config = ContainerConfig {
+            image: "img".into(),
+            network: "corral-default".into(),
+            ip: "10.42.1.7".into(),
+            dns: vec!["10.42.1.1".into()],
+            ..Default::default()
+        };
+        let body = create_body(&config);
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        let ipam = endpoints["corral-default"].ipam_config.clone().unwrap();
+        assert_eq!(ipam.ipv4_address.as_deref(), Some("10.42.1.7"));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("corral-default"));
+        assert_eq!(host.dns, Some(vec!["10.42.1.1".to_string()]));
+        let host_mode = ContainerConfig {
+            image: "img".into(),
+            hostname: "x".into(),
+            network_mode: "host".into(),
+            ..Default::default()
+        };
+        let body = create_body(&host_mode);
+        assert_eq!(body.hostname, None);
+        assert_eq!(body.networking_config, None);
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! someone subscribes, and recording can be turned off.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -13,17 +12,16 @@ use futures::StreamExt;
 use tokio::sync::broadcast;
 
 use crate::fake_clock::now_rfc3339;
+use crate::fake_events::{die_event, event, follow, next_id};
+use crate::fake_network::FakeNetworks;
 use crate::{
     ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
-    EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream,
+    EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream, NetworkConfig,
+    NetworkInfo,
 };
 
 /// Slots of the event channel, per engine, once someone subscribes.
 const SIGNAL_CAPACITY: usize = 256;
-
-/// Container ids are unique across every fake of the process, so that
-/// simulated nodes sharing one server never collide.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// One call made to a [`FakeEngine`], in the order made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,10 +70,12 @@ impl FakeOperation {
 }
 
 #[derive(Debug, Clone)]
-struct FakeContainer {
+pub(crate) struct FakeContainer {
     seq: u64,
-    id: String,
-    config: ContainerConfig,
+    pub(crate) id: String,
+    pub(crate) config: ContainerConfig,
+    /// Its address on `config.network`, given at creation.
+    network_ip: String,
     state: ContainerState,
     started_at: String,
     /// One entry per line, as [`FakeEngine::push_log`] added them.
@@ -94,10 +94,14 @@ impl FakeContainer {
         }
     }
 
-    /// `10.0.x.y` from its sequence number while it runs on its own network.
+    /// Its network's address, or `10.0.x.y` from its sequence number on
+    /// the default network, while it runs.
     fn ip(&self) -> String {
         if self.state != ContainerState::Running || !self.config.network_mode.is_empty() {
             return String::new();
+        }
+        if !self.network_ip.is_empty() {
+            return self.network_ip.clone();
         }
         format!("10.0.{}.{}", (self.seq >> 8) & 0xff, self.seq & 0xff)
     }
@@ -106,7 +110,7 @@ impl FakeContainer {
 /// What goes through the internal channel: events for `events()`, log
 /// lines for followed logs.
 #[derive(Debug, Clone)]
-enum Signal {
+pub(crate) enum Signal {
     Event(ContainerEvent),
     Log { id: String, line: Bytes },
 }
@@ -123,6 +127,7 @@ struct Inner {
     /// What `exec` returns, by container id; exit code 0 otherwise.
     exec_results: HashMap<String, ExecResult>,
     signals: Option<broadcast::Sender<Signal>>,
+    networks: FakeNetworks,
 }
 
 /// An in-memory container engine; see the module docs.
@@ -156,6 +161,7 @@ impl FakeEngine {
                 volumes: BTreeMap::new(),
                 exec_results: HashMap::new(),
                 signals: None,
+                networks: FakeNetworks::default(),
             }),
         }
     }
@@ -330,38 +336,6 @@ impl Inner {
     }
 }
 
-fn event(container: &FakeContainer, action: &str) -> ContainerEvent {
-    // Like Docker's Actor.Attributes: the labels, the name and the image.
-    let mut labels = container.config.labels.clone();
-    labels.insert("name".to_owned(), container.config.name.clone());
-    labels.insert("image".to_owned(), container.config.image.clone());
-    ContainerEvent {
-        container_id: container.id.clone(),
-        action: action.to_owned(),
-        labels,
-    }
-}
-
-fn die_event(container: &FakeContainer, exit_code: i64) -> ContainerEvent {
-    let mut event = event(container, "die");
-    event
-        .labels
-        .insert("exitCode".to_owned(), exit_code.to_string());
-    event
-}
-
-/// A sequence number and a 64-hex-digit id whose first 12 digits differ
-/// between containers.
-fn next_id() -> (u64, String) {
-    let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    // splitmix64: a bijection, so the leading digits are distinct.
-    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (n, format!("{z:016x}{n:048x}"))
-}
-
 #[async_trait::async_trait]
 impl ContainerEngine for FakeEngine {
     async fn info(&self) -> Result<EngineInfo, EngineError> {
@@ -395,6 +369,10 @@ impl ContainerEngine for FakeEngine {
         if !config.name.is_empty() && inner.resolve(&config.name).is_some() {
             return Err(EngineError::NameInUse(config.name.clone()));
         }
+        let network_ip = match config.network.as_str() {
+            "" => String::new(),
+            net => inner.networks.address(net, &config.ip)?,
+        };
         let (seq, id) = next_id();
         let mut config = config.clone();
         if config.name.is_empty() {
@@ -404,6 +382,7 @@ impl ContainerEngine for FakeEngine {
             seq,
             id: id.clone(),
             config,
+            network_ip,
             state: ContainerState::Created,
             started_at: String::new(),
             logs: Vec::new(),
@@ -519,6 +498,33 @@ impl ContainerEngine for FakeEngine {
         }))
     }
 
+    async fn create_network(&self, config: &NetworkConfig) -> Result<String, EngineError> {
+        self.lock().networks.create(config)
+    }
+
+    async fn inspect_network(&self, name: &str) -> Result<NetworkInfo, EngineError> {
+        self.lock().networks.inspect(name)
+    }
+
+    async fn list_networks(&self, label_key: &str) -> Result<Vec<NetworkInfo>, EngineError> {
+        Ok(self.lock().networks.list(label_key))
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        self.lock().networks.remove(name);
+        Ok(())
+    }
+
+    async fn connect_network(&self, network: &str, id: &str, ip: &str) -> Result<(), EngineError> {
+        let mut inner = self.lock();
+        let address = inner.networks.address(network, ip)?;
+        let key = inner.resolve(id).ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        if let Some(c) = inner.containers.get_mut(&key) {
+            c.network_ip = address;
+        }
+        Ok(())
+    }
+
     fn events(&self) -> EventStream {
         let mut inner = self.lock();
         if inner.recording {
@@ -570,29 +576,6 @@ impl ContainerEngine for FakeEngine {
         let receiver = inner.subscribe();
         past.chain(follow(receiver, key)).boxed()
     }
-}
-
-/// New log lines of container `id` until it dies or is removed.
-fn follow(
-    receiver: broadcast::Receiver<Signal>,
-    id: String,
-) -> impl futures::Stream<Item = Result<Bytes, EngineError>> {
-    futures::stream::unfold((receiver, id), |(mut receiver, id)| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(Signal::Log { id: from, line }) if from == id => {
-                    return Some((Ok(line), (receiver, id)));
-                }
-                Ok(Signal::Event(e))
-                    if e.container_id == id && (e.action == "die" || e.action == "destroy") =>
-                {
-                    return None;
-                }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    })
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 
 mod docker;
 mod docker_body;
+mod docker_network;
 mod fake;
 mod fake_clock;
+mod fake_events;
+mod fake_network;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -26,6 +29,8 @@ pub enum EngineError {
     ImageNotFound(String),
     #[error("container name {0} is already in use")]
     NameInUse(String),
+    #[error("network {0} not found")]
+    NetworkNotFound(String),
     #[error("command in container {id} did not finish within {timeout:?}")]
     ExecTimeout { id: String, timeout: Duration },
     #[error("{operation} failed: {message}")]
@@ -124,6 +129,42 @@ pub struct ContainerConfig {
     pub network_mode: String,
     /// Containers whose volumes this one mounts.
     pub volumes_from: Vec<String>,
+    /// The engine network to join (such as the environment's managed
+    /// network `corral-<env>`); empty: `network_mode`, else the engine's default.
+    pub network: String,
+    /// A fixed IPv4 address on `network`; empty: the engine assigns one.
+    pub ip: String,
+    /// DNS servers of the container; empty: the engine's default.
+    pub dns: Vec<String>,
+}
+
+/// A bridge network to create on the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkConfig {
+    pub name: String,
+    /// IPv4 CIDR of the network, such as `10.42.3.0/24`.
+    pub subnet: String,
+    /// The bridge's address; empty: the engine picks the first one.
+    pub gateway: String,
+    /// The bridge device's name (at most 15 bytes); empty: the engine's choice.
+    pub bridge: String,
+    /// 0: the engine's default.
+    pub mtu: u32,
+    /// Whether the engine masquerades traffic leaving the network.
+    pub masquerade: bool,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What the engine says of one network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub subnet: String,
+    pub gateway: String,
+    /// The bridge device's name when it was given at creation.
+    pub bridge: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +259,27 @@ pub trait ContainerEngine: Send + Sync + 'static {
         cmd: &[String],
         timeout: Duration,
     ) -> Result<ExecResult, EngineError>;
+
+    /// Creates a bridge network; returns its id. An existing name is
+    /// [`EngineError::NameInUse`].
+    async fn create_network(&self, config: &NetworkConfig) -> Result<String, EngineError>;
+
+    /// The network called `name` (or with that id); [`EngineError::NetworkNotFound`] if none.
+    async fn inspect_network(&self, name: &str) -> Result<NetworkInfo, EngineError>;
+
+    /// Networks carrying label `label_key` (any value).
+    async fn list_networks(&self, label_key: &str) -> Result<Vec<NetworkInfo>, EngineError>;
+
+    /// Removes a network; a missing one is not an error.
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError>;
+
+    /// Attaches a container to a network, at a fixed address when `ip` is not empty.
+    async fn connect_network(
+        &self,
+        network: &str,
+        container_id: &str,
+        ip: &str,
+    ) -> Result<(), EngineError>;
 
     /// Container events (start, die, destroy, ...) from now on.
     fn events(&self) -> EventStream;

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
 use corral_store::Query as StoreQuery;
-use corral_types::{Kind, RawObject};
+use corral_types::{DEFAULT_ENV_NETWORK, Ipv4Cidr, Kind, RawObject, parse_env_range};
 
 use crate::error::ApiError;
 use crate::objects::{
@@ -28,7 +28,102 @@ pub async fn create(
 ) -> Result<Json<RawObject>, ApiError> {
     // An environment belongs to itself: its meta.environment is its own name.
     let name = peek_name(&body)?;
+    let body = with_network(&state, &name, &body, "").await?;
     create_object(&state, Kind::Environment, &name, &body).await
+}
+
+/// The managed range in an environment's stored or submitted spec; empty if none.
+pub(crate) fn network_of(spec: &serde_json::Value) -> &str {
+    spec.get("network")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The ranges of every environment but `except`.
+pub(crate) async fn ranges_in_use(
+    state: &AppState,
+    except: &str,
+) -> Result<Vec<(String, Ipv4Cidr)>, ApiError> {
+    let listing = state
+        .store(|s| s.list(&StoreQuery::kind(Kind::Environment)))
+        .await?;
+    Ok(listing
+        .items
+        .iter()
+        .filter(|e| e.meta.name != except)
+        .filter_map(|e| Some((e.meta.name.clone(), network_of(&e.spec).parse().ok()?)))
+        .collect())
+}
+
+/// The first of 10.42.0.0/16, 10.43.0.0/16, ... 10.255.0.0/16 that
+/// overlaps none of `used`.
+pub(crate) fn free_range(used: &[(String, Ipv4Cidr)]) -> Result<Ipv4Cidr, ApiError> {
+    let first: Ipv4Cidr = DEFAULT_ENV_NETWORK
+        .parse()
+        .map_err(|e: String| ApiError::Internal(e))?;
+    let [a, b, ..] = first.addr.octets();
+    (b..=255)
+        .map(|second| Ipv4Cidr {
+            addr: std::net::Ipv4Addr::new(a, second, 0, 0),
+            prefix: 16,
+        })
+        .find(|c| !used.iter().any(|(_, u)| u.overlaps(c)))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "spec.network",
+                "no free /16 is left in 10.42.0.0 to 10.255.0.0; give a range",
+            )
+        })
+}
+
+/// The submitted environment with `spec.network` checked, or filled in
+/// when empty: `current` (the stored range) on a replace, else a free
+/// range. A range that overlaps another environment's, or differs from
+/// `current`, is a 422 naming `spec.network`.
+async fn with_network(
+    state: &AppState,
+    name: &str,
+    body: &[u8],
+    current: &str,
+) -> Result<Bytes, ApiError> {
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        // Not JSON: the generic handler reports it.
+        return Ok(Bytes::copy_from_slice(body));
+    };
+    let Some(spec) = value.get_mut("spec").and_then(|s| s.as_object_mut()) else {
+        return Ok(Bytes::copy_from_slice(body));
+    };
+    let asked = network_of(&serde_json::Value::Object(spec.clone())).to_string();
+    let network = match (asked.as_str(), current) {
+        ("", "") => free_range(&ranges_in_use(state, name).await?)?.to_string(),
+        ("", current) => current.to_string(),
+        (asked, current) if asked == current => current.to_string(),
+        (_, current) if !current.is_empty() => {
+            return Err(ApiError::invalid(
+                "spec.network",
+                format!("cannot be changed (it is {current}); create another environment"),
+            ));
+        }
+        (asked, _) => {
+            let range = parse_env_range(asked)?;
+            let used = ranges_in_use(state, name).await?;
+            if let Some((other, r)) = used.iter().find(|(_, r)| r.overlaps(&range)) {
+                return Err(ApiError::invalid(
+                    "spec.network",
+                    format!("{range} overlaps {r} of environment {other:?}"),
+                ));
+            }
+            range.to_string()
+        }
+    };
+    spec.insert("network".into(), network.into());
+    value_bytes(&value)
+}
+
+fn value_bytes(value: &serde_json::Value) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 fn peek_name(body: &[u8]) -> Result<String, ApiError> {
@@ -60,6 +155,8 @@ pub async fn replace(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
+    let stored = get_object(&state, Kind::Environment, &name, &name).await?;
+    let body = with_network(&state, &name, &body, network_of(&stored.spec)).await?;
     replace_object(&state, Kind::Environment, &name, &name, &body).await
 }
 

@@ -11,6 +11,7 @@ mod auth;
 mod environments;
 mod error;
 mod instances;
+mod node_actions;
 mod nodes;
 mod objects;
 mod openapi;
@@ -56,7 +57,7 @@ impl ServerOptions {
             listen: listen.to_string(),
             data_dir: data_dir.to_path_buf(),
             controllers: ControllerConfig::default(),
-            heartbeat_interval_s: 2,
+            heartbeat_interval_s: 1,
         }
     }
 }
@@ -122,6 +123,20 @@ pub fn router(state: AppState) -> Router {
             "/v1/environments/{env}/nodes/{node}/statuses",
             any(nodes::statuses),
         )
+        .route(
+            "/v1/environments/{env}/nodes/{node}",
+            get(node_actions::get)
+                .put(node_actions::replace)
+                .delete(node_actions::remove),
+        )
+        .route(
+            "/v1/environments/{env}/nodes/{node}/drain",
+            any(node_actions::drain),
+        )
+        .route(
+            "/v1/environments/{env}/nodes/{node}/activate",
+            any(node_actions::activate),
+        )
         .route("/v1/watch", get(watch_all))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -171,6 +186,7 @@ pub fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> Result<bool, StoreErro
                 DEFAULT_ENVIRONMENT,
                 EnvironmentSpec {
                     description: "created on first start".into(),
+                    network: corral_types::DEFAULT_ENV_NETWORK.into(),
                     ..EnvironmentSpec::default()
                 },
             );

@@ -2,6 +2,7 @@
 //! batches. Heartbeats are kept in memory (see
 //! `corral_controllers::liveness`); a join writes the node.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use axum::Json;
@@ -10,8 +11,13 @@ use axum::extract::{Path, State};
 use axum::http::Method;
 
 use corral_api::{JoinRequest, MAX_STATUS_BATCH, NodeAck, StatusBatch, StatusBatchResult};
-use corral_types::{Kind, Node, NodeSpec, NodeState, Object, validate_label_key, validate_name};
+use corral_store::{Op, Query as StoreQuery};
+use corral_types::{
+    Ipv4Cidr, Kind, Node, NodeSpec, NodeState, Object, RawObject, validate_label_key,
+    validate_name,
+};
 
+use crate::environments::{free_range, network_of, ranges_in_use};
 use crate::error::{ApiError, decode_body};
 use crate::instances;
 use crate::objects::{get_object, require_environment};
@@ -49,37 +55,43 @@ pub async fn join(
     status.state = NodeState::Active;
     status.last_heartbeat = state.clock.now_rfc3339();
     for _ in 0..10 {
-        let result = match get_object(state, Kind::Node, env, name).await {
-            Ok(raw) => {
-                let mut node =
-                    Node::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let existing = match get_object(state, Kind::Node, env, name).await {
+            Ok(raw) => Some(Node::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?),
+            Err(ApiError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let (subnet, env_write) = slice_for(state, env, name, existing.as_ref()).await?;
+        status.subnet = subnet;
+        let node_op = match existing {
+            Some(mut node) => {
                 node.meta.labels.extend(join.labels.clone());
                 node.status = status.clone();
-                let raw = node
-                    .to_raw()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                state.store(move |s| s.update(raw)).await
+                Op::Update(node.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?)
             }
-            Err(ApiError::NotFound(_)) => {
+            None => {
                 let mut node: Node = Object::new(Kind::Node, env, name, NodeSpec::default());
                 node.meta.uid = corral_controllers::new_uid();
                 node.meta.created = state.clock.now_rfc3339();
                 node.meta.generation = 1;
                 node.meta.labels = join.labels.clone();
                 node.status = status.clone();
-                let raw = node
-                    .to_raw()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                state.store(move |s| s.create(raw)).await
+                Op::Create(node.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?)
             }
-            Err(e) => return Err(e),
         };
-        match result {
-            Ok(raw) => {
+        let mut ops = vec![node_op];
+        ops.extend(env_write.map(Op::Update));
+        let result = state.store(move |s| s.apply(ops)).await;
+        match result.map(|written| written.into_iter().next()) {
+            Ok(Some(raw)) => {
                 state.liveness.beat(env, name, Instant::now());
-                tracing::info!("node {env}/{name} joined from {}", status.address);
+                tracing::info!(
+                    "node {env}/{name} joined from {} (slice {})",
+                    status.address,
+                    if status.subnet.is_empty() { "none" } else { &status.subnet }
+                );
                 return ack(state, raw);
             }
+            Ok(None) => return Err(ApiError::Internal("a join wrote nothing".into())),
             Err(ApiError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
@@ -87,6 +99,62 @@ pub async fn join(
     Err(ApiError::Conflict(format!(
         "node {name:?} keeps changing; join again"
     )))
+}
+
+/// The node's slice of the environment's managed range: the one it has
+/// (kept across rejoins), else the lowest free /24 from index 1. A new
+/// slice comes with a write of the environment object at the revision
+/// read (its range is filled in if it had none), so two concurrent joins
+/// cannot take the same slice: the second one conflicts and retries.
+/// Without an environment object (or a free slice) the node gets none.
+async fn slice_for(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    existing: Option<&Node>,
+) -> Result<(String, Option<RawObject>), ApiError> {
+    let mut env_obj = match get_object(state, Kind::Environment, env, env).await {
+        Ok(raw) => raw,
+        Err(ApiError::NotFound(_)) => return Ok((String::new(), None)),
+        Err(e) => return Err(e),
+    };
+    let stored_range = network_of(&env_obj.spec).parse::<Ipv4Cidr>().ok();
+    let range = match stored_range {
+        Some(range) => range,
+        None => {
+            let range = free_range(&ranges_in_use(state, env).await?)?;
+            if let Some(spec) = env_obj.spec.as_object_mut() {
+                spec.insert("network".into(), range.to_string().into());
+            }
+            range
+        }
+    };
+    if let Some(node) = existing
+        && let Ok(slice) = node.status.subnet.parse::<Ipv4Cidr>()
+        && range.slice_index(&slice).is_some()
+    {
+        // Kept; the environment is written only if its range was just filled in.
+        return Ok((slice.to_string(), stored_range.is_none().then_some(env_obj)));
+    }
+    let e = env.to_string();
+    let nodes = state
+        .store(move |s| s.list(&StoreQuery::kind(Kind::Node).in_environment(&e)))
+        .await?;
+    let used: BTreeSet<u32> = nodes
+        .items
+        .iter()
+        .filter(|n| n.meta.name != name)
+        .filter_map(|n| n.status.get("subnet")?.as_str()?.parse::<Ipv4Cidr>().ok())
+        .filter_map(|slice| range.slice_index(&slice))
+        .collect();
+    let free = (1..range.slice_count()).find(|i| !used.contains(i));
+    match free.and_then(|i| range.slice(i)) {
+        Some(slice) => Ok((slice.to_string(), Some(env_obj))),
+        None => {
+            tracing::warn!("environment {env}: no free /24 left in {range} for node {name}");
+            Ok((String::new(), None))
+        }
+    }
 }
 
 /// Records that the node is alive. 404 tells the agent to join again.

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use corral_types::{
-    EnvironmentSpec, Kind, Meta, NodeSpec, RawObject, ServiceSpec, validate_label_key,
+    CertificateSpec, EnvironmentSpec, Kind, Meta, NodeSpec, RawObject, ServiceSpec, validate_label_key,
     validate_name,
 };
 
@@ -87,6 +87,7 @@ pub fn accept(kind: Kind, env: &str, body: &[u8]) -> Result<Accepted, ApiError> 
         Kind::Environment => check::<EnvironmentSpec>(kind, env, body, |_| Ok(())),
         Kind::Service => check::<ServiceSpec>(kind, env, body, ServiceSpec::validate),
         Kind::Node => check::<NodeSpec>(kind, env, body, |_| Ok(())),
+        Kind::Certificate => check::<CertificateSpec>(kind, env, body, CertificateSpec::validate),
         Kind::Stack => Err(ApiError::MethodNotAllowed(format!(
             "stacks are deployed from compose files: POST /v1/environments/{env}/stacks/NAME/deploy"
         ))),

@@ -868,6 +868,7 @@ fn join_request(address: &str, labels: &[(&str, &str)]) -> JoinRequest {
             engine_version: "27.0".into(),
             agent_url: format!("http://{address}:7481"),
             last_heartbeat: String::new(),
+            subnet: String::new(),
         },
     }
 }

@@ -21,6 +21,11 @@ pub const INPUT_HASH_LABEL: &str = "corral.input-hash";
 
 const BUSYBOX_BINARY: &str = "/bin/busybox";
 
+/// Debian's curl, copied into the busybox image with the shared libraries
+/// it loads, so tests can run `curl` inside a container (the metadata
+/// service's scripts use it).
+const CURL_BINARY: &str = "/usr/bin/curl";
+
 /// The applets linked into the busybox image (all of them `/bin/busybox`).
 const APPLETS: &[&str] = &[
     "sh",
@@ -121,9 +126,13 @@ pub fn ensure_busybox_image(engine: &PrivateEngine) -> anyhow::Result<()> {
     if !busybox.is_file() {
         bail!("{BUSYBOX_BINARY} is missing: run `cargo xtask setup` (installs busybox-static)");
     }
+    let curl = Path::new(CURL_BINARY);
+    if !curl.is_file() {
+        bail!("{CURL_BINARY} is missing: run `cargo xtask setup` (installs curl)");
+    }
     let hash = format!(
         "{:016x}",
-        hash_file(busybox)? ^ fnv1a(APPLETS.join(",").as_bytes())
+        hash_file(busybox)? ^ fnv1a(APPLETS.join(",").as_bytes()) ^ hash_file(curl)?.rotate_left(1)
     );
     let _lock = exclusive_lock(&engine.root, "images.lock")?;
     if image_hash(engine, BUSYBOX_IMAGE).as_deref() == Some(hash.as_str()) {
@@ -131,6 +140,7 @@ pub fn ensure_busybox_image(engine: &PrivateEngine) -> anyhow::Result<()> {
     }
     let rootfs = tempfile::tempdir().context("cannot create a temporary rootfs")?;
     write_busybox_rootfs(rootfs.path(), busybox)?;
+    copy_with_libraries(rootfs.path(), curl)?;
     import_rootfs(engine, rootfs.path(), &hash)
         .with_context(|| format!("cannot import {BUSYBOX_IMAGE}"))
 }
@@ -209,6 +219,44 @@ fn write_busybox_rootfs(root: &Path, busybox: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Copies `binary` into `root` at the same path, with every shared library
+/// `ldd` lists for it (and the dynamic loader), each at its own path.
+fn copy_with_libraries(root: &Path, binary: &Path) -> anyhow::Result<()> {
+    let mut ldd = Command::new("ldd");
+    ldd.arg(binary);
+    let listing = run(&mut ldd)
+        .with_context(|| format!("cannot list the libraries of {}", binary.display()))?;
+    let mut files = vec![binary.to_path_buf()];
+    files.extend(library_paths(&listing));
+    for file in files {
+        let relative = file.strip_prefix("/").unwrap_or(&file);
+        let target = root.join(relative);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        // Follow symbolic links: the image gets the file itself.
+        std::fs::copy(&file, &target)
+            .with_context(|| format!("cannot copy {} into the image", file.display()))?;
+    }
+    Ok(())
+}
+
+/// The absolute library paths in `ldd` output (`libz.so.1 => /lib/.../libz.so.1 (0x...)`
+/// and the loader's own `/lib64/ld-linux-x86-64.so.2 (0x...)`).
+fn library_paths(ldd_output: &str) -> Vec<PathBuf> {
+    ldd_output
+        .lines()
+        .filter_map(|line| {
+            let path = match line.split_once("=>") {
+                Some((_, right)) => right.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
 /// `tar -c <rootfs> | docker import` with a default command and the input hash.
 fn import_rootfs(engine: &PrivateEngine, rootfs: &Path, hash: &str) -> anyhow::Result<()> {
     let mut tar = Command::new("tar");
@@ -280,6 +328,18 @@ fn build_static_whoami() -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ldd_output_gives_every_library_and_the_loader() {
+        let out = "\tlinux-vdso.so.1 (0x00007ffd)\n\tlibcurl.so.4 => /lib/x86_64-linux-gnu/libcurl.so.4 (0x00007f)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n";
+        assert_eq!(
+            library_paths(out),
+            vec![
+                PathBuf::from("/lib/x86_64-linux-gnu/libcurl.so.4"),
+                PathBuf::from("/lib64/ld-linux-x86-64.so.2")
+            ]
+        );
+    }
 
     #[test]
     fn rootfs_links_every_applet_to_busybox() {

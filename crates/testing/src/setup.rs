@@ -8,7 +8,13 @@ use anyhow::{Context, bail};
 use crate::cmd::{self, run, run_inherited};
 
 /// The Debian packages the test bed needs.
-pub const PACKAGES: &[&str] = &["docker.io", "busybox-static", "iproute2", "iptables"];
+pub const PACKAGES: &[&str] = &[
+    "docker.io",
+    "busybox-static",
+    "iproute2",
+    "iptables",
+    "curl",
+];
 
 /// Debian's hook to forbid services starting during package installation.
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
@@ -27,6 +33,9 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
     }
     if !cmd::exists("iptables") {
         missing.push("iptables");
+    }
+    if !Path::new("/usr/bin/curl").is_file() {
+        missing.push("curl");
     }
     missing
 }

@@ -5,9 +5,11 @@
 //! depends on serde only, so the API client, the store and the CLI can all
 //! share it.
 
+mod certificate;
 mod environment;
 mod instance;
 mod launch;
+mod lb;
 mod meta;
 mod node;
 mod selector;
@@ -15,18 +17,23 @@ mod service;
 mod stack;
 mod validate;
 
-pub use environment::{EnvironmentSpec, EnvironmentStatus, PlacementStrategy};
+pub use certificate::{CertificateSpec, CertificateStatus};
+pub use environment::{
+    DEFAULT_ENV_NETWORK, EnvironmentSpec, EnvironmentStatus, Ipv4Cidr, PlacementStrategy,
+    parse_env_range,
+};
 pub use instance::{ContainerLabels, InstanceSpec, InstanceState, InstanceStatus, SidekickStatus};
 pub use launch::{
     Dependency, DependencyCondition, FailureAction, Health, HealthCheck, HealthStrategy, JobSpec,
     Link, MountKind, NetworkAttachment, Placement, PlacementRule, Probe, RuleTarget, ServiceMode,
     Sidekick, Strength, Ulimit, UpdateConfig, UpdateOrder, VolumeMount,
 };
+pub use lb::{LbConfig, LbProtocol, PortRule, Stickiness};
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use selector::{LabelSelector, SelectorError};
 pub use service::{
-    HISTORY_LIMIT, LaunchRevision, MAX_SCALE, PortSpec, Protocol, Resources, RestartPolicy,
+    HISTORY_LIMIT, LaunchRevision, MAX_SCALE, NetworkMode, PortSpec, Protocol, Resources, RestartPolicy,
     ServiceSpec, ServiceStatus, UpgradeState, UpgradeStatus,
 };
 pub use stack::{SourceFile, StackSpec, StackStatus};
@@ -45,3 +52,5 @@ pub type Service = Object<ServiceSpec, ServiceStatus>;
 pub type Instance = Object<InstanceSpec, InstanceStatus>;
 /// A named group of services deployed together from compose files.
 pub type Stack = Object<StackSpec, StackStatus>;
+/// A TLS certificate with its key, used by load balancers.
+pub type Certificate = Object<CertificateSpec, CertificateStatus>;

@@ -13,15 +13,18 @@ pub enum Kind {
     Service,
     Instance,
     Stack,
+    /// A TLS certificate and its key, for load balancers.
+    Certificate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Environment,
         Kind::Node,
         Kind::Service,
         Kind::Instance,
         Kind::Stack,
+        Kind::Certificate,
     ];
 
     /// The name used in the store and in messages (`Service`).
@@ -32,6 +35,7 @@ impl Kind {
             Kind::Service => "Service",
             Kind::Instance => "Instance",
             Kind::Stack => "Stack",
+            Kind::Certificate => "Certificate",
         }
     }
 
@@ -43,6 +47,7 @@ impl Kind {
             Kind::Service => "services",
             Kind::Instance => "instances",
             Kind::Stack => "stacks",
+            Kind::Certificate => "certificates",
         }
     }
 

@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 pub struct NodeSpec {
     /// When true the scheduler places nothing new here.
     pub unschedulable: bool,
+    /// Set by `corral node drain`: everything moves off (replicated
+    /// instances start-first, global ones are removed) until `node
+    /// activate` clears it. A draining node is also unschedulable.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub draining: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -47,4 +52,8 @@ pub struct NodeStatus {
     pub agent_url: String,
     /// RFC 3339 time of the last heartbeat the server saw.
     pub last_heartbeat: String,
+    /// The node's /24 slice of its environment's managed network (such as
+    /// `10.42.3.0/24`), given by the server when the node joins; empty until then.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub subnet: String,
 }

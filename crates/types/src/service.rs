@@ -8,6 +8,7 @@ use crate::launch::{
     Dependency, HealthCheck, JobSpec, Link, NetworkAttachment, Placement, ServiceMode, Sidekick,
     Ulimit, UpdateConfig, VolumeMount,
 };
+use crate::lb::LbConfig;
 use crate::validate::{ValidationError, validate_label_key};
 
 /// What a user wants: `scale` identical containers of one launch config.
@@ -82,10 +83,56 @@ pub struct ServiceSpec {
     /// Set for run-to-completion services.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<JobSpec>,
+    /// Set for load balancers: the agent runs a proxy for each instance
+    /// instead of a container (`image` stays empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lb: Option<LbConfig>,
+    /// Which network the containers join: the environment's managed
+    /// network (the default), the engine's bridge, or the host's.
+    #[serde(skip_serializing_if = "is_default")]
+    pub network_mode: NetworkMode,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
+}
+
+/// The network of a service's containers (sidekicks share the primary's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// An address on the environment's managed (overlay) network, reachable
+    /// from every container of the environment on any node.
+    #[default]
+    Managed,
+    /// The engine's default bridge: reachable from the same node only.
+    Bridge,
+    /// The host's network namespace.
+    Host,
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkMode::Managed => "managed",
+            NetworkMode::Bridge => "bridge",
+            NetworkMode::Host => "host",
+        })
+    }
+}
+
+impl FromStr for NetworkMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "managed" => Ok(NetworkMode::Managed),
+            "bridge" => Ok(NetworkMode::Bridge),
+            "host" => Ok(NetworkMode::Host),
+            other => Err(format!(
+                "network mode {other:?} is not one of managed, bridge, host"
+            )),
+        }
+    }
 }
 
 #[derive(
@@ -211,7 +258,9 @@ pub const MAX_SCALE: u32 = 10_000;
 impl ServiceSpec {
     /// Checks every field; the error names the first field at fault.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.image.trim().is_empty() {
+        if let Some(lb) = &self.lb {
+            self.validate_lb(lb)?;
+        } else if self.image.trim().is_empty() {
             return Err(ValidationError::new("spec.image", "must not be empty"));
         }
         if self.image.chars().any(char::is_whitespace) {
@@ -260,6 +309,37 @@ impl ServiceSpec {
             }
         }
         self.validate_volumes_from()
+    }
+
+    /// A load balancer runs no container: no image, no sidekicks; its
+    /// source ports are published as host ports.
+    fn validate_lb(&self, lb: &LbConfig) -> Result<(), ValidationError> {
+        lb.validate()
+            .map_err(|e| ValidationError::new(format!("spec.lb.{}", e.field), e.message))?;
+        if !self.image.is_empty() {
+            return Err(ValidationError::new(
+                "spec.image",
+                "must be empty for a load balancer: it runs in the agent, not in a container",
+            ));
+        }
+        if !self.sidekicks.is_empty() {
+            return Err(ValidationError::new(
+                "spec.sidekicks",
+                "a load balancer has no sidekicks",
+            ));
+        }
+        for p in lb.port_specs() {
+            if !self.host_ports().any(|h| h == (p.host_port, p.protocol)) {
+                return Err(ValidationError::new(
+                    "spec.ports",
+                    format!(
+                        "must publish the load balancer's source port {}/tcp as a host port",
+                        p.host_port
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The primary mounts volumes of its own sidekicks only; those are created
@@ -473,6 +553,17 @@ mod tests {
         let plain = ServiceSpec::default();
         let json = serde_json::to_string(&plain).unwrap();
         assert!(!json.contains("volumes_from") && !json.contains("start_once"));
+    }
+
+    #[test]
+    fn network_mode_is_lowercase_and_managed_is_not_written() {
+        let plain = serde_json::to_string(&ServiceSpec::default()).unwrap();
+        assert!(!plain.contains("network_mode"));
+        let spec: ServiceSpec =
+            serde_json::from_str(r#"{"image":"a","network_mode":"host"}"#).unwrap();
+        assert_eq!(spec.network_mode, NetworkMode::Host);
+        assert!(serde_json::from_str::<ServiceSpec>(r#"{"network_mode":"overlay"}"#).is_err());
+        assert_eq!("bridge".parse::<NetworkMode>(), Ok(NetworkMode::Bridge));
     }
 
     #[test]

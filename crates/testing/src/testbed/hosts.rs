@@ -155,9 +155,29 @@ impl Testbed {
         Ok(())
     }
 
+    /// Restarts host `index`'s agent as a node of `environment` (which
+    /// must exist) instead of `default`. Its node in the environment it
+    /// left stays until removed; a later [`start_host`] starts the agent
+    /// in `default` again.
+    ///
+    /// [`start_host`]: Testbed::start_host
+    pub fn move_agent(&self, index: usize, environment: &str) -> Result<()> {
+        self.host(index)?;
+        if let Some(pid) = self.agent_pid(index) {
+            terminate(pid, "agent", STOP_GRACE)
+                .map_err(|e| e.on_host("stop the agent of", index))?;
+        }
+        self.spawn_agent(index, Some(environment))
+            .map_err(|e| e.on_host("start the agent of", index))
+    }
+
     /// Starts host `index`'s `corral agent` inside its namespace, so that the
     /// address it reports is the host's.
     pub(super) fn start_agent(&self, index: usize) -> Result<()> {
+        self.spawn_agent(index, None)
+    }
+
+    fn spawn_agent(&self, index: usize, environment: Option<&str>) -> Result<()> {
         let host = self.host_unchecked(index);
         let token = self.token()?;
         let argv: Vec<OsString> = vec![
@@ -178,6 +198,10 @@ impl Testbed {
         let envs = [
             ("CORRAL_TOKEN", OsString::from(token)),
             ("DOCKER_HOST", OsString::from(&host.docker_host)),
+            (
+                "CORRAL_ENVIRONMENT",
+                OsString::from(environment.unwrap_or("default")),
+            ),
         ];
         spawn_detached(
             &argv,

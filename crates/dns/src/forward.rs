@@ -1,0 +1,144 @@
+//! Forwarding of external names to the host's resolvers.
+//!
+//! A query that came over UDP goes upstream over UDP from a fresh socket
+//! on a random port (connected to the upstream, so only its datagrams are
+//! read); a query that came over TCP goes upstream over TCP. The answer is
+//! relayed as received: a truncated UDP answer (TC bit) reaches the client,
+//! which retries over TCP with this server, which then asks upstream over
+//! TCP. Upstream resolvers are tried in order, each with its own timeout.
+//! Nothing is cached.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{Instant, timeout_at};
+
+use crate::wire::{HEADER_LEN, MAX_TCP_MESSAGE};
+
+/// Why a forwarded query got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    #[error("no upstream resolver configured")]
+    NoUpstream,
+    #[error("query of {len} bytes is too long to forward")]
+    TooLong { len: usize },
+    #[error("upstream {upstream} did not answer within {timeout:?}")]
+    Timeout {
+        upstream: SocketAddr,
+        timeout: Duration,
+    },
+    #[error("exchange with upstream {upstream} failed: {source}")]
+    Io {
+        upstream: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The upstream resolvers and how long each gets.
+#[derive(Debug, Clone)]
+pub(crate) struct Forwarder {
+    upstream: Vec<SocketAddr>,
+    timeout: Duration,
+}
+
+impl Forwarder {
+    pub(crate) fn new(upstream: Vec<SocketAddr>, timeout: Duration) -> Forwarder {
+        Forwarder { upstream, timeout }
+    }
+
+    pub(crate) fn has_upstream(&self) -> bool {
+        !self.upstream.is_empty()
+    }
+
+    /// Sends `query` upstream over UDP and returns the first answer.
+    pub(crate) async fn udp(&self, query: &[u8]) -> Result<Vec<u8>, ForwardError> {
+        let mut last = ForwardError::NoUpstream;
+        for &upstream in &self.upstream {
+            let deadline = Instant::now() + self.timeout;
+            match timeout_at(deadline, udp_exchange(upstream, query)).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(source)) => last = ForwardError::Io { upstream, source },
+                Err(_) => {
+                    last = ForwardError::Timeout {
+                        upstream,
+                        timeout: self.timeout,
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// Sends `query` upstream over TCP and returns the answer.
+    pub(crate) async fn tcp(&self, query: &[u8]) -> Result<Vec<u8>, ForwardError> {
+        if query.len() > MAX_TCP_MESSAGE {
+            return Err(ForwardError::TooLong { len: query.len() });
+        }
+        let mut last = ForwardError::NoUpstream;
+        for &upstream in &self.upstream {
+            let deadline = Instant::now() + self.timeout;
+            match timeout_at(deadline, tcp_exchange(upstream, query)).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(source)) => last = ForwardError::Io { upstream, source },
+                Err(_) => {
+                    last = ForwardError::Timeout {
+                        upstream,
+                        timeout: self.timeout,
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+/// True when `answer` is a response to `query` (same id, QR bit set).
+fn answers(query: &[u8], answer: &[u8]) -> bool {
+    answer.len() >= HEADER_LEN
+        && query.get(..2) == answer.get(..2)
+        && answer.get(2).is_some_and(|flags| flags & 0x80 != 0)
+}
+
+async fn udp_exchange(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+    let local: SocketAddr = match upstream {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).await?;
+    socket.connect(upstream).await?;
+    socket.send(query).await?;
+    let mut buf = vec![0u8; MAX_TCP_MESSAGE];
+    loop {
+        let len = socket.recv(&mut buf).await?;
+        let answer = buf.get(..len).unwrap_or_default();
+        if answers(query, answer) {
+            buf.truncate(len);
+            return Ok(buf);
+        }
+        // A stray or forged datagram: keep waiting for the real answer.
+    }
+}
+
+async fn tcp_exchange(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(upstream).await?;
+    stream.set_nodelay(true)?;
+    let len = u16::try_from(query.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut framed = Vec::with_capacity(query.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(query);
+    stream.write_all(&framed).await?;
+    let len = stream.read_u16().await?;
+    let mut answer = vec![0u8; usize::from(len)];
+    stream.read_exact(&mut answer).await?;
+    if !answers(query, &answer) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "answer does not match the query",
+        ));
+    }
+    Ok(answer)
+}

@@ -1,0 +1,34 @@
+//! Corral's load balancer, run by the agent for every load-balancer
+//! instance placed on its node.
+//!
+//! It listens on the source ports of an [`LbConfig`](corral_types::LbConfig)
+//! and forwards to the serving instances of the target services, as seen in
+//! the agent's live [`EnvSnapshot`](corral_netview::EnvSnapshot):
+//!
+//! - `tcp`: spliced to a backend picked round robin;
+//! - `http`: HTTP/1.1 with keep-alive on both sides, routed by Host (exact
+//!   or `*.example.com`) and path prefix, lowest priority number first, then
+//!   the most specific rule; `X-Forwarded-For`/`-Proto` added; sticky
+//!   sessions by cookie; 503 when nothing serves;
+//! - `https` / `tls`: TLS terminated with the certificate chosen by SNI (or
+//!   the default one), then as `http` / `tcp`.
+//!
+//! An instance that stops serving (removing, unhealthy, gone) gets no new
+//! requests at once and its idle pooled connections are closed; requests in
+//! flight finish. A backend that cannot be reached is replaced by another,
+//! up to three tries. See the crate's README.md.
+//!
+//! - `runtime`: [`LbRuntime::start`], [`LbHandle`] (update, stop), listeners.
+//! - `table`: the routing table rebuilt from config and snapshot.
+//! - `backend`: one backend and its connection pool.
+//! - `http`, `tcp`: the proxying. `tls`: certificates and SNI.
+
+mod backend;
+mod http;
+mod runtime;
+mod table;
+mod tcp;
+mod tls;
+
+pub use runtime::{DRAIN_TIMEOUT, LbError, LbHandle, LbRuntime};
+pub use tls::{TlsError, TlsMaterial};

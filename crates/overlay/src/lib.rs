@@ -1,0 +1,51 @@
+//! The managed network of an environment: a VXLAN overlay, flannel style.
+//!
+//! Each environment has an address range (such as 10.42.0.0/16) and each of
+//! its nodes a /24 slice of it. On every node the agent keeps:
+//!
+//! - an engine bridge network `corral-<env>` whose subnet is the node's
+//!   slice (gateway `.1`, bridge device `cr-<tag>`); managed containers get
+//!   their addresses there;
+//! - a VXLAN device `vx-<tag>` (VNI from the environment's name, port
+//!   4789, `nolearning`) holding the slice's `.0/32`;
+//! - for every other node M: a route to M's slice via M's `.0` (onlink), a
+//!   permanent neighbour entry giving that `.0` M's MAC, and a forwarding
+//!   entry sending that MAC to M's host address. MACs derive from the
+//!   slices, so nothing but the node list is exchanged;
+//! - iptables chains `CORRAL-<tag>`: forwarding only between the bridge and
+//!   the VXLAN device (jumped from DOCKER-USER), and masquerading of the
+//!   slice towards addresses outside the range (jumped from POSTROUTING).
+//!
+//! [`plan_overlay`] computes all that from the node list (pure);
+//! [`apply_plan`] makes the kernel match it through a [`NetProgrammer`]:
+//! [`IpCommands`] runs `ip`, `bridge` and `iptables`; [`FakeNet`] is an
+//! in-memory kernel for tests.
+
+mod fake;
+mod iproute;
+mod plan;
+mod programmer;
+
+pub use fake::FakeNet;
+pub use iproute::IpCommands;
+pub use plan::{
+    DOCKER_USER_CHAIN, METADATA_ADDRESS, OVERLAY_MTU, OverlayPlan, Peer, Rules, VXLAN_PORT,
+    env_tag, mac_of, network_name, plan_overlay, vni_of,
+};
+pub use programmer::{Applied, LinkInfo, NetProgrammer, VxlanSpec, apply_plan, marker_rule};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverlayError {
+    /// Nothing to program yet (the node has no slice); try again later.
+    #[error("overlay not ready: {0}")]
+    NotReady(String),
+    #[error("node {node}: {message}")]
+    InvalidNode { node: String, message: String },
+    #[error("bridge {bridge} of engine network {network} does not exist")]
+    BridgeMissing { bridge: String, network: String },
+    #[error("{command} failed: {message}")]
+    Command { command: String, message: String },
+}
+
+#[cfg(test)]
+mod tests;
