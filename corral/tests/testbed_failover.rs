@@ -236,7 +236,7 @@ async fn a_partitioned_host_heals_without_duplicates_and_its_global_instance_res
     assert_eq!(again.meta.uid, global_on_h3.meta.uid);
     assert_eq!(
         containers_on(&h3, "fo-stay"),
-        [again.status.container_id.clone()]
+        std::slice::from_ref(&again.status.container_id)
     );
 }
 

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use common::{BUSYBOX, WHOAMI, wait_for};
 use corral_api::Client;
+use corral_testing::{Testbed, TestbedOptions, testbed_root};
 use corral_types::{
     Environment, EnvironmentSpec, Instance, InstanceState, Ipv4Cidr, Kind, NetworkMode, NodeState,
     Object, PortSpec, ServiceSpec,
 };
-use corral_testing::{Testbed, TestbedOptions, testbed_root};
 
 /// Takes the test bed down when the test ends, also when it panics
 /// (unless `CORRAL_KEEP_TESTBED` is set, to look at it afterwards).
@@ -112,18 +112,21 @@ async fn running(client: &Client, env: &str, service: &str, n: usize) -> Vec<Ins
     .await
 }
 
-/// Runs `wget` of `http://ip/` in the instance's container; true if it
-/// answered `ok` within 3 s.
+/// Sends `GET /` to `ip:80` with `nc` from the instance's container (the
+/// static busybox's `wget` crashes); true if it answered `ok` within 3 s.
 fn fetch(bed: &Testbed, from: &Instance, ip: &str) -> bool {
     let index: usize = from.spec.node.trim_start_matches('h').parse().unwrap();
     let host = bed.host(index).unwrap();
+    let script = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {ip} 80");
     let out = host
         .docker()
-        .args(["exec", &from.status.container_id, "wget", "-q", "-O-", "-T", "3"])
-        .arg(format!("http://{ip}/"))
+        .args(["exec", &from.status.container_id, "sh", "-c", &script])
         .output()
         .unwrap();
-    out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok"
+    out.status.success()
+        && String::from_utf8_lossy(&out.stdout)
+            .trim_end()
+            .ends_with("\nok")
 }
 
 /// Waits until `from` reaches `ip` (the overlay is programmed every few seconds).
@@ -135,7 +138,10 @@ async fn reaches(bed: &Testbed, from: &Instance, ip: &str) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    panic!("{} on {} never reached {ip}", from.meta.name, from.spec.node);
+    panic!(
+        "{} on {} never reached {ip}",
+        from.meta.name, from.spec.node
+    );
 }
 
 /// A plain HTTP GET from the root namespace; true on a 200.
@@ -154,10 +160,14 @@ fn http_ok(addr: &str) -> bool {
 }
 
 async fn answers(addr: String) {
-    wait_for(&format!("{addr} answering"), Duration::from_secs(60), || {
-        let addr = addr.clone();
-        async move { blocking(move || http_ok(&addr)).await.then_some(()) }
-    })
+    wait_for(
+        &format!("{addr} answering"),
+        Duration::from_secs(60),
+        || {
+            let addr = addr.clone();
+            async move { blocking(move || http_ok(&addr)).await.then_some(()) }
+        },
+    )
     .await;
 }
 
@@ -216,7 +226,10 @@ async fn managed_network_spans_hosts_and_isolates_environments() {
     answers(format!("{}:18082", h1.address)).await;
     let bridged = running(&client, "default", "bridged", 1).await;
     let bridge_ip: Ipv4Addr = bridged[0].status.ip.parse().unwrap();
-    assert!(!range.contains(bridge_ip), "bridge mode is off the overlay: {bridge_ip}");
+    assert!(
+        !range.contains(bridge_ip),
+        "bridge mode is off the overlay: {bridge_ip}"
+    );
 
     isolation(&bed, &client).await;
 }
@@ -224,9 +237,7 @@ async fn managed_network_spans_hosts_and_isolates_environments() {
 fn pinned(node: &str) -> corral_types::Placement {
     corral_types::Placement {
         rules: vec![corral_types::PlacementRule {
-            target: corral_types::RuleTarget::NodeName {
-                value: node.into(),
-            },
+            target: corral_types::RuleTarget::NodeName { value: node.into() },
             ..Default::default()
         }],
         ..Default::default()
@@ -236,7 +247,10 @@ fn pinned(node: &str) -> corral_types::Placement {
 /// h3 moves to a second environment: its container and the default
 /// environment's cannot reach each other, in either direction.
 async fn isolation(bed: &Testbed, client: &Client) {
-    client.delete("default", Kind::Service, "mesh").await.unwrap();
+    client
+        .delete("default", Kind::Service, "mesh")
+        .await
+        .unwrap();
     let other: Environment = Object::new(
         Kind::Environment,
         "other",
@@ -257,8 +271,14 @@ async fn isolation(bed: &Testbed, client: &Client) {
     reaches(bed, &ours[0], &ours[1].status.ip).await;
     for inst in &ours {
         let (b, f, i) = (bed.clone(), theirs[0].clone(), inst.status.ip.clone());
-        assert!(!blocking(move || fetch(&b, &f, &i)).await, "other reached default");
+        assert!(
+            !blocking(move || fetch(&b, &f, &i)).await,
+            "other reached default"
+        );
         let (b, f, i) = (bed.clone(), inst.clone(), theirs[0].status.ip.clone());
-        assert!(!blocking(move || fetch(&b, &f, &i)).await, "default reached other");
+        assert!(
+            !blocking(move || fetch(&b, &f, &i)).await,
+            "default reached other"
+        );
     }
 }

@@ -399,10 +399,16 @@ mod tests {
         assert_eq!((fallback.network.as_str(), fallback.dns.len()), ("", 0));
         launch.network_mode = NetworkMode::Bridge;
         let bridge = container_config(&instance(launch.clone()), "n1", Some(&overlay));
-        assert_eq!((bridge.network.as_str(), bridge.network_mode.as_str()), ("", ""));
+        assert_eq!(
+            (bridge.network.as_str(), bridge.network_mode.as_str()),
+            ("", "")
+        );
         launch.network_mode = NetworkMode::Host;
         let host = container_config(&instance(launch), "n1", Some(&overlay));
-        assert_eq!((host.network.as_str(), host.network_mode.as_str()), ("", "host"));
+        assert_eq!(
+            (host.network.as_str(), host.network_mode.as_str()),
+            ("", "host")
+        );
     }
 
     #[test]

@@ -235,13 +235,25 @@ mod tests {
     #[tokio::test]
     async fn the_engine_network_follows_the_nodes_slice() {
         let engine = FakeEngine::new();
-        ensure_network(&engine, &plan("10.42.1.0/24")).await.unwrap_or_else(|e| panic!("{e}"));
-        let net = engine.inspect_network("corral-default").await.unwrap_or_else(|e| panic!("{e}"));
+        ensure_network(&engine, &plan("10.42.1.0/24"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let net = engine
+            .inspect_network("corral-default")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(net.subnet, "10.42.1.0/24");
         assert_eq!(net.gateway, "10.42.1.1");
-        ensure_network(&engine, &plan("10.42.1.0/24")).await.unwrap_or_else(|e| panic!("{e}"));
-        ensure_network(&engine, &plan("10.42.5.0/24")).await.unwrap_or_else(|e| panic!("{e}"));
-        let net = engine.inspect_network("corral-default").await.unwrap_or_else(|e| panic!("{e}"));
+        ensure_network(&engine, &plan("10.42.1.0/24"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ensure_network(&engine, &plan("10.42.5.0/24"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let net = engine
+            .inspect_network("corral-default")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(net.subnet, "10.42.5.0/24");
     }
 }

@@ -89,7 +89,8 @@ fn host_config(config: &ContainerConfig, bindings: Bindings) -> HostConfig {
         cap_drop: non_empty(&config.cap_drop),
         privileged: config.privileged.then_some(true),
         ulimits: non_empty(&ulimits),
-        network_mode: non_empty_str(&config.network_mode).or_else(|| non_empty_str(&config.network)),
+        network_mode: non_empty_str(&config.network_mode)
+            .or_else(|| non_empty_str(&config.network)),
         dns: non_empty(&config.dns),
         volumes_from: non_empty(&config.volumes_from),
         ..Default::default()
@@ -104,15 +105,14 @@ pub(crate) fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
     let shares_network =
         config.network_mode.starts_with("container:") || config.network_mode == "host";
     // Joining a named network at a fixed address needs an endpoint config.
-    let networking_config = (config.network_mode.is_empty()
-        && !config.network.is_empty()
-        && !config.ip.is_empty())
-    .then(|| NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(
-            config.network.clone(),
-            crate::docker_network::endpoint(&config.ip),
-        )])),
-    });
+    let networking_config =
+        (config.network_mode.is_empty() && !config.network.is_empty() && !config.ip.is_empty())
+            .then(|| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    config.network.clone(),
+                    crate::docker_network::endpoint(&config.ip),
+                )])),
+            });
     ContainerCreateBody {
         image: Some(config.image.clone()),
         cmd: non_empty(&config.command),

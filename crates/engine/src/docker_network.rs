@@ -113,7 +113,10 @@ pub(crate) async fn inspect(docker: &Docker, name: &str) -> Result<NetworkInfo, 
         })
 }
 
-pub(crate) async fn list(docker: &Docker, label_key: &str) -> Result<Vec<NetworkInfo>, EngineError> {
+pub(crate) async fn list(
+    docker: &Docker,
+    label_key: &str,
+) -> Result<Vec<NetworkInfo>, EngineError> {
     let filters = HashMap::from([("label", vec![label_key])]);
     let options = ListNetworksOptionsBuilder::default()
         .filters(&filters)

@@ -518,7 +518,9 @@ impl ContainerEngine for FakeEngine {
     async fn connect_network(&self, network: &str, id: &str, ip: &str) -> Result<(), EngineError> {
         let mut inner = self.lock();
         let address = inner.networks.address(network, ip)?;
-        let key = inner.resolve(id).ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        let key = inner
+            .resolve(id)
+            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
         if let Some(c) = inner.containers.get_mut(&key) {
             c.network_ip = address;
         }

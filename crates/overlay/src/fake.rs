@@ -139,7 +139,12 @@ impl NetProgrammer for FakeNet {
     }
 
     async fn addresses(&self, dev: &str) -> Result<Vec<String>, OverlayError> {
-        Ok(self.check()?.addresses.get(dev).cloned().unwrap_or_default())
+        Ok(self
+            .check()?
+            .addresses
+            .get(dev)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn add_address(&self, dev: &str, cidr: &str) -> Result<(), OverlayError> {
@@ -153,7 +158,10 @@ impl NetProgrammer for FakeNet {
 
     async fn delete_address(&self, dev: &str, cidr: &str) -> Result<(), OverlayError> {
         let mut s = self.change(format!("delete address {cidr} dev {dev}"))?;
-        s.addresses.entry(dev.to_string()).or_default().retain(|a| a != cidr);
+        s.addresses
+            .entry(dev.to_string())
+            .or_default()
+            .retain(|a| a != cidr);
         Ok(())
     }
 
@@ -161,12 +169,7 @@ impl NetProgrammer for FakeNet {
         Ok(self.check()?.routes.get(dev).cloned().unwrap_or_default())
     }
 
-    async fn replace_route(
-        &self,
-        dev: &str,
-        dst: &str,
-        via: Ipv4Addr,
-    ) -> Result<(), OverlayError> {
+    async fn replace_route(&self, dev: &str, dst: &str, via: Ipv4Addr) -> Result<(), OverlayError> {
         let mut s = self.change(format!("route {dst} via {via} dev {dev}"))?;
         s.routes
             .entry(dev.to_string())
@@ -182,7 +185,12 @@ impl NetProgrammer for FakeNet {
     }
 
     async fn neighbours(&self, dev: &str) -> Result<BTreeMap<Ipv4Addr, String>, OverlayError> {
-        Ok(self.check()?.neighbours.get(dev).cloned().unwrap_or_default())
+        Ok(self
+            .check()?
+            .neighbours
+            .get(dev)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn replace_neighbour(
@@ -238,7 +246,10 @@ impl NetProgrammer for FakeNet {
         chain: &str,
         rules: &[String],
     ) -> Result<(), OverlayError> {
-        let mut s = self.change(format!("write chain {table} {chain} ({} rules)", rules.len()))?;
+        let mut s = self.change(format!(
+            "write chain {table} {chain} ({} rules)",
+            rules.len()
+        ))?;
         s.chains
             .insert((table.to_string(), chain.to_string()), rules.to_vec());
         Ok(())

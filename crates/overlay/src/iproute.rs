@@ -219,12 +219,7 @@ impl NetProgrammer for IpCommands {
             .collect())
     }
 
-    async fn replace_route(
-        &self,
-        dev: &str,
-        dst: &str,
-        via: Ipv4Addr,
-    ) -> Result<(), OverlayError> {
+    async fn replace_route(&self, dev: &str, dst: &str, via: Ipv4Addr) -> Result<(), OverlayError> {
         let via = via.to_string();
         let args = ["route", "replace", dst, "via", &via, "dev", dev, "onlink"];
         check("ip", &args, None).await.map(drop)
@@ -293,9 +288,13 @@ impl NetProgrammer for IpCommands {
 
     async fn delete_fdb(&self, dev: &str, mac: &str, dst: Ipv4Addr) -> Result<(), OverlayError> {
         let dst = dst.to_string();
-        check("bridge", &["fdb", "del", mac, "dev", dev, "dst", &dst], None)
-            .await
-            .map(drop)
+        check(
+            "bridge",
+            &["fdb", "del", mac, "dev", dev, "dst", &dst],
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     async fn chain(&self, table: &str, chain: &str) -> Result<Option<Vec<String>>, OverlayError> {

@@ -158,15 +158,15 @@ pub fn plan_overlay(
             let subnet = parse_subnet(n).ok()?;
             let address = n.status.address.parse().ok()?;
             (env_range.slice_index(&subnet).is_some() && subnet != mine).then(|| Peer {
-                    node: n.meta.name.clone(),
-                    subnet,
-                    vtep: subnet.host(0),
-                    mac: mac_of(&subnet),
-                    address,
-                })
+                node: n.meta.name.clone(),
+                subnet,
+                vtep: subnet.host(0),
+                mac: mac_of(&subnet),
+                address,
+            })
         })
         .collect();
-    peers.sort_by(|a, b| a.subnet.cmp(&b.subnet));
+    peers.sort_by_key(|p| p.subnet);
     peers.dedup_by(|a, b| a.subnet == b.subnet);
     let tag = env_tag(environment);
     let (bridge, vxlan) = (format!("cr-{tag}"), format!("vx-{tag}"));

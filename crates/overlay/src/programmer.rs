@@ -49,8 +49,7 @@ pub trait NetProgrammer: Send + Sync {
     /// Routes through `dev`: destination (`A.B.C.D/N`) to gateway (if any).
     async fn routes(&self, dev: &str) -> Result<BTreeMap<String, Option<Ipv4Addr>>, OverlayError>;
     /// Adds or replaces the route to `dst` via `via` on `dev` (`onlink`).
-    async fn replace_route(&self, dev: &str, dst: &str, via: Ipv4Addr)
-    -> Result<(), OverlayError>;
+    async fn replace_route(&self, dev: &str, dst: &str, via: Ipv4Addr) -> Result<(), OverlayError>;
     async fn delete_route(&self, dev: &str, dst: &str) -> Result<(), OverlayError>;
     /// Neighbour entries of `dev`: address to MAC.
     async fn neighbours(&self, dev: &str) -> Result<BTreeMap<Ipv4Addr, String>, OverlayError>;

@@ -144,7 +144,10 @@ fn entries_of_a_node_that_left_are_removed() {
         [
             format!("delete route 10.42.3.0/24 dev {}", plan.vxlan),
             format!("delete neigh 10.42.3.0 dev {}", plan.vxlan),
-            format!("delete fdb 0e:c0:0a:2a:03:00 dst 10.0.0.13 dev {}", plan.vxlan),
+            format!(
+                "delete fdb 0e:c0:0a:2a:03:00 dst 10.0.0.13 dev {}",
+                plan.vxlan
+            ),
         ]
     );
     assert!(!net.routes_of(&plan.vxlan).contains_key("10.42.3.0/24"));

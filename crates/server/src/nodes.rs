@@ -13,8 +13,7 @@ use axum::http::Method;
 use corral_api::{JoinRequest, MAX_STATUS_BATCH, NodeAck, StatusBatch, StatusBatchResult};
 use corral_store::{Op, Query as StoreQuery};
 use corral_types::{
-    Ipv4Cidr, Kind, Node, NodeSpec, NodeState, Object, RawObject, validate_label_key,
-    validate_name,
+    Ipv4Cidr, Kind, Node, NodeSpec, NodeState, Object, RawObject, validate_label_key, validate_name,
 };
 
 use crate::environments::{free_range, network_of, ranges_in_use};
@@ -66,7 +65,10 @@ pub async fn join(
             Some(mut node) => {
                 node.meta.labels.extend(join.labels.clone());
                 node.status = status.clone();
-                Op::Update(node.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?)
+                Op::Update(
+                    node.to_raw()
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                )
             }
             None => {
                 let mut node: Node = Object::new(Kind::Node, env, name, NodeSpec::default());
@@ -75,7 +77,10 @@ pub async fn join(
                 node.meta.generation = 1;
                 node.meta.labels = join.labels.clone();
                 node.status = status.clone();
-                Op::Create(node.to_raw().map_err(|e| ApiError::Internal(e.to_string()))?)
+                Op::Create(
+                    node.to_raw()
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                )
             }
         };
         let mut ops = vec![node_op];
@@ -87,7 +92,11 @@ pub async fn join(
                 tracing::info!(
                     "node {env}/{name} joined from {} (slice {})",
                     status.address,
-                    if status.subnet.is_empty() { "none" } else { &status.subnet }
+                    if status.subnet.is_empty() {
+                        "none"
+                    } else {
+                        &status.subnet
+                    }
                 );
                 return ack(state, raw);
             }

@@ -42,16 +42,31 @@ async fn environments_get_the_next_free_slash_16_and_overlaps_are_rejected() {
     assert_eq!(join(&s, "default", "n1").await, "10.42.1.0/24");
     assert_eq!(env_network(&s, "default").await, "10.42.0.0/16");
     let created = s
-        .post("/v1/environments", &json!({"meta": {"name": "two"}, "spec": {}}))
+        .post(
+            "/v1/environments",
+            &json!({"meta": {"name": "two"}, "spec": {}}),
+        )
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
     assert_eq!(created.json()["spec"]["network"], "10.43.0.0/16");
     let overlap = json!({"meta": {"name": "three"}, "spec": {"network": "10.0.0.0/8"}});
-    s.reject(Method::POST, "/v1/environments", overlap.to_string(), 422, Some("spec.network"))
-        .await;
+    s.reject(
+        Method::POST,
+        "/v1/environments",
+        overlap.to_string(),
+        422,
+        Some("spec.network"),
+    )
+    .await;
     let invalid = json!({"meta": {"name": "three"}, "spec": {"network": "10.50.0.1/16"}});
-    s.reject(Method::POST, "/v1/environments", invalid.to_string(), 422, Some("spec.network"))
-        .await;
+    s.reject(
+        Method::POST,
+        "/v1/environments",
+        invalid.to_string(),
+        422,
+        Some("spec.network"),
+    )
+    .await;
     let own = json!({"meta": {"name": "three"}, "spec": {"network": "192.168.0.0/22"}});
     let created = s.post("/v1/environments", &own).await;
     assert_eq!(created.status, 200, "{}", created.text);
@@ -62,7 +77,10 @@ async fn environments_get_the_next_free_slash_16_and_overlaps_are_rejected() {
 async fn an_environment_range_cannot_change_but_a_replace_may_leave_it_out() {
     let s = start().await;
     let created = s
-        .post("/v1/environments", &json!({"meta": {"name": "two"}, "spec": {}}))
+        .post(
+            "/v1/environments",
+            &json!({"meta": {"name": "two"}, "spec": {}}),
+        )
         .await;
     let mut env = created.json();
     env["spec"]["description"] = "changed".into();
@@ -72,8 +90,14 @@ async fn an_environment_range_cannot_change_but_a_replace_may_leave_it_out() {
     assert_eq!(replaced.json()["spec"]["network"], "10.43.0.0/16");
     let mut env = replaced.json();
     env["spec"]["network"] = "10.99.0.0/16".into();
-    s.reject(Method::PUT, "/v1/environments/two", env.to_string(), 422, Some("spec.network"))
-        .await;
+    s.reject(
+        Method::PUT,
+        "/v1/environments/two",
+        env.to_string(),
+        422,
+        Some("spec.network"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -82,7 +106,9 @@ async fn node_slices_are_the_lowest_free_and_kept_across_rejoins() {
     assert_eq!(join(&s, "default", "a").await, "10.42.1.0/24");
     assert_eq!(join(&s, "default", "b").await, "10.42.2.0/24");
     assert_eq!(join(&s, "default", "a").await, "10.42.1.0/24");
-    let deleted = s.call(Method::DELETE, "/v1/environments/default/nodes/a", "").await;
+    let deleted = s
+        .call(Method::DELETE, "/v1/environments/default/nodes/a", "")
+        .await;
     assert_eq!(deleted.status, 200, "{}", deleted.text);
     assert_eq!(join(&s, "default", "c").await, "10.42.1.0/24");
     assert_eq!(join(&s, "default", "b").await, "10.42.2.0/24");

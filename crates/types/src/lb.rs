@@ -368,7 +368,10 @@ mod tests {
         let mut tcp_with_host = rule(90, LbProtocol::Tcp, "web");
         tcp_with_host.hostname = "a.example.com".into();
         assert_eq!(
-            field(&config(vec![rule(80, LbProtocol::Http, "web"), tcp_with_host])),
+            field(&config(vec![
+                rule(80, LbProtocol::Http, "web"),
+                tcp_with_host
+            ])),
             "port_rules[1].protocol"
         );
         assert_eq!(

@@ -33,8 +33,8 @@ pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use selector::{LabelSelector, SelectorError};
 pub use service::{
-    HISTORY_LIMIT, LaunchRevision, MAX_SCALE, NetworkMode, PortSpec, Protocol, Resources, RestartPolicy,
-    ServiceSpec, ServiceStatus, UpgradeState, UpgradeStatus,
+    HISTORY_LIMIT, LaunchRevision, MAX_SCALE, NetworkMode, PortSpec, Protocol, Resources,
+    RestartPolicy, ServiceSpec, ServiceStatus, UpgradeState, UpgradeStatus,
 };
 pub use stack::{SourceFile, StackSpec, StackStatus};
 pub use validate::{ValidationError, validate_label_key, validate_name};
