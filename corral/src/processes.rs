@@ -68,6 +68,7 @@ pub async fn agent(args: AgentArgs, environment: String) -> anyhow::Result<()> {
     options.listen = args.listen.clone();
     options.address = args.address.clone();
     options.environment = environment;
+    options.managed_network = !args.no_managed_network;
     let (stop, stopped) = watch::channel(false);
     let mut agent = tokio::spawn(run_agent(options, engine, stopped));
     tokio::select! {
@@ -101,6 +102,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     );
     let mut options = AgentOptions::new(&server.url, &server.admin_token, &default_node_name());
     options.listen = args.agent_listen.clone();
+    options.managed_network = !args.no_managed_network;
     let (stop, stopped) = watch::channel(false);
     let mut agent = tokio::spawn(run_agent(options, engine, stopped));
     let outcome = tokio::select! {

@@ -25,6 +25,7 @@ impl Drop for Kill {
 fn corral() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_corral"));
     c.env("CORRAL_LOG", "warn");
+    c.env("CORRAL_NO_MANAGED_NETWORK", "1");
     c
 }
 

@@ -108,9 +108,11 @@ pub fn tool_version(binary: &str, arg: &str) -> String {
     } else {
         out.stdout
     };
-    String::from_utf8_lossy(&text)
-        .lines()
-        .find(|l| !l.trim().is_empty())
+    let text = String::from_utf8_lossy(&text);
+    // dnsperf prints its name first and "Version 2.10.0" on the next line.
+    text.lines()
+        .find(|l| l.contains("ersion"))
+        .or_else(|| text.lines().find(|l| !l.trim().is_empty()))
         .unwrap_or("unknown")
         .trim()
         .to_owned()
@@ -291,7 +293,8 @@ pub fn build_release_bin(package: &str, bin: Option<&str>) -> anyhow::Result<Pat
     Ok(binary)
 }
 
-/// The machine, for the record: CPUs, their model, memory, kernel, load.
+/// The machine, for the record: CPUs, their model, memory, kernel, and
+/// the load average when the figures are written (other work on the machine).
 pub fn machine() -> serde_json::Value {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
@@ -305,7 +308,7 @@ pub fn machine() -> serde_json::Value {
         "cpu_model": proc_field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
         "memory_gib": (memory_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
         "kernel": kernel.trim(),
-        "loadavg_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "loadavg_at_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
     })
 }
 

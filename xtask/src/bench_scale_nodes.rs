@@ -70,6 +70,9 @@ impl SimNodes {
         options.labels = node_labels(i);
         options.listen = "127.0.0.1:0".to_string();
         options.address = Some("127.0.0.1".to_string());
+        // Simulated nodes: no kernel networking, no view of the environment.
+        options.managed_network = false;
+        options.env_view = false;
         let dyn_engine: Arc<dyn corral_engine::ContainerEngine> = self.engines[i].clone();
         // The agent stops when all stop or when this one is killed.
         let (kill, killed) = watch::channel(false);

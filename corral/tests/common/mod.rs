@@ -110,6 +110,9 @@ impl Cluster {
             .unwrap();
         let mut options = AgentOptions::new(&server.url, &server.admin_token, &self.node);
         options.listen = "127.0.0.1:0".into();
+        // Tests share the machine's network namespace: the managed network
+        // is tested on the multi-host test bed (testbed_*.rs).
+        options.managed_network = false;
         let (stop, stopped) = watch::channel(false);
         let agent = tokio::spawn(run_agent(options, Arc::new(engine), stopped));
         self.server = Some(server);
@@ -306,3 +309,4 @@ pub async fn http_get(port: u16, path: &str) -> String {
     )
     .await
 }
+pub mod testbed;

@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 
 use corral_lb::{LbHandle, LbRuntime, TlsMaterial};
 use corral_netview::EnvSnapshot;
@@ -245,10 +245,4 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-/// Waits until the view has been listed once (a balancer started before
-/// would answer 503 for a moment).
-pub async fn wait_for_view(view: &mut watch::Receiver<Arc<EnvSnapshot>>, at_most: Duration) {
-    let _ = tokio::time::timeout(at_most, view.wait_for(|s| s.synced)).await;
 }

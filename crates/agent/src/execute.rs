@@ -85,7 +85,10 @@ async fn pass(
     permits: &Arc<Semaphore>,
     health: &mut HealthMonitor,
 ) -> Result<(), EngineError> {
-    let (desired, synced) = shared.desired.snapshot();
+    let (mut desired, synced) = shared.desired.snapshot();
+    // Load balancers run in this process, not in containers.
+    shared.balancers.reconcile(shared, &desired).await;
+    desired.retain(|i| !crate::balancers::is_balancer(i));
     let containers = shared.engine.list(ContainerLabels::INSTANCE).await?;
     health.sync(&desired, &containers);
     let now = Instant::now();
@@ -318,6 +321,12 @@ async fn relaunch_sidekicks(
 /// Stops and removes the instance's containers, then deletes the instance.
 async fn finish(shared: &Shared, instance: &Instance, container_ids: &[String]) {
     let grace = stop_grace_seconds(&instance.spec.launch);
+    let served = instance.status.state == InstanceState::Running && !instance.status.ip.is_empty();
+    if served && crate::balancers::routed_to(&shared.view.borrow(), instance) {
+        // Load balancers stop sending it requests as soon as they see it
+        // removing; the requests in flight finish before it stops.
+        tokio::time::sleep(crate::balancers::DRAIN_DELAY).await;
+    }
     for id in container_ids {
         if let Err(e) = stop_and_remove(shared, id, grace).await {
             tracing::warn!("removing container {id}: {e}");
@@ -340,7 +349,7 @@ async fn finish(shared: &Shared, instance: &Instance, container_ids: &[String]) 
 /// pass plans from it (no second report of the same change), and a step
 /// planned on the copy before it is dropped as stale, so no older status
 /// can be reported on top of it.
-fn report(shared: &Shared, instance: &Instance, status: InstanceStatus) {
+pub(crate) fn report(shared: &Shared, instance: &Instance, status: InstanceStatus) {
     let (env, name, uid) = (
         &instance.meta.environment,
         &instance.meta.name,

@@ -13,8 +13,12 @@
 //! - `endpoint`: the agent's own HTTP endpoint (container logs for the server).
 //! - `overlay`: the environment's managed network on this node; its state
 //!   (the gateway address) is `Shared::overlay`.
+//! - `netservices`: the internal DNS (gateway:53) and the metadata service
+//!   (169.254.169.250:80), answering from `Shared::view` (crates/netview).
+//! - `balancers`: load-balancer instances, run in this process (crates/lb).
 
 mod backoff;
+mod balancers;
 mod container_config;
 mod desired;
 mod endpoint;
@@ -22,6 +26,7 @@ mod execute;
 mod health;
 mod join;
 mod launch;
+mod netservices;
 mod overlay;
 mod plan;
 mod probe;
@@ -58,6 +63,13 @@ pub struct AgentOptions {
     pub address: Option<String>,
     /// Full resync of the engine at least this often.
     pub resync: Duration,
+    /// Program the environment's managed network on this host and serve
+    /// the internal DNS and the metadata service on it (needs root).
+    pub managed_network: bool,
+    /// Follow the whole environment (every node, service and instance) for
+    /// the load balancers, the DNS and the metadata service. Off only for
+    /// simulated nodes in benchmarks.
+    pub env_view: bool,
 }
 
 impl AgentOptions {
@@ -71,6 +83,8 @@ impl AgentOptions {
             listen: "127.0.0.1:0".to_string(),
             address: None,
             resync: Duration::from_secs(5),
+            managed_network: true,
+            env_view: true,
         }
     }
 }
@@ -87,6 +101,10 @@ pub(crate) struct Shared {
     /// This node's managed network once programmed (its gateway address is
     /// the containers' DNS server); `None` before, or when it cannot be.
     pub overlay: watch::Receiver<Option<OverlayState>>,
+    /// The whole environment, for the load balancers, DNS and metadata.
+    pub view: watch::Receiver<Arc<corral_netview::EnvSnapshot>>,
+    /// The load balancers running on this node.
+    pub balancers: balancers::Balancers,
 }
 
 /// Runs the agent until `shutdown` becomes true. Containers keep running after it stops.
@@ -111,6 +129,21 @@ pub async fn run_agent(
     };
     let agent_url = format!("http://{address}:{}", local.port());
     let (overlay_tx, overlay_rx) = watch::channel(None);
+    let view = if options.env_view {
+        corral_netview::follow_environment(
+            client.clone(),
+            &options.environment,
+            corral_netview::FollowOptions::default(),
+            shutdown.clone(),
+        )
+    } else {
+        let empty = corral_netview::EnvSnapshot {
+            environment: options.environment.clone(),
+            ..Default::default()
+        };
+        watch::channel(Arc::new(empty)).1
+    };
+    let managed_network = options.managed_network;
     let shared = Arc::new(Shared {
         options,
         client,
@@ -119,21 +152,31 @@ pub async fn run_agent(
         reporter: reporter::Reporter::default(),
         wake: tokio::sync::Notify::new(),
         overlay: overlay_rx,
+        view,
+        balancers: balancers::Balancers::default(),
     });
     let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
     join::join_until_accepted(&shared, &info, &address, &agent_url, &mut shutdown).await;
     // The managed network first, so the first containers join it (bounded:
     // a server that does not answer does not hold the agent back).
-    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
-    let overlay = tokio::spawn(overlay::run(
-        shared.clone(),
-        overlay_tx,
-        first_tx,
-        shutdown.clone(),
-    ));
-    let _ = tokio::time::timeout(Duration::from_secs(20), first_rx).await;
-    let tasks = vec![
-        overlay,
+    let mut tasks = Vec::new();
+    if managed_network {
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+        tasks.push(tokio::spawn(overlay::run(
+            shared.clone(),
+            overlay_tx,
+            first_tx,
+            shutdown.clone(),
+        )));
+        let _ = tokio::time::timeout(Duration::from_secs(20), first_rx).await;
+        tasks.push(tokio::spawn(netservices::run(
+            shared.clone(),
+            shutdown.clone(),
+        )));
+    } else {
+        drop(overlay_tx);
+    }
+    tasks.extend([
         tokio::spawn(join::heartbeat_loop(
             shared.clone(),
             info,
@@ -148,7 +191,7 @@ pub async fn run_agent(
         )),
         tokio::spawn(execute::reconcile_loop(shared.clone(), shutdown.clone())),
         tokio::spawn(reporter::run(shared.clone(), shutdown.clone())),
-    ];
+    ]);
     let _ = shutdown.wait_for(|stop| *stop).await;
     for t in tasks {
         let _ = t.await;

@@ -9,10 +9,14 @@ use corral_types::{PortSpec, RestartPolicy, validate_label_key, validate_name};
 
 use crate::output::{Format, ObjectFormat};
 
+mod cert;
+mod lb;
 mod node;
 mod stack;
 mod upgrade;
 
+pub use cert::{CertCmd, CertCreateArgs, CertRmArgs};
+pub use lb::{LbCmd, LbCreateArgs, RuleArg};
 pub use node::{DrainArgs, LivenessArgs, NodeNameArgs, NodeRmArgs, parse_node_timeout};
 pub use stack::{DeployArgs, ExportArgs, StackCmd};
 pub use upgrade::{RollbackArgs, UpgradeArgs, parse_duration_ms};
@@ -54,6 +58,12 @@ pub enum Command {
     /// Manage stacks: services deployed together from compose files.
     #[command(subcommand)]
     Stack(StackCmd),
+    /// Manage TLS certificates for load balancers.
+    #[command(subcommand)]
+    Cert(CertCmd),
+    /// Manage load balancers: services whose instances are proxies run by the agents.
+    #[command(subcommand)]
+    Lb(LbCmd),
     /// Print the container output of an instance.
     Logs(LogsArgs),
 }
@@ -93,6 +103,10 @@ pub struct AgentArgs {
     /// Address of this node to report to the server [default: detected].
     #[arg(long, value_name = "ADDR")]
     pub address: Option<String>,
+    /// Do not program the environment's managed network (VXLAN, internal
+    /// DNS, metadata) on this host: containers use the engine's bridge.
+    #[arg(long, env = "CORRAL_NO_MANAGED_NETWORK")]
+    pub no_managed_network: bool,
 }
 
 impl AgentArgs {
@@ -120,6 +134,10 @@ pub struct UpArgs {
     /// Address to serve the embedded agent's endpoint (logs) on.
     #[arg(long, default_value = "127.0.0.1:7481", value_name = "ADDR")]
     pub agent_listen: String,
+    /// Do not program the environment's managed network (VXLAN, internal
+    /// DNS, metadata) on this host: containers use the engine's bridge.
+    #[arg(long, env = "CORRAL_NO_MANAGED_NETWORK")]
+    pub no_managed_network: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -199,7 +199,7 @@ fn labels(ctx: &mut Ctx, raw: &mut Raw) -> Result<(), ComposeError> {
             }
             n if n.starts_with("rule.") && n.len() > 5 => {
                 lb.port_rules
-                    .push(parse_rule(&value).map_err(|m| ctx.invalid(pos, &key, m))?);
+                    .push(PortRule::parse(&value).map_err(|m| ctx.invalid(pos, &key, m))?);
                 rules.push((pos, key));
             }
             _ => return Err(ctx.unknown(pos, &key)),
@@ -222,65 +222,6 @@ fn split_list(s: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-/// `SOURCE[/PROTOCOL] [HOST][/PATH] -> SERVICE[:PORT] [priority=N] [backend=NAME]`.
-pub(crate) fn parse_rule(s: &str) -> Result<PortRule, String> {
-    let form =
-        "use SOURCE_PORT[/PROTOCOL] [HOST][/PATH] -> SERVICE[:PORT] [priority=N] [backend=NAME]";
-    let (left, right) = s
-        .split_once("->")
-        .ok_or_else(|| format!("{s:?}: no '->': {form}"))?;
-    let mut rule = PortRule::default();
-    let mut words = left.split_whitespace();
-    let source = words
-        .next()
-        .ok_or_else(|| format!("{s:?}: no source port: {form}"))?;
-    let (p, proto) = source.split_once('/').unwrap_or((source, "http"));
-    rule.source_port = parse_port(p)?;
-    rule.protocol = proto.parse()?;
-    if let Some(matcher) = words.next() {
-        match matcher.find('/') {
-            Some(i) => {
-                rule.hostname = matcher[..i].to_string();
-                rule.path = matcher[i..].to_string();
-            }
-            None => rule.hostname = matcher.to_string(),
-        }
-    }
-    if let Some(extra) = words.next() {
-        return Err(format!("{s:?}: unexpected {extra:?} before '->': {form}"));
-    }
-    let mut words = right.split_whitespace();
-    let target = words
-        .next()
-        .ok_or_else(|| format!("{s:?}: no target service: {form}"))?;
-    match target.split_once(':') {
-        Some((service, port)) => {
-            rule.target_service = service.to_string();
-            rule.target_port = parse_port(port)?;
-        }
-        None => rule.target_service = target.to_string(),
-    }
-    for option in words {
-        match option.split_once('=') {
-            Some(("priority", n)) => {
-                rule.priority = n
-                    .parse()
-                    .map_err(|_| format!("priority {n:?} is not a whole number"))?
-            }
-            Some(("backend", name)) => rule.backend_name = name.to_string(),
-            _ => return Err(format!("{s:?}: unknown option {option:?}: {form}")),
-        }
-    }
-    Ok(rule)
-}
-
-fn parse_port(p: &str) -> Result<u16, String> {
-    match p.parse::<u16>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("{p:?} is not a port from 1 to 65535")),
-    }
 }
 
 /// Makes every load balancer of the file a proper one: config from labels,
@@ -408,40 +349,6 @@ fn locate(src: &LbSource, e: &ValidationError) -> (Pos, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_label_rule_form_reads_every_field() {
-        let r = parse_rule("443/https *.example.com/api -> shop/api:8080 priority=2 backend=b1")
-            .unwrap();
-        assert_eq!(r.source_port, 443);
-        assert_eq!(r.protocol, LbProtocol::Https);
-        assert_eq!(
-            (r.hostname.as_str(), r.path.as_str()),
-            ("*.example.com", "/api")
-        );
-        assert_eq!(
-            (r.target_service.as_str(), r.target_port),
-            ("shop/api", 8080)
-        );
-        assert_eq!((r.priority, r.backend_name.as_str()), (2, "b1"));
-        let d = parse_rule("80 -> web").unwrap();
-        assert_eq!(
-            (d.protocol, d.target_port, d.hostname.as_str()),
-            (LbProtocol::Http, 0, "")
-        );
-        let p = parse_rule("80 /static -> files:8000").unwrap();
-        assert_eq!((p.hostname.as_str(), p.path.as_str()), ("", "/static"));
-        for bad in [
-            "80 web",
-            "x -> web",
-            "80/udp -> web",
-            "80 a b -> web",
-            "80 -> web colour=red",
-            "80 ->",
-        ] {
-            assert!(parse_rule(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn the_rancher_image_is_recognised_with_a_tag_or_registry() {

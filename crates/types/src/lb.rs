@@ -134,6 +134,103 @@ impl PortRule {
     }
 }
 
+/// How a rule is written in `io.corral.lb.rule.*` labels and `corral lb create --rule`.
+pub const PORT_RULE_FORM: &str =
+    "SOURCE_PORT[/PROTOCOL] [HOST][/PATH] -> SERVICE[:PORT] [priority=N] [backend=NAME]";
+
+impl PortRule {
+    /// Reads the one-line form
+    /// `SOURCE[/PROTOCOL] [HOST][/PATH] -> SERVICE[:PORT] [priority=N] [backend=NAME]`.
+    /// Only the syntax is checked here; [`LbConfig::validate`] checks the rest.
+    pub fn parse(s: &str) -> Result<PortRule, String> {
+        let form = format!("use {PORT_RULE_FORM}");
+        let (left, right) = s
+            .split_once("->")
+            .ok_or_else(|| format!("{s:?}: no '->': {form}"))?;
+        let mut rule = PortRule::default();
+        let mut words = left.split_whitespace();
+        let source = words
+            .next()
+            .ok_or_else(|| format!("{s:?}: no source port: {form}"))?;
+        let (p, proto) = source.split_once('/').unwrap_or((source, "http"));
+        rule.source_port = parse_port(p)?;
+        rule.protocol = proto.parse()?;
+        if let Some(matcher) = words.next() {
+            match matcher.find('/') {
+                Some(i) => {
+                    rule.hostname = matcher[..i].to_string();
+                    rule.path = matcher[i..].to_string();
+                }
+                None => rule.hostname = matcher.to_string(),
+            }
+        }
+        if let Some(extra) = words.next() {
+            return Err(format!("{s:?}: unexpected {extra:?} before '->': {form}"));
+        }
+        let mut words = right.split_whitespace();
+        let target = words
+            .next()
+            .ok_or_else(|| format!("{s:?}: no target service: {form}"))?;
+        match target.split_once(':') {
+            Some((service, port)) => {
+                rule.target_service = service.to_string();
+                rule.target_port = parse_port(port)?;
+            }
+            None => rule.target_service = target.to_string(),
+        }
+        for option in words {
+            match option.split_once('=') {
+                Some(("priority", n)) => {
+                    rule.priority = n
+                        .parse()
+                        .map_err(|_| format!("priority {n:?} is not a whole number"))?
+                }
+                Some(("backend", name)) => rule.backend_name = name.to_string(),
+                _ => return Err(format!("{s:?}: unknown option {option:?}: {form}")),
+            }
+        }
+        Ok(rule)
+    }
+}
+
+fn parse_port(p: &str) -> Result<u16, String> {
+    match p.parse::<u16>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{p:?} is not a port from 1 to 65535")),
+    }
+}
+
+impl std::str::FromStr for PortRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PortRule::parse(s)
+    }
+}
+
+/// The one-line form [`PortRule::parse`] reads back (defaults left out).
+impl fmt::Display for PortRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source_port)?;
+        if self.protocol != LbProtocol::Http {
+            write!(f, "/{}", self.protocol)?;
+        }
+        if !self.hostname.is_empty() || !self.path.is_empty() {
+            write!(f, " {}{}", self.hostname, self.path)?;
+        }
+        write!(f, " -> {}", self.target_service)?;
+        if self.target_port != 0 {
+            write!(f, ":{}", self.target_port)?;
+        }
+        if self.priority != 0 {
+            write!(f, " priority={}", self.priority)?;
+        }
+        if !self.backend_name.is_empty() {
+            write!(f, " backend={}", self.backend_name)?;
+        }
+        Ok(())
+    }
+}
+
 /// Sticky sessions: the load balancer sets a cookie naming the backend, and
 /// requests carrying it go to that backend while it serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,6 +522,53 @@ mod tests {
             spec.validate().unwrap_err().field,
             "spec.lb.port_rules[0].source_port"
         );
+    }
+
+    #[test]
+    fn the_one_line_rule_form_reads_every_field_and_reads_back_what_it_writes() {
+        let r =
+            PortRule::parse("443/https *.example.com/api -> shop/api:8080 priority=2 backend=b1")
+                .unwrap();
+        let want = PortRule {
+            source_port: 443,
+            protocol: LbProtocol::Https,
+            hostname: "*.example.com".into(),
+            path: "/api".into(),
+            priority: 2,
+            target_service: "shop/api".into(),
+            target_port: 8080,
+            backend_name: "b1".into(),
+        };
+        assert_eq!(r, want);
+        let d: PortRule = "80 -> web".parse().unwrap();
+        assert_eq!(
+            (d.protocol, d.target_port, d.hostname.as_str()),
+            (LbProtocol::Http, 0, "")
+        );
+        let p = PortRule::parse("80 /static -> files:8000").unwrap();
+        assert_eq!((p.hostname.as_str(), p.path.as_str()), ("", "/static"));
+        for rule in [want, d, p, rule(5432, LbProtocol::Tcp, "db")] {
+            assert_eq!(
+                PortRule::parse(&rule.to_string()),
+                Ok(rule.clone()),
+                "{rule}"
+            );
+        }
+        assert_eq!(
+            PortRule::parse("80 web").unwrap_err(),
+            format!("\"80 web\": no '->': use {PORT_RULE_FORM}")
+        );
+        for bad in [
+            "x -> web",
+            "80/udp -> web",
+            "80 a b -> web",
+            "80 -> web colour=red",
+            "80 ->",
+            "0 -> web",
+            "80 -> web priority=-1",
+        ] {
+            assert!(PortRule::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
