@@ -79,7 +79,11 @@ async fn settled(client: &Client, service: &str, n: usize) -> Vec<Instance> {
         &format!("{n} running instances of {service}"),
         Duration::from_secs(120),
         || async move {
-            let all = client.service_instances("default", service).await.ok()?.items;
+            let all = client
+                .service_instances("default", service)
+                .await
+                .ok()?
+                .items;
             let ok = all.len() == n
                 && all.iter().all(|i| {
                     i.status.state == InstanceState::Running
@@ -130,7 +134,8 @@ fn lookup(bed: &Testbed, inst: &Instance, name: &str) -> Result<BTreeSet<String>
 
 /// One `GET /` over a new connection; the body on a 200.
 fn get(addr: SocketAddr) -> Result<String, String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| e.to_string())?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(b"GET / HTTP/1.0\r\nHost: shop\r\n\r\n")
         .map_err(|e| e.to_string())?;
@@ -235,7 +240,14 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
     let (bed, mut down) = bring_up("test-apps", 3).await;
     let client = client_of(&bed);
     for name in ["h1", "h2", "h3"] {
-        wait_node_in(&client, "default", name, NodeState::Active, Duration::from_secs(60)).await;
+        wait_node_in(
+            &client,
+            "default",
+            name,
+            NodeState::Active,
+            Duration::from_secs(60),
+        )
+        .await;
     }
     let req = DeployRequest {
         files: files(),
@@ -271,7 +283,9 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
     let by_instance = blocking(move || lookup(&bed2, &cli2, &name)).await.unwrap();
     assert_eq!(by_instance, BTreeSet::from([one.status.ip.clone()]));
     let (bed2, cli2) = (bed.clone(), cli.clone());
-    let metadata = blocking(move || lookup(&bed2, &cli2, "rancher-metadata")).await.unwrap();
+    let metadata = blocking(move || lookup(&bed2, &cli2, "rancher-metadata"))
+        .await
+        .unwrap();
     assert_eq!(metadata, BTreeSet::from(["169.254.169.250".to_string()]));
     // An unknown internal name: NXDOMAIN at once.
     let (bed2, cli2) = (bed.clone(), cli.clone());
@@ -332,11 +346,17 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
     })
     .await;
     for ip in &web_ips {
-        assert!(seen.contains(ip), "{ip} never answered through the balancer: {seen:?}");
+        assert!(
+            seen.contains(ip),
+            "{ip} never answered through the balancer: {seen:?}"
+        );
     }
 
     // Rolling upgrades under load lose no request.
-    for (release, order) in [("2", UpdateOrder::StartFirst), ("3", UpdateOrder::StopFirst)] {
+    for (release, order) in [
+        ("2", UpdateOrder::StartFirst),
+        ("3", UpdateOrder::StopFirst),
+    ] {
         let load = Load::start(lb_addr, Duration::from_secs(150));
         tokio::time::sleep(Duration::from_millis(500)).await;
         upgrade(&client, release, order).await;
@@ -367,7 +387,11 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
     };
     let ((ok, failures), ()) = tokio::join!(looping, churn);
     assert!(ok, "{failures}");
-    assert_eq!(failures.trim(), "0", "failed lookups of web out of 400 under churn");
+    assert_eq!(
+        failures.trim(),
+        "0",
+        "failed lookups of web out of 400 under churn"
+    );
 
     blocking(move || down.now())
         .await

@@ -19,8 +19,8 @@ use tokio::sync::Mutex;
 use corral_lb::{LbHandle, LbRuntime, TlsMaterial};
 use corral_netview::EnvSnapshot;
 use corral_types::{
-    Certificate, CertificateSpec, CertificateStatus, Instance, InstanceState, InstanceStatus,
-    Kind, LbConfig,
+    Certificate, CertificateSpec, CertificateStatus, Instance, InstanceState, InstanceStatus, Kind,
+    LbConfig,
 };
 
 use crate::Shared;
@@ -156,7 +156,10 @@ async fn start(shared: &Arc<Shared>, inst: &Instance) -> Option<Running> {
 async fn update(shared: &Arc<Shared>, inst: &Instance, handle: &LbHandle) {
     let config = inst.spec.launch.lb.clone().unwrap_or_default();
     let result = match certificates(shared, inst, &config).await {
-        Ok(certs) => handle.update(config, certs).await.map_err(|e| e.to_string()),
+        Ok(certs) => handle
+            .update(config, certs)
+            .await
+            .map_err(|e| e.to_string()),
         Err(reason) => Err(reason),
     };
     match result {
@@ -193,7 +196,11 @@ async fn certificates(
     for name in names {
         let cert: Result<Certificate, _> = shared
             .client
-            .get::<CertificateSpec, CertificateStatus>(&inst.meta.environment, Kind::Certificate, name)
+            .get::<CertificateSpec, CertificateStatus>(
+                &inst.meta.environment,
+                Kind::Certificate,
+                name,
+            )
             .await;
         match cert {
             Ok(c) => {

@@ -64,10 +64,7 @@ fn start(
     });
     let view = shared.view.clone();
     let metadata = tokio::spawn(async move {
-        let addr = SocketAddr::new(
-            IpAddr::V4(corral_dns::METADATA_ADDRESS),
-            80,
-        );
+        let addr = SocketAddr::new(IpAddr::V4(corral_dns::METADATA_ADDRESS), 80);
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 tracing::info!("metadata service on {addr}");

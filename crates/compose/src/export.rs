@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use corral_types::{
-    FailureAction, HealthCheck, HealthStrategy, LbConfig, Probe, Resources, RestartPolicy,
-    RuleTarget, ServiceMode, ServiceSpec, Sidekick, SourceFile, Strength, UpdateConfig,
-    UpdateOrder, VolumeMount,
+    FailureAction, HealthCheck, HealthStrategy, LbConfig, NetworkMode, Probe, Resources,
+    RestartPolicy, RuleTarget, ServiceMode, ServiceSpec, Sidekick, SourceFile, Strength,
+    UpdateConfig, UpdateOrder, VolumeMount,
 };
 use serde::Serialize;
 
@@ -120,6 +120,11 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
         working_dir: esc(&spec.working_dir),
         user: esc(&spec.user),
         hostname: esc(&spec.hostname),
+        network_mode: match spec.network_mode {
+            NetworkMode::Managed => None,
+            NetworkMode::Bridge => Some("bridge"),
+            NetworkMode::Host => Some("host"),
+        },
         volumes: spec.volumes.iter().map(mount).collect(),
         cap_add: esc_all(&spec.cap_add),
         cap_drop: esc_all(&spec.cap_drop),

@@ -59,6 +59,9 @@ pub(crate) struct ServiceOut {
     pub user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub hostname: String,
+    /// `host` or `bridge`; absent for the managed network (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -193,8 +193,7 @@ impl KindTask {
                     }),
                     WatchEventType::Deleted => self.update(|s| {
                         let m = map(s);
-                        if m
-                            .get(&ev.object.meta.name)
+                        if m.get(&ev.object.meta.name)
                             .is_some_and(|old| old.meta.revision <= ev.object.meta.revision)
                         {
                             m.remove(&ev.object.meta.name);

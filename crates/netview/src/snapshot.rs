@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn only_running_healthy_addressed_instances_serve() {
-        let mut inst: Instance = Object::new(Kind::Instance, "default", "web-1", Default::default());
+        let mut inst: Instance =
+            Object::new(Kind::Instance, "default", "web-1", Default::default());
         assert!(!is_serving(&inst));
         inst.status.state = InstanceState::Running;
         assert!(!is_serving(&inst), "no address yet");

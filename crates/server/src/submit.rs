@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use corral_types::{
-    CertificateSpec, EnvironmentSpec, Kind, Meta, NodeSpec, RawObject, ServiceSpec, validate_label_key,
-    validate_name,
+    CertificateSpec, EnvironmentSpec, Kind, Meta, NodeSpec, RawObject, ServiceSpec,
+    validate_label_key, validate_name,
 };
 
 use crate::error::{ApiError, decode_body};

@@ -70,7 +70,10 @@ mod tests {
         assert!(good.validate().is_ok());
         let mut no_key = good.clone();
         no_key.key = String::new();
-        assert_eq!(no_key.validate().err().map(|e| e.field), Some("spec.key".into()));
+        assert_eq!(
+            no_key.validate().err().map(|e| e.field),
+            Some("spec.key".into())
+        );
         let mut swapped = good.clone();
         swapped.certificate = good.key.clone();
         assert_eq!(
