@@ -1,7 +1,9 @@
 //! An application across the 3-host test bed, deployed from compose files
 //! like a user's: a web service, a client and a Rancher load balancer.
 //! Containers on different hosts find each other by every internal DNS
-//! name and reach each other over the managed network; the metadata
+//! name (service, service.stack, the full name, a link alias, a compose
+//! alias, a sidekick's name, an instance name) and reach each other over
+//! the managed network; the metadata
 //! service answers a container about itself; the load balancer spreads
 //! requests over the instances of all hosts and loses none while the web
 //! service is upgraded (start-first, then stop-first); and DNS lookups in a
@@ -33,6 +35,15 @@ services:
     image: corral-whoami:latest
     environment:
       RELEASE: "1"
+    labels:
+      io.rancher.sidekicks: web-log
+    networks:
+      default:
+        aliases:
+          - frontend
+  web-log:
+    image: corral-busybox:latest
+    command: ["sleep", "3600"]
   client:
     image: corral-busybox:latest
     command: ["sleep", "3600"]
@@ -267,6 +278,9 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
         "web.shop",
         "web.shop.default.corral.internal",
         "backend",
+        "frontend",
+        "web-log.web",
+        "web-log.web.shop",
     ] {
         let found = wait_for(&format!("{name} resolves"), Duration::from_secs(30), || {
             let (bed, cli, want) = (bed.clone(), cli.clone(), web_ips.clone());

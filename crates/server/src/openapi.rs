@@ -67,6 +67,23 @@ fn list_params() -> Vec<Value> {
     ]
 }
 
+/// One node: get, replace, and delete (`?force=true` for an active node
+/// that runs instances; they are rescheduled).
+fn node_paths() -> Value {
+    let mut delete = op(
+        "remove a node (refused while active with instances, unless forced)",
+        None,
+        "the removed node",
+    );
+    delete["parameters"] = json!([{"name": "force", "in": "query", "schema": {"type": "boolean"}}]);
+    json!({
+        "parameters": params(&["env", "name"]),
+        "get": op("get a node", None, "the node"),
+        "put": op("replace a node's labels and spec", Some("Node"), "the node"),
+        "delete": delete
+    })
+}
+
 /// The document.
 pub fn document() -> Value {
     let mut kind_list = params(&["env", "kind"]);
@@ -89,8 +106,8 @@ pub fn document() -> Value {
             },
             "/v1/environments/{env}/{kind}": {
                 "parameters": kind_list,
-                "get": op("list (or watch) nodes, services or instances", None, "a list, or a stream of events"),
-                "post": op("create a service", Some("Service"), "the created object")
+                "get": op("list (or watch) nodes, services, instances, stacks or certificates", None, "a list, or a stream of events"),
+                "post": op("create a service or a certificate", Some("Service"), "the created object")
             },
             "/v1/environments/{env}/{kind}/{name}": {
                 "parameters": params(&["env", "kind", "name"]),
@@ -113,6 +130,15 @@ pub fn document() -> Value {
             "/v1/environments/{env}/nodes/{name}/statuses": {
                 "parameters": params(&["env", "name"]),
                 "post": status_batch_op()
+            },
+            "/v1/environments/{env}/nodes/{name}": node_paths(),
+            "/v1/environments/{env}/nodes/{name}/drain": {
+                "parameters": params(&["env", "name"]),
+                "post": op("move every instance off a node, start-first, and place nothing new on it", None, "the node")
+            },
+            "/v1/environments/{env}/nodes/{name}/activate": {
+                "parameters": params(&["env", "name"]),
+                "post": op("make a drained or cordoned node schedulable again", None, "the node")
             },
             "/v1/environments/{env}/instances/{name}/status": {
                 "parameters": params(&["env", "name"]),
@@ -183,6 +209,13 @@ pub fn document() -> Value {
                     "variables": {"type": "object", "additionalProperties": {"type": "string"}},
                     "dry_run": {"type": "boolean"}
                 }},
+                "Node": object_schema(json!({"type": "object", "properties": {
+                    "unschedulable": {"type": "boolean"}, "draining": {"type": "boolean"}
+                }})),
+                "Certificate": object_schema(json!({"type": "object", "required": ["certificate", "key"], "properties": {
+                    "certificate": {"type": "string", "description": "PEM: the certificate, then its intermediates"},
+                    "key": {"type": "string", "description": "PEM private key (PKCS#8, PKCS#1 or SEC1)"}
+                }})),
                 "ScaleRequest": {"type": "object", "required": ["scale"], "properties": {"scale": {"type": "integer", "minimum": 0}}},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
                 "StatusBatch": {"type": "object", "required": ["statuses"], "properties": {

@@ -150,12 +150,17 @@ async fn openapi_document_is_served_as_openapi_3() {
         "/v1/environments/{env}/nodes/{name}/join",
         "/v1/environments/{env}/nodes/{name}/heartbeat",
         "/v1/environments/{env}/nodes/{name}/statuses",
+        "/v1/environments/{env}/nodes/{name}",
+        "/v1/environments/{env}/nodes/{name}/drain",
+        "/v1/environments/{env}/nodes/{name}/activate",
         "/v1/environments/{env}/instances/{name}/status",
         "/v1/watch",
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
-    assert!(doc["components"]["schemas"]["Service"].is_object());
+    for schema in ["Service", "Node", "Certificate"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
     assert_eq!(doc, corral_server::openapi_document());
 }
 

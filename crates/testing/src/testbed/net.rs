@@ -173,9 +173,16 @@ pub(crate) fn delete_netns(netns: &str) -> Result<()> {
     Ok(())
 }
 
+/// Deletes a link if it exists. A veth whose peer's namespace was just
+/// deleted goes away by itself a moment later (the kernel cleans up
+/// namespaces asynchronously): a delete that fails because the link is
+/// gone meanwhile is not an error.
 pub(crate) fn delete_link(name: &str) -> Result<()> {
-    if link_exists(name) {
-        run(Command::new("ip").args(["link", "delete", name]))?;
+    if link_exists(name)
+        && let Err(e) = run(Command::new("ip").args(["link", "delete", name]))
+        && link_exists(name)
+    {
+        return Err(e);
     }
     Ok(())
 }
