@@ -105,7 +105,11 @@ pub struct AgentArgs {
     pub address: Option<String>,
     /// Do not program the environment's managed network (VXLAN, internal
     /// DNS, metadata) on this host: containers use the engine's bridge.
-    #[arg(long, env = "CORRAL_NO_MANAGED_NETWORK")]
+    #[arg(
+        long,
+        env = "CORRAL_NO_MANAGED_NETWORK",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_managed_network: bool,
 }
 
@@ -136,7 +140,11 @@ pub struct UpArgs {
     pub agent_listen: String,
     /// Do not program the environment's managed network (VXLAN, internal
     /// DNS, metadata) on this host: containers use the engine's bridge.
-    #[arg(long, env = "CORRAL_NO_MANAGED_NETWORK")]
+    #[arg(
+        long,
+        env = "CORRAL_NO_MANAGED_NETWORK",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_managed_network: bool,
 }
 

@@ -291,3 +291,34 @@ fn cpus_become_millicores() {
     assert_eq!(parse_cpus("0.25"), Ok(250));
     assert_eq!(parse_cpus("1.0005"), Ok(1001));
 }
+
+#[test]
+fn no_managed_network_takes_a_flag_or_a_boolish_environment_value() {
+    let up = |args: &[&str]| match parse(args).unwrap().command {
+        Command::Up(a) => a.no_managed_network,
+        other => panic!("not up: {other:?}"),
+    };
+    assert!(!up(&["up"]));
+    assert!(up(&["up", "--no-managed-network"]));
+    // What the environment variable may hold (clap reads it through the
+    // same parser): 1/0, true/false, yes/no.
+    let parser = clap::builder::BoolishValueParser::new();
+    let cmd = clap::Command::new("t");
+    let arg = clap::Arg::new("x");
+    for (text, want) in [
+        ("1", true),
+        ("true", true),
+        ("yes", true),
+        ("0", false),
+        ("false", false),
+    ] {
+        let got = clap::builder::TypedValueParser::parse_ref(
+            &parser,
+            &cmd,
+            Some(&arg),
+            std::ffi::OsStr::new(text),
+        )
+        .unwrap();
+        assert_eq!(got, want, "{text}");
+    }
+}
