@@ -7,41 +7,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::testbed::{blocking, bring_up};
 use common::{WHOAMI, wait_for};
 use corral_api::Client;
-use corral_testing::{Host, Testbed, TestbedOptions, testbed_root};
+use corral_testing::{Host, Testbed};
 use corral_types::{Instance, InstanceState, Kind, NodeState, Object, ServiceSpec};
 
 /// The server marks a node disconnected 5 s after its last heartbeat
 /// (`corral server --node-timeout`); this only bounds a broken run.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(40);
-
-/// Takes the test bed down when the test ends, also when it panics.
-struct Down(Option<PathBuf>);
-
-impl Down {
-    fn now(&mut self) -> Result<(), corral_testing::TestbedError> {
-        match self.0.take() {
-            Some(root) => Testbed::down(&root),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        if let Err(e) = self.now() {
-            eprintln!("testbed down: {}", e.chain());
-        }
-    }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
 
 async fn node_state(client: &Client, name: &str) -> Option<(NodeState, String)> {
     let nodes = client.nodes("default").await.ok()?;
@@ -100,27 +76,6 @@ fn service_containers(host: &Host, service: &str) -> usize {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
-/// A test bed of `hosts` hosts under `target/testbed/<name>`, and the guard
-/// that takes it down.
-async fn bring_up(name: &'static str, hosts: usize) -> (Testbed, Down) {
-    let root = testbed_root(name);
-    blocking(move || {
-        let engine = corral_testing::test_engine().expect("private docker engine");
-        corral_testing::ensure_images(&engine).expect("test images");
-        // A run that was killed may have left its test bed behind.
-        Testbed::down(&root).expect("remove a leftover test bed");
-        let down = Down(Some(root.clone()));
-        let options = TestbedOptions {
-            hosts,
-            corral: env!("CARGO_BIN_EXE_corral").into(),
-            images_from: Some(engine),
-        };
-        let bed = Testbed::up(&root, &options).unwrap_or_else(|e| panic!("{}", e.chain()));
-        (bed, down)
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,12 +12,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::testbed::{Down, blocking};
 use common::{WHOAMI, wait_for};
 use corral_api::Client;
-use corral_testing::{Host, Testbed, TestbedOptions, testbed_root};
+use corral_testing::{Host, Testbed};
 use corral_types::{
     ContainerLabels, Instance, InstanceState, Kind, NodeState, Object, ServiceMode, ServiceSpec,
 };
@@ -27,38 +27,8 @@ const WAIT: Duration = Duration::from_secs(60);
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-struct Down(Option<PathBuf>);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        if let Some(root) = self.0.take()
-            && let Err(e) = Testbed::down(&root)
-        {
-            eprintln!("testbed down: {}", e.chain());
-        }
-    }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
 async fn bring_up(name: &'static str) -> (Testbed, Client, Down) {
-    let root = testbed_root(name);
-    let (bed, down) = blocking(move || {
-        let engine = corral_testing::test_engine().expect("private docker engine");
-        corral_testing::ensure_images(&engine).expect("test images");
-        Testbed::down(&root).expect("remove a leftover test bed");
-        let down = Down(Some(root.clone()));
-        let options = TestbedOptions {
-            hosts: 3,
-            corral: env!("CARGO_BIN_EXE_corral").into(),
-            images_from: Some(engine),
-        };
-        let bed = Testbed::up(&root, &options).unwrap_or_else(|e| panic!("{}", e.chain()));
-        (bed, down)
-    })
-    .await;
+    let (bed, down) = common::testbed::bring_up(name, 3).await;
     let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
     for name in ["h1", "h2", "h3"] {
         wait_node(&client, name, NodeState::Active).await;

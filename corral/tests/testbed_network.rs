@@ -10,55 +10,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::testbed::{blocking, bring_up};
 use common::{BUSYBOX, WHOAMI, wait_for};
 use corral_api::Client;
-use corral_testing::{Testbed, TestbedOptions, testbed_root};
+use corral_testing::Testbed;
 use corral_types::{
     Environment, EnvironmentSpec, Instance, InstanceState, Ipv4Cidr, Kind, NetworkMode, NodeState,
     Object, PortSpec, ServiceSpec,
 };
-
-/// Takes the test bed down when the test ends, also when it panics
-/// (unless `CORRAL_KEEP_TESTBED` is set, to look at it afterwards).
-struct Down(Option<PathBuf>);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        if std::env::var_os("CORRAL_KEEP_TESTBED").is_some() {
-            return;
-        }
-        if let Some(root) = self.0.take()
-            && let Err(e) = Testbed::down(&root)
-        {
-            eprintln!("testbed down: {}", e.chain());
-        }
-    }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
-async fn bring_up(name: &'static str, hosts: usize) -> (Testbed, Down) {
-    let root = testbed_root(name);
-    blocking(move || {
-        let engine = corral_testing::test_engine().expect("private docker engine");
-        corral_testing::ensure_images(&engine).expect("test images");
-        Testbed::down(&root).expect("remove a leftover test bed");
-        let down = Down(Some(root.clone()));
-        let options = TestbedOptions {
-            hosts,
-            corral: env!("CARGO_BIN_EXE_corral").into(),
-            images_from: Some(engine),
-        };
-        let bed = Testbed::up(&root, &options).unwrap_or_else(|e| panic!("{}", e.chain()));
-        (bed, down)
-    })
-    .await
-}
 
 /// The slices of the active nodes of `env`, once `names` are all active with one.
 async fn slices(client: &Client, env: &str, names: &[&str]) -> Vec<(String, Ipv4Cidr)> {
