@@ -100,7 +100,11 @@ impl Testbed {
             {
                 return Ok(url.trim().to_string());
             }
-            if !self.server_running() {
+            // Between writing its pid file and `exec`, the process is still
+            // `sh` (not yet `corral`): only a pid that is gone has exited.
+            let pid_gone =
+                procs::read_pid(&self.layout.server_pid()).is_none_or(|pid| !procs::is_alive(pid));
+            if !self.server_running() && pid_gone {
                 return Err(not_ready("start (it exited)"));
             }
             if Instant::now() > deadline {

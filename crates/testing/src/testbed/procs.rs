@@ -111,7 +111,7 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
     }
 }
 
-fn read_pid(pid_file: &Path) -> Option<u32> {
+pub(crate) fn read_pid(pid_file: &Path) -> Option<u32> {
     std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()
 }
 
