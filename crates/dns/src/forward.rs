@@ -56,21 +56,8 @@ impl Forwarder {
 
     /// Sends `query` upstream over UDP and returns the first answer.
     pub(crate) async fn udp(&self, query: &[u8]) -> Result<Vec<u8>, ForwardError> {
-        let mut last = ForwardError::NoUpstream;
-        for &upstream in &self.upstream {
-            let deadline = Instant::now() + self.timeout;
-            match timeout_at(deadline, udp_exchange(upstream, query)).await {
-                Ok(Ok(answer)) => return Ok(answer),
-                Ok(Err(source)) => last = ForwardError::Io { upstream, source },
-                Err(_) => {
-                    last = ForwardError::Timeout {
-                        upstream,
-                        timeout: self.timeout,
-                    }
-                }
-            }
-        }
-        Err(last)
+        self.first_answer(|upstream| udp_exchange(upstream, query))
+            .await
     }
 
     /// Sends `query` upstream over TCP and returns the answer.
@@ -78,10 +65,21 @@ impl Forwarder {
         if query.len() > MAX_TCP_MESSAGE {
             return Err(ForwardError::TooLong { len: query.len() });
         }
+        self.first_answer(|upstream| tcp_exchange(upstream, query))
+            .await
+    }
+
+    /// Tries the upstream resolvers in order, each within the timeout, and
+    /// returns the first answer, or the error of the last one tried.
+    async fn first_answer<F, Fut>(&self, exchange: F) -> Result<Vec<u8>, ForwardError>
+    where
+        F: Fn(SocketAddr) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<Vec<u8>>>,
+    {
         let mut last = ForwardError::NoUpstream;
         for &upstream in &self.upstream {
             let deadline = Instant::now() + self.timeout;
-            match timeout_at(deadline, tcp_exchange(upstream, query)).await {
+            match timeout_at(deadline, exchange(upstream)).await {
                 Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(source)) => last = ForwardError::Io { upstream, source },
                 Err(_) => {
