@@ -67,9 +67,10 @@ struct Running {
 
 impl Balancers {
     /// Makes the running balancers match the balancer instances of `desired`.
-    pub async fn reconcile(&self, shared: &Arc<Shared>, desired: &[Instance]) {
+    pub async fn reconcile(&self, shared: &Arc<Shared>, desired: &[Arc<Instance>]) {
         let mine: Vec<&Instance> = desired
             .iter()
+            .map(Arc::as_ref)
             .filter(|i| is_balancer(i) && i.spec.node == shared.options.name)
             .collect();
         let wanted: BTreeSet<&str> = mine

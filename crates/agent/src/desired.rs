@@ -25,7 +25,10 @@ pub struct Desired {
 
 #[derive(Default)]
 struct Copies {
-    instances: BTreeMap<String, Instance>,
+    /// Shared with the snapshots of the passes: a change replaces the
+    /// instance (or copies it first, if a snapshot still holds it), so a
+    /// snapshot never sees a change made after it was taken.
+    instances: BTreeMap<String, Arc<Instance>>,
     /// Statuses queued for the server and not yet taken, by instance name
     /// (with the uid of the instance they are about): they stay in the local
     /// copy whatever the server's copy says meanwhile (a watch event, a
@@ -42,7 +45,8 @@ impl Copies {
             .is_none_or(|old| old.meta.revision <= inst.meta.revision);
         if newer {
             self.overlay(&mut inst);
-            self.instances.insert(inst.meta.name.clone(), inst);
+            self.instances
+                .insert(inst.meta.name.clone(), Arc::new(inst));
         }
     }
 
@@ -60,7 +64,8 @@ impl Copies {
 }
 
 impl Desired {
-    pub fn snapshot(&self) -> (Vec<Instance>, bool) {
+    /// The local copies (shared, not copied) and whether they were listed.
+    pub fn snapshot(&self) -> (Vec<Arc<Instance>>, bool) {
         let list = self
             .copies
             .lock()
@@ -74,7 +79,7 @@ impl Desired {
             let mut instances = BTreeMap::new();
             for mut inst in items {
                 c.overlay(&mut inst);
-                instances.insert(inst.meta.name.clone(), inst);
+                instances.insert(inst.meta.name.clone(), Arc::new(inst));
             }
             c.pending.retain(|name, _| instances.contains_key(name));
             c.instances = instances;
@@ -120,7 +125,7 @@ impl Desired {
             && let Some(inst) = c.instances.get_mut(name)
             && inst.meta.uid == uid
         {
-            inst.status = status.clone();
+            Arc::make_mut(inst).status = status.clone();
             c.pending
                 .insert(name.to_string(), (uid.to_string(), status));
         }
@@ -171,7 +176,7 @@ impl Desired {
     }
 
     /// Instances whose status must be sent again, with the status to send.
-    pub fn unreported(&self) -> Vec<Instance> {
+    pub fn unreported(&self) -> Vec<Arc<Instance>> {
         let names: Vec<String> = self
             .unreported
             .lock()
@@ -320,6 +325,26 @@ mod tests {
         // A status about an instance no longer known is not kept either.
         d.set_pending_status("web-1", "old", status(InstanceState::Failed));
         assert_eq!(state_of(&d, "web-1"), (9, InstanceState::Pending));
+    }
+
+    #[test]
+    fn a_snapshot_never_sees_changes_made_after_it_was_taken() {
+        let d = Desired::default();
+        d.replace_all(vec![instance("web-1", "u1", 5, InstanceState::Pending)]);
+        let (before, _) = d.snapshot();
+        d.set_pending_status("web-1", "u1", status(InstanceState::Running));
+        assert_eq!(before[0].status.state, InstanceState::Pending);
+        let (after, _) = d.snapshot();
+        assert_eq!(after[0].status.state, InstanceState::Running);
+        d.upsert(instance("web-1", "u1", 6, InstanceState::Stopping));
+        assert_eq!(
+            (after[0].meta.revision, after[0].status.state),
+            (5, InstanceState::Running)
+        );
+        assert_eq!(state_of(&d, "web-1"), (6, InstanceState::Running));
+        d.remove("web-1", 6);
+        assert_eq!(after.len(), 1);
+        assert!(d.snapshot().0.is_empty());
     }
 
     #[test]

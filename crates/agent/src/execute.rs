@@ -118,7 +118,7 @@ async fn pass(
             if !steps.iter().any(|s| step_key(s) == inst.meta.uid) {
                 let status = inst.status.clone();
                 steps.push(Step::Report {
-                    instance: Box::new(inst),
+                    instance: inst,
                     status,
                 });
             }

@@ -134,7 +134,7 @@ impl HealthMonitor {
 
     /// Starts probing running primaries of instances with a health check,
     /// and stops probing everything else.
-    pub fn sync(&mut self, desired: &[Instance], containers: &[ContainerSummary]) {
+    pub fn sync(&mut self, desired: &[Arc<Instance>], containers: &[ContainerSummary]) {
         let mut wanted: HashMap<&str, (&str, &HealthCheck)> = HashMap::new();
         for inst in desired.iter().filter(|i| !i.spec.removing) {
             let Some(check) = &inst.spec.launch.health_check else {

@@ -139,7 +139,7 @@ async fn the_monitor_probes_running_instances_and_stops_when_they_go() {
             w.fetch_add(1, Ordering::SeqCst);
         }),
     );
-    let inst = instance_with_check("u1");
+    let inst = Arc::new(instance_with_check("u1"));
     let c = running("c1", "u1");
     monitor.sync(std::slice::from_ref(&inst), std::slice::from_ref(&c));
     assert_eq!(monitor.probing(), 1);

@@ -7,6 +7,7 @@
 //! `io.corral.sidekick=<name>`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use corral_engine::{ContainerState, ContainerSummary};
@@ -25,19 +26,19 @@ pub enum Step {
     /// then the other sidekicks), stopping and removing the containers in
     /// `replace` first and reusing the data sidekicks in `keep` (name to id).
     Launch {
-        instance: Box<Instance>,
+        instance: Arc<Instance>,
         replace: Vec<String>,
         keep: BTreeMap<String, String>,
         after_failure: bool,
     },
     /// Start a created container.
     Start {
-        instance: Box<Instance>,
+        instance: Arc<Instance>,
         container_id: String,
     },
     /// (Re)create sidekicks of an instance whose primary runs.
     LaunchSidekicks {
-        instance: Box<Instance>,
+        instance: Arc<Instance>,
         primary_id: String,
         sidekicks: Vec<SidekickLaunch>,
     },
@@ -46,12 +47,12 @@ pub enum Step {
     /// Stop and remove the instance's containers (sidekicks first), then
     /// delete the instance.
     Finish {
-        instance: Box<Instance>,
+        instance: Arc<Instance>,
         container_ids: Vec<String>,
     },
     /// Tell the server the instance's new status.
     Report {
-        instance: Box<Instance>,
+        instance: Arc<Instance>,
         status: InstanceStatus,
     },
 }
@@ -90,10 +91,10 @@ pub(crate) fn should_restart(policy: RestartPolicy, exit_code: i64) -> bool {
     }
 }
 
-fn report_if_changed(steps: &mut Vec<Step>, inst: &Instance, status: InstanceStatus) {
+fn report_if_changed(steps: &mut Vec<Step>, inst: &Arc<Instance>, status: InstanceStatus) {
     if inst.status != status {
         steps.push(Step::Report {
-            instance: Box::new(inst.clone()),
+            instance: Arc::clone(inst),
             status,
         });
     }
@@ -124,7 +125,7 @@ fn orphan(steps: &mut Vec<Step>, c: &ContainerSummary) {
 }
 
 /// Plans one pass.
-pub fn plan_node(node: &str, desired: &[Instance], facts: &NodeFacts) -> Vec<Step> {
+pub fn plan_node(node: &str, desired: &[Arc<Instance>], facts: &NodeFacts) -> Vec<Step> {
     let mut by_uid: HashMap<&str, Owned> = HashMap::new();
     for c in facts.containers {
         if let Some(uid) = c.labels.get(ContainerLabels::INSTANCE_UID) {
@@ -150,7 +151,7 @@ pub fn plan_node(node: &str, desired: &[Instance], facts: &NodeFacts) -> Vec<Ste
                 .chain(&mine.primaries)
                 .chain(mine.sidekicks.iter().filter(|c| data(c)));
             steps.push(Step::Finish {
-                instance: Box::new(inst.clone()),
+                instance: Arc::clone(inst),
                 container_ids: ids.map(|c| c.id.clone()).collect(),
             });
             continue;
@@ -233,7 +234,7 @@ impl Current<'_> {
 
 fn plan_instance(
     steps: &mut Vec<Step>,
-    inst: &Instance,
+    inst: &Arc<Instance>,
     primary: Option<&ContainerSummary>,
     sidekicks: &BTreeMap<&str, &ContainerSummary>,
     facts: &NodeFacts,
@@ -246,7 +247,7 @@ fn plan_instance(
     match c.state {
         ContainerState::Running => plan_running(steps, inst, c, &current, facts),
         ContainerState::Created => steps.push(Step::Start {
-            instance: Box::new(inst.clone()),
+            instance: Arc::clone(inst),
             container_id: c.id.clone(),
         }),
         ContainerState::Exited(code) => plan_exited(steps, inst, c, code, &current, facts),
@@ -256,7 +257,7 @@ fn plan_instance(
 
 /// (Re)launches the instance, replacing its containers but the data
 /// sidekicks it keeps.
-fn launch_step(inst: &Instance, current: &Current, after_failure: bool) -> Step {
+fn launch_step(inst: &Arc<Instance>, current: &Current, after_failure: bool) -> Step {
     let keep = current.kept(inst);
     let replace = current
         .all_ids(inst)
@@ -264,7 +265,7 @@ fn launch_step(inst: &Instance, current: &Current, after_failure: bool) -> Step 
         .filter(|id| !keep.values().any(|k| k == id))
         .collect();
     Step::Launch {
-        instance: Box::new(inst.clone()),
+        instance: Arc::clone(inst),
         replace,
         keep,
         after_failure,
@@ -272,7 +273,7 @@ fn launch_step(inst: &Instance, current: &Current, after_failure: bool) -> Step 
 }
 
 /// No primary container: never launched, failed to launch, or removed behind our back.
-fn plan_missing(steps: &mut Vec<Step>, inst: &Instance, current: &Current, facts: &NodeFacts) {
+fn plan_missing(steps: &mut Vec<Step>, inst: &Arc<Instance>, current: &Current, facts: &NodeFacts) {
     let policy = inst.spec.launch.restart;
     let wait = facts.backoff.wait(&inst.meta.uid, facts.now);
     let never_launched = inst.status.container_id.is_empty();
@@ -318,7 +319,7 @@ fn health_of(inst: &Instance, c: &ContainerSummary, facts: &NodeFacts) -> Health
 
 fn plan_running(
     steps: &mut Vec<Step>,
-    inst: &Instance,
+    inst: &Arc<Instance>,
     c: &ContainerSummary,
     current: &Current,
     facts: &NodeFacts,
@@ -340,7 +341,7 @@ fn plan_running(
     let launches = sidekick_launches(inst, current, facts);
     if !launches.is_empty() {
         steps.push(Step::LaunchSidekicks {
-            instance: Box::new(inst.clone()),
+            instance: Arc::clone(inst),
             primary_id: c.id.clone(),
             sidekicks: launches,
         });
@@ -464,7 +465,7 @@ fn sidekick_statuses(inst: &Instance, current: &Current) -> Vec<SidekickStatus> 
 
 fn plan_exited(
     steps: &mut Vec<Step>,
-    inst: &Instance,
+    inst: &Arc<Instance>,
     c: &ContainerSummary,
     code: i64,
     current: &Current,

@@ -77,7 +77,8 @@ fn plan_with_health(
         now_ms: 1_000,
         synced,
     };
-    plan_node(node, desired, &facts)
+    let desired: Vec<Arc<Instance>> = desired.iter().cloned().map(Arc::new).collect();
+    plan_node(node, &desired, &facts)
 }
 
 fn kinds(steps: &[Step]) -> Vec<&'static str> {

@@ -5,9 +5,13 @@
 //! 150,000 instances that decoding was most of a pass).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use corral_scheduler::Demand;
 use corral_store::{Event, EventType, Query, Revision, Store, StoreError};
 use corral_types::{Environment, Instance, Kind, Node, Object, RawObject, Service};
+
+use crate::placement::demand;
 
 /// Objects of one kind by (environment, name).
 type Table<O> = BTreeMap<(String, String), O>;
@@ -18,8 +22,18 @@ pub struct Cache {
     environments: Table<Environment>,
     nodes: Table<Node>,
     services: Table<Service>,
-    instances: Table<Instance>,
+    instances: Table<CachedInstance>,
     revision: Revision,
+}
+
+/// An instance and what it asks of the scheduler. The demand is derived
+/// once per spec (uid and generation: a status report changes neither), so
+/// a placement pass builds its snapshot of every placed instance without
+/// copying their labels, rules and ports again.
+#[derive(Debug, Clone)]
+struct CachedInstance {
+    object: Instance,
+    demand: Arc<Demand>,
 }
 
 /// The kinds the cache keeps.
@@ -52,8 +66,30 @@ impl Cache {
             Kind::Environment => insert_newer(&mut self.environments, raw),
             Kind::Node => insert_newer(&mut self.nodes, raw),
             Kind::Service => insert_newer(&mut self.services, raw),
-            Kind::Instance => insert_newer(&mut self.instances, raw),
+            Kind::Instance => self.upsert_instance(raw),
             _ => {}
+        }
+    }
+
+    fn upsert_instance(&mut self, raw: RawObject) {
+        let key = (raw.meta.environment.clone(), raw.meta.name.clone());
+        let old = self.instances.get(&key);
+        if old.is_some_and(|old| old.object.meta.revision > raw.meta.revision) {
+            return;
+        }
+        match Object::from_raw(raw) {
+            Ok(object) => {
+                let demand = match old {
+                    Some(old) if same_spec(&old.object, &object) => old.demand.clone(),
+                    _ => Arc::new(demand(&object)),
+                };
+                self.instances
+                    .insert(key, CachedInstance { object, demand });
+            }
+            Err(e) => {
+                tracing::warn!("skipping instance {}/{}: {e}", key.0, key.1);
+                self.instances.remove(&key);
+            }
         }
     }
 
@@ -64,7 +100,14 @@ impl Cache {
             Kind::Environment => remove_older(&mut self.environments, &key, rev),
             Kind::Node => remove_older(&mut self.nodes, &key, rev),
             Kind::Service => remove_older(&mut self.services, &key, rev),
-            Kind::Instance => remove_older(&mut self.instances, &key, rev),
+            Kind::Instance
+                if self
+                    .instances
+                    .get(&key)
+                    .is_some_and(|old| old.object.meta.revision < rev) =>
+            {
+                self.instances.remove(&key);
+            }
             _ => {}
         }
     }
@@ -106,13 +149,30 @@ impl Cache {
 
     /// Instances ordered by (environment, name).
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
-        self.instances.values()
+        self.instances.values().map(|c| &c.object)
     }
 
     pub fn instance(&self, environment: &str, name: &str) -> Option<&Instance> {
         self.instances
             .get(&(environment.to_string(), name.to_string()))
+            .map(|c| &c.object)
     }
+
+    /// What `inst` asks of the scheduler: the cached demand when the cache
+    /// holds the same spec of it, else derived now (a new instance).
+    pub fn demand_of(&self, inst: &Instance) -> Arc<Demand> {
+        let key = (inst.meta.environment.clone(), inst.meta.name.clone());
+        match self.instances.get(&key) {
+            Some(cached) if same_spec(&cached.object, inst) => cached.demand.clone(),
+            _ => Arc::new(demand(inst)),
+        }
+    }
+}
+
+/// Whether two copies of an instance have the same spec: every spec change
+/// (by the API or the controllers) raises the generation.
+fn same_spec(a: &Instance, b: &Instance) -> bool {
+    a.meta.uid == b.meta.uid && a.meta.generation == b.meta.generation
 }
 
 /// Decodes `raw` and keeps it unless a newer revision is already there. An
@@ -205,6 +265,42 @@ mod tests {
         bad.spec = serde_json::json!({"service": 42});
         cache.apply(event(EventType::Updated, bad));
         assert!(cache.instance("default", "web-1").is_none());
+    }
+
+    #[test]
+    fn a_status_report_keeps_the_instance_demand_and_a_spec_change_renews_it() {
+        let mut cache = Cache::default();
+        let mut raw = raw_instance("web-1", 1);
+        raw.meta.uid = "u1".into();
+        raw.meta.generation = 1;
+        cache.apply(event(EventType::Created, raw.clone()));
+        let first = cache
+            .instance("default", "web-1")
+            .map(|i| cache.demand_of(i));
+
+        raw.meta.revision = 2;
+        raw.status = serde_json::json!({"state": "running"});
+        cache.apply(event(EventType::Updated, raw.clone()));
+        let Some(inst) = cache.instance("default", "web-1") else {
+            panic!("web-1 is cached");
+        };
+        let after_status = cache.demand_of(inst);
+        assert!(
+            first
+                .as_ref()
+                .is_some_and(|f| Arc::ptr_eq(f, &after_status))
+        );
+
+        raw.meta.revision = 3;
+        raw.meta.generation = 2;
+        raw.spec = serde_json::json!({"service": "web", "pinned_node": "n1"});
+        cache.apply(event(EventType::Updated, raw));
+        let Some(inst) = cache.instance("default", "web-1") else {
+            panic!("web-1 is cached");
+        };
+        let after_spec = cache.demand_of(inst);
+        assert!(!Arc::ptr_eq(&after_status, &after_spec));
+        assert_eq!(after_spec.pinned_node.as_deref(), Some("n1"));
     }
 
     #[test]

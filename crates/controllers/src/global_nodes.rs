@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use corral_types::{Instance, Node, Service, ServiceMode};
 
-use crate::placement::global_nodes;
+use crate::placement::{DemandOf, global_nodes};
 
 /// Longest time a global service's node list is reused without a change.
 pub const REFRESH: Duration = Duration::from_secs(5);
@@ -50,6 +50,7 @@ impl GlobalNodesCache {
         services: impl Iterator<Item = &'a Service>,
         nodes: &[&Node],
         instances: &[&Instance],
+        demand_of: DemandOf,
         now: Instant,
     ) {
         let mut fingerprints: BTreeMap<&str, u64> = BTreeMap::new();
@@ -66,7 +67,7 @@ impl GlobalNodesCache {
                     && now.saturating_duration_since(e.computed) < REFRESH
             });
             if !fresh {
-                let list = global_nodes(svc, nodes, instances);
+                let list = global_nodes(svc, nodes, instances, demand_of);
                 self.entries.insert(
                     key.clone(),
                     Entry {
@@ -101,6 +102,7 @@ impl GlobalNodesCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::placement::fresh_demand;
     use corral_store::Revision;
     use corral_types::{Kind, NodeSpec, NodeState, Object, ServiceSpec};
 
@@ -141,20 +143,26 @@ mod tests {
         let svc = global_service();
         let (n1, n2) = (node("n1", 1), node("n2", 2));
         let now = Instant::now();
-        cache.refresh(std::iter::once(&svc), &[&n1], &[], now);
+        cache.refresh(std::iter::once(&svc), &[&n1], &[], &fresh_demand, now);
         assert_eq!(nodes_of(&cache), vec!["n1"]);
         // Reused: a node list that did not change is not worked out again,
         // so a fake change the fingerprint cannot see is not picked up...
         let mut cordoned = n1.clone();
         cordoned.spec.unschedulable = true;
-        cache.refresh(std::iter::once(&svc), &[&cordoned], &[], now);
+        cache.refresh(std::iter::once(&svc), &[&cordoned], &[], &fresh_demand, now);
         assert_eq!(nodes_of(&cache), vec!["n1"]);
         // ...but a node that joins (or is rewritten) is.
-        cache.refresh(std::iter::once(&svc), &[&n1, &n2], &[], now);
+        cache.refresh(std::iter::once(&svc), &[&n1, &n2], &[], &fresh_demand, now);
         assert_eq!(nodes_of(&cache), vec!["n1", "n2"]);
         // And after REFRESH everything is worked out again.
         let later = now + REFRESH;
-        cache.refresh(std::iter::once(&svc), &[&cordoned, &n2], &[], later);
+        cache.refresh(
+            std::iter::once(&svc),
+            &[&cordoned, &n2],
+            &[],
+            &fresh_demand,
+            later,
+        );
         assert_eq!(nodes_of(&cache), vec!["n2"]);
     }
 
@@ -164,9 +172,9 @@ mod tests {
         let svc = global_service();
         let n1 = node("n1", 1);
         let now = Instant::now();
-        cache.refresh(std::iter::once(&svc), &[&n1], &[], now);
+        cache.refresh(std::iter::once(&svc), &[&n1], &[], &fresh_demand, now);
         assert_eq!(cache.len(), 1);
-        cache.refresh(std::iter::empty(), &[&n1], &[], now);
+        cache.refresh(std::iter::empty(), &[&n1], &[], &fresh_demand, now);
         assert!(cache.is_empty());
     }
 }

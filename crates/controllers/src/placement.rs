@@ -2,6 +2,7 @@
 //! instances, asks the (pure) scheduler, and turns its plan into changes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use corral_scheduler::{Decision, Demand, NodeView, Pending, Placed, Snapshot, schedule};
 use corral_types::{Instance, Node, NodeState, PlacementStrategy};
@@ -28,7 +29,18 @@ const ROLE_LABEL: &str = "io.corral.role";
 const SERVICE_LABEL: &str = "io.corral.service";
 const STACK_LABEL: &str = "io.corral.stack";
 
-fn demand(inst: &Instance) -> Demand {
+/// Where the demands of instances come from: the controllers' cache keeps
+/// one per instance ([`crate::cache::Cache::demand_of`]); [`fresh_demand`]
+/// derives it every time.
+pub type DemandOf<'a> = &'a dyn Fn(&Instance) -> Arc<Demand>;
+
+/// Derives `inst`'s demand anew.
+pub fn fresh_demand(inst: &Instance) -> Arc<Demand> {
+    Arc::new(demand(inst))
+}
+
+/// What `inst` asks of the scheduler.
+pub(crate) fn demand(inst: &Instance) -> Demand {
     let launch = &inst.spec.launch;
     let mut labels = launch.container_labels.clone();
     labels.insert(SERVICE_LABEL.to_string(), inst.spec.service.clone());
@@ -77,6 +89,7 @@ pub fn global_nodes(
     service: &corral_types::Service,
     nodes: &[&Node],
     instances: &[&Instance],
+    demand_of: DemandOf,
 ) -> Vec<String> {
     let env = service.meta.environment.as_str();
     let hosting: std::collections::BTreeSet<&str> = instances
@@ -109,7 +122,7 @@ pub fn global_nodes(
             })
             .map(|i| Placed {
                 node: i.spec.node.clone(),
-                demand: demand(i),
+                demand: demand_of(i),
             })
             .collect(),
         strategy: PlacementStrategy::default(),
@@ -134,6 +147,7 @@ pub fn plan_placement(
     nodes: &[&Node],
     instances: &[&Instance],
     strategies: &BTreeMap<String, PlacementStrategy>,
+    demand_of: DemandOf,
 ) -> Vec<PlacementChange> {
     let mut by_env: BTreeMap<&str, (Snapshot, Vec<Pending>)> = BTreeMap::new();
     for node in nodes {
@@ -149,7 +163,7 @@ pub fn plan_placement(
             // removing or not.
             entry.0.placed.push(Placed {
                 node: inst.spec.node.clone(),
-                demand: demand(inst),
+                demand: demand_of(inst),
             });
         } else if !inst.spec.removing {
             entry.1.push(Pending {
@@ -210,7 +224,7 @@ mod tests {
     };
 
     fn plan(nodes: &[&Node], instances: &[&Instance]) -> Vec<PlacementChange> {
-        plan_placement(nodes, instances, &BTreeMap::new())
+        plan_placement(nodes, instances, &BTreeMap::new(), &fresh_demand)
     }
 
     fn placed_on(changes: &[PlacementChange]) -> Vec<String> {
@@ -305,7 +319,7 @@ mod tests {
         let spread = plan(&[&n1, &n2], &[&busy, &a]);
         assert_eq!(placed_on(&spread), ["n1"]);
         let binpack = BTreeMap::from([("default".to_string(), PlacementStrategy::Binpack)]);
-        let packed = plan_placement(&[&n1, &n2], &[&busy, &a], &binpack);
+        let packed = plan_placement(&[&n1, &n2], &[&busy, &a], &binpack, &fresh_demand);
         assert_eq!(placed_on(&packed), ["n2"]);
     }
 
@@ -408,7 +422,7 @@ mod tests {
         let (a, b, c, d) = (on("n1", 1), on("n2", 2), on("n3", 3), on("n4", 4));
         let nodes = [&active, &lost, &cordoned, &draining, &lost_empty];
         assert_eq!(
-            global_nodes(&service, &nodes, &[&a, &b, &c, &d]),
+            global_nodes(&service, &nodes, &[&a, &b, &c, &d], &fresh_demand),
             ["n1", "n2", "n3"]
         );
     }

@@ -203,7 +203,14 @@ impl Context {
         let mut ops: Vec<Op> = Vec::new();
         let mut created: Vec<Instance> = Vec::new();
         let mut global_cache = self.global_nodes.borrow_mut();
-        global_cache.refresh(cache.services(), &nodes, &instances, Instant::now());
+        let demand_of = |inst: &Instance| cache.demand_of(inst);
+        global_cache.refresh(
+            cache.services(),
+            &nodes,
+            &instances,
+            &demand_of,
+            Instant::now(),
+        );
         for ((env, name), insts) in &groups {
             let service = by_name.get(&(*env, *name)).copied();
             let global_nodes = match service {
@@ -287,7 +294,8 @@ impl Context {
             let mut all: Vec<&Instance> = instances.to_vec();
             let created: Vec<Instance> = new_by_name.values().cloned().collect();
             all.extend(created.iter());
-            let changes = plan_placement(nodes, &all, &strategies);
+            let demand_of = |inst: &Instance| cache.demand_of(inst);
+            let changes = plan_placement(nodes, &all, &strategies, &demand_of);
             for change in changes {
                 let (env, name) = match &change {
                     PlacementChange::Place {

@@ -76,6 +76,9 @@ pub(crate) struct FakeContainer {
     pub(crate) config: ContainerConfig,
     /// Its address on `config.network`, given at creation.
     network_ip: String,
+    /// `10.0.x.y` from its sequence number: its address on the default
+    /// network, formatted once (not on every `list`).
+    default_ip: String,
     state: ContainerState,
     started_at: String,
     /// One entry per line, as [`FakeEngine::push_log`] added them.
@@ -94,8 +97,7 @@ impl FakeContainer {
         }
     }
 
-    /// Its network's address, or `10.0.x.y` from its sequence number on
-    /// the default network, while it runs.
+    /// Its network's address, or its default one, while it runs.
     fn ip(&self) -> String {
         if self.state != ContainerState::Running || !self.config.network_mode.is_empty() {
             return String::new();
@@ -103,7 +105,7 @@ impl FakeContainer {
         if !self.network_ip.is_empty() {
             return self.network_ip.clone();
         }
-        format!("10.0.{}.{}", (self.seq >> 8) & 0xff, self.seq & 0xff)
+        self.default_ip.clone()
     }
 }
 
@@ -383,6 +385,7 @@ impl ContainerEngine for FakeEngine {
             id: id.clone(),
             config,
             network_ip,
+            default_ip: format!("10.0.{}.{}", (seq >> 8) & 0xff, seq & 0xff),
             state: ContainerState::Created,
             started_at: String::new(),
             logs: Vec::new(),

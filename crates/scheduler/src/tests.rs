@@ -52,7 +52,7 @@ pub(crate) fn with_resources(mut d: Demand, cpu_millis: u64, memory_bytes: u64) 
 pub(crate) fn placed(node: &str, demand: Demand) -> Placed {
     Placed {
         node: node.to_string(),
-        demand,
+        demand: demand.into(),
     }
 }
 

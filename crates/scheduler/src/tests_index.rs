@@ -186,7 +186,7 @@ fn mixed(
             let s = below(24) as usize;
             Placed {
                 node: format!("n{:03}", below(nodes as u64 + 1)),
-                demand: instance(s, 1000 + i, None),
+                demand: instance(s, 1000 + i, None).into(),
             }
         })
         .collect();

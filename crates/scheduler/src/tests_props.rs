@@ -134,7 +134,7 @@ pub(crate) fn arb_case() -> impl Strategy<Value = (Snapshot, Vec<Pending>)> {
                 .enumerate()
                 .map(|(i, &(s, n))| Placed {
                     node: format!("n{n}"),
-                    demand: instance(&services, s, 100 + i, None),
+                    demand: instance(&services, s, 100 + i, None).into(),
                 })
                 .collect();
             let pending = pending

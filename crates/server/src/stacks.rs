@@ -224,26 +224,30 @@ async fn preview(
     let node_refs: Vec<&Node> = nodes.iter().collect();
     let inst_refs: Vec<&Instance> = instances.iter().collect();
     let strategies = BTreeMap::new();
-    let mut out: Vec<PlannedInstance> =
-        corral_controllers::placement::plan_placement(&node_refs, &inst_refs, &strategies)
-            .into_iter()
-            .filter_map(|change| match change {
-                corral_controllers::placement::PlacementChange::Place { name, node, .. } => {
-                    new_names.contains(&name).then(|| PlannedInstance {
-                        instance: name,
-                        node,
-                        reason: String::new(),
-                    })
-                }
-                corral_controllers::placement::PlacementChange::Unplaced {
-                    name, reason, ..
-                } => new_names.contains(&name).then(|| PlannedInstance {
-                    instance: name,
-                    node: String::new(),
-                    reason,
-                }),
+    let mut out: Vec<PlannedInstance> = corral_controllers::placement::plan_placement(
+        &node_refs,
+        &inst_refs,
+        &strategies,
+        &corral_controllers::placement::fresh_demand,
+    )
+    .into_iter()
+    .filter_map(|change| match change {
+        corral_controllers::placement::PlacementChange::Place { name, node, .. } => {
+            new_names.contains(&name).then(|| PlannedInstance {
+                instance: name,
+                node,
+                reason: String::new(),
             })
-            .collect();
+        }
+        corral_controllers::placement::PlacementChange::Unplaced { name, reason, .. } => {
+            new_names.contains(&name).then(|| PlannedInstance {
+                instance: name,
+                node: String::new(),
+                reason,
+            })
+        }
+    })
+    .collect();
     out.sort_by(|a, b| a.instance.cmp(&b.instance));
     Ok(out)
 }
