@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use corral_types::{Instance, Node, Service, ServiceMode};
 
-use crate::placement::{DemandOf, global_nodes};
+use crate::placement::{DemandOf, global_nodes_each};
 
 /// Longest time a global service's node list is reused without a change.
 pub const REFRESH: Duration = Duration::from_secs(5);
@@ -55,6 +55,8 @@ impl GlobalNodesCache {
     ) {
         let mut fingerprints: BTreeMap<&str, u64> = BTreeMap::new();
         let mut seen: Vec<ServiceKey> = Vec::new();
+        let mut globals: Vec<(&Service, u64)> = Vec::new();
+        let mut any_stale = false;
         for svc in services.filter(|s| s.spec.mode == ServiceMode::Global) {
             let env = svc.meta.environment.as_str();
             let fingerprint = *fingerprints
@@ -66,10 +68,18 @@ impl GlobalNodesCache {
                     && e.nodes_fingerprint == fingerprint
                     && now.saturating_duration_since(e.computed) < REFRESH
             });
-            if !fresh {
-                let list = global_nodes(svc, nodes, instances, demand_of);
+            any_stale |= !fresh;
+            globals.push((svc, fingerprint));
+            seen.push(key);
+        }
+        // The cost is indexing every placed instance, whatever the number
+        // of services asked about: when one list is stale, all are redone.
+        if any_stale {
+            let services: Vec<&Service> = globals.iter().map(|(svc, _)| *svc).collect();
+            let lists = global_nodes_each(&services, nodes, instances, demand_of);
+            for ((svc, fingerprint), list) in globals.into_iter().zip(lists) {
                 self.entries.insert(
-                    key.clone(),
+                    (svc.meta.environment.clone(), svc.meta.name.clone()),
                     Entry {
                         service_generation: svc.meta.generation,
                         nodes_fingerprint: fingerprint,
@@ -78,7 +88,6 @@ impl GlobalNodesCache {
                     },
                 );
             }
-            seen.push(key);
         }
         self.entries.retain(|k, _| seen.contains(k));
     }

@@ -12,6 +12,8 @@
 //!   [`evacuation`] reschedules the instances of disconnected and removed
 //!   nodes; [`drain`] moves instances off draining nodes start-first.
 //! - [`service_status`]: counts running and pending instances per service.
+//! - [`launch_memo`]: remembers which instances run their service's current
+//!   launch config, so a pass does not compare every one again.
 
 pub mod cache;
 pub mod clock;
@@ -19,6 +21,7 @@ pub mod dependencies;
 pub mod drain;
 pub mod evacuation;
 pub mod global_nodes;
+pub mod launch_memo;
 pub mod liveness;
 pub mod placement;
 pub mod rollout;

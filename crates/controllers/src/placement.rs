@@ -1,7 +1,7 @@
 //! Places pending instances: builds the scheduler's snapshot from nodes and
 //! instances, asks the (pure) scheduler, and turns its plan into changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use corral_scheduler::{Decision, Demand, NodeView, Pending, Placed, Snapshot, schedule};
@@ -127,17 +127,119 @@ pub fn global_nodes(
             .collect(),
         strategy: PlacementStrategy::default(),
     };
-    let probe: Instance = corral_types::Object::new(
+    corral_scheduler::eligible_nodes(&snapshot, &demand(&probe_of(service)))
+}
+
+/// [`global_nodes`] for several global services, indexing each
+/// environment's placed instances once for all of them instead of once per
+/// service. A service with a hard container rule (its own instances could
+/// attract or repel it) still gets its own snapshot without them; for the
+/// others the result is the same, because only such rules look at the
+/// instances on a node.
+pub fn global_nodes_each(
+    services: &[&corral_types::Service],
+    nodes: &[&Node],
+    instances: &[&Instance],
+    demand_of: DemandOf,
+) -> Vec<Vec<String>> {
+    let mut lists = vec![Vec::new(); services.len()];
+    let mut shared: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, service) in services.iter().enumerate() {
+        if has_container_rules(&service.spec) {
+            lists[index] = global_nodes(service, nodes, instances, demand_of);
+        } else {
+            shared
+                .entry(service.meta.environment.as_str())
+                .or_default()
+                .push(index);
+        }
+    }
+    for (env, indexes) in shared {
+        let wanted: BTreeSet<&str> = indexes
+            .iter()
+            .map(|&i| services[i].meta.name.as_str())
+            .collect();
+        let mut hosting: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut placed = Vec::new();
+        for inst in instances
+            .iter()
+            .filter(|i| i.meta.environment == env && !i.spec.node.is_empty())
+        {
+            placed.push(Placed {
+                node: inst.spec.node.clone(),
+                demand: demand_of(inst),
+            });
+            if !inst.spec.removing && wanted.contains(inst.spec.service.as_str()) {
+                hosting
+                    .entry(inst.spec.service.as_str())
+                    .or_default()
+                    .insert(inst.spec.node.as_str());
+            }
+        }
+        let env_nodes: Vec<&&Node> = nodes.iter().filter(|n| n.meta.environment == env).collect();
+        let schedulable: BTreeSet<&str> = env_nodes
+            .iter()
+            .filter(|n| node_view(n).schedulable)
+            .map(|n| n.meta.name.as_str())
+            .collect();
+        // Every node but a draining one may stay eligible (for the services
+        // it hosts); the others' schedulability is applied below.
+        let snapshot = Snapshot {
+            nodes: env_nodes
+                .iter()
+                .map(|n| {
+                    let mut view = node_view(n);
+                    view.schedulable = !n.spec.draining;
+                    view
+                })
+                .collect(),
+            placed,
+            strategy: PlacementStrategy::default(),
+        };
+        let demands: Vec<Demand> = indexes
+            .iter()
+            .map(|&i| demand(&probe_of(services[i])))
+            .collect();
+        let eligible = corral_scheduler::eligible_nodes_each(&snapshot, &demands);
+        for (&index, list) in indexes.iter().zip(eligible) {
+            let hosts = hosting.get(services[index].meta.name.as_str());
+            lists[index] = list
+                .into_iter()
+                .filter(|n| {
+                    schedulable.contains(n.as_str())
+                        || hosts.is_some_and(|h| h.contains(n.as_str()))
+                })
+                .collect();
+        }
+    }
+    lists
+}
+
+/// Whether the service's launch config has a hard rule about the
+/// containers on a node (affinity or anti-affinity to containers).
+fn has_container_rules(spec: &corral_types::ServiceSpec) -> bool {
+    spec.placement.rules.iter().any(|rule| {
+        rule.strength == corral_types::Strength::Hard
+            && matches!(
+                rule.target,
+                corral_types::RuleTarget::ContainerLabel { .. }
+                    | corral_types::RuleTarget::Instance { .. }
+            )
+    })
+}
+
+/// An unplaced instance of `service`: what a new instance would ask for.
+fn probe_of(service: &corral_types::Service) -> Instance {
+    corral_types::Object::new(
         corral_types::Kind::Instance,
-        env,
+        &service.meta.environment,
         &service.meta.name,
         corral_types::InstanceSpec {
             service: service.meta.name.clone(),
             launch: service.spec.launch(),
             ..Default::default()
         },
-    );
-    corral_scheduler::eligible_nodes(&snapshot, &demand(&probe))
+    )
 }
 
 /// Places the pending instances of every environment on that environment's
@@ -425,5 +527,77 @@ mod tests {
             global_nodes(&service, &nodes, &[&a, &b, &c, &d], &fresh_demand),
             ["n1", "n2", "n3"]
         );
+    }
+
+    #[test]
+    fn global_nodes_for_many_services_at_once_match_one_service_at_a_time() {
+        let hard = |target, equal| PlacementRule {
+            target,
+            equal,
+            strength: Strength::Hard,
+        };
+        let global = |name: &str, rules: Vec<PlacementRule>| -> corral_types::Service {
+            let mut spec = ServiceSpec {
+                image: "img".into(),
+                mode: corral_types::ServiceMode::Global,
+                ..Default::default()
+            };
+            spec.placement.rules = rules;
+            Object::new(Kind::Service, "default", name, spec)
+        };
+        let web = global("web", vec![]);
+        let ssd = global(
+            "ssd",
+            vec![hard(
+                RuleTarget::NodeLabel {
+                    key: "disk".into(),
+                    value: "ssd".into(),
+                },
+                true,
+            )],
+        );
+        let near = global(
+            "near",
+            vec![hard(
+                RuleTarget::ContainerLabel {
+                    key: "io.corral.service".into(),
+                    value: "db".into(),
+                },
+                true,
+            )],
+        );
+        let mut lost = node("n2");
+        lost.status.state = NodeState::Disconnected;
+        let mut cordoned = node("n3");
+        cordoned.spec.unschedulable = true;
+        let mut draining = node("n4");
+        draining.spec.draining = true;
+        let mut fast = node("n5");
+        fast.meta.labels.insert("disk".into(), "ssd".into());
+        let n6 = node("n6");
+        let on = |n: &str, ordinal| {
+            let mut i = instance(ordinal, n, 8080);
+            i.spec.launch.ports.clear();
+            i
+        };
+        let (a, b, c, d) = (on("n1", 1), on("n2", 2), on("n3", 3), on("n4", 4));
+        // A db on n5 that keeps web away.
+        let mut db = on("n5", 1);
+        db.meta.name = "db-1".into();
+        db.spec.service = "db".into();
+        db.spec.launch.placement.rules =
+            vec![hard(RuleTarget::Instance { name: "web".into() }, false)];
+        let nodes = [&node("n1"), &lost, &cordoned, &draining, &fast, &n6];
+        let instances = [&a, &b, &c, &d, &db];
+        let services = [&web, &ssd, &near];
+        let one_by_one: Vec<Vec<String>> = services
+            .iter()
+            .map(|s| global_nodes(s, &nodes, &instances, &fresh_demand))
+            .collect();
+        let at_once = global_nodes_each(&services, &nodes, &instances, &fresh_demand);
+        assert_eq!(at_once, one_by_one);
+        assert_eq!(at_once[0], ["n1", "n2", "n3", "n6"]);
+        assert_eq!(at_once[1], ["n5"]);
+        assert_eq!(at_once[2], ["n5"]);
     }
 }

@@ -119,7 +119,6 @@ fn failure(inst: &Instance) -> Option<String> {
 fn keep_scale(
     ctx: &ServiceContext<'_>,
     live: &[&Instance],
-    launch: &ServiceSpec,
     scale: usize,
     maker: &mut Maker<'_>,
     creating_allowed: bool,
@@ -137,7 +136,7 @@ fn keep_scale(
     }
     if live.len() > scale {
         let mut order: Vec<&Instance> = live.to_vec();
-        order.sort_by_key(|i| (i.spec.launch == *launch, retire_order(i)));
+        order.sort_by_key(|i| ((ctx.current_launch)(i), retire_order(i)));
         actions.extend(order[..live.len() - scale].iter().map(|i| retire(i)));
     } else if creating_allowed {
         for _ in live.len()..scale {
@@ -155,7 +154,6 @@ pub(crate) fn plan_replicated(
     creating_allowed: bool,
     plan: &mut ServicePlan,
 ) {
-    let launch = service.spec.launch();
     let live: Vec<&Instance> = ctx
         .instances
         .iter()
@@ -163,13 +161,12 @@ pub(crate) fn plan_replicated(
         .filter(|i| !i.spec.removing)
         .collect();
     let (new, old): (Vec<&Instance>, Vec<&Instance>) =
-        live.iter().partition(|i| i.spec.launch == launch);
+        live.iter().partition(|i| (ctx.current_launch)(i));
     let scale = service.spec.scale as usize;
     let Some(mut up) = status.upgrade.clone() else {
         keep_scale(
             ctx,
             &live,
-            &launch,
             scale,
             maker,
             creating_allowed,
@@ -203,7 +200,6 @@ pub(crate) fn plan_replicated(
         keep_scale(
             ctx,
             &live,
-            &launch,
             scale,
             maker,
             creating_allowed,

@@ -44,6 +44,8 @@ fn instance(svc: &Service, ordinal: u32, state: InstanceState, health: Health) -
 }
 
 fn plan(svc: &Service, insts: &[&Instance], now_ms: u64) -> ServicePlan {
+    let launch = svc.spec.launch();
+    let current = |i: &Instance| i.spec.launch == launch;
     plan_service(&ServiceContext {
         environment: "default",
         name: "web",
@@ -54,6 +56,7 @@ fn plan(svc: &Service, insts: &[&Instance], now_ms: u64) -> ServicePlan {
         global_nodes: &[],
         dependencies: Ok(()),
         draining_nodes: crate::service_plan::NO_DRAINING_NODES,
+        current_launch: &current,
     })
 }
 

@@ -23,6 +23,7 @@ use crate::clock::{Clock, new_uid};
 use crate::dependencies::dependencies_ready;
 use crate::evacuation::{plan_evacuation, plan_orphans};
 use crate::global_nodes::GlobalNodesCache;
+use crate::launch_memo::LaunchMemo;
 use crate::liveness::{Liveness, disconnect_after, plan_liveness};
 use crate::placement::{PlacementChange, plan_placement};
 use crate::service_plan::{InstanceAction, NO_DRAINING_NODES, ServiceContext, plan_service};
@@ -82,6 +83,8 @@ pub fn run_controllers(
                 clock,
                 config,
                 global_nodes: RefCell::default(),
+                launch_memo: RefCell::default(),
+                orphan_check: RefCell::new(None),
             };
             runtime.block_on(ctx.run(shutdown));
         })
@@ -93,6 +96,10 @@ struct Context {
     clock: Arc<dyn Clock>,
     config: ControllerConfig,
     global_nodes: RefCell<GlobalNodesCache>,
+    launch_memo: RefCell<LaunchMemo>,
+    /// When the instances were last checked for removed nodes, and the
+    /// node names then (a fingerprint): see [`Context::evacuate`].
+    orphan_check: RefCell<Option<(Instant, u64)>>,
 }
 
 impl Context {
@@ -112,7 +119,7 @@ impl Context {
             };
             loop {
                 let pass_started = tokio::time::Instant::now();
-                if let Err(e) = self.reconcile(&mut cache) {
+                if let Err(e) = self.reconcile(&mut cache, &mut watch) {
                     tracing::warn!("reconcile: {e}");
                 }
                 tokio::select! {
@@ -144,11 +151,11 @@ impl Context {
     /// what was written into the cache at once, so the next pass sees its
     /// own writes even before their watch events arrive (planning again on
     /// a cache without them would make every new instance twice).
-    fn reconcile(&self, cache: &mut Cache) -> Result<(), ControllerError> {
+    fn reconcile(&self, cache: &mut Cache, watch: &mut Watch) -> Result<(), ControllerError> {
         let started = Instant::now();
         let (writes, instances, planned, placed) = self.plan_pass(cache, started)?;
         let count = writes.len();
-        self.flush(writes, cache)?;
+        self.flush(writes, cache, watch)?;
         tracing::debug!(
             "pass over {instances} instances: plan {planned:?}, placement {:?}, {count} writes {:?}",
             placed - planned,
@@ -219,6 +226,12 @@ impl Context {
                 }
                 _ => &[],
             };
+            let launch = service.map(|s| (s, s.spec.launch()));
+            let current_launch = |inst: &Instance| {
+                launch.as_ref().is_some_and(|(svc, launch)| {
+                    self.launch_memo.borrow_mut().same(inst, svc, launch)
+                })
+            };
             let ctx = ServiceContext {
                 environment: env,
                 name,
@@ -229,6 +242,7 @@ impl Context {
                 global_nodes,
                 dependencies: service.map_or(Ok(()), |s| dependencies_ready(s, &groups)),
                 draining_nodes: draining.get(env).unwrap_or(NO_DRAINING_NODES),
+                current_launch: &current_launch,
             };
             let plan = plan_service(&ctx);
             for action in plan.actions {
@@ -257,6 +271,7 @@ impl Context {
             }
         }
         drop(global_cache);
+        self.launch_memo.borrow_mut().end_pass();
 
         let planned = started.elapsed();
         let writes = self.place(cache, &nodes, &instances, created, ops)?;
@@ -323,8 +338,20 @@ impl Context {
     /// Writes `ops` in batches (one transaction each). A batch that loses a
     /// race with another writer is retried op by op, and ops that lose
     /// again are left to the next pass.
-    fn flush(&self, ops: Vec<Op>, cache: &mut Cache) -> Result<(), ControllerError> {
+    ///
+    /// After each batch the events already on the watch are applied: the
+    /// writes of a large pass (150,000 new instances) would otherwise fill
+    /// the watch's channel with their own events and make it lag, and a
+    /// lagging watch costs a reload of the whole cache.
+    fn flush(
+        &self,
+        ops: Vec<Op>,
+        cache: &mut Cache,
+        watch: &mut Watch,
+    ) -> Result<(), ControllerError> {
         for chunk in ops.chunks(WRITE_BATCH) {
+            // An error here ends the watch; the loop sees it and reloads.
+            let _ = apply_ready(watch, cache);
             match self.store.apply(chunk.to_vec()) {
                 Ok(written) => {
                     for (op, obj) in chunk.iter().zip(written) {
@@ -395,7 +422,11 @@ impl Context {
                 lost_after
             );
         }
-        let orphans = plan_orphans(nodes, instances);
+        let orphans = if self.orphans_may_have_changed(nodes, now) {
+            plan_orphans(nodes, instances)
+        } else {
+            Vec::new()
+        };
         if !orphans.is_empty() {
             tracing::info!("rescheduling {} instances of removed nodes", orphans.len());
         }
@@ -409,6 +440,27 @@ impl Context {
                 revision: Some(revision),
             })
             .collect()
+    }
+
+    /// Whether to look for instances of removed nodes, a walk over every
+    /// instance: when a node was added or removed since the last look, and
+    /// at least every [`ORPHAN_CHECK`] (an instance written by hand onto a
+    /// node that does not exist).
+    fn orphans_may_have_changed(&self, nodes: &[&Node], now: Instant) -> bool {
+        let mut h = std::hash::DefaultHasher::new();
+        for n in nodes {
+            std::hash::Hash::hash(&(&n.meta.environment, &n.meta.name), &mut h);
+        }
+        let fingerprint = std::hash::Hasher::finish(&h);
+        let mut last = self.orphan_check.borrow_mut();
+        let due = match *last {
+            Some((at, seen)) => seen != fingerprint || now.duration_since(at) >= ORPHAN_CHECK,
+            None => true,
+        };
+        if due {
+            *last = Some((now, fingerprint));
+        }
+        due
     }
 
     fn instance_op(
@@ -478,6 +530,11 @@ async fn drain_until(
             _ = tokio::time::sleep_until(until) => break,
         }
     }
+    apply_ready(watch, cache)
+}
+
+/// Applies the events already waiting on the watch, without waiting.
+fn apply_ready(watch: &mut Watch, cache: &mut Cache) -> Result<(), WatchError> {
     // Unconstrained: tokio's cooperative budget would otherwise make a
     // ready channel look empty after a hundred-odd events.
     while let Some(next) = tokio::task::unconstrained(watch.next()).now_or_never() {
@@ -485,6 +542,9 @@ async fn drain_until(
     }
     Ok(())
 }
+
+/// Longest time between two looks for instances of removed nodes.
+const ORPHAN_CHECK: Duration = Duration::from_secs(5);
 
 /// Instance writes per store transaction.
 const WRITE_BATCH: usize = 512;

@@ -39,6 +39,9 @@ pub struct ServiceContext<'a> {
     pub dependencies: Result<(), String>,
     /// The draining nodes of the environment: instances move off them.
     pub draining_nodes: &'a BTreeSet<String>,
+    /// Whether an instance runs the service's current launch config (the
+    /// controllers remember the answers, see [`crate::launch_memo`]).
+    pub current_launch: &'a dyn Fn(&Instance) -> bool,
 }
 
 /// No draining nodes.
@@ -203,21 +206,19 @@ fn plan_global(
         }
     }
     let in_flight = ctx.instances.iter().any(|i| {
-        !i.spec.removing
-            && i.spec.launch == maker.launch
-            && i.status.state != InstanceState::Running
+        !i.spec.removing && (ctx.current_launch)(i) && i.status.state != InstanceState::Running
     });
     let mut may_replace = !in_flight;
     for node in &wanted {
         let mut here = by_node.remove(node).unwrap_or_default();
         // Keep one instance per node, preferring the current launch config.
-        here.sort_by_key(|i| (i.spec.launch != maker.launch, retire_order(i)));
+        here.sort_by_key(|i| (!(ctx.current_launch)(i), retire_order(i)));
         for extra in here.iter().skip(1) {
             actions.push(retire(extra));
         }
         match here.first() {
             None if creating_allowed => actions.push(maker.make(node)),
-            Some(kept) if kept.spec.launch != maker.launch && may_replace && creating_allowed => {
+            Some(kept) if !(ctx.current_launch)(kept) && may_replace && creating_allowed => {
                 may_replace = false;
                 actions.push(retire(kept));
                 actions.push(maker.make(node));
@@ -277,6 +278,8 @@ mod tests {
         nodes: &[String],
         deps: Result<(), String>,
     ) -> ServicePlan {
+        let launch = svc.map(|s| s.spec.launch());
+        let current = |i: &Instance| launch.as_ref().is_some_and(|l| i.spec.launch == *l);
         plan_service(&ServiceContext {
             environment: "default",
             name: "web",
@@ -287,6 +290,7 @@ mod tests {
             global_nodes: nodes,
             dependencies: deps,
             draining_nodes: NO_DRAINING_NODES,
+            current_launch: &current,
         })
     }
 

@@ -24,7 +24,7 @@ mod tests_props;
 #[cfg(test)]
 mod tests_rules;
 
-pub use plan::{eligible_nodes, schedule};
+pub use plan::{eligible_nodes, eligible_nodes_each, schedule};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,130 @@
+//! Whether an instance runs its service's current launch config,
+//! remembered between passes.
+//!
+//! The answer is a deep comparison of two launch configs (image, command,
+//! environment, labels, ports, volumes, rules...). Every pass asks it of
+//! every live instance, and at 150,000 instances those comparisons were the
+//! largest cost of a pass. The answer can only change when the instance's
+//! spec or the service's spec changes, and every spec change raises the
+//! object's generation, so it is kept per instance uid with the generations
+//! (and the service's uid) it was worked out for.
+
+use std::collections::HashMap;
+
+use corral_types::{Instance, Service, ServiceSpec};
+
+/// One remembered answer.
+struct Entry {
+    instance_generation: u64,
+    service_uid: String,
+    service_generation: u64,
+    same: bool,
+}
+
+/// Answers by instance uid. Two generations of entries: an answer asked
+/// for in a pass moves to the current one, and the answers nobody asked
+/// for in a whole pass (instances gone) are dropped at its end.
+#[derive(Default)]
+pub struct LaunchMemo {
+    current: HashMap<String, Entry>,
+    previous: HashMap<String, Entry>,
+}
+
+impl LaunchMemo {
+    /// Whether `inst` runs `launch`, the current launch config of `service`.
+    pub fn same(&mut self, inst: &Instance, service: &Service, launch: &ServiceSpec) -> bool {
+        let fits = |e: &Entry| {
+            e.instance_generation == inst.meta.generation
+                && e.service_generation == service.meta.generation
+                && e.service_uid == service.meta.uid
+        };
+        if let Some(entry) = self.current.get(&inst.meta.uid)
+            && fits(entry)
+        {
+            return entry.same;
+        }
+        let entry = match self.previous.remove_entry(&inst.meta.uid) {
+            Some((uid, entry)) if fits(&entry) => (uid, entry),
+            _ => (
+                inst.meta.uid.clone(),
+                Entry {
+                    instance_generation: inst.meta.generation,
+                    service_uid: service.meta.uid.clone(),
+                    service_generation: service.meta.generation,
+                    same: inst.spec.launch == *launch,
+                },
+            ),
+        };
+        let same = entry.1.same;
+        self.current.insert(entry.0, entry.1);
+        same
+    }
+
+    /// Ends a pass: answers not asked for since the last end are dropped.
+    pub fn end_pass(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use corral_types::{InstanceSpec, Kind, Object};
+
+    fn service(image: &str, generation: u64) -> Service {
+        let mut s: Service = Object::new(
+            Kind::Service,
+            "default",
+            "web",
+            ServiceSpec {
+                image: image.into(),
+                ..Default::default()
+            },
+        );
+        s.meta.uid = "s1".into();
+        s.meta.generation = generation;
+        s
+    }
+
+    fn instance(image: &str, generation: u64) -> Instance {
+        let mut i: Instance = Object::new(
+            Kind::Instance,
+            "default",
+            "web-1",
+            InstanceSpec {
+                service: "web".into(),
+                launch: service(image, 1).spec.launch(),
+                ..Default::default()
+            },
+        );
+        i.meta.uid = "i1".into();
+        i.meta.generation = generation;
+        i
+    }
+
+    #[test]
+    fn an_answer_is_kept_until_either_spec_changes() {
+        let mut memo = LaunchMemo::default();
+        let v1 = service("img:1", 1);
+        let inst = instance("img:1", 1);
+        assert!(memo.same(&inst, &v1, &v1.spec.launch()));
+        memo.end_pass();
+        // The service moves to img:2: a new generation, a new answer.
+        let v2 = service("img:2", 2);
+        assert!(!memo.same(&inst, &v2, &v2.spec.launch()));
+        memo.end_pass();
+        // The instance is replaced in place by a spec write: asked again.
+        let updated = instance("img:2", 2);
+        assert!(memo.same(&updated, &v2, &v2.spec.launch()));
+    }
+
+    #[test]
+    fn answers_nobody_asks_for_during_a_pass_are_dropped() {
+        let mut memo = LaunchMemo::default();
+        let v1 = service("img:1", 1);
+        assert!(memo.same(&instance("img:1", 1), &v1, &v1.spec.launch()));
+        memo.end_pass();
+        memo.end_pass();
+        assert!(memo.current.is_empty() && memo.previous.is_empty());
+    }
+}
