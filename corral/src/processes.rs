@@ -26,6 +26,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     let mut options = ServerOptions::new(&args.listen, &data_dir);
     options.controllers.node_timeout = args.liveness.node_timeout;
     options.controllers.reschedule_after = args.liveness.reschedule_after;
+    options.default_network = args.default_network;
     let server = start(options).await?;
     println!("corral server listening on {}", server.url);
     println!("admin token in {}", data_dir.join("admin-token").display());

@@ -122,6 +122,9 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
     report.print_table();
     let path = report.write()?;
     println!("figures written to {}", path.display());
+    if let Some(e) = &report.churn_error {
+        bail!("{e}");
+    }
     match &report.violations {
         Some(v) if !v.is_empty() => {
             for problem in v.iter().take(20) {
@@ -294,7 +297,11 @@ async fn deploy(
             probe_every: options.probe_every,
             timeout: options.timeout,
         };
-        report.churn = Some(churn.run().await?);
+        // The deploy's figures are kept (and printed) when the churn fails.
+        match churn.run().await {
+            Ok(figures) => report.churn = Some(figures),
+            Err(e) => report.churn_error = Some(format!("{e:#}")),
+        }
         report.server_peak_rss_mb = kib_to_mb(server.status_kib("VmHWM"));
     }
     Ok(())

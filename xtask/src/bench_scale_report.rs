@@ -54,6 +54,8 @@ pub struct ScaleReport {
     /// Instance written → container started: p50, p99, max (ms).
     pub delivery_lag_ms: Option<(f64, f64, f64)>,
     pub churn: Option<ChurnFigures>,
+    /// Why the churn phase failed, if it did.
+    pub churn_error: Option<String>,
 }
 
 /// The machine, for the record.
@@ -119,6 +121,7 @@ impl ScaleReport {
                 "api_p99_ms": c.api_p99_ms,
                 "probe_errors": c.probe_errors,
             })),
+            "churn_error": self.churn_error,
             "rules_checked": self.violations.is_some(),
             "violations": self.violations.as_ref().map(Vec::len),
             "max_zone_skew": self.spread_skew.as_ref().map(|(s, _)| *s),
@@ -218,6 +221,9 @@ impl ScaleReport {
     }
 
     fn churn_text(&self) -> String {
+        if let Some(e) = &self.churn_error {
+            return format!("failed: {e}");
+        }
         match &self.churn {
             None => "skipped".to_string(),
             Some(c) => format!(

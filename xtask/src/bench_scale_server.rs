@@ -26,6 +26,9 @@ pub struct ServerChild {
     pub log: PathBuf,
 }
 
+/// The `default` environment's range in the benchmark.
+const BENCH_NETWORK: &str = "10.64.0.0/11";
+
 impl ServerChild {
     /// Starts `binary server` on a free loopback port with its data in
     /// `dir/data` and its log in `dir/server.log`, with the soft limit of
@@ -42,6 +45,8 @@ impl ServerChild {
             .arg(binary)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
+            // Room for a /24 per node up to 8,191 nodes (a /16 holds 255).
+            .args(["--default-network", BENCH_NETWORK])
             // Warnings only, unless the caller asks for more.
             .env(
                 "CORRAL_LOG",

@@ -76,8 +76,21 @@ pub struct ServerArgs {
     /// Where the server keeps its state [default: $XDG_DATA_HOME/corral].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Address range of the `default` environment, set when the first
+    /// start creates it; every node takes a /24 of it (a /16 holds 255
+    /// nodes, a /11 8,191).
+    #[arg(long, default_value = corral_types::DEFAULT_ENV_NETWORK, value_name = "CIDR",
+          value_parser = parse_default_network)]
+    pub default_network: String,
     #[command(flatten)]
     pub liveness: LivenessArgs,
+}
+
+/// A `--default-network` value: an IPv4 network from /8 to /23.
+pub fn parse_default_network(text: &str) -> Result<String, String> {
+    corral_types::parse_env_range(text)
+        .map(|cidr| cidr.to_string())
+        .map_err(|e| e.message)
 }
 
 #[derive(Debug, Clone, Args)]

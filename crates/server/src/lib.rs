@@ -49,6 +49,10 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     pub controllers: ControllerConfig,
     pub heartbeat_interval_s: u64,
+    /// The address range of the `default` environment when a first start
+    /// creates it (`corral server --default-network`): every node takes a
+    /// /24 of it, so a /16 holds 255 nodes with the managed network.
+    pub default_network: String,
 }
 
 impl ServerOptions {
@@ -58,6 +62,7 @@ impl ServerOptions {
             data_dir: data_dir.to_path_buf(),
             controllers: ControllerConfig::default(),
             heartbeat_interval_s: 1,
+            default_network: corral_types::DEFAULT_ENV_NETWORK.to_string(),
         }
     }
 }
@@ -176,7 +181,7 @@ async fn watch_all(
 }
 
 /// Creates the `default` environment if missing; true if it did.
-pub fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> Result<bool, StoreError> {
+pub fn bootstrap(store: &dyn Store, clock: &dyn Clock, network: &str) -> Result<bool, StoreError> {
     match store.get(Kind::Environment, DEFAULT_ENVIRONMENT, DEFAULT_ENVIRONMENT) {
         Ok(_) => Ok(false),
         Err(StoreError::NotFound { .. }) => {
@@ -186,7 +191,7 @@ pub fn bootstrap(store: &dyn Store, clock: &dyn Clock) -> Result<bool, StoreErro
                 DEFAULT_ENVIRONMENT,
                 EnvironmentSpec {
                     description: "created on first start".into(),
-                    network: corral_types::DEFAULT_ENV_NETWORK.into(),
+                    network: network.into(),
                     ..EnvironmentSpec::default()
                 },
             );
@@ -239,7 +244,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     let db = options.data_dir.join("corral.db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let first_start = bootstrap(store.as_ref(), clock.as_ref())?;
+    corral_types::parse_env_range(&options.default_network)
+        .map_err(|e| anyhow::anyhow!("--default-network: {}", e.message))?;
+    let first_start = bootstrap(store.as_ref(), clock.as_ref(), &options.default_network)?;
     let admin_token = load_or_create_token(&options.data_dir)?;
     let listener = tokio::net::TcpListener::bind(&options.listen)
         .await
@@ -254,6 +261,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         admin_token: admin_token.clone().into(),
         http: reqwest::Client::new(),
         shutdown: shutdown_rx.clone(),
+        joins: Default::default(),
     };
     let controllers = run_controllers(
         store,

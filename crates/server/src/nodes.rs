@@ -53,6 +53,7 @@ pub async fn join(
     let mut status = join.status;
     status.state = NodeState::Active;
     status.last_heartbeat = state.clock.now_rfc3339();
+    let _joining = state.joins.lock().await;
     for _ in 0..10 {
         let existing = match get_object(state, Kind::Node, env, name).await {
             Ok(raw) => Some(Node::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?),

@@ -16,6 +16,12 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Becomes true when the server stops; open watch streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Held by a join while it picks a node's slice of the managed range
+    /// and writes it: joins to this server then never race each other for
+    /// the environment object (hundreds of agents joining at once would
+    /// otherwise retry each other into 409s); the revision check on that
+    /// object still guards against other servers.
+    pub joins: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {

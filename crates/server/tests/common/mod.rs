@@ -69,8 +69,14 @@ pub async fn start_with(store: MemoryStore) -> TestServer {
         admin_token: TOKEN.into(),
         http: reqwest::Client::new(),
         shutdown: tokio::sync::watch::channel(false).1,
+        joins: Default::default(),
     };
-    bootstrap(store.as_ref(), state.clock.as_ref()).unwrap();
+    bootstrap(
+        store.as_ref(),
+        state.clock.as_ref(),
+        corral_types::DEFAULT_ENV_NETWORK,
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
