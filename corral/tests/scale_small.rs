@@ -54,9 +54,11 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_scale_run_places_everything_and_breaks_no_rule() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = start(ServerOptions::new("127.0.0.1:0", &tmp.path().join("data")))
-        .await
-        .unwrap();
+    let mut options = ServerOptions::new("127.0.0.1:0", &tmp.path().join("data"));
+    // Many passes make the instances, a few hundred each, as a large
+    // deploy does with the default cap.
+    options.controllers.max_creates_per_pass = 150;
+    let server = start(options).await.unwrap();
     let client = Client::new(&server.url, &server.admin_token).unwrap();
     let mut nodes = SimNodes::start(&server.url, &server.admin_token, 0, NODES);
     wait_until("the simulated nodes to be active", || async {

@@ -35,7 +35,7 @@ pub mod stack_plan;
 pub use cache::Cache;
 pub use clock::{Clock, SystemClock, new_uid};
 pub use liveness::Liveness;
-pub use runner::{ControllerConfig, DEFAULT_NODE_TIMEOUT, run_controllers};
+pub use runner::{ControllerConfig, DEFAULT_NODE_TIMEOUT, MAX_CREATES_PER_PASS, run_controllers};
 
 /// A failed reconcile step; the next pass retries.
 #[derive(Debug, thiserror::Error)]

@@ -41,7 +41,15 @@ pub struct ControllerConfig {
     /// replicated instances: they are made again on other nodes
     /// (`--reschedule-after`; 0: as soon as it is disconnected).
     pub reschedule_after: Duration,
+    /// At most this many new instances are made in one pass; the rest in
+    /// the next ones. A deploy of 150,000 instances then reaches the
+    /// agents batch by batch instead of after one pass that makes, places
+    /// and writes them all.
+    pub max_creates_per_pass: usize,
 }
+
+/// The default `max_creates_per_pass`.
+pub const MAX_CREATES_PER_PASS: usize = 10_000;
 
 /// The default `node_timeout`.
 pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,6 +60,7 @@ impl Default for ControllerConfig {
             node_timeout: DEFAULT_NODE_TIMEOUT,
             resync: Duration::from_secs(1),
             reschedule_after: Duration::ZERO,
+            max_creates_per_pass: MAX_CREATES_PER_PASS,
         }
     }
 }
@@ -247,6 +256,10 @@ impl Context {
             let plan = plan_service(&ctx);
             for action in plan.actions {
                 match action {
+                    // Left to a later pass: the service is short of
+                    // instances until then, and the next plan sees it.
+                    InstanceAction::Create(_)
+                        if created.len() >= self.config.max_creates_per_pass => {}
                     InstanceAction::Create(mut inst) => {
                         inst.meta.uid = new_uid();
                         inst.meta.created = now.clone();
