@@ -253,10 +253,18 @@ impl Store for SqliteStore {
                 oldest,
             });
         }
-        let backlog = rows
-            .into_iter()
-            .map(LogRow::decode)
-            .collect::<Result<Vec<_>, _>>()?;
+        // Only the matching events are kept (as the memory store does): the
+        // log holds every event of the kind and environment, and a watch
+        // selecting one node's instances would otherwise hold all of them
+        // (500 agents rejoining during a deploy of 150,000 instances held
+        // gigabytes of other nodes' events).
+        let mut backlog = Vec::new();
+        for row in rows {
+            let event = row.decode()?;
+            if query.matches(&event.object) {
+                backlog.push(event);
+            }
+        }
         Ok(Watch::new(query, backlog, live, from))
     }
 
