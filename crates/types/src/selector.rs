@@ -91,6 +91,16 @@ impl LabelSelector {
         })
     }
 
+    /// The `key=value` terms, in order: a store can use them to narrow a
+    /// read before it decodes anything (the other terms it checks with
+    /// `matches` afterwards).
+    pub fn equalities(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.terms.iter().filter_map(|t| match t {
+            Term::Equals(k, v) => Some((k.as_str(), v.as_str())),
+            _ => None,
+        })
+    }
+
     /// True when every term holds for `labels`.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.terms.iter().all(|t| match t {

@@ -10,6 +10,7 @@
 //! writer's connection.
 
 mod group;
+mod listing;
 mod readers;
 mod schema;
 
@@ -135,26 +136,6 @@ impl SqliteStore {
     }
 }
 
-/// The list statement for the parts of a query SQL can use; labels are
-/// filtered afterwards. With a kind, the primary key gives the order.
-fn list_sql(query: &Query) -> &'static str {
-    match (query.kind.is_some(), query.environment.is_some()) {
-        (true, true) => {
-            "SELECT revision, body FROM objects WHERE kind = ?1 AND environment = ?2
-             ORDER BY environment, name, kind"
-        }
-        (true, false) => {
-            "SELECT revision, body FROM objects WHERE kind = ?1
-             ORDER BY environment, name, kind"
-        }
-        (false, true) => {
-            "SELECT revision, body FROM objects WHERE environment = ?1
-             ORDER BY environment, name, kind"
-        }
-        (false, false) => "SELECT revision, body FROM objects ORDER BY environment, name, kind",
-    }
-}
-
 /// The revision of the snapshot `conn` reads: the newest logged event, or
 /// the compaction point if that is newer (compaction may empty the log).
 fn snapshot_revision(conn: &Connection) -> Result<Revision, rusqlite::Error> {
@@ -182,20 +163,16 @@ impl Store for SqliteStore {
     }
 
     fn list(&self, query: &Query) -> Result<Listing, StoreError> {
-        let mut args: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(2);
-        let kind = query.kind.map(Kind::as_str);
-        if let Some(kind) = &kind {
-            args.push(kind);
-        }
-        if let Some(environment) = &query.environment {
-            args.push(environment);
-        }
+        let statement = listing::list_statement(query);
         // One read transaction: the rows and the revision are one snapshot.
         let (rows, revision) = self.read(|conn| {
             let tx = conn.transaction()?;
             let rows = tx
-                .prepare_cached(list_sql(query))?
-                .query_map(args.as_slice(), BodyRow::from_row)?
+                .prepare_cached(&statement.sql)?
+                .query_map(
+                    rusqlite::params_from_iter(&statement.params),
+                    BodyRow::from_row,
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             let revision = snapshot_revision(&tx)?;
             tx.commit()?;

@@ -64,6 +64,7 @@ pub(crate) fn init(conn: &mut Connection, what: &str) -> Result<Loaded, StoreErr
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(fail)?;
     tx.execute_batch(CREATE_TABLES).map_err(fail)?;
+    create_label_indexes(&tx).map_err(fail)?;
     match read_meta(&tx, META_SCHEMA_VERSION).map_err(fail)? {
         None => write_meta(&tx, META_SCHEMA_VERSION, SCHEMA_VERSION).map_err(fail)?,
         Some(v) if v == SCHEMA_VERSION => {}
@@ -87,6 +88,21 @@ pub(crate) fn init(conn: &mut Connection, what: &str) -> Result<Loaded, StoreErr
         revision,
         compacted,
     })
+}
+
+/// An index per label in `listing::INDEXED_LABELS`, on the same expression
+/// the list statement filters by. Adding one needs no new schema version:
+/// an older build reads and writes the tables as before, and SQLite keeps
+/// the index up to date for it.
+fn create_label_indexes(conn: &Connection) -> Result<(), rusqlite::Error> {
+    for (i, key) in super::listing::INDEXED_LABELS.iter().enumerate() {
+        conn.execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS objects_by_label_{i}
+             ON objects (kind, environment, {})",
+            super::listing::label_expr(key)
+        ))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn read_meta(conn: &Connection, key: &str) -> Result<Option<u64>, rusqlite::Error> {
