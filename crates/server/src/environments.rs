@@ -184,5 +184,6 @@ pub async fn delete(
     let deleted = state
         .store(move |s| s.delete(Kind::Environment, &n, &n, None))
         .await?;
+    state.joins.lock().await.forget(&name);
     Ok(Json(deleted))
 }

@@ -16,6 +16,7 @@ mod nodes;
 mod objects;
 mod openapi;
 mod services;
+mod slices;
 mod stacks;
 mod state;
 mod submit;

@@ -113,6 +113,7 @@ pub async fn remove(
         .store(move |s| s.delete(Kind::Node, &e, &n, params.revision))
         .await?;
     state.liveness.forget(&env, &name);
+    state.joins.lock().await.release(&env, &deleted.status);
     tracing::info!("node {env}/{name} removed");
     Ok(Json(deleted))
 }

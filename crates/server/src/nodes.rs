@@ -2,7 +2,6 @@
 //! batches. Heartbeats are kept in memory (see
 //! `corral_controllers::liveness`); a join writes the node.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use axum::Json;
@@ -20,6 +19,7 @@ use crate::environments::{free_range, network_of, ranges_in_use};
 use crate::error::{ApiError, decode_body};
 use crate::instances;
 use crate::objects::{get_object, require_environment};
+use crate::slices::SliceBook;
 use crate::state::AppState;
 
 fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiError> {
@@ -53,14 +53,14 @@ pub async fn join(
     let mut status = join.status;
     status.state = NodeState::Active;
     status.last_heartbeat = state.clock.now_rfc3339();
-    let _joining = state.joins.lock().await;
+    let mut book = state.joins.lock().await;
     for _ in 0..10 {
         let existing = match get_object(state, Kind::Node, env, name).await {
             Ok(raw) => Some(Node::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?),
             Err(ApiError::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        let (subnet, env_write) = slice_for(state, env, name, existing.as_ref()).await?;
+        let (subnet, env_write) = slice_for(state, &mut book, env, name, existing.as_ref()).await?;
         status.subnet = subnet;
         let node_op = match existing {
             Some(mut node) => {
@@ -102,7 +102,10 @@ pub async fn join(
                 return ack(state, raw);
             }
             Ok(None) => return Err(ApiError::Internal("a join wrote nothing".into())),
-            Err(ApiError::Conflict(_)) => continue,
+            Err(ApiError::Conflict(_)) => {
+                book.forget(env);
+                continue;
+            }
             Err(e) => return Err(e),
         }
     }
@@ -112,13 +115,15 @@ pub async fn join(
 }
 
 /// The node's slice of the environment's managed range: the one it has
-/// (kept across rejoins), else the lowest free /24 from index 1. A new
-/// slice comes with a write of the environment object at the revision
-/// read (its range is filled in if it had none), so two concurrent joins
-/// cannot take the same slice: the second one conflicts and retries.
+/// (kept across rejoins), else the lowest free /24 from index 1, taken
+/// from `book` (see `slices.rs`). A new slice comes with a write of the
+/// environment object at the revision read (its range is filled in if it
+/// had none), so two servers' joins cannot take the same slice: the second
+/// one conflicts and retries.
 /// Without an environment object (or a free slice) the node gets none.
 async fn slice_for(
     state: &AppState,
+    book: &mut SliceBook,
     env: &str,
     name: &str,
     existing: Option<&Node>,
@@ -146,19 +151,18 @@ async fn slice_for(
         // Kept; the environment is written only if its range was just filled in.
         return Ok((slice.to_string(), stored_range.is_none().then_some(env_obj)));
     }
-    let e = env.to_string();
-    let nodes = state
-        .store(move |s| s.list(&StoreQuery::kind(Kind::Node).in_environment(&e)))
-        .await?;
-    let used: BTreeSet<u32> = nodes
-        .items
-        .iter()
-        .filter(|n| n.meta.name != name)
-        .filter_map(|n| n.status.get("subnet")?.as_str()?.parse::<Ipv4Cidr>().ok())
-        .filter_map(|slice| range.slice_index(&slice))
-        .collect();
-    let free = (1..range.slice_count()).find(|i| !used.contains(i));
-    match free.and_then(|i| range.slice(i)) {
+    let mut free = book.take(env, &range);
+    if free.is_none() {
+        // Not loaded yet, or out of slices: the store knows which nodes are
+        // still there.
+        let e = env.to_string();
+        let nodes = state
+            .store(move |s| s.list(&StoreQuery::kind(Kind::Node).in_environment(&e)))
+            .await?;
+        book.load(env, range, &nodes.items);
+        free = book.take(env, &range);
+    }
+    match free {
         Some(slice) => Ok((slice.to_string(), Some(env_obj))),
         None => {
             tracing::warn!("environment {env}: no free /24 left in {range} for node {name}");

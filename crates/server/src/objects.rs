@@ -213,6 +213,7 @@ pub async fn delete(
         .await?;
     if kind == Kind::Node {
         state.liveness.forget(&env, &name);
+        state.joins.lock().await.release(&env, &deleted.status);
     }
     Ok(Json(deleted))
 }

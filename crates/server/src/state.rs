@@ -20,8 +20,9 @@ pub struct AppState {
     /// and writes it: joins to this server then never race each other for
     /// the environment object (hundreds of agents joining at once would
     /// otherwise retry each other into 409s); the revision check on that
-    /// object still guards against other servers.
-    pub joins: Arc<tokio::sync::Mutex<()>>,
+    /// object still guards against other servers. It holds the slices the
+    /// nodes hold, so a join need not list every node.
+    pub joins: Arc<tokio::sync::Mutex<crate::slices::SliceBook>>,
 }
 
 impl AppState {
