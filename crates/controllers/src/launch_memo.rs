@@ -31,8 +31,15 @@ pub struct LaunchMemo {
 }
 
 impl LaunchMemo {
-    /// Whether `inst` runs `launch`, the current launch config of `service`.
-    pub fn same(&mut self, inst: &Instance, service: &Service, launch: &ServiceSpec) -> bool {
+    /// Whether `inst` runs the current launch config of `service`, which
+    /// `launch` gives when an answer is not remembered (building it copies
+    /// the service's spec).
+    pub fn same<'s>(
+        &mut self,
+        inst: &Instance,
+        service: &Service,
+        launch: impl FnOnce() -> &'s ServiceSpec,
+    ) -> bool {
         let fits = |e: &Entry| {
             e.instance_generation == inst.meta.generation
                 && e.service_generation == service.meta.generation
@@ -51,7 +58,7 @@ impl LaunchMemo {
                     instance_generation: inst.meta.generation,
                     service_uid: service.meta.uid.clone(),
                     service_generation: service.meta.generation,
-                    same: inst.spec.launch == *launch,
+                    same: inst.spec.launch == *launch(),
                 },
             ),
         };
@@ -106,23 +113,29 @@ mod tests {
     fn an_answer_is_kept_until_either_spec_changes() {
         let mut memo = LaunchMemo::default();
         let v1 = service("img:1", 1);
+        let v1_launch = v1.spec.launch();
         let inst = instance("img:1", 1);
-        assert!(memo.same(&inst, &v1, &v1.spec.launch()));
+        assert!(memo.same(&inst, &v1, || &v1_launch));
+        memo.end_pass();
+        // Remembered: the launch config is not even built.
+        assert!(memo.same(&inst, &v1, || unreachable!("asked for the launch")));
         memo.end_pass();
         // The service moves to img:2: a new generation, a new answer.
         let v2 = service("img:2", 2);
-        assert!(!memo.same(&inst, &v2, &v2.spec.launch()));
+        let v2_launch = v2.spec.launch();
+        assert!(!memo.same(&inst, &v2, || &v2_launch));
         memo.end_pass();
         // The instance is replaced in place by a spec write: asked again.
         let updated = instance("img:2", 2);
-        assert!(memo.same(&updated, &v2, &v2.spec.launch()));
+        assert!(memo.same(&updated, &v2, || &v2_launch));
     }
 
     #[test]
     fn answers_nobody_asks_for_during_a_pass_are_dropped() {
         let mut memo = LaunchMemo::default();
         let v1 = service("img:1", 1);
-        assert!(memo.same(&instance("img:1", 1), &v1, &v1.spec.launch()));
+        let v1_launch = v1.spec.launch();
+        assert!(memo.same(&instance("img:1", 1), &v1, || &v1_launch));
         memo.end_pass();
         memo.end_pass();
         assert!(memo.current.is_empty() && memo.previous.is_empty());

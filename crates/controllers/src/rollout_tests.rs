@@ -57,6 +57,7 @@ fn plan(svc: &Service, insts: &[&Instance], now_ms: u64) -> ServicePlan {
         dependencies: Ok(()),
         draining_nodes: crate::service_plan::NO_DRAINING_NODES,
         current_launch: &current,
+        create_budget: usize::MAX,
     })
 }
 

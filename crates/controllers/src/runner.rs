@@ -235,10 +235,13 @@ impl Context {
                 }
                 _ => &[],
             };
-            let launch = service.map(|s| (s, s.spec.launch()));
+            // Built only when the memo does not know an instance's answer.
+            let launch = std::cell::OnceCell::new();
             let current_launch = |inst: &Instance| {
-                launch.as_ref().is_some_and(|(svc, launch)| {
-                    self.launch_memo.borrow_mut().same(inst, svc, launch)
+                service.is_some_and(|svc| {
+                    self.launch_memo
+                        .borrow_mut()
+                        .same(inst, svc, || launch.get_or_init(|| svc.spec.launch()))
                 })
             };
             let ctx = ServiceContext {
@@ -252,14 +255,17 @@ impl Context {
                 dependencies: service.map_or(Ok(()), |s| dependencies_ready(s, &groups)),
                 draining_nodes: draining.get(env).unwrap_or(NO_DRAINING_NODES),
                 current_launch: &current_launch,
+                create_budget: self
+                    .config
+                    .max_creates_per_pass
+                    .saturating_sub(created.len()),
             };
             let plan = plan_service(&ctx);
             for action in plan.actions {
                 match action {
                     // Left to a later pass: the service is short of
                     // instances until then, and the next plan sees it.
-                    InstanceAction::Create(_)
-                        if created.len() >= self.config.max_creates_per_pass => {}
+                    InstanceAction::Deferred => {}
                     InstanceAction::Create(mut inst) => {
                         inst.meta.uid = new_uid();
                         inst.meta.created = now.clone();
@@ -484,6 +490,7 @@ impl Context {
     ) -> Result<Option<Op>, ControllerError> {
         match action {
             InstanceAction::Create(inst) => Ok(Some(Op::Create(to_raw(&inst)?))),
+            InstanceAction::Deferred => Ok(None),
             InstanceAction::MarkRemoving { name, .. } => {
                 let Some(mut inst) = cache.instance(env, &name).cloned() else {
                     return Ok(None);

@@ -18,6 +18,9 @@ use crate::service_status::counts_and_health;
 pub enum InstanceAction {
     /// Store this new instance (uid and creation time are filled in on commit).
     Create(Box<Instance>),
+    /// One more instance is wanted, but the pass's budget of new instances
+    /// ([`ServiceContext::create_budget`]) is spent: a later pass makes it.
+    Deferred,
     /// Tell the instance's agent to stop and remove its container.
     MarkRemoving { name: String, revision: u64 },
     /// Delete an instance that has no container (never placed).
@@ -42,6 +45,9 @@ pub struct ServiceContext<'a> {
     /// Whether an instance runs the service's current launch config (the
     /// controllers remember the answers, see [`crate::launch_memo`]).
     pub current_launch: &'a dyn Fn(&Instance) -> bool,
+    /// How many new instances the plan may still make; the rest of what it
+    /// wants comes back as [`InstanceAction::Deferred`].
+    pub create_budget: usize,
 }
 
 /// No draining nodes.
@@ -93,8 +99,15 @@ pub(crate) struct Maker<'a> {
     environment: &'a str,
     name: &'a str,
     service: &'a Service,
-    launch: ServiceSpec,
-    used: BTreeSet<u32>,
+    instances: &'a [&'a Instance],
+    /// The launch config and the ordinals in use are worked out on the
+    /// first `make`: most passes make nothing.
+    launch: Option<ServiceSpec>,
+    used: Option<BTreeSet<u32>>,
+    /// No ordinal below this one is free (ordinals are only taken while
+    /// a maker lives), so each `make` looks on from the last one.
+    next_ordinal: u32,
+    budget: usize,
 }
 
 impl<'a> Maker<'a> {
@@ -103,8 +116,11 @@ impl<'a> Maker<'a> {
             environment: ctx.environment,
             name: ctx.name,
             service,
-            launch: service.spec.launch(),
-            used: ctx.instances.iter().map(|i| i.spec.ordinal).collect(),
+            instances: ctx.instances,
+            launch: None,
+            used: None,
+            next_ordinal: 1,
+            budget: ctx.create_budget,
         }
     }
 
@@ -114,10 +130,21 @@ impl<'a> Maker<'a> {
     }
 
     pub(crate) fn make(&mut self, pinned_node: &str) -> InstanceAction {
-        let ordinal = (1u32..)
-            .find(|n| !self.used.contains(n))
+        if self.budget == 0 {
+            return InstanceAction::Deferred;
+        }
+        self.budget -= 1;
+        let instances = self.instances;
+        let used = self
+            .used
+            .get_or_insert_with(|| instances.iter().map(|i| i.spec.ordinal).collect());
+        let ordinal = (self.next_ordinal..u32::MAX)
+            .find(|n| !used.contains(n))
             .unwrap_or(u32::MAX);
-        self.used.insert(ordinal);
+        used.insert(ordinal);
+        self.next_ordinal = ordinal.saturating_add(1);
+        let service = self.service;
+        let launch = self.launch.get_or_insert_with(|| service.spec.launch());
         let mut inst: Instance = Object::new(
             Kind::Instance,
             self.environment,
@@ -126,7 +153,7 @@ impl<'a> Maker<'a> {
                 service: self.name.to_string(),
                 ordinal,
                 node: String::new(),
-                launch: self.launch.clone(),
+                launch: launch.clone(),
                 service_generation: self.service.meta.generation,
                 removing: false,
                 pinned_node: pinned_node.to_string(),
@@ -135,11 +162,10 @@ impl<'a> Maker<'a> {
         inst.meta
             .labels
             .insert(ContainerLabels::SERVICE.to_string(), self.name.to_string());
-        if !self.launch.stack.is_empty() {
-            inst.meta.labels.insert(
-                ContainerLabels::STACK.to_string(),
-                self.launch.stack.clone(),
-            );
+        if !launch.stack.is_empty() {
+            inst.meta
+                .labels
+                .insert(ContainerLabels::STACK.to_string(), launch.stack.clone());
         }
         InstanceAction::Create(Box::new(inst))
     }
@@ -278,6 +304,16 @@ mod tests {
         nodes: &[String],
         deps: Result<(), String>,
     ) -> ServicePlan {
+        plan_with_budget(svc, insts, nodes, deps, usize::MAX)
+    }
+
+    fn plan_with_budget(
+        svc: Option<&Service>,
+        insts: &[&Instance],
+        nodes: &[String],
+        deps: Result<(), String>,
+        create_budget: usize,
+    ) -> ServicePlan {
         let launch = svc.map(|s| s.spec.launch());
         let current = |i: &Instance| launch.as_ref().is_some_and(|l| i.spec.launch == *l);
         plan_service(&ServiceContext {
@@ -291,6 +327,7 @@ mod tests {
             dependencies: deps,
             draining_nodes: NO_DRAINING_NODES,
             current_launch: &current,
+            create_budget,
         })
     }
 
@@ -324,6 +361,28 @@ mod tests {
             Some("web")
         );
         assert_eq!(new.spec.launch.scale, 0);
+    }
+
+    #[test]
+    fn a_spent_create_budget_defers_the_rest_and_ordinals_skip_the_used_ones() {
+        let svc = service(7, "img");
+        let held = [2, 4, 5].map(|n| instance(&svc, n, "n1", InstanceState::Running));
+        let refs: Vec<&Instance> = held.iter().collect();
+        let all = plan_with_budget(Some(&svc), &refs, &[], Ok(()), usize::MAX);
+        let names: Vec<String> = created(&all.actions).into_iter().map(|c| c.0).collect();
+        assert_eq!(names, ["web-1", "web-3", "web-6", "web-7"]);
+        let some = plan_with_budget(Some(&svc), &refs, &[], Ok(()), 3);
+        let names: Vec<String> = created(&some.actions).into_iter().map(|c| c.0).collect();
+        assert_eq!(names, ["web-1", "web-3", "web-6"]);
+        let deferred = |p: &ServicePlan| {
+            p.actions
+                .iter()
+                .filter(|a| **a == InstanceAction::Deferred)
+                .count()
+        };
+        assert_eq!(deferred(&some), 1);
+        let none = plan_with_budget(Some(&svc), &refs, &[], Ok(()), 0);
+        assert_eq!((created(&none.actions).len(), deferred(&none)), (0, 4));
     }
 
     #[test]
