@@ -302,8 +302,8 @@ async fn deploy(
             Ok(figures) => report.churn = Some(figures),
             Err(e) => report.churn_error = Some(format!("{e:#}")),
         }
-        report.server_peak_rss_mb = kib_to_mb(server.status_kib("VmHWM"));
     }
+    report.server_peak_rss_run_mb = kib_to_mb(server.status_kib("VmHWM"));
     Ok(())
 }
 

@@ -176,12 +176,15 @@ pub async fn report_statuses(
     node: &str,
     reports: Vec<StatusReport>,
 ) -> Result<StatusBatchResult, ApiError> {
-    // Each batch in progress holds up to a few megabytes (the instances read,
-    // decoded and written, and the answer); thousands of agents reporting at
-    // once held gigabytes on blocking threads. A few at a time still fill a
-    // group commit: each carries up to 1,000 writes.
-    let _permit = BATCHES_IN_PROGRESS
-        .acquire()
+    // Each report in progress holds its instance as read, decoded and
+    // written, and its answer (a few kilobytes); thousands of agents
+    // reporting at once held gigabytes on blocking threads. The bound is on
+    // reports, not requests: many small batches (a node reports a few dozen
+    // instances) then share one group commit and its fsync, where a bound
+    // of four requests made the fsync the limit of the whole deploy.
+    let weight = u32::try_from(reports.len().clamp(1, REPORTS_IN_PROGRESS)).unwrap_or(1);
+    let _permit = REPORTS
+        .acquire_many(weight)
         .await
         .map_err(|e| ApiError::Internal(format!("status batches: {e}")))?;
     let (env, node) = (env.to_string(), node.to_string());
@@ -190,8 +193,10 @@ pub async fn report_statuses(
         .await?
 }
 
-/// Status batches applied at once, server-wide.
-static BATCHES_IN_PROGRESS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+/// Status reports being applied at once, server-wide (a batch holds one
+/// permit per report).
+const REPORTS_IN_PROGRESS: usize = 2 * corral_api::MAX_STATUS_BATCH;
+static REPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(REPORTS_IN_PROGRESS);
 
 /// Streams the logs of an instance's container from its node's agent.
 pub async fn logs(
