@@ -157,30 +157,13 @@ fn build_corral(release: bool) -> anyhow::Result<PathBuf> {
     Ok(target.join("debug/corral"))
 }
 
-/// The nice value of the simulated nodes' threads.
-const NODES_NICE: i32 = 10;
-
-/// Sets the calling thread's nice value to [`NODES_NICE`] (on Linux a
-/// thread id is a valid `PRIO_PROCESS` target and affects only that thread).
-fn lower_own_thread_priority() {
-    let tid = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(tid), NODES_NICE) {
-        eprintln!("warning: cannot lower the priority of a node thread: {e}");
-    }
-}
-
 /// Starts the server and the nodes, runs the deploy, cleans up.
 pub fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
     let plans = plan_services(options.nodes, options.instances, options.services)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
-    // The simulated nodes stand in for 5,000 machines of their own; here
-    // they share two cores with the server and the probe. Their threads run
-    // at a lower priority (nice 10), so that the server, and the probe's
-    // timings of it, get the CPU first and the nodes take what is left.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .on_thread_start(lower_own_thread_priority)
         .build()
         .context("cannot start the tokio runtime")?;
     eprintln!(
