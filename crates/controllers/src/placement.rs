@@ -176,23 +176,24 @@ pub fn global_nodes_each(
                     .insert(inst.spec.node.as_str());
             }
         }
-        let env_nodes: Vec<&&Node> = nodes.iter().filter(|n| n.meta.environment == env).collect();
-        let schedulable: BTreeSet<&str> = env_nodes
-            .iter()
-            .filter(|n| node_view(n).schedulable)
-            .map(|n| n.meta.name.as_str())
-            .collect();
         // Every node but a draining one may stay eligible (for the services
-        // it hosts); the others' schedulability is applied below.
+        // it hosts); the others' schedulability is applied below. Each view
+        // is built once; its own schedulability is kept aside.
+        let mut schedulable: BTreeSet<&str> = BTreeSet::new();
+        let views: Vec<NodeView> = nodes
+            .iter()
+            .filter(|n| n.meta.environment == env)
+            .map(|n| {
+                let mut view = node_view(n);
+                if view.schedulable {
+                    schedulable.insert(n.meta.name.as_str());
+                }
+                view.schedulable = !n.spec.draining;
+                view
+            })
+            .collect();
         let snapshot = Snapshot {
-            nodes: env_nodes
-                .iter()
-                .map(|n| {
-                    let mut view = node_view(n);
-                    view.schedulable = !n.spec.draining;
-                    view
-                })
-                .collect(),
+            nodes: views,
             placed,
             strategy: PlacementStrategy::default(),
         };
