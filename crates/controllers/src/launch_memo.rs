@@ -44,34 +44,30 @@ impl LaunchMemo {
         launch: impl FnOnce() -> &'s ServiceSpec,
     ) -> bool {
         let pass = self.pass;
-        if let Some(entry) = self.entries.get_mut(&inst.meta.uid) {
-            if entry.instance_generation != inst.meta.generation
-                || entry.service_generation != service.meta.generation
-                || entry.service_uid != service.meta.uid
-            {
-                *entry = Entry {
-                    instance_generation: inst.meta.generation,
-                    service_uid: service.meta.uid.clone(),
-                    service_generation: service.meta.generation,
-                    same: inst.spec.launch == *launch(),
-                    asked_in: pass,
-                };
+        let fresh = || Entry {
+            instance_generation: inst.meta.generation,
+            service_uid: service.meta.uid.clone(),
+            service_generation: service.meta.generation,
+            same: inst.spec.launch == *launch(),
+            asked_in: pass,
+        };
+        let entry = match self.entries.get_mut(&inst.meta.uid) {
+            Some(entry) => {
+                if entry.instance_generation != inst.meta.generation
+                    || entry.service_generation != service.meta.generation
+                    || entry.service_uid != service.meta.uid
+                {
+                    *entry = fresh();
+                }
+                entry
             }
-            entry.asked_in = pass;
-            return entry.same;
-        }
-        let same = inst.spec.launch == *launch();
-        self.entries.insert(
-            inst.meta.uid.clone(),
-            Entry {
-                instance_generation: inst.meta.generation,
-                service_uid: service.meta.uid.clone(),
-                service_generation: service.meta.generation,
-                same,
-                asked_in: pass,
-            },
-        );
-        same
+            None => self
+                .entries
+                .entry(inst.meta.uid.clone())
+                .or_insert_with(fresh),
+        };
+        entry.asked_in = pass;
+        entry.same
     }
 
     /// Ends a pass: answers not asked for during it are dropped.

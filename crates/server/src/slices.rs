@@ -38,7 +38,7 @@ impl SliceBook {
     pub fn load(&mut self, env: &str, range: Ipv4Cidr, nodes: &[RawObject]) {
         let used = nodes
             .iter()
-            .filter_map(|n| n.status.get("subnet")?.as_str()?.parse::<Ipv4Cidr>().ok())
+            .filter_map(|n| slice_of(&n.status))
             .filter_map(|slice| range.slice_index(&slice))
             .collect();
         self.environments
@@ -65,11 +65,8 @@ impl SliceBook {
         let Some(held) = self.environments.get_mut(env) else {
             return;
         };
-        let slice = node_status
-            .get("subnet")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|s| s.parse::<Ipv4Cidr>().ok());
-        if let Some(index) = slice.and_then(|slice| held.range.slice_index(&slice)) {
+        if let Some(index) = slice_of(node_status).and_then(|slice| held.range.slice_index(&slice))
+        {
             held.used.remove(&index);
         }
     }
@@ -79,6 +76,11 @@ impl SliceBook {
     pub fn forget(&mut self, env: &str) {
         self.environments.remove(env);
     }
+}
+
+/// The slice a node's `status` records (`subnet`), if it is a valid CIDR.
+fn slice_of(node_status: &serde_json::Value) -> Option<Ipv4Cidr> {
+    node_status.get("subnet")?.as_str()?.parse().ok()
 }
 
 #[cfg(test)]
