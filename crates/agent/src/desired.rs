@@ -38,16 +38,26 @@ struct Copies {
 }
 
 impl Copies {
-    fn upsert(&mut self, mut inst: Instance) {
-        let newer = self
-            .instances
-            .get(&inst.meta.name)
-            .is_none_or(|old| old.meta.revision <= inst.meta.revision);
-        if newer {
-            self.overlay(&mut inst);
-            self.instances
-                .insert(inst.meta.name.clone(), Arc::new(inst));
+    /// Keeps `inst` unless a newer revision is already known. True when the
+    /// plan can see the difference: a new instance, or another uid, labels,
+    /// spec or status than the local copy (with its pending status). The
+    /// echo of a status this node reported is a new revision of the same
+    /// instance and changes nothing a pass would plan from.
+    fn upsert(&mut self, mut inst: Instance) -> bool {
+        let older = |old: &Arc<Instance>| old.meta.revision > inst.meta.revision;
+        if self.instances.get(&inst.meta.name).is_some_and(older) {
+            return false;
         }
+        self.overlay(&mut inst);
+        let changed = self.instances.get(&inst.meta.name).is_none_or(|old| {
+            old.meta.uid != inst.meta.uid
+                || old.meta.labels != inst.meta.labels
+                || old.status != inst.status
+                || old.spec != inst.spec
+        });
+        self.instances
+            .insert(inst.meta.name.clone(), Arc::new(inst));
+        changed
     }
 
     /// Puts the pending status of `inst` (if any) on it; forgets a pending
@@ -87,11 +97,10 @@ impl Desired {
         self.synced.store(true, Ordering::Release);
     }
 
-    /// Keeps `inst` unless a newer revision is already known.
-    pub fn upsert(&self, inst: Instance) {
-        if let Ok(mut c) = self.copies.lock() {
-            c.upsert(inst);
-        }
+    /// Keeps `inst` unless a newer revision is already known; true when a
+    /// pass would plan differently from it (see [`Copies::upsert`]).
+    pub fn upsert(&self, inst: Instance) -> bool {
+        self.copies.lock().is_ok_and(|mut c| c.upsert(inst))
     }
 
     /// True when the local copy of `planned`'s instance changed since a pass
@@ -142,6 +151,8 @@ impl Desired {
             {
                 c.pending.remove(&name);
             }
+            // The answer to this node's own report: the pass that queued it
+            // already planned from that status.
             c.upsert(updated);
         }
         self.reported(&name);
@@ -220,8 +231,11 @@ pub async fn follow(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
                             ev = events.next() => match ev {
                                 Some(Ok(ev)) => match ev.event_type {
                                     WatchEventType::Created | WatchEventType::Updated => {
-                                        shared.desired.upsert(ev.object);
-                                        shared.wake.notify_one();
+                                        // The echo of this node's own report
+                                        // wakes nobody.
+                                        if shared.desired.upsert(ev.object) {
+                                            shared.wake.notify_one();
+                                        }
                                     }
                                     WatchEventType::Deleted => {
                                         shared.desired.remove(&ev.object.meta.name, ev.object.meta.revision);
@@ -377,5 +391,32 @@ mod tests {
         // Gone: nothing to send any more.
         d.gone("web-1", &status(InstanceState::Running));
         assert!(d.unreported().is_empty());
+    }
+
+    #[test]
+    fn only_a_change_the_plan_can_see_asks_for_a_pass() {
+        let d = Desired::default();
+        assert!(
+            d.upsert(instance("web-1", "u1", 5, InstanceState::Pending)),
+            "new"
+        );
+        d.set_pending_status("web-1", "u1", status(InstanceState::Running));
+        // The echo of this node's own report: a newer revision, same status.
+        assert!(!d.upsert(instance("web-1", "u1", 6, InstanceState::Running)));
+        assert!(
+            !d.upsert(instance("web-1", "u1", 4, InstanceState::Failed)),
+            "older"
+        );
+        assert_eq!(state_of(&d, "web-1"), (6, InstanceState::Running));
+        d.taken(
+            instance("web-1", "u1", 6, InstanceState::Running),
+            &status(InstanceState::Running),
+        );
+        // Someone else changed the status, the spec or the instance itself.
+        assert!(d.upsert(instance("web-1", "u1", 7, InstanceState::Stopping)));
+        let mut removing = instance("web-1", "u1", 8, InstanceState::Stopping);
+        removing.spec.removing = true;
+        assert!(d.upsert(removing));
+        assert!(d.upsert(instance("web-1", "u2", 9, InstanceState::Stopping)));
     }
 }

@@ -21,6 +21,13 @@ use crate::probe::EngineProber;
 /// Engine operations of one pass run this many at a time.
 const PARALLEL_STEPS: usize = 8;
 
+/// Passes start at least this far apart. A pass lists every container of
+/// the engine and plans every instance of the node; the wakes of a burst
+/// (a watch event per new instance, a container event and a finished step
+/// per launch) are handled by one pass instead of one each, at the cost of
+/// at most this much latency on a change.
+const MIN_PASS_GAP: Duration = Duration::from_millis(50);
+
 /// Steps in progress, by the instance uid or container id they work on, so
 /// that a slow step (a stop waits for the grace period) never blocks the
 /// next pass, and no pass starts the same work twice.
@@ -66,6 +73,7 @@ pub async fn reconcile_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<b
     let waker = shared.clone();
     let mut health = HealthMonitor::new(prober, Arc::new(move || waker.wake.notify_one()));
     loop {
+        let started = tokio::time::Instant::now();
         let result = pass(&shared, &backoff, &in_flight, &permits, &mut health).await;
         if let Err(e) = result {
             tracing::warn!("reconcile: {e}");
@@ -75,6 +83,12 @@ pub async fn reconcile_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<b
             _ = tokio::time::sleep(shared.options.resync) => {}
             _ = shutdown.wait_for(|s| *s) => return,
         }
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + MIN_PASS_GAP) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        // A wake during the gap is about a change the next pass sees.
+        let _ = futures::FutureExt::now_or_never(shared.wake.notified());
     }
 }
 
