@@ -118,7 +118,8 @@ fn running(id: &str, uid: &str) -> ContainerSummary {
     ContainerSummary {
         id: id.into(),
         name: id.into(),
-        labels: BTreeMap::from([(ContainerLabels::INSTANCE_UID.to_string(), uid.to_string())]),
+        labels: BTreeMap::from([(ContainerLabels::INSTANCE_UID.to_string(), uid.to_string())])
+            .into(),
         state: ContainerState::Running,
         started_at: String::new(),
         ip: "10.0.0.2".into(),

@@ -34,7 +34,7 @@ fn container(id: &str, uid: &str, state: ContainerState) -> ContainerSummary {
     ContainerSummary {
         id: id.into(),
         name: format!("c-{id}"),
-        labels,
+        labels: labels.into(),
         state,
         started_at: "t".into(),
         ip: String::new(),
@@ -211,8 +211,7 @@ fn orphans_are_removed_only_after_the_first_sync_and_only_on_this_node() {
     let now = Instant::now();
     let orphan = container("c9", "u9", ContainerState::Running);
     let mut elsewhere = container("c8", "u8", ContainerState::Running);
-    elsewhere
-        .labels
+    std::sync::Arc::make_mut(&mut elsewhere.labels)
         .insert(ContainerLabels::NODE.into(), "n2".into());
     let cs = [orphan, elsewhere];
     assert!(plan("n1", &[], &cs, &b, now, false).is_empty());
@@ -253,7 +252,7 @@ fn with_sidekicks(mut i: Instance, names: &[&str]) -> Instance {
 
 fn sidekick(id: &str, uid: &str, name: &str, state: ContainerState) -> ContainerSummary {
     let mut c = container(id, uid, state);
-    c.labels
+    std::sync::Arc::make_mut(&mut c.labels)
         .insert(ContainerLabels::SIDEKICK.to_string(), name.to_string());
     c
 }

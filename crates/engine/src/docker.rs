@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -182,7 +183,7 @@ fn summary_from_list(c: bollard::models::ContainerSummary) -> Option<ContainerSu
     Some(ContainerSummary {
         id,
         name,
-        labels: c.labels.unwrap_or_default().into_iter().collect(),
+        labels: Arc::new(c.labels.unwrap_or_default().into_iter().collect()),
         state,
         started_at: String::new(),
         ip: c
@@ -235,6 +236,7 @@ fn summary_from_inspect(id: &str, response: ContainerInspectResponse) -> Contain
         .unwrap_or_default()
         .into_iter()
         .collect();
+    let labels = Arc::new(labels);
     let name = response.name.unwrap_or_default();
     let ip = response
         .network_settings

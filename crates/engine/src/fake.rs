@@ -4,7 +4,7 @@
 //! someone subscribes, and recording can be turned off.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,6 +74,8 @@ pub(crate) struct FakeContainer {
     seq: u64,
     pub(crate) id: String,
     pub(crate) config: ContainerConfig,
+    /// `config.labels`, shared with every summary of it.
+    labels: Arc<BTreeMap<String, String>>,
     /// Its address on `config.network`, given at creation.
     network_ip: String,
     /// `10.0.x.y` from its sequence number: its address on the default
@@ -90,7 +92,7 @@ impl FakeContainer {
         ContainerSummary {
             id: self.id.clone(),
             name: self.config.name.clone(),
-            labels: self.config.labels.clone(),
+            labels: Arc::clone(&self.labels),
             state: self.state,
             started_at: self.started_at.clone(),
             ip: self.ip(),
@@ -383,6 +385,7 @@ impl ContainerEngine for FakeEngine {
         let container = FakeContainer {
             seq,
             id: id.clone(),
+            labels: Arc::new(config.labels.clone()),
             config,
             network_ip,
             default_ip: format!("10.0.{}.{}", (seq >> 8) & 0xff, seq & 0xff),

@@ -12,6 +12,7 @@ mod fake_network;
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
@@ -182,7 +183,9 @@ pub enum ContainerState {
 pub struct ContainerSummary {
     pub id: String,
     pub name: String,
-    pub labels: BTreeMap<String, String>,
+    /// Shared: a container's labels never change, and an agent lists every
+    /// container on each pass.
+    pub labels: Arc<BTreeMap<String, String>>,
     pub state: ContainerState,
     /// RFC 3339 start time, empty if never started.
     pub started_at: String,
