@@ -1,8 +1,8 @@
 //! Status reports go to the server in batches, not one request per instance.
 //!
 //! [`Reporter::enqueue`] queues a report and returns at once; [`run`] sends
-//! what is queued as soon as something is, one environment at a time, at
-//! most [`MAX_BATCH`] reports per request
+//! what is queued [`LINGER`] after the first report, one environment at a
+//! time, at most [`MAX_BATCH`] reports per request
 //! (`POST .../nodes/{node}/statuses`). What is queued while a request is in
 //! flight waits for it and goes out in the next request, and a newer status
 //! of an instance replaces the queued one, so a busy node sends few requests
@@ -25,6 +25,11 @@ use crate::Shared;
 
 /// Reports per request (the server takes up to `corral_api::MAX_STATUS_BATCH`).
 pub const MAX_BATCH: usize = 500;
+
+/// How long the first queued report waits for others: the launches of
+/// one pass (and of the next, 50 ms later) finish at nearly the same time,
+/// and one request for them all costs the server far less than one each.
+pub const LINGER: Duration = Duration::from_millis(100);
 
 /// A request that takes longer than this is given up; its reports are sent again.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -177,6 +182,10 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = shared.reporter.wake.notified() => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LINGER) => {}
             _ = shutdown.wait_for(|s| *s) => break,
         }
         while let Some(batch) = shared.reporter.take_batch() {

@@ -169,7 +169,8 @@ fn item_error(instance: &str, code: StatusErrorCode, reason: String) -> StatusRe
     }
 }
 
-/// [`apply_status_batch`] off the async workers.
+/// [`apply_status_batch`] off the async workers, in environment `env`
+/// (not found if there is none).
 pub async fn report_statuses(
     state: &AppState,
     env: &str,
@@ -188,8 +189,16 @@ pub async fn report_statuses(
         .await
         .map_err(|e| ApiError::Internal(format!("status batches: {e}")))?;
     let (env, node) = (env.to_string(), node.to_string());
+    // The environment is checked on the same blocking thread as the batch:
+    // one hand-off per request, not two.
     state
-        .store(move |s| Ok(apply_status_batch(s, &env, &node, reports)))
+        .store(move |s| match s.get(Kind::Environment, &env, &env) {
+            Ok(_) => Ok(apply_status_batch(s, &env, &node, reports)),
+            Err(StoreError::NotFound { .. }) => Ok(Err(ApiError::NotFound(format!(
+                "environment {env:?} not found"
+            )))),
+            Err(e) => Err(e),
+        })
         .await?
 }
 

@@ -18,7 +18,7 @@ use corral_types::{
 use crate::environments::{free_range, network_of, ranges_in_use};
 use crate::error::{ApiError, decode_body};
 use crate::instances;
-use crate::objects::{get_object, require_environment};
+use crate::objects::get_object;
 use crate::slices::SliceBook;
 use crate::state::AppState;
 
@@ -192,7 +192,6 @@ pub async fn statuses(
             "{method} is not allowed on nodes/{node}/statuses"
         )));
     }
-    require_environment(&state, &env).await?;
     validate_name("name", &node)?;
     let batch: StatusBatch = decode_body(&body)?;
     if batch.statuses.len() > MAX_STATUS_BATCH {

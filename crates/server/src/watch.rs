@@ -6,9 +6,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::FutureExt;
 
 use corral_api::{WatchEvent, WatchEventType};
-use corral_store::{EventType, Query, Watch};
+use corral_store::{Event, EventType, Query, Watch};
 use corral_types::{Kind, Meta, RawObject};
 
 use crate::error::ApiError;
@@ -55,6 +56,29 @@ fn line(event: &WatchEvent) -> Bytes {
     Bytes::from(v)
 }
 
+/// A chunk of the response takes the events already waiting up to about
+/// this size.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Appends `ev` as one line of JSON.
+fn push_line(chunk: &mut Vec<u8>, ev: Event) {
+    let event_type = match ev.event_type {
+        EventType::Created => WatchEventType::Created,
+        EventType::Updated => WatchEventType::Updated,
+        EventType::Deleted => WatchEventType::Deleted,
+    };
+    let out = WatchEvent {
+        event_type,
+        object: ev.object,
+    };
+    let start = chunk.len();
+    match serde_json::to_writer(&mut *chunk, &out) {
+        Ok(()) => chunk.push(b'\n'),
+        // Never half a line (a stored object always encodes).
+        Err(_) => chunk.truncate(start),
+    }
+}
+
 fn marker(event_type: WatchEventType, revision: u64) -> WatchEvent {
     WatchEvent {
         event_type,
@@ -92,16 +116,18 @@ async fn next_line(state: StreamState) -> Option<(Result<Bytes, std::io::Error>,
             Some((Ok(bookmark), Some((watch, shutdown))))
         }
         Ok(Ok(ev)) => {
-            let event_type = match ev.event_type {
-                EventType::Created => WatchEventType::Created,
-                EventType::Updated => WatchEventType::Updated,
-                EventType::Deleted => WatchEventType::Deleted,
-            };
-            let out = WatchEvent {
-                event_type,
-                object: ev.object,
-            };
-            Some((Ok(line(&out)), Some((watch, shutdown))))
+            // Events already waiting go out in the same chunk: one write
+            // (and one read on the other end) for a burst, not one each.
+            let mut chunk = Vec::with_capacity(4096);
+            push_line(&mut chunk, ev);
+            while chunk.len() < CHUNK_BYTES {
+                match watch.next().now_or_never() {
+                    Some(Ok(ev)) => push_line(&mut chunk, ev),
+                    // An error stays: the next call meets it again.
+                    Some(Err(_)) | None => break,
+                }
+            }
+            Some((Ok(Bytes::from(chunk)), Some((watch, shutdown))))
         }
         Ok(Err(_)) => {
             let rev = watch.last_revision();

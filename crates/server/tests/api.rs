@@ -1610,6 +1610,32 @@ async fn watch_with_the_typed_client_sees_events_in_order() {
 }
 
 #[tokio::test]
+async fn a_burst_of_events_larger_than_one_chunk_arrives_whole_and_in_order() {
+    let s = start().await;
+    let start_rev = s.revision();
+    // Several hundred kilobytes of events waiting at once: the stream
+    // packs them into chunks of about 64 KiB, never splitting an event.
+    let names: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
+    for name in &names {
+        s.post(SERVICES, &service(name, "nginx")).await;
+    }
+    let mut events = s
+        .client
+        .watch::<ServiceSpec, ServiceStatus>("default", Kind::Service, "", start_rev)
+        .await
+        .unwrap();
+    use futures::StreamExt;
+    for name in &names {
+        let ev = tokio::time::timeout(common::WAIT, events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&ev.object.meta.name, name);
+    }
+}
+
+#[tokio::test]
 async fn watch_with_a_selector_sees_only_matching_objects() {
     let s = start().await;
     let mut w = s
