@@ -47,7 +47,7 @@ impl Cache {
         for kind in CACHED_KINDS {
             let listing = store.list(&Query::kind(kind))?;
             for obj in listing.items {
-                cache.upsert(obj);
+                cache.upsert(&obj);
             }
         }
         // Lists may have been read at later revisions than `revision`; a watch
@@ -61,7 +61,7 @@ impl Cache {
         self.revision
     }
 
-    fn upsert(&mut self, raw: RawObject) {
+    fn upsert(&mut self, raw: &RawObject) {
         match raw.kind {
             Kind::Environment => insert_newer(&mut self.environments, raw),
             Kind::Node => insert_newer(&mut self.nodes, raw),
@@ -71,13 +71,15 @@ impl Cache {
         }
     }
 
-    fn upsert_instance(&mut self, raw: RawObject) {
+    fn upsert_instance(&mut self, raw: &RawObject) {
         let key = (raw.meta.environment.clone(), raw.meta.name.clone());
         let old = self.instances.get(&key);
-        if old.is_some_and(|old| old.object.meta.revision > raw.meta.revision) {
+        // The same revision is the same write: the event of this process's
+        // own write, already applied.
+        if old.is_some_and(|old| old.object.meta.revision >= raw.meta.revision) {
             return;
         }
-        match Object::from_raw(raw) {
+        match Object::from_raw_ref(raw) {
             Ok(object) => {
                 let demand = match old {
                     Some(old) if same_spec(&old.object, &object) => old.demand.clone(),
@@ -113,10 +115,10 @@ impl Cache {
     }
 
     /// Applies one watch event.
-    pub fn apply(&mut self, event: Event) {
+    pub fn apply(&mut self, event: &Event) {
         self.revision = self.revision.max(event.revision());
         match event.event_type {
-            EventType::Created | EventType::Updated => self.upsert(event.object),
+            EventType::Created | EventType::Updated => self.upsert(&event.object),
             EventType::Deleted => self.remove(&event.object),
         }
     }
@@ -129,7 +131,7 @@ impl Cache {
         if deleted {
             self.remove(&object);
         } else {
-            self.upsert(object);
+            self.upsert(&object);
         }
     }
 
@@ -178,7 +180,7 @@ fn same_spec(a: &Instance, b: &Instance) -> bool {
 /// Decodes `raw` and keeps it unless a newer revision is already there. An
 /// object that does not decode is skipped with a warning (and drops the
 /// older copy: planning on a state the store no longer holds is worse).
-fn insert_newer<S, T>(table: &mut Table<Object<S, T>>, raw: RawObject)
+fn insert_newer<S, T>(table: &mut Table<Object<S, T>>, raw: &RawObject)
 where
     S: serde::Serialize + serde::de::DeserializeOwned,
     T: serde::Serialize + serde::de::DeserializeOwned + Default,
@@ -186,12 +188,12 @@ where
     let key = (raw.meta.environment.clone(), raw.meta.name.clone());
     if table
         .get(&key)
-        .is_some_and(|old| old.meta.revision > raw.meta.revision)
+        .is_some_and(|old| old.meta.revision >= raw.meta.revision)
     {
         return;
     }
     let kind = raw.kind;
-    match Object::from_raw(raw) {
+    match Object::from_raw_ref(raw) {
         Ok(obj) => {
             table.insert(key, obj);
         }
@@ -244,26 +246,44 @@ mod tests {
     #[test]
     fn an_older_event_never_replaces_a_newer_object() {
         let mut cache = Cache::default();
-        cache.apply(event(EventType::Updated, raw_instance("web-1", 5)));
-        cache.apply(event(EventType::Updated, raw_instance("web-1", 3)));
+        cache.apply(&event(EventType::Updated, raw_instance("web-1", 5)));
+        cache.apply(&event(EventType::Updated, raw_instance("web-1", 3)));
         assert_eq!(
             cache.instance("default", "web-1").map(|i| i.meta.revision),
             Some(5)
         );
-        cache.apply(event(EventType::Deleted, raw_instance("web-1", 4)));
+        cache.apply(&event(EventType::Deleted, raw_instance("web-1", 4)));
         assert!(cache.instance("default", "web-1").is_some());
-        cache.apply(event(EventType::Deleted, raw_instance("web-1", 6)));
+        cache.apply(&event(EventType::Deleted, raw_instance("web-1", 6)));
         assert!(cache.instance("default", "web-1").is_none());
         assert_eq!(cache.revision(), 6);
     }
 
     #[test]
+    fn the_event_of_an_own_write_already_applied_is_not_decoded_again() {
+        let mut cache = Cache::default();
+        cache.apply_own_write(false, raw_instance("web-1", 7));
+        // Its event carries the same revision: the same write. A copy that
+        // would not even decode shows that it is skipped.
+        let mut echo = raw_instance("web-1", 7);
+        echo.spec = serde_json::json!({"service": 42});
+        cache.apply(&event(EventType::Updated, echo));
+        assert_eq!(
+            cache
+                .instance("default", "web-1")
+                .map(|i| i.spec.service.clone()),
+            Some("web".to_string())
+        );
+        assert_eq!(cache.revision(), 7);
+    }
+
+    #[test]
     fn an_object_that_does_not_decode_is_dropped_not_kept_stale() {
         let mut cache = Cache::default();
-        cache.apply(event(EventType::Created, raw_instance("web-1", 1)));
+        cache.apply(&event(EventType::Created, raw_instance("web-1", 1)));
         let mut bad = raw_instance("web-1", 2);
         bad.spec = serde_json::json!({"service": 42});
-        cache.apply(event(EventType::Updated, bad));
+        cache.apply(&event(EventType::Updated, bad));
         assert!(cache.instance("default", "web-1").is_none());
     }
 
@@ -273,14 +293,14 @@ mod tests {
         let mut raw = raw_instance("web-1", 1);
         raw.meta.uid = "u1".into();
         raw.meta.generation = 1;
-        cache.apply(event(EventType::Created, raw.clone()));
+        cache.apply(&event(EventType::Created, raw.clone()));
         let first = cache
             .instance("default", "web-1")
             .map(|i| cache.demand_of(i));
 
         raw.meta.revision = 2;
         raw.status = serde_json::json!({"state": "running"});
-        cache.apply(event(EventType::Updated, raw.clone()));
+        cache.apply(&event(EventType::Updated, raw.clone()));
         let Some(inst) = cache.instance("default", "web-1") else {
             panic!("web-1 is cached");
         };
@@ -294,7 +314,7 @@ mod tests {
         raw.meta.revision = 3;
         raw.meta.generation = 2;
         raw.spec = serde_json::json!({"service": "web", "pinned_node": "n1"});
-        cache.apply(event(EventType::Updated, raw));
+        cache.apply(&event(EventType::Updated, raw));
         let Some(inst) = cache.instance("default", "web-1") else {
             panic!("web-1 is cached");
         };
@@ -309,7 +329,7 @@ mod tests {
         let svc: Service = Object::new(Kind::Service, "default", "web", ServiceSpec::default());
         let mut stack = svc.to_raw().unwrap_or_else(|e| panic!("{e}"));
         stack.kind = Kind::Stack;
-        cache.apply(event(EventType::Created, stack));
+        cache.apply(&event(EventType::Created, stack));
         assert_eq!(cache.services().count(), 0);
         assert_eq!(cache.revision(), 0);
     }

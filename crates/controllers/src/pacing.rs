@@ -34,7 +34,7 @@ pub(crate) async fn drain_until(
 ) -> Result<(), WatchError> {
     loop {
         tokio::select! {
-            ev = watch.next() => cache.apply(ev?),
+            ev = watch.next_shared() => cache.apply(&*ev?),
             _ = tokio::time::sleep_until(until) => break,
         }
     }
@@ -45,8 +45,8 @@ pub(crate) async fn drain_until(
 pub(crate) fn apply_ready(watch: &mut Watch, cache: &mut Cache) -> Result<(), WatchError> {
     // Unconstrained: tokio's cooperative budget would otherwise make a
     // ready channel look empty after a hundred-odd events.
-    while let Some(next) = tokio::task::unconstrained(watch.next()).now_or_never() {
-        cache.apply(next?);
+    while let Some(next) = tokio::task::unconstrained(watch.next_shared()).now_or_never() {
+        cache.apply(&*next?);
     }
     Ok(())
 }

@@ -133,9 +133,9 @@ impl Context {
                 }
                 let pass_took = pass_started.elapsed();
                 tokio::select! {
-                    ev = watch.next() => match ev {
+                    ev = watch.next_shared() => match ev {
                         Ok(ev) => {
-                            cache.apply(ev);
+                            cache.apply(&ev);
                             // Gather what else comes before the next pass may
                             // start. A watch that fell behind has lost events:
                             // reload rather than plan on a stale cache.

@@ -151,9 +151,16 @@ impl Watch {
     /// behind (after the events it already had); restart the watch from
     /// [`Watch::last_revision`]. Cancel safe.
     pub async fn next(&mut self) -> Result<Event, WatchError> {
+        // Usually the only holder by now: no copy.
+        self.next_shared().await.map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Watch::next`], as the event the other watches share (for a reader
+    /// that only reads it: no copy, however many watches hold it).
+    pub async fn next_shared(&mut self) -> Result<Arc<Event>, WatchError> {
         while let Some(ev) = self.backlog.pop_front() {
             if self.take(&ev) {
-                return Ok(ev);
+                return Ok(Arc::new(ev));
             }
         }
         loop {
@@ -165,8 +172,7 @@ impl Watch {
                 });
             };
             if self.take(&ev) {
-                // Usually the only holder by now: no copy.
-                return Ok(Arc::unwrap_or_clone(ev));
+                return Ok(ev);
             }
         }
     }

@@ -143,6 +143,22 @@ where
             status,
         })
     }
+
+    /// Like [`Object::from_raw`], from a borrowed object (one shared with
+    /// other readers, such as a watch event): no copy of the untyped form.
+    pub fn from_raw_ref(raw: &RawObject) -> Result<Self, serde_json::Error> {
+        let status = if raw.status.is_null() {
+            T::default()
+        } else {
+            T::deserialize(&raw.status)?
+        };
+        Ok(Object {
+            kind: raw.kind,
+            meta: raw.meta.clone(),
+            spec: S::deserialize(&raw.spec)?,
+            status,
+        })
+    }
 }
 
 impl<S: Default, T: Default> Object<S, T> {
@@ -158,5 +174,42 @@ impl<S: Default, T: Default> Object<S, T> {
             spec,
             status: T::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{Instance, InstanceSpec, InstanceState};
+
+    #[test]
+    fn decoding_a_borrowed_object_gives_what_decoding_it_owned_gives() {
+        let mut inst: Instance = Object::new(
+            Kind::Instance,
+            "default",
+            "web-1",
+            InstanceSpec {
+                service: "web".into(),
+                node: "n1".into(),
+                ..Default::default()
+            },
+        );
+        inst.meta.revision = 9;
+        inst.meta.labels.insert("a".into(), "b".into());
+        inst.status.state = InstanceState::Running;
+        let raw = inst.to_raw().unwrap();
+        assert_eq!(Instance::from_raw_ref(&raw).unwrap(), inst);
+        assert_eq!(Instance::from_raw(raw.clone()).unwrap(), inst);
+        // A null status is the default one, as for an owned object.
+        let mut bare = raw;
+        bare.status = serde_json::Value::Null;
+        assert_eq!(
+            Instance::from_raw_ref(&bare).unwrap().status,
+            Default::default()
+        );
+        bare.spec = serde_json::json!({"service": 42});
+        assert!(Instance::from_raw_ref(&bare).is_err());
     }
 }
