@@ -188,6 +188,14 @@ pub async fn report_statuses(
         .acquire_many(weight)
         .await
         .map_err(|e| ApiError::Internal(format!("status batches: {e}")))?;
+    // Each batch holds a blocking thread until its group commit is done.
+    // Thousands of one-report batches would take the whole blocking pool
+    // (512 threads), and every other request that reads the store (a
+    // user's GET, a heartbeat) would queue behind them for seconds.
+    let _request = BATCHES
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("status batches: {e}")))?;
     let (env, node) = (env.to_string(), node.to_string());
     // The environment is checked on the same blocking thread as the batch:
     // one hand-off per request, not two.
@@ -206,6 +214,12 @@ pub async fn report_statuses(
 /// permit per report).
 const REPORTS_IN_PROGRESS: usize = 2 * corral_api::MAX_STATUS_BATCH;
 static REPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(REPORTS_IN_PROGRESS);
+
+/// Status batch requests being applied at once, server-wide: enough to
+/// share a group commit among many nodes, and a small part of the blocking
+/// pool.
+const BATCHES_IN_PROGRESS: usize = 128;
+static BATCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BATCHES_IN_PROGRESS);
 
 /// Streams the logs of an instance's container from its node's agent.
 pub async fn logs(
