@@ -251,7 +251,7 @@ async fn deploy(
     report.server_idle_rss_mb = kib_to_mb(server.status_kib("VmRSS"));
     let cpu_before = server.cpu_by_thread();
     let own_before: f64 = cpu_by_thread("self").values().sum();
-    let probe = Probe::start(client.clone(), options.probe_every, options.timeout)?;
+    let probe = Probe::start(client, options.probe_every, options.timeout)?;
     eprintln!(
         "==> creating {} services ({} instances)",
         plans.len(),

@@ -54,7 +54,7 @@ impl ChurnRun<'_> {
             ..ChurnFigures::default()
         };
         eprintln!("==> churn: {killed} nodes die");
-        let probe = Probe::start(self.client.clone(), self.probe_every, self.timeout)?;
+        let probe = Probe::start(self.client, self.probe_every, self.timeout)?;
         let t0 = Instant::now();
         self.nodes.kill(0, killed);
         let deadline = t0 + self.timeout;

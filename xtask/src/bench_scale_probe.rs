@@ -58,8 +58,15 @@ pub async fn create_probe_service(client: &Client) -> anyhow::Result<()> {
 }
 
 impl Probe {
-    /// Starts probing every `every`, for at most `limit`.
-    pub fn start(client: Client, every: Duration, limit: Duration) -> anyhow::Result<Probe> {
+    /// Starts probing every `every`, for at most `limit`, with a client of
+    /// `client`'s server that has connections of its own: opened, and so
+    /// driven, by the probe's runtime. With `client`'s pool, the probe's
+    /// requests went through connections driven by the runtime of the
+    /// 5,000 simulated agents, and waited for it.
+    pub fn start(client: &Client, every: Duration, limit: Duration) -> anyhow::Result<Probe> {
+        let client = client
+            .with_own_connections()
+            .context("cannot make the probe's client")?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()

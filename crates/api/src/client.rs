@@ -84,6 +84,14 @@ impl Client {
         })
     }
 
+    /// A client of the same server with the same token, but a pool of
+    /// connections of its own. A pooled connection is driven by the tokio
+    /// runtime that opened it: a client used on its own runtime (a probe
+    /// measuring latency) must not borrow connections of a busy one.
+    pub fn with_own_connections(&self) -> Result<Self, ApiError> {
+        Client::new(&self.base, &self.token)
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base
     }
