@@ -177,7 +177,8 @@ fn same_spec(a: &Instance, b: &Instance) -> bool {
     a.meta.uid == b.meta.uid && a.meta.generation == b.meta.generation
 }
 
-/// Decodes `raw` and keeps it unless a newer revision is already there. An
+/// Decodes `raw` and keeps it unless the same revision (the same write) or
+/// a newer one is already there. An
 /// object that does not decode is skipped with a warning (and drops the
 /// older copy: planning on a state the store no longer holds is worse).
 fn insert_newer<S, T>(table: &mut Table<Object<S, T>>, raw: &RawObject)
