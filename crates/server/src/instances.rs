@@ -11,7 +11,7 @@ use corral_store::{Op, Store, StoreError};
 use corral_types::{Instance, InstanceStatus, Kind, Node};
 
 use crate::error::{ApiError, decode_body};
-use crate::objects::get_object;
+use crate::objects::{check_environment, get_object};
 use crate::state::AppState;
 
 /// Replaces an instance's status (the agent is its only writer), retrying on races
@@ -200,12 +200,9 @@ pub async fn report_statuses(
     // The environment is checked on the same blocking thread as the batch:
     // one hand-off per request, not two.
     state
-        .store(move |s| match s.get(Kind::Environment, &env, &env) {
-            Ok(_) => Ok(apply_status_batch(s, &env, &node, reports)),
-            Err(StoreError::NotFound { .. }) => Ok(Err(ApiError::NotFound(format!(
-                "environment {env:?} not found"
-            )))),
-            Err(e) => Err(e),
+        .store(move |s| {
+            Ok(check_environment(s, &env)
+                .and_then(|()| apply_status_batch(s, &env, &node, reports)))
         })
         .await?
 }

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use corral_api::List;
-use corral_store::Query as StoreQuery;
+use corral_store::{Query as StoreQuery, Store, StoreError};
 use corral_types::{Kind, LabelSelector, RawObject};
 
 use crate::error::ApiError;
@@ -44,15 +44,20 @@ pub fn parse_kind(plural: &str) -> Result<Kind, ApiError> {
 /// 404 unless environment `env` exists.
 pub async fn require_environment(state: &AppState, env: &str) -> Result<(), ApiError> {
     let name = env.to_string();
-    match state
-        .store(move |s| s.get(Kind::Environment, &name, &name))
-        .await
-    {
+    state
+        .store(move |s| Ok(check_environment(s, &name)))
+        .await?
+}
+
+/// Environment `env` exists (not found, naming it, if not): for code that
+/// is already on a blocking thread with the store.
+pub fn check_environment(store: &dyn Store, env: &str) -> Result<(), ApiError> {
+    match store.get(Kind::Environment, env, env) {
         Ok(_) => Ok(()),
-        Err(ApiError::NotFound(_)) => {
+        Err(StoreError::NotFound { .. }) => {
             Err(ApiError::NotFound(format!("environment {env:?} not found")))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

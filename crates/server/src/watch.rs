@@ -50,9 +50,10 @@ pub async fn watch_response(
         .into_response())
 }
 
+/// One event alone as a chunk (a bookmark, the expiry).
 fn line(event: &WatchEvent) -> Bytes {
-    let mut v = serde_json::to_vec(event).unwrap_or_default();
-    v.push(b'\n');
+    let mut v = Vec::new();
+    push_line(&mut v, event);
     Bytes::from(v)
 }
 
@@ -60,19 +61,23 @@ fn line(event: &WatchEvent) -> Bytes {
 /// this size.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// Appends `ev` as one line of JSON.
-fn push_line(chunk: &mut Vec<u8>, ev: Event) {
+/// A store event as the API sends it.
+fn wire_event(ev: Event) -> WatchEvent {
     let event_type = match ev.event_type {
         EventType::Created => WatchEventType::Created,
         EventType::Updated => WatchEventType::Updated,
         EventType::Deleted => WatchEventType::Deleted,
     };
-    let out = WatchEvent {
+    WatchEvent {
         event_type,
         object: ev.object,
-    };
+    }
+}
+
+/// Appends `event` as one line of JSON.
+fn push_line(chunk: &mut Vec<u8>, event: &WatchEvent) {
     let start = chunk.len();
-    match serde_json::to_writer(&mut *chunk, &out) {
+    match serde_json::to_writer(&mut *chunk, event) {
         Ok(()) => chunk.push(b'\n'),
         // Never half a line (a stored object always encodes).
         Err(_) => chunk.truncate(start),
@@ -119,10 +124,10 @@ async fn next_line(state: StreamState) -> Option<(Result<Bytes, std::io::Error>,
             // Events already waiting go out in the same chunk: one write
             // (and one read on the other end) for a burst, not one each.
             let mut chunk = Vec::with_capacity(4096);
-            push_line(&mut chunk, ev);
+            push_line(&mut chunk, &wire_event(ev));
             while chunk.len() < CHUNK_BYTES {
                 match watch.next().now_or_never() {
-                    Some(Ok(ev)) => push_line(&mut chunk, ev),
+                    Some(Ok(ev)) => push_line(&mut chunk, &wire_event(ev)),
                     // An error stays: the next call meets it again.
                     Some(Err(_)) | None => break,
                 }
