@@ -1582,11 +1582,14 @@ async fn watch_resumes_after_a_revision_then_streams_live() {
     assert_eq!(ev["object"]["meta"]["revision"], s.revision());
 }
 
-#[tokio::test]
-async fn watch_with_the_typed_client_sees_events_in_order() {
-    let s = start().await;
+/// Creates services `names`, then reads their events with the typed
+/// client's watch from the revision before them.
+async fn services_created_then_watched(
+    s: &TestServer,
+    names: &[String],
+) -> Vec<corral_api::WatchEvent<corral_types::Service>> {
     let start_rev = s.revision();
-    for name in ["s1", "s2", "s3"] {
+    for name in names {
         s.post(SERVICES, &service(name, "nginx")).await;
     }
     let mut events = s
@@ -1595,15 +1598,28 @@ async fn watch_with_the_typed_client_sees_events_in_order() {
         .await
         .unwrap();
     use futures::StreamExt;
-    let mut last = start_rev;
-    for name in ["s1", "s2", "s3"] {
+    let mut seen = Vec::new();
+    for _ in names {
         let ev = tokio::time::timeout(common::WAIT, events.next())
             .await
             .unwrap()
             .unwrap()
             .unwrap();
+        seen.push(ev);
+    }
+    seen
+}
+
+#[tokio::test]
+async fn watch_with_the_typed_client_sees_events_in_order() {
+    let s = start().await;
+    let start_rev = s.revision();
+    let names = ["s1", "s2", "s3"].map(String::from);
+    let events = services_created_then_watched(&s, &names).await;
+    let mut last = start_rev;
+    for (ev, name) in events.iter().zip(&names) {
         assert_eq!(ev.event_type, corral_api::WatchEventType::Created);
-        assert_eq!(ev.object.meta.name, name);
+        assert_eq!(&ev.object.meta.name, name);
         assert!(ev.object.meta.revision > last);
         last = ev.object.meta.revision;
     }
@@ -1612,25 +1628,11 @@ async fn watch_with_the_typed_client_sees_events_in_order() {
 #[tokio::test]
 async fn a_burst_of_events_larger_than_one_chunk_arrives_whole_and_in_order() {
     let s = start().await;
-    let start_rev = s.revision();
     // Several hundred kilobytes of events waiting at once: the stream
     // packs them into chunks of about 64 KiB, never splitting an event.
     let names: Vec<String> = (0..300).map(|i| format!("s{i}")).collect();
-    for name in &names {
-        s.post(SERVICES, &service(name, "nginx")).await;
-    }
-    let mut events = s
-        .client
-        .watch::<ServiceSpec, ServiceStatus>("default", Kind::Service, "", start_rev)
-        .await
-        .unwrap();
-    use futures::StreamExt;
-    for name in &names {
-        let ev = tokio::time::timeout(common::WAIT, events.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+    let events = services_created_then_watched(&s, &names).await;
+    for (ev, name) in events.iter().zip(&names) {
         assert_eq!(&ev.object.meta.name, name);
     }
 }
