@@ -20,8 +20,11 @@
 //! | GET | `/v1/watch` | events of every kind and environment (`?revision=N`) |
 //! | GET | `/openapi.json` | the OpenAPI document |
 
+mod access;
 mod client;
 mod wire;
+
+pub use access::*;
 
 pub use client::{ApiError, Client, EventStream};
 pub use wire::*;

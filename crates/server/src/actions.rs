@@ -1,68 +1,100 @@
-//! `POST|PUT|GET /v1/environments/{env}/{kind}/{name}/{action}`: the verbs
-//! beyond CRUD, one handler per (kind, action).
+//! The verbs beyond CRUD, one handler each (the route table in
+//! `routes.rs` says which path and rule each one has).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::{Extension, Json};
 
-use corral_api::LogsQuery;
-use corral_types::Kind;
+use corral_api::{LogsQuery, StackPlan};
+use corral_types::{Instance, RawObject};
 
+use crate::access::{Caller, Principal};
 use crate::error::ApiError;
-use crate::objects::{parse_kind, require_environment};
+use crate::objects::require_environment;
 use crate::state::AppState;
-use crate::{instances, nodes, services, stacks};
+use crate::{instances, services, stacks};
 
-pub async fn dispatch(
+type EnvName = Path<(String, String)>;
+
+pub async fn scale(
     State(state): State<AppState>,
-    method: Method,
-    Path((env, plural, name, action)): Path<(String, String, String, String)>,
-    Query(logs): Query<LogsQuery>,
+    Path((env, name)): EnvName,
     body: Bytes,
-) -> Result<Response, ApiError> {
-    let kind = parse_kind(&plural)?;
+) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
-    match (kind, action.as_str(), method) {
-        (Kind::Service, "scale", Method::POST) => {
-            Ok(Json(services::scale(&state, &env, &name, &body).await?).into_response())
-        }
-        (Kind::Node, "join", Method::POST) => {
-            Ok(Json(nodes::join(&state, &env, &name, &body).await?).into_response())
-        }
-        (Kind::Node, "heartbeat", Method::POST) => {
-            Ok(Json(nodes::heartbeat(&state, &env, &name).await?).into_response())
-        }
-        (Kind::Instance, "status", Method::PUT) => {
-            Ok(Json(instances::report_status(&state, &env, &name, &body).await?).into_response())
-        }
-        (Kind::Instance, "logs", Method::GET) => instances::logs(&state, &env, &name, logs).await,
-        (Kind::Service, "rollback", Method::POST) => {
-            Ok(Json(services::rollback(&state, &env, &name).await?).into_response())
-        }
-        (Kind::Service, "pause", Method::POST) => {
-            Ok(Json(services::pause(&state, &env, &name, true).await?).into_response())
-        }
-        (Kind::Service, "resume", Method::POST) => {
-            Ok(Json(services::pause(&state, &env, &name, false).await?).into_response())
-        }
-        (Kind::Stack, "deploy", Method::POST) => {
-            Ok(Json(stacks::deploy(&state, &env, &name, &body).await?).into_response())
-        }
-        (Kind::Stack, "export", Method::GET) => {
-            Ok(Json(stacks::export(&state, &env, &name).await?).into_response())
-        }
-        (
-            _,
-            "scale" | "join" | "heartbeat" | "status" | "logs" | "rollback" | "pause" | "resume"
-            | "deploy" | "export",
-            m,
-        ) => Err(ApiError::MethodNotAllowed(format!(
-            "{m} is not allowed on {plural}/{name}/{action}"
-        ))),
-        _ => Err(ApiError::NotFound(format!(
-            "{plural} have no action {action:?}"
-        ))),
-    }
+    Ok(Json(services::scale(&state, &env, &name, &body).await?))
+}
+
+pub async fn rollback(
+    State(state): State<AppState>,
+    Path((env, name)): EnvName,
+) -> Result<Json<RawObject>, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(Json(services::rollback(&state, &env, &name).await?))
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    Path((env, name)): EnvName,
+) -> Result<Json<RawObject>, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(Json(services::pause(&state, &env, &name, true).await?))
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    Path((env, name)): EnvName,
+) -> Result<Json<RawObject>, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(Json(services::pause(&state, &env, &name, false).await?))
+}
+
+pub async fn deploy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((env, name)): EnvName,
+    body: Bytes,
+) -> Result<Json<StackPlan>, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(Json(
+        stacks::deploy(&state, &caller, &env, &name, &body).await?,
+    ))
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    Path((env, name)): EnvName,
+) -> Result<Response, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(axum::response::IntoResponse::into_response(Json(
+        stacks::export(&state, &env, &name).await?,
+    )))
+}
+
+pub async fn logs(
+    State(state): State<AppState>,
+    Path((env, name)): EnvName,
+    Query(query): Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    require_environment(&state, &env).await?;
+    instances::logs(&state, &env, &name, query).await
+}
+
+/// An agent reports one instance's status; a node's credential only for
+/// an instance placed on that node.
+pub async fn instance_status(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((env, name)): EnvName,
+    body: Bytes,
+) -> Result<Json<Instance>, ApiError> {
+    require_environment(&state, &env).await?;
+    let node = match &caller.principal {
+        Principal::Node { node, .. } => Some(node.clone()),
+        _ => None,
+    };
+    Ok(Json(
+        instances::report_status(&state, &env, &name, node.as_deref(), &body).await?,
+    ))
 }

@@ -1,25 +1,62 @@
 //! `/v1/environments[/{name}]`
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
-use corral_store::Query as StoreQuery;
-use corral_types::{DEFAULT_ENV_NETWORK, Ipv4Cidr, Kind, RawObject, parse_env_range};
+use corral_api::List;
+use corral_store::{Op, Query as StoreQuery};
+use corral_types::{
+    CredentialLabels, DEFAULT_ENV_NETWORK, Environment, Ipv4Cidr, Kind, LabelSelector, RawObject,
+    parse_env_range,
+};
 
+use crate::access::Caller;
+use crate::access::guard::env_role;
 use crate::error::ApiError;
 use crate::objects::{
     ListParams, create_object, get_object, list_objects, replace_object, selector,
 };
+use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
+/// The environments the caller sees: every one for an admin, else those
+/// it has a role in.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
     let query = StoreQuery::kind(Kind::Environment).with_selector(selector(&params)?);
-    list_objects(&state, query, params).await
+    if caller.principal.is_admin() {
+        return list_objects(&state, query, params).await;
+    }
+    if params.watch.unwrap_or(false) {
+        return Err(ApiError::bad_request(
+            Some("watch"),
+            "watching environments is for admins; watch /v1/watch instead",
+        ));
+    }
+    let principal = caller.principal.clone();
+    let visible = state
+        .store(move |s| {
+            let listing = s.list(&query)?;
+            let mut items = Vec::new();
+            for env in listing.items {
+                let role = env_role(s, &principal, &env.meta.name)
+                    .map_err(|e| corral_store::StoreError::Backend(e.to_string()))?;
+                if role.is_some() {
+                    items.push(env);
+                }
+            }
+            Ok(List {
+                items,
+                revision: listing.revision,
+            })
+        })
+        .await?;
+    Ok(Json(visible).into_response())
 }
 
 pub async fn create(
@@ -160,30 +197,106 @@ pub async fn replace(
     replace_object(&state, Kind::Environment, &name, &name, &body).await
 }
 
-/// Deletes an empty environment; one that still holds objects is a conflict.
+/// `POST /v1/environments/{env}/deactivate`.
+pub async fn deactivate(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<RawObject>, ApiError> {
+    set_deactivated(&state, &name, true).await
+}
+
+/// `POST /v1/environments/{env}/activate`.
+pub async fn activate(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<RawObject>, ApiError> {
+    set_deactivated(&state, &name, false).await
+}
+
+async fn set_deactivated(
+    state: &AppState,
+    name: &str,
+    deactivated: bool,
+) -> Result<Json<RawObject>, ApiError> {
+    let raw = edit(
+        state,
+        Kind::Environment,
+        name,
+        name,
+        |env: &mut Environment| {
+            if env.spec.deactivated == deactivated {
+                return Ok(Edit::Keep);
+            }
+            env.spec.deactivated = deactivated;
+            Ok(Edit::Write)
+        },
+    )
+    .await?;
+    Ok(Json(raw))
+}
+
+/// Removes a deactivated environment and everything in it: its objects,
+/// and the registration tokens, node credentials and API keys bound to
+/// it. Its agents see their instances deleted (on the watches they hold)
+/// and remove the containers; their credentials are gone after that.
 pub async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
-    get_object(&state, Kind::Environment, &name, &name).await?;
-    let n = name.clone();
-    let listing = state
-        .store(move |s| s.list(&StoreQuery::default().in_environment(&n)))
-        .await?;
-    let others = listing
-        .items
-        .iter()
-        .filter(|o| o.kind != Kind::Environment)
-        .count();
-    if others > 0 {
+    let raw = get_object(&state, Kind::Environment, &name, &name).await?;
+    let env = Environment::from_raw(raw.clone())
+        .map_err(|e| ApiError::Internal(format!("stored environment does not decode: {e}")))?;
+    if !env.spec.deactivated {
         return Err(ApiError::Conflict(format!(
-            "environment {name:?} still holds {others} objects; remove them first"
+            "environment {name:?} is active; deactivate it first (corral env deactivate {name})"
         )));
     }
+    let n = name.clone();
+    state
+        .store(move |s| {
+            let inside = s.list(&StoreQuery::default().in_environment(&n))?;
+            let mut ops: Vec<Op> = inside
+                .items
+                .iter()
+                // Instances first: their agents see them go while they
+                // still hold their watches.
+                .filter(|o| o.kind != Kind::Environment)
+                .map(|o| delete_op(o.kind, &o.meta.environment, &o.meta.name))
+                .collect();
+            for kind in [Kind::RegistrationToken, Kind::NodeCredential, Kind::ApiKey] {
+                let bound = StoreQuery::kind(kind)
+                    .in_environment(corral_types::GLOBAL)
+                    .with_selector(
+                        LabelSelector::parse(&format!("{}={n}", CredentialLabels::ENVIRONMENT))
+                            .map_err(|e| corral_store::StoreError::Backend(e.to_string()))?,
+                    );
+                ops.extend(
+                    s.list(&bound)?
+                        .items
+                        .iter()
+                        .map(|o| delete_op(o.kind, &o.meta.environment, &o.meta.name)),
+                );
+            }
+            for chunk in ops.chunks(512) {
+                s.apply(chunk.to_vec())?;
+            }
+            Ok(())
+        })
+        .await?;
     let n = name.clone();
     let deleted = state
         .store(move |s| s.delete(Kind::Environment, &n, &n, None))
         .await?;
     state.joins.lock().await.forget(&name);
+    tracing::info!("environment {name} removed");
     Ok(Json(deleted))
+}
+
+fn delete_op(kind: Kind, environment: &str, name: &str) -> Op {
+    Op::Delete {
+        kind,
+        environment: environment.to_string(),
+        name: name.to_string(),
+        revision: None,
+    }
 }

@@ -25,8 +25,15 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
-    #[error("missing or invalid bearer token")]
-    Unauthorized,
+    /// No credential, or one that is not valid (the message says which).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid caller asked for what its role does not allow.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed logins.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The watch cannot resume from the requested revision.
     #[error("{0}")]
     Gone(String),
@@ -49,14 +56,16 @@ impl ApiError {
         ApiError::Invalid(ValidationError::new(field, message))
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -12,38 +12,35 @@ use corral_types::{Instance, InstanceStatus, Kind, Node};
 
 use crate::error::{ApiError, decode_body};
 use crate::objects::{check_environment, get_object};
+use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
 /// Replaces an instance's status (the agent is its only writer), retrying on races
-/// with spec writers.
+/// with spec writers. With `node`, the instance must be placed on it.
 pub async fn report_status(
     state: &AppState,
     env: &str,
     name: &str,
+    node: Option<&str>,
     body: &[u8],
 ) -> Result<Instance, ApiError> {
     let status: InstanceStatus = decode_body(body)?;
-    for _ in 0..10 {
-        let raw = get_object(state, Kind::Instance, env, name).await?;
-        let mut inst = Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let raw = edit(state, Kind::Instance, env, name, |inst: &mut Instance| {
+        if let Some(node) = node
+            && inst.spec.node != node
+        {
+            return Err(ApiError::Forbidden(format!(
+                "instance {name:?} is not placed on node {node:?}; its agent may not report it"
+            )));
+        }
         if inst.status == status {
-            return Ok(inst);
+            return Ok(Edit::Keep);
         }
         inst.status = status.clone();
-        let raw = inst
-            .to_raw()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        match state.store(move |s| s.update(raw)).await {
-            Ok(raw) => {
-                return Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()));
-            }
-            Err(ApiError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict(format!(
-        "instance {name:?} keeps changing; report again"
-    )))
+        Ok(Edit::Write)
+    })
+    .await?;
+    Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// How many times a status batch is read and written again when a write of
@@ -249,7 +246,7 @@ pub async fn logs(
     let mut req = state
         .http
         .get(&url)
-        .bearer_auth(&*state.admin_token)
+        .bearer_auth(state.endpoint_key(env, &inst.spec.node))
         .query(&[("follow", query.follow.to_string())]);
     if let Some(tail) = query.tail {
         req = req.query(&[("tail", tail.to_string())]);

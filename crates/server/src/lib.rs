@@ -6,20 +6,35 @@
 //! the `default` environment and the admin token, starts the controllers and
 //! serves.
 
+pub mod access;
+mod accounts;
 mod actions;
-mod auth;
+mod admission;
+mod apikeys;
+pub mod audit;
+mod audit_routes;
+mod bootstrap;
 mod environments;
 mod error;
 mod instances;
+mod ldap;
+mod login;
+pub mod login_limits;
+mod members;
 mod node_actions;
 mod nodes;
 mod objects;
 mod openapi;
+mod registration;
+mod rmw;
+pub mod routes;
 mod services;
 mod slices;
 mod stacks;
 mod state;
 mod submit;
+mod unmatched;
+mod users;
 mod watch;
 
 use std::net::SocketAddr;
@@ -28,10 +43,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::{any, get};
+use axum::{Extension, Router};
 use tokio::sync::watch as signal;
 
 use corral_controllers::{Clock, ControllerConfig, Liveness, SystemClock, run_controllers};
@@ -54,6 +68,10 @@ pub struct ServerOptions {
     /// creates it (`corral server --default-network`): every node takes a
     /// /24 of it, so a /16 holds 255 nodes with the managed network.
     pub default_network: String,
+    /// How much the audit log keeps.
+    pub audit: audit::AuditLimits,
+    /// How long a login session lasts.
+    pub session_ttl_s: u64,
 }
 
 impl ServerOptions {
@@ -64,6 +82,8 @@ impl ServerOptions {
             controllers: ControllerConfig::default(),
             heartbeat_interval_s: 1,
             default_network: corral_types::DEFAULT_ENV_NETWORK.to_string(),
+            audit: audit::AuditLimits::default(),
+            session_ttl_s: state::DEFAULT_SESSION_TTL_S,
         }
     }
 }
@@ -72,6 +92,9 @@ impl ServerOptions {
 pub struct RunningServer {
     pub url: String,
     pub admin_token: String,
+    /// The password of the `admin` user, when this start created it (it
+    /// is also in `<data dir>/admin-password`, mode 0600).
+    pub admin_password: Option<String>,
     pub local_addr: SocketAddr,
     /// True when this start created the `default` environment (a first start).
     pub first_start: bool,
@@ -95,65 +118,9 @@ impl RunningServer {
     }
 }
 
-/// The routes, for [`start`] and for tests with any store.
+/// The routes, for [`start`] and for tests with any store (see `routes.rs`).
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/openapi.json", get(openapi::serve))
-        .route(
-            "/v1/environments",
-            get(environments::list).post(environments::create),
-        )
-        .route(
-            "/v1/environments/{env}",
-            get(environments::get)
-                .put(environments::replace)
-                .delete(environments::delete),
-        )
-        .route(
-            "/v1/environments/{env}/{kind}",
-            get(objects::list).post(objects::create),
-        )
-        .route(
-            "/v1/environments/{env}/{kind}/{name}",
-            get(objects::get)
-                .put(objects::replace)
-                .delete(objects::delete),
-        )
-        .route(
-            "/v1/environments/{env}/{kind}/{name}/{action}",
-            any(actions::dispatch),
-        )
-        // A node action, routed on its own (the static `nodes` segment wins
-        // over `{kind}`): the batch of status reports of one node's agent.
-        .route(
-            "/v1/environments/{env}/nodes/{node}/statuses",
-            any(nodes::statuses),
-        )
-        .route(
-            "/v1/environments/{env}/nodes/{node}",
-            get(node_actions::get)
-                .put(node_actions::replace)
-                .delete(node_actions::remove),
-        )
-        .route(
-            "/v1/environments/{env}/nodes/{node}/drain",
-            any(node_actions::drain),
-        )
-        .route(
-            "/v1/environments/{env}/nodes/{node}/activate",
-            any(node_actions::activate),
-        )
-        .route("/v1/watch", get(watch_all))
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
-    api.with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such endpoint; see /openapi.json".into())
+    routes::router(state)
 }
 
 #[derive(Debug, serde::Deserialize, Default)]
@@ -166,8 +133,11 @@ struct WatchAllParams {
     environment: Option<String>,
 }
 
+/// `GET /v1/watch`: every event an admin may see; for anyone else, the
+/// events of the environments it has a role in when the watch starts.
 async fn watch_all(
     State(state): State<AppState>,
+    Extension(caller): Extension<access::Caller>,
     Query(p): Query<WatchAllParams>,
 ) -> Result<Response, ApiError> {
     let mut query = corral_store::Query::default();
@@ -177,8 +147,32 @@ async fn watch_all(
             .ok_or_else(|| ApiError::bad_request(Some("kind"), format!("unknown kind {k:?}")))?;
         query.kind = Some(kind);
     }
-    query.environment = p.environment;
-    watch::watch_response(&state, query, p.revision).await
+    query.environment = p.environment.clone();
+    let mut view = watch::View::default();
+    if !caller.principal.is_admin() {
+        let principal = caller.principal.clone();
+        let visible = state
+            .store(move |s| {
+                let envs = s.list(&corral_store::Query::kind(Kind::Environment))?;
+                let mut visible = std::collections::HashSet::new();
+                for env in envs.items {
+                    let role = access::guard::env_role(s, &principal, &env.meta.name)
+                        .map_err(|e| StoreError::Backend(e.to_string()))?;
+                    if role.is_some() {
+                        visible.insert(env.meta.name);
+                    }
+                }
+                Ok(visible)
+            })
+            .await?;
+        if let Some(env) = &p.environment
+            && !visible.contains(env)
+        {
+            return Err(ApiError::NotFound(format!("environment {env:?} not found")));
+        }
+        view.environments = Some(Arc::new(visible));
+    }
+    watch::watch_response_in(&state, query, p.revision, view).await
 }
 
 /// Creates the `default` environment if missing; true if it did.
@@ -214,7 +208,13 @@ pub fn bootstrap(store: &dyn Store, clock: &dyn Clock, network: &str) -> Result<
 
 /// Reads `<data_dir>/admin-token`, creating it (mode 0600) on first start.
 pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<String> {
-    let path = data_dir.join("admin-token");
+    load_or_create_secret(data_dir, "admin-token")
+}
+
+/// Reads `<data_dir>/<file>`, creating it with a new random secret (mode
+/// 0600) when missing.
+pub fn load_or_create_secret(data_dir: &Path, file: &str) -> anyhow::Result<String> {
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_string()),
         Ok(_) => anyhow::bail!("{} is empty; delete it to make a new token", path.display()),
@@ -255,15 +255,14 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     let local_addr = listener.local_addr()?;
     let liveness = Arc::new(Liveness::with_interval(options.heartbeat_interval_s));
     let (shutdown, shutdown_rx) = signal::channel(false);
-    let state = AppState {
-        store: store.clone(),
-        liveness: liveness.clone(),
-        clock: clock.clone(),
-        admin_token: admin_token.clone().into(),
-        http: reqwest::Client::new(),
-        shutdown: shutdown_rx.clone(),
-        joins: Default::default(),
-    };
+    let endpoint_secret = load_or_create_secret(&options.data_dir, "agent-key")?;
+    let admin_password = bootstrap::first_admin(store.as_ref(), clock.as_ref(), &options.data_dir)?;
+    let audit = audit::SqliteAudit::open(&options.data_dir.join("audit.db"), options.audit)?;
+    let mut state = AppState::new(store.clone(), liveness.clone(), clock.clone(), &admin_token);
+    state.endpoint_secret = endpoint_secret.into_bytes().into();
+    state.shutdown = shutdown_rx.clone();
+    state.audit = audit;
+    state.session_ttl_s = options.session_ttl_s;
     let controllers = run_controllers(
         store,
         liveness,
@@ -277,6 +276,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         let stop = async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop)
             .await
@@ -292,6 +292,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     Ok(RunningServer {
         url: format!("http://{host}:{}", local_addr.port()),
         admin_token,
+        admin_password,
         local_addr,
         first_start,
         shutdown,

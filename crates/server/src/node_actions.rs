@@ -7,79 +7,55 @@
 //!   active and runs instances, unless forced; the controllers then
 //!   reschedule its instances (see `corral_controllers::evacuation`).
 //!
-//! `GET` and `PUT` of a node are the generic ones, routed here because the
-//! node's path has its own route.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::Method;
 use serde::Deserialize;
 
 use corral_store::Query as StoreQuery;
 use corral_types::{ContainerLabels, Instance, Kind, LabelSelector, Node, NodeState, RawObject};
 
 use crate::error::ApiError;
-use crate::objects::{get_object, replace_object, require_environment};
+use crate::objects::{get_object, require_environment};
+use crate::rmw::{Edit, edit};
 use crate::state::AppState;
-
-/// Attempts of a read-modify-write that keeps losing to the node's agent.
-const ATTEMPTS: usize = 10;
 
 /// `POST /v1/environments/{env}/nodes/{node}/drain`.
 pub async fn drain(
     State(state): State<AppState>,
-    method: Method,
     Path((env, node)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
-    set_draining(&state, method, &env, &node, "drain", true).await
+    set_draining(&state, &env, &node, "drain", true).await
 }
 
 /// `POST /v1/environments/{env}/nodes/{node}/activate`.
 pub async fn activate(
     State(state): State<AppState>,
-    method: Method,
     Path((env, node)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
-    set_draining(&state, method, &env, &node, "activate", false).await
+    set_draining(&state, &env, &node, "activate", false).await
 }
 
 /// Drain sets both `unschedulable` and `draining`; activate clears both.
 async fn set_draining(
     state: &AppState,
-    method: Method,
     env: &str,
     name: &str,
     action: &str,
     draining: bool,
 ) -> Result<Json<RawObject>, ApiError> {
-    if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not allowed on nodes/{name}/{action}"
-        )));
-    }
     require_environment(state, env).await?;
-    for _ in 0..ATTEMPTS {
-        let mut node = decode(get_object(state, Kind::Node, env, name).await?)?;
+    let raw = edit(state, Kind::Node, env, name, |node: &mut Node| {
         if node.spec.draining == draining && node.spec.unschedulable == draining {
-            return Ok(Json(encode(&node)?));
+            return Ok(Edit::Keep);
         }
         node.spec.draining = draining;
         node.spec.unschedulable = draining;
-        node.meta.generation += 1;
-        let raw = encode(&node)?;
-        match state.store(move |s| s.update(raw)).await {
-            Ok(updated) => {
-                tracing::info!("node {env}/{name}: {action}");
-                return Ok(Json(updated));
-            }
-            Err(ApiError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Conflict(format!(
-        "node {name:?} keeps changing; try again"
-    )))
+        Ok(Edit::Write)
+    })
+    .await?;
+    tracing::info!("node {env}/{name}: {action}");
+    Ok(Json(raw))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -97,7 +73,8 @@ pub async fn remove(
     Query(params): Query<RemoveParams>,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
-    let node = decode(get_object(&state, Kind::Node, &env, &name).await?)?;
+    let node = Node::from_raw(get_object(&state, Kind::Node, &env, &name).await?)
+        .map_err(|e| ApiError::Internal(format!("stored node does not decode: {e}")))?;
     if node.status.state == NodeState::Active && !params.force.unwrap_or(false) {
         let count = instances_on(&state, &env, &name).await?;
         if count > 0 {
@@ -109,32 +86,25 @@ pub async fn remove(
         }
     }
     let (e, n) = (env.clone(), name.clone());
+    // The node and its credentials go in one write: its agent can do
+    // nothing more once the node is gone.
     let deleted = state
-        .store(move |s| s.delete(Kind::Node, &e, &n, params.revision))
+        .store(move |s| {
+            let mut ops = vec![corral_store::Op::Delete {
+                kind: Kind::Node,
+                environment: e.clone(),
+                name: n.clone(),
+                revision: params.revision,
+            }];
+            ops.extend(crate::registration::revoke_ops(s, &e, &n)?);
+            let mut written = s.apply(ops)?;
+            Ok(written.swap_remove(0))
+        })
         .await?;
     state.liveness.forget(&env, &name);
     state.joins.lock().await.release(&env, &deleted.status);
     tracing::info!("node {env}/{name} removed");
     Ok(Json(deleted))
-}
-
-/// `GET /v1/environments/{env}/nodes/{node}`.
-pub async fn get(
-    State(state): State<AppState>,
-    Path((env, name)): Path<(String, String)>,
-) -> Result<Json<RawObject>, ApiError> {
-    require_environment(&state, &env).await?;
-    Ok(Json(get_object(&state, Kind::Node, &env, &name).await?))
-}
-
-/// `PUT /v1/environments/{env}/nodes/{node}`.
-pub async fn replace(
-    State(state): State<AppState>,
-    Path((env, name)): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<RawObject>, ApiError> {
-    require_environment(&state, &env).await?;
-    replace_object(&state, Kind::Node, &env, &name, &body).await
 }
 
 /// The instances placed on node `name` and not being removed.
@@ -154,13 +124,4 @@ async fn instances_on(state: &AppState, env: &str, name: &str) -> Result<usize, 
         }
     }
     Ok(count)
-}
-
-fn decode(raw: RawObject) -> Result<Node, ApiError> {
-    Node::from_raw(raw).map_err(|e| ApiError::Internal(format!("stored node does not decode: {e}")))
-}
-
-fn encode(node: &Node) -> Result<RawObject, ApiError> {
-    node.to_raw()
-        .map_err(|e| ApiError::Internal(format!("encode node: {e}")))
 }

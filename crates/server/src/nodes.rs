@@ -7,7 +7,6 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::Method;
 
 use corral_api::{JoinRequest, MAX_STATUS_BATCH, NodeAck, StatusBatch, StatusBatchResult};
 use corral_store::{Op, Query as StoreQuery};
@@ -18,7 +17,7 @@ use corral_types::{
 use crate::environments::{free_range, network_of, ranges_in_use};
 use crate::error::{ApiError, decode_body};
 use crate::instances;
-use crate::objects::get_object;
+use crate::objects::{get_object, require_environment};
 use crate::slices::SliceBook;
 use crate::state::AppState;
 
@@ -29,6 +28,25 @@ fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiErr
         node,
         heartbeat_interval_s: state.liveness.interval_s(),
     })
+}
+
+/// `POST /v1/environments/{env}/nodes/{name}/join`.
+pub async fn join_route(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<NodeAck>, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(Json(join(&state, &env, &name, &body).await?))
+}
+
+/// `POST /v1/environments/{env}/nodes/{name}/heartbeat`.
+pub async fn heartbeat_route(
+    State(state): State<AppState>,
+    Path((env, name)): Path<(String, String)>,
+) -> Result<Json<NodeAck>, ApiError> {
+    require_environment(&state, &env).await?;
+    Ok(Json(heartbeat(&state, &env, &name).await?))
 }
 
 /// Creates the node, or updates what its agent reports, and marks it active.
@@ -183,15 +201,9 @@ pub async fn heartbeat(state: &AppState, env: &str, name: &str) -> Result<NodeAc
 /// written in one store transaction (see [`instances::apply_status_batch`]).
 pub async fn statuses(
     State(state): State<AppState>,
-    method: Method,
     Path((env, node)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<StatusBatchResult>, ApiError> {
-    if method != Method::POST {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "{method} is not allowed on nodes/{node}/statuses"
-        )));
-    }
     validate_name("name", &node)?;
     let batch: StatusBatch = decode_body(&body)?;
     if batch.statuses.len() > MAX_STATUS_BATCH {

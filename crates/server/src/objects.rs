@@ -1,15 +1,16 @@
 //! Generic handlers: list (and watch), create, get, replace, delete, for every kind.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 use corral_api::List;
 use corral_store::{Query as StoreQuery, Store, StoreError};
 use corral_types::{Kind, LabelSelector, RawObject};
 
+use crate::access::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::submit::{accept, new_object};
@@ -30,15 +31,6 @@ pub struct ListParams {
 pub struct DeleteParams {
     #[serde(default)]
     pub revision: Option<u64>,
-}
-
-pub fn parse_kind(plural: &str) -> Result<Kind, ApiError> {
-    match Kind::from_plural(plural) {
-        Some(Kind::Environment) | None => Err(ApiError::NotFound(format!(
-            "unknown resource type {plural:?}; expected nodes, services, instances or stacks"
-        ))),
-        Some(kind) => Ok(kind),
-    }
 }
 
 /// 404 unless environment `env` exists.
@@ -83,11 +75,11 @@ pub fn selector(params: &ListParams) -> Result<LabelSelector, ApiError> {
 }
 
 pub async fn list(
+    kind: Kind,
     State(state): State<AppState>,
-    Path((env, plural)): Path<(String, String)>,
+    Path(env): Path<String>,
     Query(params): Query<ListParams>,
 ) -> Result<Response, ApiError> {
-    let kind = parse_kind(&plural)?;
     require_environment(&state, &env).await?;
     let query = StoreQuery::kind(kind)
         .in_environment(&env)
@@ -113,17 +105,33 @@ pub async fn create_object(
 }
 
 pub async fn create(
+    kind: Kind,
     State(state): State<AppState>,
-    Path((env, plural)): Path<(String, String)>,
+    Extension(caller): Extension<Caller>,
+    Path(env): Path<String>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
-    let kind = parse_kind(&plural)?;
-    if kind == Kind::Node {
-        return Err(ApiError::MethodNotAllowed(format!(
-            "nodes are created by their agent: POST /v1/environments/{env}/nodes/NAME/join"
-        )));
+    match kind {
+        Kind::Node => {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "nodes are created by their agent: POST /v1/environments/{env}/nodes/NAME/join"
+            )));
+        }
+        Kind::Stack => {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "stacks are deployed from compose files: POST /v1/environments/{env}/stacks/NAME/deploy"
+            )));
+        }
+        Kind::Instance => {
+            return Err(ApiError::MethodNotAllowed(
+                "instances are made and changed by their service; change the service instead"
+                    .into(),
+            ));
+        }
+        _ => {}
     }
-    require_environment(&state, &env).await?;
+    let env_spec = crate::admission::environment_open_for_writes(&state, &env).await?;
+    crate::admission::check_host_access(&caller, &env_spec, kind, &body)?;
     create_object(&state, kind, &env, &body).await
 }
 
@@ -147,10 +155,10 @@ pub async fn get_object(
 }
 
 pub async fn get(
+    kind: Kind,
     State(state): State<AppState>,
-    Path((env, plural, name)): Path<(String, String, String)>,
+    Path((env, name)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
-    let kind = parse_kind(&plural)?;
     require_environment(&state, &env).await?;
     Ok(Json(get_object(&state, kind, &env, &name).await?))
 }
@@ -192,21 +200,23 @@ pub async fn replace_object(
 }
 
 pub async fn replace(
+    kind: Kind,
     State(state): State<AppState>,
-    Path((env, plural, name)): Path<(String, String, String)>,
+    Extension(caller): Extension<Caller>,
+    Path((env, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
-    let kind = parse_kind(&plural)?;
-    require_environment(&state, &env).await?;
+    let env_spec = crate::admission::environment_open_for_writes(&state, &env).await?;
+    crate::admission::check_host_access(&caller, &env_spec, kind, &body)?;
     replace_object(&state, kind, &env, &name, &body).await
 }
 
 pub async fn delete(
+    kind: Kind,
     State(state): State<AppState>,
-    Path((env, plural, name)): Path<(String, String, String)>,
+    Path((env, name)): Path<(String, String)>,
     Query(params): Query<DeleteParams>,
 ) -> Result<Json<RawObject>, ApiError> {
-    let kind = parse_kind(&plural)?;
     require_environment(&state, &env).await?;
     if kind == Kind::Stack {
         return Ok(Json(crate::stacks::remove(&state, &env, &name).await?));
@@ -216,9 +226,5 @@ pub async fn delete(
     let deleted = state
         .store(move |s| s.delete(kind, &e, &n, params.revision))
         .await?;
-    if kind == Kind::Node {
-        state.liveness.forget(&env, &name);
-        state.joins.lock().await.release(&env, &deleted.status);
-    }
     Ok(Json(deleted))
 }

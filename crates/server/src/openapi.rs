@@ -67,111 +67,50 @@ fn list_params() -> Vec<Value> {
     ]
 }
 
-/// One node: get, replace, and delete (`?force=true` for an active node
-/// that runs instances; they are rescheduled).
-fn node_paths() -> Value {
-    let mut delete = op(
-        "remove a node (refused while active with instances, unless forced)",
-        None,
-        "the removed node",
-    );
-    delete["parameters"] = json!([{"name": "force", "in": "query", "schema": {"type": "boolean"}}]);
-    json!({
-        "parameters": params(&["env", "name"]),
-        "get": op("get a node", None, "the node"),
-        "put": op("replace a node's labels and spec", Some("Node"), "the node"),
-        "delete": delete
-    })
+/// The path parameters of `path` (`{env}`, `{name}`).
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+/// The paths of the route table, each operation with its summary, body
+/// schema and the access rule it is checked against (`x-corral-access`).
+fn paths() -> Value {
+    let mut paths = serde_json::Map::new();
+    for route in crate::routes::table() {
+        let entry = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+        let mut parameters = params(&path_params(&route.path));
+        let mut operation = op(route.summary, route.body, "the answer");
+        if route.body == Some("StatusBatch") {
+            operation = status_batch_op();
+        }
+        if route.method == axum::http::Method::GET
+            && route.summary.starts_with("list (?labelSelector=)")
+            && let Some(a) = parameters.as_array_mut()
+        {
+            a.extend(list_params());
+        }
+        operation["parameters"] = parameters;
+        if route.rule.resource == crate::access::Resource::Public {
+            operation["security"] = json!([]);
+        }
+        operation["x-corral-access"] = json!({
+            "resource": format!("{:?}", route.rule.resource),
+            "verb": format!("{:?}", route.rule.verb),
+            "scope": format!("{:?}", route.rule.scope),
+        });
+        entry[route.method.as_str().to_lowercase()] = operation;
+    }
+    Value::Object(paths)
 }
 
 /// The document.
 pub fn document() -> Value {
-    let mut kind_list = params(&["env", "kind"]);
-    if let Some(a) = kind_list.as_array_mut() {
-        a.extend(list_params());
-    }
     json!({
         "openapi": "3.0.3",
         "info": {"title": "Corral API", "version": env!("CARGO_PKG_VERSION")},
-        "paths": {
-            "/v1/environments": {
-                "get": op("list environments", None, "a list"),
-                "post": op("create an environment", Some("Environment"), "the created environment")
-            },
-            "/v1/environments/{env}": {
-                "parameters": params(&["env"]),
-                "get": op("get an environment", None, "the environment"),
-                "put": op("replace an environment", Some("Environment"), "the environment"),
-                "delete": op("delete an empty environment", None, "the deleted environment")
-            },
-            "/v1/environments/{env}/{kind}": {
-                "parameters": kind_list,
-                "get": op("list (or watch) nodes, services, instances, stacks or certificates", None, "a list, or a stream of events"),
-                "post": op("create a service or a certificate", Some("Service"), "the created object")
-            },
-            "/v1/environments/{env}/{kind}/{name}": {
-                "parameters": params(&["env", "kind", "name"]),
-                "get": op("get an object", None, "the object"),
-                "put": op("replace an object's labels and spec (meta.revision required)", Some("Service"), "the object"),
-                "delete": op("delete an object", None, "the deleted object")
-            },
-            "/v1/environments/{env}/services/{name}/scale": {
-                "parameters": params(&["env", "name"]),
-                "post": op("set a service's scale", Some("ScaleRequest"), "the service")
-            },
-            "/v1/environments/{env}/nodes/{name}/join": {
-                "parameters": params(&["env", "name"]),
-                "post": op("an agent joins", Some("JoinRequest"), "the node")
-            },
-            "/v1/environments/{env}/nodes/{name}/heartbeat": {
-                "parameters": params(&["env", "name"]),
-                "post": op("an agent is alive", None, "the node")
-            },
-            "/v1/environments/{env}/nodes/{name}/statuses": {
-                "parameters": params(&["env", "name"]),
-                "post": status_batch_op()
-            },
-            "/v1/environments/{env}/nodes/{name}": node_paths(),
-            "/v1/environments/{env}/nodes/{name}/drain": {
-                "parameters": params(&["env", "name"]),
-                "post": op("move every instance off a node, start-first, and place nothing new on it", None, "the node")
-            },
-            "/v1/environments/{env}/nodes/{name}/activate": {
-                "parameters": params(&["env", "name"]),
-                "post": op("make a drained or cordoned node schedulable again", None, "the node")
-            },
-            "/v1/environments/{env}/instances/{name}/status": {
-                "parameters": params(&["env", "name"]),
-                "put": op("an agent reports an instance's status", Some("InstanceStatus"), "the instance")
-            },
-            "/v1/environments/{env}/instances/{name}/logs": {
-                "parameters": params(&["env", "name"]),
-                "get": op("container output of an instance", None, "raw bytes")
-            },
-            "/v1/environments/{env}/services/{name}/rollback": {
-                "parameters": params(&["env", "name"]),
-                "post": op("roll a service back to its previous launch config", None, "the service")
-            },
-            "/v1/environments/{env}/services/{name}/pause": {
-                "parameters": params(&["env", "name"]),
-                "post": op("pause a service's upgrade", None, "the service")
-            },
-            "/v1/environments/{env}/services/{name}/resume": {
-                "parameters": params(&["env", "name"]),
-                "post": op("resume a paused upgrade", None, "the service")
-            },
-            "/v1/environments/{env}/stacks/{name}/deploy": {
-                "parameters": params(&["env", "name"]),
-                "post": op("deploy compose files as a stack (dry_run: plan only)", Some("DeployRequest"), "the plan")
-            },
-            "/v1/environments/{env}/stacks/{name}/export": {
-                "parameters": params(&["env", "name"]),
-                "get": op("compose files that deploy to the same stack again", None, "the files")
-            },
-            "/v1/watch": {
-                "get": op("events of every kind and environment", None, "a stream of events")
-            }
-        },
+        "paths": paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "responses": {

@@ -1,13 +1,13 @@
 //! Service verbs beyond CRUD.
 
 use corral_api::ScaleRequest;
-use corral_types::{Kind, RawObject};
+use corral_types::{Kind, RawObject, Service, UpgradeState};
 
 use crate::error::{ApiError, decode_body};
-use crate::objects::get_object;
+use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
-/// Sets `spec.scale`, retrying when another writer got there first.
+/// Sets `spec.scale`.
 pub async fn scale(
     state: &AppState,
     env: &str,
@@ -25,40 +25,24 @@ pub async fn scale(
             ),
         ));
     }
-    for _ in 0..10 {
-        let mut svc = get_object(state, Kind::Service, env, name).await?;
+    edit(state, Kind::Service, env, name, |svc: &mut RawObject| {
         if svc.spec.get("scale").and_then(|v| v.as_u64()) == Some(u64::from(req.scale)) {
-            return Ok(svc);
+            return Ok(Edit::Keep);
         }
         if let Some(spec) = svc.spec.as_object_mut() {
             spec.insert("scale".into(), req.scale.into());
         }
-        svc.meta.generation += 1;
-        match state.store(move |s| s.update(svc)).await {
-            Err(ApiError::Conflict(_)) => continue,
-            other => return other,
-        }
-    }
-    Err(ApiError::Conflict(format!(
-        "service {name:?} keeps changing; try again"
-    )))
-}
-
-fn decode_service(raw: RawObject) -> Result<corral_types::Service, ApiError> {
-    corral_types::Service::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn encode_service(svc: &corral_types::Service) -> Result<RawObject, ApiError> {
-    svc.to_raw().map_err(|e| ApiError::Internal(e.to_string()))
+        Ok(Edit::Write)
+    })
+    .await
 }
 
 /// Puts the previous launch config back and rolls it out with the rollback settings.
 pub async fn rollback(state: &AppState, env: &str, name: &str) -> Result<RawObject, ApiError> {
-    for _ in 0..10 {
-        let mut svc = decode_service(get_object(state, Kind::Service, env, name).await?)?;
-        let now = state.clock.now_rfc3339();
+    let now = state.clock.now_rfc3339();
+    edit(state, Kind::Service, env, name, |svc: &mut Service| {
         let Some((spec, status)) =
-            corral_controllers::rollout::begin_rollback(&svc, "rollback requested", &now)
+            corral_controllers::rollout::begin_rollback(svc, "rollback requested", &now)
         else {
             return Err(ApiError::Conflict(format!(
                 "service {name:?} has no earlier launch config to roll back to"
@@ -66,16 +50,9 @@ pub async fn rollback(state: &AppState, env: &str, name: &str) -> Result<RawObje
         };
         svc.spec = spec;
         svc.status = status;
-        svc.meta.generation += 1;
-        let raw = encode_service(&svc)?;
-        match state.store(move |s| s.update(raw)).await {
-            Err(ApiError::Conflict(_)) => continue,
-            other => return other,
-        }
-    }
-    Err(ApiError::Conflict(format!(
-        "service {name:?} keeps changing; try again"
-    )))
+        Ok(Edit::Write)
+    })
+    .await
 }
 
 /// Pauses a rollout in progress, or resumes a paused one.
@@ -85,9 +62,7 @@ pub async fn pause(
     name: &str,
     pause: bool,
 ) -> Result<RawObject, ApiError> {
-    use corral_types::UpgradeState;
-    for _ in 0..10 {
-        let mut svc = decode_service(get_object(state, Kind::Service, env, name).await?)?;
+    edit(state, Kind::Service, env, name, |svc: &mut Service| {
         let Some(up) = svc.status.upgrade.as_mut() else {
             return Err(ApiError::Conflict(format!(
                 "service {name:?} has no upgrade to pause or resume"
@@ -111,13 +86,7 @@ pub async fn pause(
                 )));
             }
         }
-        let raw = encode_service(&svc)?;
-        match state.store(move |s| s.update(raw)).await {
-            Err(ApiError::Conflict(_)) => continue,
-            other => return other,
-        }
-    }
-    Err(ApiError::Conflict(format!(
-        "service {name:?} keeps changing; try again"
-    )))
+        Ok(Edit::Write)
+    })
+    .await
 }

@@ -12,6 +12,7 @@ use corral_types::{
     StackSpec, StackStatus, validate_name,
 };
 
+use crate::access::Caller;
 use crate::error::{ApiError, decode_body};
 use crate::state::AppState;
 
@@ -40,6 +41,7 @@ async fn services_of(state: &AppState, env: &str) -> Result<Vec<Service>, ApiErr
 /// Deploys (or plans, with `dry_run`) compose files as stack `name`.
 pub async fn deploy(
     state: &AppState,
+    caller: &Caller,
     env: &str,
     name: &str,
     body: &[u8],
@@ -54,9 +56,16 @@ pub async fn deploy(
     }
     let loaded = corral_compose::load(name, &req.files, &req.variables)
         .map_err(|e| ApiError::invalid(e.diagnostic().key.clone(), e.to_string()))?;
-    for compose_name in loaded.services.keys() {
+    let env_spec = crate::admission::environment_open_for_writes(state, env).await?;
+    for (compose_name, spec) in &loaded.services {
         let object_name = corral_controllers::stack_plan::service_object_name(name, compose_name);
         validate_name(&format!("services.{compose_name}"), &object_name)?;
+        crate::admission::check_service_host_access(
+            caller,
+            &env_spec,
+            &format!("services.{compose_name}"),
+            spec,
+        )?;
     }
     let current = services_of(state, env).await?;
     let changes = plan_stack(env, name, &loaded.services, &current);

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use corral_controllers::{Clock, Liveness};
 use corral_store::{Store, StoreError};
 
+use crate::audit::AuditLog;
 use crate::error::ApiError;
+use crate::login_limits::LoginLimiter;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -11,7 +13,12 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub liveness: Arc<Liveness>,
     pub clock: Arc<dyn Clock>,
+    /// The break-glass admin token (`<data dir>/admin-token`).
     pub admin_token: Arc<str>,
+    /// Keys the server presents to agents' own endpoints: one per node,
+    /// derived from this secret (`<data dir>/agent-key`), given to the
+    /// agent when it registers.
+    pub endpoint_secret: Arc<[u8]>,
     /// Used to reach agents (logs).
     pub http: reqwest::Client,
     /// Becomes true when the server stops; open watch streams end then.
@@ -23,9 +30,36 @@ pub struct AppState {
     /// object still guards against other servers. It holds the slices the
     /// nodes hold, so a join need not list every node.
     pub joins: Arc<tokio::sync::Mutex<crate::slices::SliceBook>>,
+    pub audit: Arc<dyn AuditLog>,
+    /// Failed logins, per user and per client address.
+    pub logins: Arc<LoginLimiter>,
+    /// How long a session lasts.
+    pub session_ttl_s: u64,
 }
 
 impl AppState {
+    /// A state over `store` with a memory audit log, for tests and tools.
+    pub fn new(
+        store: Arc<dyn Store>,
+        liveness: Arc<Liveness>,
+        clock: Arc<dyn Clock>,
+        admin_token: &str,
+    ) -> Self {
+        AppState {
+            store,
+            liveness,
+            clock,
+            admin_token: admin_token.into(),
+            endpoint_secret: crate::access::secrets::new_secret().into_bytes().into(),
+            http: reqwest::Client::new(),
+            shutdown: tokio::sync::watch::channel(false).1,
+            joins: Default::default(),
+            audit: Arc::new(crate::audit::MemoryAudit::new(Default::default())),
+            logins: Arc::default(),
+            session_ttl_s: DEFAULT_SESSION_TTL_S,
+        }
+    }
+
     /// Runs a store call off the async workers (SQLite writes wait for fsync).
     pub async fn store<T, F>(&self, f: F) -> Result<T, ApiError>
     where
@@ -38,4 +72,21 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
             .map_err(ApiError::from)
     }
+
+    /// The key this server presents to the agent of node `node` of `env`
+    /// (HMAC-SHA256 of `env/node` under the endpoint secret, hex).
+    pub fn endpoint_key(&self, env: &str, node: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.endpoint_secret) else {
+            // HMAC takes keys of any length; this branch is never taken.
+            return String::new();
+        };
+        mac.update(env.as_bytes());
+        mac.update(b"/");
+        mac.update(node.as_bytes());
+        crate::access::secrets::hex(&mac.finalize().into_bytes())
+    }
 }
+
+/// Sessions last 16 hours unless the server is told otherwise.
+pub const DEFAULT_SESSION_TTL_S: u64 = 16 * 3600;

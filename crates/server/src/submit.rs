@@ -94,6 +94,15 @@ pub fn accept(kind: Kind, env: &str, body: &[u8]) -> Result<Accepted, ApiError> 
         Kind::Instance => Err(ApiError::MethodNotAllowed(
             "instances are made and changed by their service; change the service instead".into(),
         )),
+        Kind::User
+        | Kind::Member
+        | Kind::Session
+        | Kind::ApiKey
+        | Kind::RegistrationToken
+        | Kind::NodeCredential => Err(ApiError::MethodNotAllowed(format!(
+            "{} have endpoints of their own; see /openapi.json",
+            kind.plural()
+        ))),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Watch responses: one JSON event per line, a bookmark every 15 s, and an
 //! `expired` event (then the end) when the watch cannot go on.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -12,16 +14,42 @@ use corral_api::{WatchEvent, WatchEventType};
 use corral_store::{Event, EventType, Query, Watch};
 use corral_types::{Kind, Meta, RawObject};
 
+use crate::access::secrets::{holds_hashes, redact};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 const BOOKMARK_EVERY: Duration = Duration::from_secs(15);
+
+/// Which events of a watch a caller sees.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// The environments whose objects are sent; `None`: all of them.
+    pub environments: Option<Arc<HashSet<String>>>,
+}
+
+impl View {
+    fn shows(&self, ev: &Event) -> bool {
+        self.environments
+            .as_ref()
+            .is_none_or(|envs| envs.contains(&ev.object.meta.environment))
+    }
+}
 
 /// Starts a watch after `revision` (default: now) and streams it.
 pub async fn watch_response(
     state: &AppState,
     query: Query,
     revision: Option<u64>,
+) -> Result<Response, ApiError> {
+    watch_response_in(state, query, revision, View::default()).await
+}
+
+/// [`watch_response`] of the events `view` shows.
+pub async fn watch_response_in(
+    state: &AppState,
+    query: Query,
+    revision: Option<u64>,
+    view: View,
 ) -> Result<Response, ApiError> {
     let store = state.store.clone();
     let watch = tokio::task::spawn_blocking(move || {
@@ -39,7 +67,7 @@ pub async fn watch_response(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let stream = futures::stream::unfold(Some((watch, state.shutdown.clone())), next_line);
+    let stream = futures::stream::unfold(Some((watch, state.shutdown.clone(), view)), next_line);
     Ok((
         [
             ("content-type", "application/x-ndjson"),
@@ -61,17 +89,19 @@ fn line(event: &WatchEvent) -> Bytes {
 /// this size.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// A store event as the API sends it.
+/// A store event as the API sends it (without password or token hashes).
 fn wire_event(ev: Event) -> WatchEvent {
     let event_type = match ev.event_type {
         EventType::Created => WatchEventType::Created,
         EventType::Updated => WatchEventType::Updated,
         EventType::Deleted => WatchEventType::Deleted,
     };
-    WatchEvent {
-        event_type,
-        object: ev.object,
-    }
+    let object = if holds_hashes(ev.object.kind) {
+        redact(ev.object)
+    } else {
+        ev.object
+    };
+    WatchEvent { event_type, object }
 }
 
 /// Appends `event` as one line of JSON.
@@ -106,10 +136,10 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-type StreamState = Option<(Watch, tokio::sync::watch::Receiver<bool>)>;
+type StreamState = Option<(Watch, tokio::sync::watch::Receiver<bool>, View)>;
 
 async fn next_line(state: StreamState) -> Option<(Result<Bytes, std::io::Error>, StreamState)> {
-    let (mut watch, mut shutdown) = state?;
+    let (mut watch, mut shutdown, view) = state?;
     let next = tokio::select! {
         next = tokio::time::timeout(BOOKMARK_EVERY, watch.next()) => next,
         _ = stopped(&mut shutdown) => return None,
@@ -118,21 +148,24 @@ async fn next_line(state: StreamState) -> Option<(Result<Bytes, std::io::Error>,
         Err(_) => {
             let rev = watch.last_revision();
             let bookmark = line(&marker(WatchEventType::Bookmark, rev));
-            Some((Ok(bookmark), Some((watch, shutdown))))
+            Some((Ok(bookmark), Some((watch, shutdown, view))))
         }
         Ok(Ok(ev)) => {
             // Events already waiting go out in the same chunk: one write
             // (and one read on the other end) for a burst, not one each.
             let mut chunk = Vec::with_capacity(4096);
-            push_line(&mut chunk, &wire_event(ev));
+            if view.shows(&ev) {
+                push_line(&mut chunk, &wire_event(ev));
+            }
             while chunk.len() < CHUNK_BYTES {
                 match watch.next().now_or_never() {
-                    Some(Ok(ev)) => push_line(&mut chunk, &wire_event(ev)),
+                    Some(Ok(ev)) if view.shows(&ev) => push_line(&mut chunk, &wire_event(ev)),
+                    Some(Ok(_)) => {}
                     // An error stays: the next call meets it again.
                     Some(Err(_)) | None => break,
                 }
             }
-            Some((Ok(Bytes::from(chunk)), Some((watch, shutdown))))
+            Some((Ok(Bytes::from(chunk)), Some((watch, shutdown, view))))
         }
         Ok(Err(_)) => {
             let rev = watch.last_revision();

@@ -144,8 +144,9 @@ async fn openapi_document_is_served_as_openapi_3() {
     for p in [
         "/v1/environments",
         "/v1/environments/{env}",
-        "/v1/environments/{env}/{kind}",
-        "/v1/environments/{env}/{kind}/{name}",
+        "/v1/environments/{env}/services",
+        "/v1/environments/{env}/services/{name}",
+        "/v1/environments/{env}/certificates/{name}",
         "/v1/environments/{env}/services/{name}/scale",
         "/v1/environments/{env}/nodes/{name}/join",
         "/v1/environments/{env}/nodes/{name}/heartbeat",
@@ -574,7 +575,7 @@ async fn unknown_action_is_404_and_wrong_method_on_an_action_is_405() {
         Method::POST,
         &format!("{SERVICES}/web/join"),
         "{}",
-        405,
+        404,
         None,
     )
     .await;
@@ -1793,17 +1794,36 @@ async fn environments_can_be_created_listed_and_deleted_when_empty() {
     )
     .await;
 
-    // Not empty: 409, nothing deleted.
-    s.reject(Method::DELETE, "/v1/environments/staging", "", 409, None)
+    // Active: 409, nothing deleted.
+    let r = s
+        .reject(Method::DELETE, "/v1/environments/staging", "", 409, None)
         .await;
-    s.client
-        .delete("staging", Kind::Service, "web")
-        .await
-        .unwrap();
+    assert!(r.text.contains("deactivate"), "{}", r.text);
+    let r = s
+        .call(Method::POST, "/v1/environments/staging/deactivate", "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // Deactivated: nothing new is deployed.
+    s.reject(
+        Method::POST,
+        "/v1/environments/staging/services",
+        service("api", "nginx").to_string(),
+        409,
+        None,
+    )
+    .await;
+    // Removed with everything in it.
     s.client
         .delete("", Kind::Environment, "staging")
         .await
         .unwrap();
+    assert!(
+        s.store
+            .list(&corral_store::Query::default().in_environment("staging"))
+            .unwrap()
+            .items
+            .is_empty()
+    );
     s.reject(Method::GET, "/v1/environments/staging", "", 404, None)
         .await;
     s.reject(Method::DELETE, "/v1/environments/staging", "", 404, None)
@@ -1812,24 +1832,26 @@ async fn environments_can_be_created_listed_and_deleted_when_empty() {
 }
 
 #[tokio::test]
-async fn deleting_a_non_empty_environment_is_409() {
+async fn an_active_environment_is_not_deleted_and_activate_opens_it_again() {
     let s = start().await;
     create_web(&s).await;
     let r = s
         .reject(Method::DELETE, "/v1/environments/default", "", 409, None)
         .await;
     assert!(r.text.contains("default"), "{}", r.text);
-    // A node alone keeps it too.
-    s.client
-        .delete("default", Kind::Service, "web")
-        .await
-        .unwrap();
-    s.client
-        .join_node("default", "n1", &join_request("10.0.0.1", &[]))
-        .await
-        .unwrap();
+    s.call(Method::POST, "/v1/environments/default/deactivate", "")
+        .await;
+    s.call(Method::POST, "/v1/environments/default/activate", "")
+        .await;
     s.reject(Method::DELETE, "/v1/environments/default", "", 409, None)
         .await;
+    let r = s
+        .post(
+            "/v1/environments/default/services",
+            &service("api", "nginx"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Corral test bed: the project's private Docker Engine and its locally
-//! built images, for integration tests and `cargo xtask`.
+//! built images, for integration tests and `cargo xtask`; and a private
+//! OpenLDAP slapd for directory tests ([`slapd`]).
 //!
 //! Everything here shells out (`dockerd`, `docker`, `ip`, `tar`, `cargo`)
 //! and is synchronous; call it before starting an async runtime or from
@@ -12,6 +13,7 @@ mod engine;
 mod images;
 mod paths;
 mod setup;
+pub mod slapd;
 mod testbed;
 
 pub use engine::{
@@ -23,6 +25,7 @@ pub use images::{
 };
 pub use paths::{TESTBED_DIR_ENV, choose_root, engine_root, fnv1a, workspace_root};
 pub use setup::{PACKAGES, install_prerequisites, is_root, missing_prerequisites};
+pub use slapd::{Slapd, TlsFiles};
 pub use testbed::{
     Host, HostStatus, MAX_HOSTS, Testbed, TestbedError, TestbedOptions, default_testbed_root,
     testbed_root,

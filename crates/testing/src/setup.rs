@@ -14,6 +14,8 @@ pub const PACKAGES: &[&str] = &[
     "iproute2",
     "iptables",
     "curl",
+    "slapd",
+    "ldap-utils",
 ];
 
 /// Debian's hook to forbid services starting during package installation.
@@ -37,12 +39,21 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
     if !Path::new("/usr/bin/curl").is_file() {
         missing.push("curl");
     }
+    // The private slapd of directory tests (`crate::slapd`); the package's
+    // own service is kept from starting like dockerd's.
+    if !Path::new("/usr/sbin/slapd").is_file() || !Path::new("/usr/sbin/slappasswd").is_file() {
+        missing.push("slapd");
+    }
+    if !Path::new("/usr/bin/ldapsearch").is_file() {
+        missing.push("ldap-utils");
+    }
     missing
 }
 
 /// Installs the packages with apt-get when something is missing. Needs root.
-/// Debian would start the system's own dockerd on installation: it is kept
-/// from doing so (policy-rc.d), the test bed runs its private engine instead.
+/// Debian would start the system's own dockerd and slapd on installation:
+/// they are kept from doing so (policy-rc.d), the test bed runs its private
+/// engine and the directory tests their private slapd instead.
 pub fn install_prerequisites() -> anyhow::Result<()> {
     let missing = missing_prerequisites();
     if missing.is_empty() {

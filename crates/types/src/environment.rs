@@ -18,6 +18,15 @@ pub struct EnvironmentSpec {
     /// server picks a free /16 (10.42.0.0/16, then 10.43.0.0/16, ...).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub network: String,
+    /// A deactivated environment's agents keep running what they run, but
+    /// nothing new is deployed, and it may then be removed.
+    #[serde(skip_serializing_if = "is_default")]
+    pub deactivated: bool,
+    /// Whether members and owners may run containers with host access
+    /// (privileged, capabilities, host network/pid/ipc/uts, host paths);
+    /// unset means allowed. Restricted users never may.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_host_access: Option<bool>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

@@ -5,6 +5,7 @@
 //! depends on serde only, so the API client, the store and the CLI can all
 //! share it.
 
+mod access;
 mod certificate;
 mod environment;
 mod instance;
@@ -17,6 +18,11 @@ mod service;
 mod stack;
 mod validate;
 
+pub use access::{
+    ApiKeySpec, ApiKeyStatus, CredentialLabels, GLOBAL, MemberSpec, NodeCredentialSpec, Provider,
+    RegistrationTokenSpec, Role, SessionSpec, TokenKind, UserSpec, UserStatus,
+    validate_subject_name,
+};
 pub use certificate::{CertificateSpec, CertificateStatus};
 pub use environment::{
     DEFAULT_ENV_NETWORK, EnvironmentSpec, EnvironmentStatus, Ipv4Cidr, PlacementStrategy,
@@ -54,3 +60,15 @@ pub type Instance = Object<InstanceSpec, InstanceStatus>;
 pub type Stack = Object<StackSpec, StackStatus>;
 /// A TLS certificate with its key, used by load balancers.
 pub type Certificate = Object<CertificateSpec, CertificateStatus>;
+/// A person.
+pub type User = Object<UserSpec, UserStatus>;
+/// A role binding of a user or group in an environment.
+pub type Member = Object<MemberSpec, serde_json::Value>;
+/// A login session.
+pub type Session = Object<SessionSpec, serde_json::Value>;
+/// An API key.
+pub type ApiKey = Object<ApiKeySpec, ApiKeyStatus>;
+/// A token that adds hosts to an environment.
+pub type RegistrationToken = Object<RegistrationTokenSpec, serde_json::Value>;
+/// A node's own credential.
+pub type NodeCredential = Object<NodeCredentialSpec, serde_json::Value>;

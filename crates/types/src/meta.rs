@@ -15,11 +15,39 @@ pub enum Kind {
     Stack,
     /// A TLS certificate and its key, for load balancers.
     Certificate,
+    /// A person (global, in [`crate::GLOBAL`]).
+    User,
+    /// A role binding in an environment.
+    Member,
+    /// A login session (global).
+    Session,
+    /// An API key (global).
+    ApiKey,
+    /// A token that adds hosts to one environment (global).
+    RegistrationToken,
+    /// A node's own credential (global).
+    NodeCredential,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Environment,
+        Kind::Node,
+        Kind::Service,
+        Kind::Instance,
+        Kind::Stack,
+        Kind::Certificate,
+        Kind::User,
+        Kind::Member,
+        Kind::Session,
+        Kind::ApiKey,
+        Kind::RegistrationToken,
+        Kind::NodeCredential,
+    ];
+
+    /// The kinds a user creates and changes through the generic
+    /// `/v1/environments/{env}/{plural}` routes.
+    pub const WORKLOAD: [Kind; 5] = [
         Kind::Node,
         Kind::Service,
         Kind::Instance,
@@ -36,6 +64,12 @@ impl Kind {
             Kind::Instance => "Instance",
             Kind::Stack => "Stack",
             Kind::Certificate => "Certificate",
+            Kind::User => "User",
+            Kind::Member => "Member",
+            Kind::Session => "Session",
+            Kind::ApiKey => "ApiKey",
+            Kind::RegistrationToken => "RegistrationToken",
+            Kind::NodeCredential => "NodeCredential",
         }
     }
 
@@ -48,6 +82,12 @@ impl Kind {
             Kind::Instance => "instances",
             Kind::Stack => "stacks",
             Kind::Certificate => "certificates",
+            Kind::User => "users",
+            Kind::Member => "members",
+            Kind::Session => "sessions",
+            Kind::ApiKey => "apikeys",
+            Kind::RegistrationToken => "tokens",
+            Kind::NodeCredential => "credentials",
         }
     }
 

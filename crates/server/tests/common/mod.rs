@@ -28,6 +28,8 @@ pub struct TestServer {
     pub client: Client,
     /// A raw client, for malformed bodies and headers.
     pub http: reqwest::Client,
+    /// The server's state (its audit log, its clock).
+    pub state: AppState,
 }
 
 /// A response read whole.
@@ -62,15 +64,12 @@ pub async fn start() -> TestServer {
 
 pub async fn start_with(store: MemoryStore) -> TestServer {
     let store: Arc<dyn Store> = Arc::new(store);
-    let state = AppState {
-        store: store.clone(),
-        liveness: Arc::new(Liveness::with_interval(2)),
-        clock: Arc::new(SystemClock),
-        admin_token: TOKEN.into(),
-        http: reqwest::Client::new(),
-        shutdown: tokio::sync::watch::channel(false).1,
-        joins: Default::default(),
-    };
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(Liveness::with_interval(2)),
+        Arc::new(SystemClock),
+        TOKEN,
+    );
     bootstrap(
         store.as_ref(),
         state.clock.as_ref(),
@@ -79,8 +78,10 @@ pub async fn start_with(store: MemoryStore) -> TestServer {
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let served = state.clone();
     tokio::spawn(async move {
-        axum::serve(listener, router(state)).await.unwrap();
+        let app = router(served).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app).await.unwrap();
     });
     let url = format!("http://{addr}");
     let client = Client::new(&url, TOKEN).unwrap();
@@ -90,6 +91,7 @@ pub async fn start_with(store: MemoryStore) -> TestServer {
         store,
         client,
         http,
+        state,
     }
 }
 

@@ -1,0 +1,297 @@
+//! The one gate every route passes: authenticate the caller, find its
+//! role in the route's environment, decide by the route's rule, hand the
+//! [`Caller`] to the handler, and record the audit entry.
+
+use std::net::SocketAddr;
+
+use axum::RequestExt;
+use axum::extract::{ConnectInfo, RawPathParams, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use corral_api::AuditRecord;
+use corral_store::{Query, Store, StoreError};
+use corral_types::{Kind, Member, Object, Role};
+
+use super::authenticate::{AuthFailure, authenticate, load_user};
+use super::principal::{Caller, Principal, role_from_bindings};
+use super::rules::{Decision, Resource, Rule, decide};
+use crate::audit::AuditNote;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What the gate of one route knows.
+#[derive(Clone)]
+pub struct Gate {
+    pub state: AppState,
+    pub rule: Rule,
+    /// `POST /v1/environments/{env}/services`, for the audit log.
+    pub route: String,
+    /// Record only refusals (heartbeats and status reports: thousands a
+    /// second at scale, and the instances' own status tells the story).
+    pub quiet: bool,
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(req: &Request) -> Option<String> {
+    req.headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+pub fn client_address(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The role of `principal` in environment `env`; `None` when it has none
+/// or the environment does not exist.
+pub fn env_role(
+    store: &dyn Store,
+    principal: &Principal,
+    env: &str,
+) -> Result<Option<Role>, ApiError> {
+    let (user, groups, cap) = match principal {
+        Principal::User { name, groups, .. } => (name.as_str(), groups.as_slice(), None),
+        Principal::EnvKey {
+            user,
+            environment,
+            role,
+            ..
+        } => {
+            if environment != env {
+                return Ok(None);
+            }
+            (user.as_str(), &[][..], Some(*role))
+        }
+        _ => return Ok(None),
+    };
+    match store.get(Kind::Environment, env, env) {
+        Ok(_) => {}
+        Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    // An environment key acts with at most its user's own role.
+    let user_is_admin = cap.is_some() && load_user(store, user)?.is_some_and(|u| u.spec.admin);
+    let own = if user_is_admin {
+        Some(Role::Owner)
+    } else {
+        let listing = store.list(&Query::kind(Kind::Member).in_environment(env))?;
+        let members: Vec<Member> = listing
+            .items
+            .into_iter()
+            .filter_map(|raw| Object::from_raw(raw).ok())
+            .collect();
+        role_from_bindings(
+            user,
+            groups,
+            members
+                .iter()
+                .map(|m| (m.spec.subject.as_str(), m.spec.role)),
+        )
+    };
+    Ok(match cap {
+        Some(cap) => own.map(|r| r.min(cap)),
+        None => own,
+    })
+}
+
+/// A node credential acting for another node of its environment.
+fn other_node(principal: &Principal, rule: &Rule, node_param: Option<&str>) -> Option<String> {
+    match (principal, rule.resource, node_param) {
+        (Principal::Node { node, .. }, Resource::Agent, Some(path_node)) if path_node != node => {
+            Some(format!(
+                "the credential of node {node:?} may only act for node {node:?}, not {path_node:?}"
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The middleware of every route.
+pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
+    let client = client_address(&req);
+    let token = bearer(&req);
+    let params: Vec<(String, String)> = match req.extract_parts::<RawPathParams>().await {
+        Ok(p) => p
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let env = param("env");
+    let object = param("name").unwrap_or_default();
+    // The node an agent's route acts for (`.../nodes/{name}/heartbeat`).
+    let node_param = gate
+        .route
+        .contains("/nodes/{name}")
+        .then(|| param("name"))
+        .flatten();
+    let method = req.method().clone();
+    let rule = gate.rule;
+    let now_ms = gate.state.clock.now_ms();
+    let env_for_lookup = env.clone();
+    let admin_token = gate.state.admin_token.clone();
+    let resolved = gate
+        .state
+        .store(move |s| {
+            let principal = match authenticate(s, &admin_token, token.as_deref(), now_ms) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            };
+            let principal = match principal {
+                Ok(p) => p,
+                Err(failure) => return Ok(Ok(Err(failure))),
+            };
+            let role = match (&env_for_lookup, rule.scope) {
+                (Some(env), super::rules::Scope::Environment) if !principal.is_admin() => {
+                    match env_role(s, &principal, env) {
+                        Ok(role) => role,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
+                _ => None,
+            };
+            Ok(Ok(Ok((principal, role))))
+        })
+        .await;
+    let outcome = match resolved {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(e)) | Err(e) => return e.into_response(),
+    };
+    let (principal, role, decision) = match outcome {
+        Ok((principal, role)) => {
+            let decision = match other_node(&principal, &rule, node_param.as_deref()) {
+                Some(reason) => Decision::Deny(reason),
+                None => decide(&principal, &rule, env.as_deref(), role),
+            };
+            (principal, role, decision)
+        }
+        Err(failure) => {
+            let decision = if rule.resource == Resource::Public {
+                Decision::Allow
+            } else {
+                Decision::Unauthenticated
+            };
+            let reason = match failure {
+                AuthFailure::Missing => "missing bearer token".to_string(),
+                other => other.to_string(),
+            };
+            if decision != Decision::Allow {
+                let err = ApiError::Unauthorized(reason.clone());
+                let record = Entry {
+                    principal: &Principal::Anonymous,
+                    client: &client,
+                    env: env.as_deref(),
+                    method: &method,
+                    route: &gate.route,
+                    object: &object,
+                    code: 401,
+                    summary: reason,
+                };
+                gate.state.audit.record(record.into_record(now_ms));
+                return err.into_response();
+            }
+            (Principal::Anonymous, None, decision)
+        }
+    };
+    let refusal = match &decision {
+        Decision::Allow => None,
+        Decision::Unauthenticated => Some(ApiError::Unauthorized("missing bearer token".into())),
+        Decision::Deny(reason) => Some(ApiError::Forbidden(reason.clone())),
+        Decision::Hidden => Some(ApiError::NotFound(format!(
+            "environment {:?} not found",
+            env.clone().unwrap_or_default()
+        ))),
+    };
+    if let Some(err) = refusal {
+        let record = Entry {
+            principal: &principal,
+            client: &client,
+            env: env.as_deref(),
+            method: &method,
+            route: &gate.route,
+            object: &object,
+            code: err.status().as_u16(),
+            summary: format!("refused: {err}"),
+        };
+        gate.state.audit.record(record.into_record(now_ms));
+        return err.into_response();
+    }
+    req.extensions_mut().insert(Caller {
+        principal: principal.clone(),
+        role,
+        client: client.clone(),
+    });
+    let response = next.run(req).await;
+    let note = response.extensions().get::<AuditNote>().cloned();
+    let code = response.status().as_u16();
+    let audited = rule.is_write() && !(gate.quiet && code < 400);
+    if audited || note.is_some() {
+        let mut record = Entry {
+            principal: &principal,
+            client: &client,
+            env: env.as_deref(),
+            method: &method,
+            route: &gate.route,
+            object: &object,
+            code,
+            summary: String::new(),
+        }
+        .into_record(now_ms);
+        if let Some(note) = note {
+            if let Some(user) = note.user {
+                record.user = user;
+            }
+            record.summary = note.summary;
+        }
+        gate.state.audit.record(record);
+    }
+    response
+}
+
+/// The parts of an audit record the gate knows.
+struct Entry<'a> {
+    principal: &'a Principal,
+    client: &'a str,
+    env: Option<&'a str>,
+    method: &'a Method,
+    route: &'a str,
+    object: &'a str,
+    code: u16,
+    summary: String,
+}
+
+impl Entry<'_> {
+    fn into_record(self, now_ms: u64) -> AuditRecord {
+        AuditRecord {
+            time_ms: now_ms,
+            time: super::secrets::rfc3339_at_ms(now_ms),
+            user: self
+                .principal
+                .user()
+                .map(str::to_string)
+                .unwrap_or_else(|| self.principal.who()),
+            method: self.principal.method().into(),
+            client: self.client.into(),
+            environment: self.env.unwrap_or_default().into(),
+            verb: format!("{} {}", self.method, self.route),
+            object: self.object.into(),
+            code: self.code,
+            summary: self.summary,
+        }
+    }
+}

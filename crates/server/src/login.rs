@@ -1,0 +1,214 @@
+//! Logging in and out, and the sessions an admin can list and revoke.
+//!
+//! A login checks a local user's argon2id hash, or asks the directory
+//! (`ldap.rs`) for a user the server does not hold as local; either way it
+//! answers a session token `crl_s_<id>_<secret>` whose secret is stored
+//! hashed, and that expires (16 h by default).
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use corral_api::{List, LoginRequest, LoginResponse};
+use corral_store::Query;
+use corral_types::{
+    CredentialLabels, GLOBAL, Kind, Object, Provider, RawObject, Session, SessionSpec, TokenKind,
+};
+
+use crate::access::authenticate::load_user;
+use crate::access::principal::Via;
+use crate::access::secrets::{
+    new_id, new_secret, password_matches, redact, rfc3339_at_ms, token_hash,
+};
+use crate::access::{Caller, Principal};
+use crate::audit::AuditNote;
+use crate::error::{ApiError, decode_body};
+use crate::state::AppState;
+
+/// Who logged in, as the directory or the local users say.
+pub struct Identity {
+    pub user: String,
+    pub provider: Provider,
+    pub groups: Vec<String>,
+}
+
+fn noted(mut resp: Response, user: &str, summary: String) -> Response {
+    resp.extensions_mut().insert(AuditNote {
+        user: Some(user.to_string()),
+        summary,
+    });
+    resp
+}
+
+/// `POST /v1/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Response {
+    let req: LoginRequest = match decode_body(&body) {
+        Ok(r) => r,
+        Err(e) => return noted(e.into_response(), "anonymous", "login: bad request".into()),
+    };
+    let user = req.username.trim().to_string();
+    if let Some(wait) = state.logins.locked(&user, &caller.client, Instant::now()) {
+        let err = ApiError::TooManyRequests(format!(
+            "too many failed logins for {user:?} or from {}; try again in {} s",
+            caller.client,
+            wait.as_secs().max(1)
+        ));
+        return noted(
+            err.into_response(),
+            &user,
+            "login refused: rate limited".into(),
+        );
+    }
+    match check_credentials(&state, &user, req.password).await {
+        Ok(identity) => {
+            state.logins.succeeded(&user);
+            match new_session(&state, &identity, &caller.client).await {
+                Ok(resp) => {
+                    let summary = format!("login ({}) succeeded", identity.provider);
+                    noted(Json(resp).into_response(), &identity.user, summary)
+                }
+                Err(e) => noted(e.into_response(), &user, "login: session not stored".into()),
+            }
+        }
+        Err(e) => {
+            if matches!(e, ApiError::Unauthorized(_)) {
+                state.logins.failed(&user, &caller.client, Instant::now());
+            }
+            let summary = format!("login failed: {e}");
+            noted(e.into_response(), &user, summary)
+        }
+    }
+}
+
+/// The identity behind a user name and password, or why not (401 for a
+/// wrong name or password, 502 for a directory that cannot be asked).
+async fn check_credentials(
+    state: &AppState,
+    user: &str,
+    password: String,
+) -> Result<Identity, ApiError> {
+    let wrong = || ApiError::Unauthorized("wrong user name or password".into());
+    if user.is_empty() || password.is_empty() {
+        return Err(wrong());
+    }
+    let name = user.to_string();
+    let local = state.store(move |s| Ok(load_user(s, &name))).await??;
+    match local {
+        Some(u) if u.spec.provider == Provider::Local => {
+            let hash = u.spec.password_hash.clone();
+            let ok = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            if !ok {
+                return Err(wrong());
+            }
+            if u.spec.disabled {
+                return Err(ApiError::Unauthorized(format!("user {user:?} is disabled")));
+            }
+            Ok(Identity {
+                user: u.meta.name,
+                provider: Provider::Local,
+                groups: Vec::new(),
+            })
+        }
+        _ => crate::ldap::login(state, user, &password)
+            .await?
+            .ok_or_else(wrong),
+    }
+}
+
+/// Stores a session for `identity` and answers its token.
+pub async fn new_session(
+    state: &AppState,
+    identity: &Identity,
+    client: &str,
+) -> Result<LoginResponse, ApiError> {
+    let id = new_id();
+    let secret = new_secret();
+    let expires = rfc3339_at_ms(state.clock.now_ms() + state.session_ttl_s * 1000);
+    let mut session: Session = Object::new(
+        Kind::Session,
+        GLOBAL,
+        &id,
+        SessionSpec {
+            user: identity.user.clone(),
+            provider: identity.provider,
+            groups: identity.groups.clone(),
+            expires: expires.clone(),
+            client: client.to_string(),
+            secret_hash: token_hash(&secret),
+        },
+    );
+    session.meta.uid = corral_controllers::new_uid();
+    session.meta.created = state.clock.now_rfc3339();
+    session.meta.generation = 1;
+    session
+        .meta
+        .labels
+        .insert(CredentialLabels::USER.into(), identity.user.clone());
+    let raw = session
+        .to_raw()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    state.store(move |s| s.create(raw)).await?;
+    Ok(LoginResponse {
+        token: TokenKind::Session.format(&id, &secret),
+        user: identity.user.clone(),
+        provider: identity.provider.to_string(),
+        expires,
+    })
+}
+
+/// `POST /v1/logout`: ends the caller's own session.
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<RawObject>, ApiError> {
+    let Principal::User {
+        via: Via::Session(id),
+        ..
+    } = &caller.principal
+    else {
+        return Err(ApiError::bad_request(
+            None,
+            "logout ends a login session; this credential is not one (remove API keys with corral apikey rm)",
+        ));
+    };
+    let id = id.clone();
+    let deleted = state
+        .store(move |s| s.delete(Kind::Session, GLOBAL, &id, None))
+        .await?;
+    Ok(Json(redact(deleted)))
+}
+
+/// `GET /v1/sessions`.
+pub async fn sessions(State(state): State<AppState>) -> Result<Json<List<RawObject>>, ApiError> {
+    let listing = state
+        .store(|s| s.list(&Query::kind(Kind::Session).in_environment(GLOBAL)))
+        .await?;
+    Ok(Json(List {
+        items: listing.items.into_iter().map(redact).collect(),
+        revision: listing.revision,
+    }))
+}
+
+/// `DELETE /v1/sessions/{id}`.
+pub async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RawObject>, ApiError> {
+    let deleted = match state
+        .store(move |s| s.delete(Kind::Session, GLOBAL, &id, None))
+        .await
+    {
+        Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("no such session".into())),
+        other => other?,
+    };
+    Ok(Json(redact(deleted)))
+}
