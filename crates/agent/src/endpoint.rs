@@ -1,5 +1,6 @@
 //! The agent's own HTTP endpoint: the server fetches container logs here.
-//! It needs the same bearer token the agent joined with, and serves only
+//! It needs the key the server presents (given to the agent when it
+//! registered), and serves only
 //! containers Corral made.
 
 use std::sync::Arc;
@@ -46,7 +47,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
         .map(|(_, token)| token)
         .unwrap_or_default()
         .as_bytes();
-    let want = shared.options.token.as_bytes();
+    let want = shared.endpoint_key.as_bytes();
     presented.len() == want.len()
         && presented
             .iter()

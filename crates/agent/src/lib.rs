@@ -30,6 +30,7 @@ mod netservices;
 mod overlay;
 mod plan;
 mod probe;
+mod register;
 mod reporter;
 
 use std::collections::BTreeMap;
@@ -53,7 +54,12 @@ pub use plan::{NodeFacts, SidekickLaunch, Step, plan_node};
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
     pub server_url: String,
+    /// What the agent registers with when it has no credential yet (a
+    /// registration token; an admin's credential in tests and benchmarks).
     pub token: String,
+    /// Where the node's credential is kept between starts (mode 0600);
+    /// `None`: registered again at every start.
+    pub state_dir: Option<std::path::PathBuf>,
     pub name: String,
     pub environment: String,
     pub labels: BTreeMap<String, String>,
@@ -77,6 +83,7 @@ impl AgentOptions {
         AgentOptions {
             server_url: server_url.to_string(),
             token: token.to_string(),
+            state_dir: None,
             name: name.to_string(),
             environment: corral_types::DEFAULT_ENVIRONMENT.to_string(),
             labels: BTreeMap::new(),
@@ -105,6 +112,8 @@ pub(crate) struct Shared {
     pub view: watch::Receiver<Arc<corral_netview::EnvSnapshot>>,
     /// The load balancers running on this node.
     pub balancers: balancers::Balancers,
+    /// What the server presents to this agent's own endpoint.
+    pub endpoint_key: String,
 }
 
 /// Runs the agent until `shutdown` becomes true. Containers keep running after it stops.
@@ -114,7 +123,14 @@ pub async fn run_agent(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     corral_types::validate_name("--name", &options.name)?;
-    let client = Client::new(&options.server_url, &options.token)?;
+    let mut options = options;
+    let Some(identity) = register::identity(&options, &mut shutdown).await? else {
+        return Ok(());
+    };
+    // From here on the agent acts as its node, in the environment its
+    // credential is bound to.
+    options.environment = identity.environment.clone();
+    let client = Client::new(&options.server_url, &identity.credential)?;
     let info = engine
         .info()
         .await
@@ -154,6 +170,7 @@ pub async fn run_agent(
         overlay: overlay_rx,
         view,
         balancers: balancers::Balancers::default(),
+        endpoint_key: identity.endpoint_key,
     });
     let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
     join::join_until_accepted(&shared, &info, &address, &agent_url, &mut shutdown).await;

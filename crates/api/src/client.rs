@@ -55,7 +55,7 @@ pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<WatchEvent<T>, ApiErr
 pub struct Client {
     base: String,
     token: String,
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
 }
 
 fn path_for(env: &str, kind: Kind) -> String {
@@ -96,7 +96,7 @@ impl Client {
         &self.base
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
@@ -107,7 +107,10 @@ impl Client {
         }
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+    pub(crate) async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ApiError> {
         let resp = req
             .bearer_auth(&self.token)
             .send()
@@ -130,7 +133,10 @@ impl Client {
         })
     }
 
-    async fn json<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, ApiError> {
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
         let resp = self.send(req).await?;
         let url = resp.url().to_string();
         let bytes = resp.bytes().await.map_err(|e| self.transport(e))?;

@@ -22,6 +22,7 @@
 
 mod access;
 mod client;
+mod client_access;
 mod wire;
 
 pub use access::*;

@@ -99,7 +99,8 @@ pub fn accept(kind: Kind, env: &str, body: &[u8]) -> Result<Accepted, ApiError> 
         | Kind::Session
         | Kind::ApiKey
         | Kind::RegistrationToken
-        | Kind::NodeCredential => Err(ApiError::MethodNotAllowed(format!(
+        | Kind::NodeCredential
+        | Kind::AuthProvider => Err(ApiError::MethodNotAllowed(format!(
             "{} have endpoints of their own; see /openapi.json",
             kind.plural()
         ))),

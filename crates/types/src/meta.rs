@@ -27,10 +27,13 @@ pub enum Kind {
     RegistrationToken,
     /// A node's own credential (global).
     NodeCredential,
+    /// How users log in besides local passwords: the directory (global,
+    /// named `ldap`).
+    AuthProvider,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Environment,
         Kind::Node,
         Kind::Service,
@@ -43,6 +46,7 @@ impl Kind {
         Kind::ApiKey,
         Kind::RegistrationToken,
         Kind::NodeCredential,
+        Kind::AuthProvider,
     ];
 
     /// The kinds a user creates and changes through the generic
@@ -70,6 +74,7 @@ impl Kind {
             Kind::ApiKey => "ApiKey",
             Kind::RegistrationToken => "RegistrationToken",
             Kind::NodeCredential => "NodeCredential",
+            Kind::AuthProvider => "AuthProvider",
         }
     }
 
@@ -88,6 +93,7 @@ impl Kind {
             Kind::ApiKey => "apikeys",
             Kind::RegistrationToken => "tokens",
             Kind::NodeCredential => "credentials",
+            Kind::AuthProvider => "authproviders",
         }
     }
 

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 
 use axum::RequestExt;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
-use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -140,7 +139,6 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
         .contains("/nodes/{name}")
         .then(|| param("name"))
         .flatten();
-    let method = req.method().clone();
     let rule = gate.rule;
     let now_ms = gate.state.clock.now_ms();
     let env_for_lookup = env.clone();
@@ -196,7 +194,6 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
                     principal: &Principal::Anonymous,
                     client: &client,
                     env: env.as_deref(),
-                    method: &method,
                     route: &gate.route,
                     object: &object,
                     code: 401,
@@ -222,7 +219,6 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
             principal: &principal,
             client: &client,
             env: env.as_deref(),
-            method: &method,
             route: &gate.route,
             object: &object,
             code: err.status().as_u16(),
@@ -245,7 +241,6 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
             principal: &principal,
             client: &client,
             env: env.as_deref(),
-            method: &method,
             route: &gate.route,
             object: &object,
             code,
@@ -268,7 +263,6 @@ struct Entry<'a> {
     principal: &'a Principal,
     client: &'a str,
     env: Option<&'a str>,
-    method: &'a Method,
     route: &'a str,
     object: &'a str,
     code: u16,
@@ -288,7 +282,7 @@ impl Entry<'_> {
             method: self.principal.method().into(),
             client: self.client.into(),
             environment: self.env.unwrap_or_default().into(),
-            verb: format!("{} {}", self.method, self.route),
+            verb: self.route.into(),
             object: self.object.into(),
             code: self.code,
             summary: self.summary,

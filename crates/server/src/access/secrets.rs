@@ -98,6 +98,7 @@ pub fn redact(mut raw: corral_types::RawObject) -> corral_types::RawObject {
     if let Some(spec) = raw.spec.as_object_mut() {
         spec.remove("password_hash");
         spec.remove("secret_hash");
+        spec.remove("bind_password");
     }
     raw
 }
@@ -107,7 +108,12 @@ pub fn holds_hashes(kind: corral_types::Kind) -> bool {
     use corral_types::Kind;
     matches!(
         kind,
-        Kind::User | Kind::Session | Kind::ApiKey | Kind::RegistrationToken | Kind::NodeCredential
+        Kind::User
+            | Kind::Session
+            | Kind::ApiKey
+            | Kind::RegistrationToken
+            | Kind::NodeCredential
+            | Kind::AuthProvider
     )
 }
 

@@ -1,0 +1,167 @@
+//! The agent's own credential. At its first start an agent exchanges the
+//! token it was given (a registration token, or an admin's credential in
+//! tests and benchmarks) for a credential of its node (`POST
+//! /v1/register`), and keeps it in its state directory (mode 0600); from
+//! then on it acts as that node only, and the token it was given is no
+//! longer needed.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use corral_api::{Client, RegisterRequest};
+
+use crate::AgentOptions;
+
+/// What an agent keeps between starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub server: String,
+    pub environment: String,
+    pub node: String,
+    /// The node's bearer token.
+    pub credential: String,
+    /// What the server presents to this agent's own endpoint.
+    pub endpoint_key: String,
+}
+
+const FILE: &str = "credential.json";
+
+fn path_in(dir: &Path) -> PathBuf {
+    dir.join(FILE)
+}
+
+/// The identity kept in `dir` for this server and node, if any.
+pub fn load(dir: &Path, server: &str, node: &str) -> anyhow::Result<Option<Identity>> {
+    let path = path_in(dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let id: Identity = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not an agent credential; delete it to register again",
+            path.display()
+        )
+    })?;
+    Ok((id.server == server && id.node == node).then_some(id))
+}
+
+/// Keeps `id` in `dir` (0700), readable by its owner only.
+pub fn save(dir: &Path, id: &Identity) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {}", dir.display()))?;
+    let path = path_in(dir);
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    let body = serde_json::to_vec_pretty(id)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(&body)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// The node's identity: the one kept in the state directory, else a new
+/// one from the server, retried every 2 s until it answers (a refusal
+/// other than a transport error ends the agent: the token is wrong).
+/// `None` when shutdown came first.
+pub async fn identity(
+    options: &AgentOptions,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<Option<Identity>> {
+    if let Some(dir) = &options.state_dir
+        && let Some(id) = load(dir, &options.server_url, &options.name)?
+    {
+        tracing::info!(
+            "node {}/{}: using the credential in {}",
+            id.environment,
+            id.node,
+            dir.display()
+        );
+        return Ok(Some(id));
+    }
+    if options.token.is_empty() {
+        anyhow::bail!(
+            "this agent has no credential yet: give it a registration token (corral host add-command prints the line)"
+        );
+    }
+    let client = Client::new(&options.server_url, &options.token)?;
+    let req = RegisterRequest {
+        node: options.name.clone(),
+        environment: options.environment.clone(),
+    };
+    loop {
+        match client.register(&req).await {
+            Ok(answer) => {
+                let id = Identity {
+                    server: options.server_url.clone(),
+                    environment: answer.environment,
+                    node: answer.node,
+                    credential: answer.credential,
+                    endpoint_key: answer.endpoint_key,
+                };
+                if let Some(dir) = &options.state_dir {
+                    save(dir, &id)?;
+                }
+                tracing::info!("node {}/{} registered", id.environment, id.node);
+                return Ok(Some(id));
+            }
+            Err(e) if e.status().is_some() => {
+                return Err(anyhow::anyhow!(
+                    "registering with {}: {e}",
+                    options.server_url
+                ));
+            }
+            Err(e) => tracing::warn!("registering: {e}; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.wait_for(|s| *s) => return Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_saved_credential_is_private_and_read_back_for_the_same_server_and_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("agent");
+        let id = Identity {
+            server: "http://s".into(),
+            environment: "dev".into(),
+            node: "n1".into(),
+            credential: "crl_n_a_b".into(),
+            endpoint_key: "k".into(),
+        };
+        save(&state, &id).unwrap();
+        let mode = std::fs::metadata(state.join(FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let dmode = std::fs::metadata(&state).unwrap().permissions().mode();
+        assert_eq!(dmode & 0o777, 0o700);
+        assert_eq!(load(&state, "http://s", "n1").unwrap(), Some(id));
+        assert_eq!(load(&state, "http://other", "n1").unwrap(), None);
+        assert_eq!(load(&state, "http://s", "n2").unwrap(), None);
+    }
+}
