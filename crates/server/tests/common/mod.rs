@@ -63,13 +63,22 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(store: MemoryStore) -> TestServer {
+    start_configured(store, |_| {}).await
+}
+
+/// A server whose state `configure` adjusts first (login limits, ...).
+pub async fn start_configured(
+    store: MemoryStore,
+    configure: impl FnOnce(&mut AppState),
+) -> TestServer {
     let store: Arc<dyn Store> = Arc::new(store);
-    let state = AppState::new(
+    let mut state = AppState::new(
         store.clone(),
         Arc::new(Liveness::with_interval(2)),
         Arc::new(SystemClock),
         TOKEN,
     );
+    configure(&mut state);
     bootstrap(
         store.as_ref(),
         state.clock.as_ref(),
