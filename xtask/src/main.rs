@@ -99,6 +99,11 @@ enum Bench {
     /// corral-lb against HAProxy in front of the same corral-whoami
     /// backends, both loaded by wrk; writes target/bench/lb.json.
     Lb(bench_lb::LbArgs),
+    /// What authorization costs the API: GET services and status batches
+    /// through the gates and behind the admin token alone, side by side;
+    /// and the time of one argon2id hash (`cargo bench -p corral-server
+    /// --bench auth`).
+    Auth,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +145,7 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Lb(args),
         } => bench_lb::bench_lb(&args),
+        Task::Bench { bench: Bench::Auth } => bench_auth(),
         Task::Fuzz(args) => fuzz::fuzz(&args),
         Task::Testbed(args) => testbed::testbed(&args),
     };
@@ -150,6 +156,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask bench auth`: the server's own benchmark, in release.
+fn bench_auth() -> anyhow::Result<()> {
+    let status = Command::new(env!("CARGO"))
+        .args(["bench", "-p", "corral-server", "--bench", "auth"])
+        .status()
+        .context("cannot run cargo bench")?;
+    if !status.success() {
+        bail!("cargo bench -p corral-server --bench auth failed ({status})");
+    }
+    Ok(())
 }
 
 fn engine(action: EngineAction) -> anyhow::Result<()> {

@@ -100,9 +100,16 @@ pub async fn identity(
         );
     }
     let client = Client::new(&options.server_url, &options.token)?;
+    // A registration token names its environment; anything else that may
+    // register (an admin's credential) needs one given.
+    let environment = if options.token.starts_with("crl_r_") {
+        String::new()
+    } else {
+        options.environment.clone()
+    };
     let req = RegisterRequest {
         node: options.name.clone(),
-        environment: options.environment.clone(),
+        environment,
     };
     loop {
         match client.register(&req).await {

@@ -210,3 +210,36 @@ async fn set_active(
     .await?;
     Ok(Json(redact(raw)))
 }
+
+/// Notes that key `id` was used: writes `status.last_used` in the
+/// background, at most once a minute per key.
+pub fn note_use(state: &AppState, id: &str) {
+    let now = std::time::Instant::now();
+    {
+        let Ok(mut uses) = state.key_uses.lock() else {
+            return;
+        };
+        if uses
+            .get(id)
+            .is_some_and(|t| now.duration_since(*t) < std::time::Duration::from_secs(60))
+        {
+            return;
+        }
+        if uses.len() > 100_000 {
+            uses.clear();
+        }
+        uses.insert(id.to_string(), now);
+    }
+    let (state, id) = (state.clone(), id.to_string());
+    tokio::spawn(async move {
+        let at = state.clock.now_rfc3339();
+        let result = edit(&state, Kind::ApiKey, GLOBAL, &id, |k: &mut ApiKey| {
+            k.status.last_used = at.clone();
+            Ok(Edit::Write)
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::debug!("API key {id}: last use not recorded: {e}");
+        }
+    });
+}

@@ -160,7 +160,7 @@ pub async fn register(
         }
         other => other?,
     };
-    let id = new_id();
+    let id = credential_id(&env, &req.node);
     let secret = new_secret();
     let mut cred: NodeCredential = Object::new(
         Kind::NodeCredential,
@@ -205,30 +205,29 @@ pub async fn register(
     }))
 }
 
-/// Deletes of every credential of node `node` of `env`.
+/// The id of node `node`'s credential in `env`: one per node, so a new
+/// registration replaces the old credential and `node rm` finds it
+/// without a search (the id is a hash; it tells nothing of the secret).
+pub fn credential_id(env: &str, node: &str) -> String {
+    let digest = token_hash(&format!("{env}/{node}"));
+    digest[..32].to_string()
+}
+
+/// The delete of node `node`'s credential in `env`, if it has one.
 pub fn revoke_ops(
     store: &dyn corral_store::Store,
     env: &str,
     node: &str,
 ) -> Result<Vec<Op>, corral_store::StoreError> {
-    let selector = LabelSelector::parse(&format!(
-        "{}={env},{}={node}",
-        CredentialLabels::ENVIRONMENT,
-        CredentialLabels::NODE
-    ))
-    .map_err(|e| corral_store::StoreError::Backend(e.to_string()))?;
-    let q = Query::kind(Kind::NodeCredential)
-        .in_environment(GLOBAL)
-        .with_selector(selector);
-    Ok(store
-        .list(&q)?
-        .items
-        .into_iter()
-        .map(|o| Op::Delete {
+    let id = credential_id(env, node);
+    match store.get(Kind::NodeCredential, GLOBAL, &id) {
+        Ok(found) => Ok(vec![Op::Delete {
             kind: Kind::NodeCredential,
             environment: GLOBAL.into(),
-            name: o.meta.name,
-            revision: None,
-        })
-        .collect())
+            name: id,
+            revision: Some(found.meta.revision),
+        }]),
+        Err(corral_store::StoreError::NotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }

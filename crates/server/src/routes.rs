@@ -545,6 +545,49 @@ pub fn gates_only(state: AppState) -> Router {
     })
 }
 
+/// The same handlers behind nothing but a comparison with the admin
+/// token (what every request passed before the gates): for the
+/// authorization benchmark (`cargo xtask bench auth`) only, which measures
+/// what the gates cost against it.
+pub fn router_without_gates(state: AppState) -> Router {
+    let admin = state.admin_token.clone();
+    let mut router = Router::new();
+    let mut by_path: Vec<(String, MethodRouter<AppState>)> = Vec::new();
+    for route in table() {
+        let path = route.path.clone();
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, existing)) => {
+                let merged = std::mem::take(existing).merge(route.handler);
+                *existing = merged;
+            }
+            None => by_path.push((path, route.handler)),
+        }
+    }
+    for (path, methods) in by_path {
+        router = router.route(&path, methods);
+    }
+    router
+        .layer(axum::middleware::from_fn(
+            move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+                let admin = admin.clone();
+                async move {
+                    let token = crate::access::guard::bearer(&req);
+                    let ok = token.is_some_and(|t| {
+                        crate::access::secrets::constant_time_eq(t.as_bytes(), admin.as_bytes())
+                    });
+                    if !ok {
+                        return axum::response::IntoResponse::into_response(
+                            crate::error::ApiError::Unauthorized("invalid token".into()),
+                        );
+                    }
+                    req.extensions_mut().insert(crate::access::Caller::system());
+                    next.run(req).await
+                }
+            },
+        ))
+        .with_state(state)
+}
+
 fn build(state: AppState, handler: impl Fn(Route) -> MethodRouter<AppState>) -> Router {
     let mut by_path: Vec<(String, MethodRouter<AppState>)> = Vec::new();
     for route in table() {

@@ -35,6 +35,9 @@ pub struct AppState {
     pub logins: Arc<LoginLimiter>,
     /// How long a session lasts.
     pub session_ttl_s: u64,
+    /// When each API key's `last_used` was last written (at most once a
+    /// minute per key, so a busy key does not write on every request).
+    pub key_uses: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl AppState {
@@ -57,6 +60,7 @@ impl AppState {
             audit: Arc::new(crate::audit::MemoryAudit::new(Default::default())),
             logins: Arc::default(),
             session_ttl_s: DEFAULT_SESSION_TTL_S,
+            key_uses: Arc::default(),
         }
     }
 

@@ -221,6 +221,13 @@ async fn a_node_credential_acts_for_its_own_node_only() {
     let err = n1.create(&service("dev", "web")).await.unwrap_err();
     assert_eq!(err.status(), Some(403), "{err}");
     assert_eq!(n1.users().await.unwrap_err().status(), Some(403));
+    // Registering the node again replaces its credential.
+    let (n2_old, _) = node_with_token(&s, "dev", "n2").await;
+    node(&s, "dev", "n2").await;
+    assert_eq!(
+        n2_old.heartbeat("dev", "n2").await.unwrap_err().status(),
+        Some(401)
+    );
     // `node rm` revokes it.
     s.client.remove_node("dev", "n1", true).await.unwrap();
     let err = n1.heartbeat("dev", "n1").await.unwrap_err();

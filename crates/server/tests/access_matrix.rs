@@ -296,6 +296,37 @@ async fn every_route_answers_every_caller_as_the_access_table_says() {
     let callers = callers(&s).await;
     let url = gates(s.store.clone()).await;
     let http = reqwest::Client::new();
+    // A key's first use records when it was used (once a minute at most):
+    // let that write happen before the store is compared.
+    let key = callers
+        .tokens
+        .iter()
+        .find(|(w, _)| *w == Who::EnvKey)
+        .and_then(|(_, t)| t.clone())
+        .unwrap();
+    let r = http
+        .get(format!("{url}/v1/whoami"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let key_used = || {
+        s.store
+            .list(&corral_store::Query::kind(Kind::ApiKey).in_environment(GLOBAL))
+            .unwrap()
+            .items
+            .iter()
+            .any(|k| k.status["last_used"].is_string())
+    };
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while !key_used() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key's use was never recorded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let before = s.snapshot();
     let mut failures = Vec::new();
     let mut checked = 0;

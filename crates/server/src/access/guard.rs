@@ -227,6 +227,14 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
         gate.state.audit.record(record.into_record(now_ms));
         return err.into_response();
     }
+    match &principal {
+        Principal::User {
+            via: super::principal::Via::ApiKey(id),
+            ..
+        }
+        | Principal::EnvKey { key: id, .. } => crate::apikeys::note_use(&gate.state, id),
+        _ => {}
+    }
     req.extensions_mut().insert(Caller {
         principal: principal.clone(),
         role,
