@@ -29,7 +29,16 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     options.default_network = args.default_network;
     let server = start(options).await?;
     println!("corral server listening on {}", server.url);
-    println!("admin token in {}", data_dir.join("admin-token").display());
+    if let Some(password) = &server.admin_password {
+        println!(
+            "user admin, password: {password} (also in {}; shown only now)",
+            data_dir.join("admin-password").display()
+        );
+    }
+    println!(
+        "break-glass admin token in {}",
+        data_dir.join("admin-token").display()
+    );
     let sig = stop_signal().await?;
     tracing::info!("{sig}: stopping");
     server.stop().await;
@@ -62,8 +71,13 @@ pub async fn agent(args: AgentArgs, environment: String) -> anyhow::Result<()> {
     let engine = connect_engine(args.docker_host.as_deref()).await?;
     let mut options = AgentOptions::new(
         &args.server,
-        &args.token,
+        args.registration_token.as_deref().unwrap_or_default(),
         &args.name.clone().unwrap_or_else(default_node_name),
+    );
+    options.state_dir = Some(
+        args.state_dir
+            .clone()
+            .unwrap_or_else(|| default_data_dir().join("agent")),
     );
     options.labels = args.label_map();
     options.listen = args.listen.clone();
@@ -82,6 +96,18 @@ pub async fn agent(args: AgentArgs, environment: String) -> anyhow::Result<()> {
     }
 }
 
+/// A short-lived registration token for the embedded agent of `corral up`.
+async fn embedded_registration_token(
+    server: &corral_server::RunningServer,
+) -> anyhow::Result<String> {
+    let client = corral_api::Client::new(&server.url, &server.admin_token)?;
+    let created = client
+        .create_registration_token(corral_types::DEFAULT_ENVIRONMENT, Some(600))
+        .await
+        .context("making a registration token for the embedded agent")?;
+    Ok(created.token)
+}
+
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     let engine = connect_engine(args.docker_host.as_deref()).await?;
@@ -92,16 +118,26 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     let cfg_path = config::save(&cfg)?;
     println!("corral is up at {}", server.url);
-    if server.first_start {
-        println!("admin token: {}", server.admin_token);
-    } else {
-        println!("admin token in {}", data_dir.join("admin-token").display());
+    if let Some(password) = &server.admin_password {
+        println!(
+            "user admin, password: {password} (also in {}; shown only now)",
+            data_dir.join("admin-password").display()
+        );
     }
+    println!(
+        "break-glass admin token in {}",
+        data_dir.join("admin-token").display()
+    );
     println!(
         "client config written to {} (try: corral node ls)",
         cfg_path.display()
     );
-    let mut options = AgentOptions::new(&server.url, &server.admin_token, &default_node_name());
+    // The embedded agent joins like a remote one: with a registration
+    // token of the default environment, exchanged for a node credential
+    // kept in the data directory.
+    let registration = embedded_registration_token(&server).await?;
+    let mut options = AgentOptions::new(&server.url, &registration, &default_node_name());
+    options.state_dir = Some(data_dir.join("agent"));
     options.listen = args.agent_listen.clone();
     options.managed_network = !args.no_managed_network;
     let (stop, stopped) = watch::channel(false);

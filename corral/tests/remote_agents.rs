@@ -56,14 +56,36 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
     std::thread::spawn(move || for _ in lines {});
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
     let mut procs = Kill(vec![server]);
+    // Hosts are added the way an operator adds them: the line `host
+    // add-command` prints, with a registration token.
+    let add = corral()
+        .args(["host", "add-command", "--ttl", "1h"])
+        .env("CORRAL_URL", &url)
+        .env("CORRAL_TOKEN", &token)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&add.stdout).to_string();
+    assert!(
+        add.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let registration = printed
+        .split_whitespace()
+        .skip_while(|w| *w != "--registration-token")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no token in {printed}"))
+        .to_string();
     for (name, zone) in [("ra-node1", "a"), ("ra-node2", "b")] {
         let agent = corral()
             .args([
                 "agent",
                 "--server",
                 &url,
-                "--token",
-                &token,
+                "--registration-token",
+                &registration,
+                "--state-dir",
+                tmp.path().join(name).to_str().unwrap(),
                 "--name",
                 name,
                 "--label",

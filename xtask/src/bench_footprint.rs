@@ -192,9 +192,16 @@ fn server_and_agent(bed: &Bed<'_>) -> anyhow::Result<Vec<Row>> {
     rows.extend(bed.sample("idle, no node", &[&server_proc])?);
 
     eprintln!("==> corral agent --name {AGENT_NODE}");
+    let registration = bed
+        .runtime
+        .block_on(client.create_registration_token("default", Some(3600)))?
+        .token;
     let mut command = Command::new(bed.binary);
     command
-        .args(["agent", "--server", &server.url, "--token", &server.token])
+        .args(["agent", "--server", &server.url])
+        .args(["--registration-token", &registration])
+        .arg("--state-dir")
+        .arg(dir.join("agent-state"))
         .args(["--name", AGENT_NODE, "--listen", "127.0.0.1:0"])
         .args(["--docker-host", &bed.engine.docker_host])
         .env("DOCKER_HOST", &bed.engine.docker_host);

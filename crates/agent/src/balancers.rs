@@ -241,7 +241,8 @@ fn delete_instance(shared: &Arc<Shared>, inst: &Instance) {
     let shared = shared.clone();
     let (env, name) = (inst.meta.environment.clone(), inst.meta.name.clone());
     tokio::spawn(async move {
-        match shared.client.delete(&env, Kind::Instance, &name).await {
+        let node = shared.options.name.clone();
+        match shared.client.finish_instance(&env, &node, &name).await {
             Ok(()) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => tracing::warn!("deleting load balancer instance {name}: {e}"),

@@ -349,7 +349,7 @@ async fn finish(shared: &Shared, instance: &Instance, container_ids: &[String]) 
     let env = &instance.meta.environment;
     match shared
         .client
-        .delete(env, corral_types::Kind::Instance, &instance.meta.name)
+        .finish_instance(env, &shared.options.name, &instance.meta.name)
         .await
     {
         Ok(()) => {}

@@ -199,4 +199,18 @@ impl Client {
         let body = serde_json::json!({"username": username, "password": password});
         self.post_json("/v1/auth/ldap/test", &body).await
     }
+
+    /// The agent of `node` deletes an instance of its node that is being
+    /// removed (its containers are gone).
+    pub async fn finish_instance(
+        &self,
+        env: &str,
+        node: &str,
+        instance: &str,
+    ) -> Result<(), ApiError> {
+        let path = format!("/v1/environments/{env}/nodes/{node}/instances/{instance}");
+        self.send(self.http.delete(self.url(&path)))
+            .await
+            .map(|_| ())
+    }
 }

@@ -5,21 +5,38 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use corral_types::{PortSpec, RestartPolicy, validate_label_key, validate_name};
+use corral_types::{
+    PortSpec, RestartPolicy, validate_label_key, validate_name, validate_subject_name,
+};
 
 use crate::output::{Format, ObjectFormat};
 
+mod apikey;
+mod auth;
 mod cert;
+mod duration;
+mod env;
+mod host;
 mod lb;
 mod node;
 mod stack;
 mod upgrade;
+mod user;
 
+pub use apikey::{ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs};
+pub use auth::{AuthCmd, LdapCmd, LdapSetArgs, LdapShowArgs, LdapTestArgs};
 pub use cert::{CertCmd, CertCreateArgs, CertRmArgs};
+pub use duration::{parse_duration_ms, parse_long_duration_ms, parse_since, parse_ttl};
+pub use env::{EnvCmd, EnvCreateArgs, EnvInspectArgs, EnvNameArgs};
+pub use host::{AddCommandArgs, HostCmd, IdArgs, IdsArgs, SessionCmd, TokenCmd};
 pub use lb::{LbCmd, LbCreateArgs, RuleArg};
 pub use node::{DrainArgs, LivenessArgs, NodeNameArgs, NodeRmArgs, parse_node_timeout};
 pub use stack::{DeployArgs, ExportArgs, StackCmd};
-pub use upgrade::{RollbackArgs, UpgradeArgs, parse_duration_ms};
+pub use upgrade::{RollbackArgs, UpgradeArgs};
+pub use user::{
+    LoginArgs, MemberAddArgs, MemberCmd, MemberLsArgs, MemberRmArgs, PasswdArgs, UserCmd,
+    UserCreateArgs, UserRmArgs, parse_role,
+};
 
 /// Corral: run containers on a cluster of Docker hosts.
 #[derive(Debug, Parser)]
@@ -66,6 +83,39 @@ pub enum Command {
     Lb(LbCmd),
     /// Print the container output of an instance.
     Logs(LogsArgs),
+    /// Manage environments.
+    #[command(subcommand)]
+    Env(EnvCmd),
+    /// Add hosts to an environment.
+    #[command(subcommand)]
+    Host(HostCmd),
+    /// Manage the registration tokens that add hosts to an environment.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Manage users (admins).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Log in to a server and save the session in the client config.
+    Login(LoginArgs),
+    /// End the session and remove its token from the client config.
+    Logout,
+    /// Show who you are to the server, and your role in each environment.
+    Whoami(ListArgs),
+    /// Manage who has which role in an environment.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Manage API keys for scripts and automation.
+    #[command(subcommand)]
+    Apikey(ApiKeyCmd),
+    /// Read the audit log (admins).
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Configure how users log in (admins).
+    #[command(subcommand)]
+    Auth(AuthCmd),
+    /// Manage login sessions (admins).
+    #[command(subcommand)]
+    Session(SessionCmd),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -98,9 +148,18 @@ pub struct AgentArgs {
     /// URL of the server to join.
     #[arg(long, env = "CORRAL_URL", value_name = "URL")]
     pub server: String,
-    /// Token to join with.
-    #[arg(long, env = "CORRAL_TOKEN", hide_env_values = true)]
-    pub token: String,
+    /// Registration token to join with, once (`corral host add-command`
+    /// prints it); not needed when the state dir holds a node credential.
+    #[arg(
+        long,
+        env = "CORRAL_REGISTRATION_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub registration_token: Option<String>,
+    /// Where the agent keeps its node credential [default: $XDG_DATA_HOME/corral/agent].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Node name [default: the host name].
     #[arg(long)]
     pub name: Option<String>,
@@ -293,6 +352,23 @@ fn parse_name(s: &str) -> Result<String, String> {
 
 fn parse_environment(s: &str) -> Result<String, String> {
     validate_name("environment", s).map_err(|e| e.message)?;
+    Ok(s.to_string())
+}
+
+/// A login or group name: wider than object names (directories hold
+/// capitals, dots and `@`).
+fn parse_subject(s: &str) -> Result<String, String> {
+    validate_subject_name("name", s).map_err(|e| e.message)?;
+    Ok(s.to_string())
+}
+
+/// The id of a credential (a token, an API key, a session): letters and digits.
+fn parse_id(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{s:?} is not an id (letters and digits, as the listing shows)"
+        ));
+    }
     Ok(s.to_string())
 }
 

@@ -1,5 +1,5 @@
 //! Where the client finds its server: `CORRAL_URL` and `CORRAL_TOKEN`, or the
-//! file `corral up` writes.
+//! file `corral up` and `corral login` write.
 
 use std::fs;
 use std::io::Write;
@@ -108,7 +108,8 @@ fn resolve_in(env: Lookup<'_>) -> anyhow::Result<ClientConfig> {
                 _ => "no corral server is configured".to_string(),
             };
             bail!(
-                "{missing} and {} does not exist: run `corral up`, or set {URL_VAR} and {TOKEN_VAR}",
+                "{missing} and {} does not exist: run `corral login URL --username NAME` \
+                 or `corral up`, or set {URL_VAR} and {TOKEN_VAR}",
                 path.display()
             );
         }
@@ -120,10 +121,53 @@ fn resolve_in(env: Lookup<'_>) -> anyhow::Result<ClientConfig> {
             path.display()
         )
     })?;
-    Ok(ClientConfig {
+    let config = ClientConfig {
         url: url.unwrap_or(file.url),
         token: token.unwrap_or(file.token),
-    })
+    };
+    if config.token.is_empty() {
+        bail!(
+            "not logged in to {}: run `corral login {} --username NAME`, or set {TOKEN_VAR}",
+            config.url,
+            config.url
+        );
+    }
+    Ok(config)
+}
+
+/// The config file as saved, if there is one (the environment variables
+/// play no part).
+fn load_from(path: &Path) -> anyhow::Result<Option<ClientConfig>> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{} is not a valid client config: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => bail!("cannot read {}: {e}", path.display()),
+    }
+}
+
+/// Removes `token` from the saved config, keeping its URL; returns the
+/// file's path when it held that token (and so was changed).
+pub fn forget_token(token: &str) -> anyhow::Result<Option<PathBuf>> {
+    let path = config_path();
+    Ok(forget_token_at(&path, token)?.then_some(path))
+}
+
+fn forget_token_at(path: &Path, token: &str) -> anyhow::Result<bool> {
+    match load_from(path)? {
+        Some(mut saved) if !token.is_empty() && saved.token == token => {
+            saved.token.clear();
+            save_to(path, &saved)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Whether `CORRAL_TOKEN` is set (it wins over the saved token).
+pub fn token_from_env() -> bool {
+    var(&process_env, TOKEN_VAR).is_some()
 }
 
 #[cfg(test)]
@@ -253,6 +297,42 @@ mod tests {
         let env = FakeEnv::new(&[("XDG_CONFIG_HOME", xdg), (URL_VAR, "http://x")]);
         let msg = resolve_in(&|k| env.get(k)).unwrap_err().to_string();
         assert!(msg.starts_with("CORRAL_TOKEN is not set"), "{msg}");
+    }
+
+    #[test]
+    fn a_config_without_a_token_asks_for_a_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corral/config.json");
+        save_to(&path, &config("http://a:1", "")).unwrap();
+        let env = FakeEnv::new(&[("XDG_CONFIG_HOME", dir.path().to_str().unwrap())]);
+        let msg = resolve_in(&|k| env.get(k)).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("not logged in to http://a:1: run `corral login http://a:1"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn forgetting_the_token_keeps_the_url_and_leaves_other_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corral/config.json");
+        assert!(
+            !forget_token_at(&path, "t").unwrap(),
+            "no file: nothing to do"
+        );
+        save_to(&path, &config("http://a:1", "mine")).unwrap();
+        assert!(!forget_token_at(&path, "other").unwrap());
+        assert!(!forget_token_at(&path, "").unwrap());
+        assert_eq!(
+            load_from(&path).unwrap(),
+            Some(config("http://a:1", "mine"))
+        );
+        assert!(forget_token_at(&path, "mine").unwrap());
+        assert_eq!(load_from(&path).unwrap(), Some(config("http://a:1", "")));
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

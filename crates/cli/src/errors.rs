@@ -5,6 +5,10 @@
 
 use corral_api::ApiError;
 
+/// What to do about a credential the server does not accept.
+const LOGIN_HINT: &str = " (check CORRAL_TOKEN, run `corral login URL --username NAME`, \
+     or run `corral up` again to refresh the config)";
+
 /// The server's message, with the field at fault when it names one.
 fn server_message(err: &ApiError) -> String {
     match err {
@@ -19,10 +23,9 @@ fn server_message(err: &ApiError) -> String {
                 }
                 _ => message.clone(),
             };
-            if matches!(status, 401 | 403) {
-                text.push_str(
-                    " (check CORRAL_TOKEN, or run `corral up` again to refresh the config)",
-                );
+            // A 403 says what the role may not do: the credential is fine.
+            if *status == 401 {
+                text.push_str(LOGIN_HINT);
             }
             text
         }
@@ -45,6 +48,39 @@ pub(crate) fn object_error(
         }
         Some(_) => anyhow::anyhow!("cannot {action} {kind} {name:?}: {}", server_message(&err)),
         None => anyhow::anyhow!("{}", server_message(&err)),
+    }
+}
+
+/// An error of a request about people, credentials or settings: a
+/// refusal (403), or something not there (404), is the server's message
+/// as is, since it says what was refused and why (`only an admin may list
+/// users`, `no user "bob"`); anything else is `cannot <action>: <message>`.
+pub(crate) fn request_error(err: ApiError, action: &str) -> anyhow::Error {
+    match err.status() {
+        Some(403 | 404) => anyhow::anyhow!("{}", server_message(&err)),
+        Some(_) => anyhow::anyhow!("cannot {action}: {}", server_message(&err)),
+        None => anyhow::anyhow!("{}", server_message(&err)),
+    }
+}
+
+/// Runs `f` for every id given, printing each one done; a failure does not
+/// stop the others, and the failures are reported together at the end.
+pub(crate) async fn for_each<F, Fut>(ids: &[String], what: &str, mut f: F) -> anyhow::Result<()>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let mut failures = Vec::new();
+    for id in ids {
+        match f(id.clone()).await {
+            Ok(()) => crate::output::print(&format!("{id}\n"))?,
+            Err(e) => failures.push(request_error(e, &format!("{what} {id:?}")).to_string()),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!("{}", failures.join("; ")))
     }
 }
 
@@ -119,6 +155,42 @@ mod tests {
         assert!(e.to_string().starts_with(
             r#"cannot list nodes in environment "default": invalid token (check CORRAL_TOKEN"#
         ));
+    }
+
+    #[test]
+    fn refusals_are_the_servers_message_alone() {
+        let e = request_error(
+            status(403, "only an admin may list users", None),
+            "list users",
+        );
+        assert_eq!(e.to_string(), "only an admin may list users");
+        let e = list_error(
+            status(
+                403,
+                "the role read-only in environment \"d\" may not write",
+                None,
+            ),
+            "services",
+            "d",
+        );
+        assert!(!e.to_string().contains("CORRAL_TOKEN"), "{e}");
+        let e = request_error(status(404, r#"no user "bob""#, None), "remove user");
+        assert_eq!(e.to_string(), r#"no user "bob""#);
+        let e = request_error(status(401, "session expired", None), "list users");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("cannot list users: session expired (check CORRAL_TOKEN")
+                && e.contains("corral login"),
+            "{e}"
+        );
+        let e = request_error(
+            status(422, "must be at least 8 characters", Some("password")),
+            r#"create user "bob""#,
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"cannot create user "bob": password: must be at least 8 characters"#
+        );
     }
 
     #[test]

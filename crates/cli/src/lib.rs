@@ -1,21 +1,36 @@
 //! Corral's command-line client: the clap definitions of every verb, and the
-//! client verbs (`node`, `service`, `stack`, `cert`, `lb`, `logs`) that talk to a server through
-//! [`corral_api::Client`].
+//! client verbs that talk to a server through [`corral_api::Client`]:
+//! workloads (`node`, `service`, `stack`, `cert`, `lb`, `logs`), and people
+//! and credentials (`env`, `host`, `token`, `user`, `login`, `logout`,
+//! `whoami`, `member`, `apikey`, `audit`, `auth`, `session`).
 //!
 //! The binary parses [`Cli`], runs `server`, `agent` and `up` itself, and
 //! hands every other verb to [`run_client`]. An error from it is meant to be
 //! printed as one line, `error: <message>`.
 
+mod apikey;
 mod args;
+mod audit;
+mod auth;
 mod cert;
 pub mod config;
+mod env;
 mod errors;
+mod host;
 mod lb;
+mod login;
 mod logs;
+mod member;
 mod node;
 pub mod output;
+mod password;
 mod service;
+mod session;
 mod stack;
+mod token;
+mod typed;
+mod user;
+mod whoami;
 
 use std::path::PathBuf;
 
@@ -23,11 +38,17 @@ use anyhow::bail;
 use corral_api::Client;
 
 pub use args::{
+    AddCommandArgs, ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs, AuthCmd, EnvCmd,
+    EnvCreateArgs, EnvInspectArgs, EnvNameArgs, HostCmd, IdArgs, IdsArgs, LdapCmd, LdapSetArgs,
+    LdapShowArgs, LdapTestArgs, LoginArgs, MemberAddArgs, MemberCmd, MemberLsArgs, MemberRmArgs,
+    PasswdArgs, SessionCmd, TokenCmd, UserCmd, UserCreateArgs, UserRmArgs, parse_role,
+};
+pub use args::{
     AgentArgs, CertCmd, CertCreateArgs, CertRmArgs, Cli, Command, CreateArgs, DeployArgs,
     DrainArgs, ExportArgs, InspectArgs, LbCmd, LbCreateArgs, ListArgs, LivenessArgs, LogsArgs,
     NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RmArgs, RollbackArgs, RuleArg, ScaleArgs,
     ServerArgs, ServiceCmd, StackCmd, UpArgs, UpgradeArgs, parse_cpus, parse_duration_ms,
-    parse_memory, parse_node_timeout,
+    parse_long_duration_ms, parse_memory, parse_node_timeout, parse_since, parse_ttl,
 };
 
 /// `$XDG_DATA_HOME/corral`, or `~/.local/share/corral`.
@@ -35,33 +56,38 @@ pub fn default_data_dir() -> PathBuf {
     config::xdg_dir(&config::process_env, "XDG_DATA_HOME", ".local/share")
 }
 
-/// Runs a client verb (`node`, `service`, `stack`, `cert`, `lb`, `logs`) against the configured server.
+/// Runs a client verb against the configured server (`login` against the
+/// server it names).
 pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
     let env = cli.environment;
-    let verb = match &cli.command {
-        Command::Server(_) => Some("server"),
-        Command::Agent(_) => Some("agent"),
-        Command::Up(_) => Some("up"),
-        Command::Node(_)
-        | Command::Service(_)
-        | Command::Stack(_)
-        | Command::Cert(_)
-        | Command::Lb(_)
-        | Command::Logs(_) => None,
+    let command = match cli.command {
+        Command::Server(_) => bail!("`corral server` runs a process, not a client verb"),
+        Command::Agent(_) => bail!("`corral agent` runs a process, not a client verb"),
+        Command::Up(_) => bail!("`corral up` runs a process, not a client verb"),
+        Command::Login(args) => return login::login(&args).await,
+        other => other,
     };
-    if let Some(verb) = verb {
-        bail!("`corral {verb}` runs a process, not a client verb");
-    }
     let cfg = config::resolve()?;
     let client = Client::new(&cfg.url, &cfg.token)?;
-    match cli.command {
+    match command {
         Command::Node(cmd) => node::run(&client, &env, cmd).await,
         Command::Service(cmd) => service::run(&client, &env, cmd).await,
         Command::Stack(cmd) => stack::run(&client, &env, cmd).await,
         Command::Cert(cmd) => cert::run(&client, &env, cmd).await,
         Command::Lb(cmd) => lb::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
-        Command::Server(_) | Command::Agent(_) | Command::Up(_) => Ok(()),
+        Command::Env(cmd) => env::run(&client, cmd).await,
+        Command::Host(cmd) => host::run(&client, &env, cmd).await,
+        Command::Token(cmd) => token::run(&client, &env, cmd).await,
+        Command::User(cmd) => user::run(&client, cmd).await,
+        Command::Logout => login::logout(&client, &cfg).await,
+        Command::Whoami(args) => whoami::run(&client, &args).await,
+        Command::Member(cmd) => member::run(&client, cmd).await,
+        Command::Apikey(cmd) => apikey::run(&client, cmd).await,
+        Command::Audit(cmd) => audit::run(&client, cmd).await,
+        Command::Auth(cmd) => auth::run(&client, cmd).await,
+        Command::Session(cmd) => session::run(&client, cmd).await,
+        Command::Server(_) | Command::Agent(_) | Command::Up(_) | Command::Login(_) => Ok(()),
     }
 }
 

@@ -98,3 +98,30 @@ pub async fn instance_status(
         instances::report_status(&state, &env, &name, node.as_deref(), &body).await?,
     ))
 }
+
+/// An agent deletes an instance placed on its node that is being removed
+/// (its containers are gone).
+pub async fn finish_instance(
+    State(state): State<AppState>,
+    Path((env, node, name)): Path<(String, String, String)>,
+) -> Result<Json<RawObject>, ApiError> {
+    require_environment(&state, &env).await?;
+    let raw = crate::objects::get_object(&state, corral_types::Kind::Instance, &env, &name).await?;
+    let inst = Instance::from_raw(raw.clone())
+        .map_err(|e| ApiError::Internal(format!("stored instance does not decode: {e}")))?;
+    if inst.spec.node != node {
+        return Err(ApiError::Forbidden(format!(
+            "instance {name:?} is not placed on node {node:?}; its agent may not delete it"
+        )));
+    }
+    if !inst.spec.removing {
+        return Err(ApiError::Conflict(format!(
+            "instance {name:?} is not being removed; its service decides that"
+        )));
+    }
+    let revision = raw.meta.revision;
+    let deleted = state
+        .store(move |s| s.delete(corral_types::Kind::Instance, &env, &name, Some(revision)))
+        .await?;
+    Ok(Json(deleted))
+}

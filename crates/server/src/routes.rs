@@ -376,6 +376,13 @@ pub fn table() -> Vec<Route> {
         .body("StatusBatch")
         .quiet(),
         Route::new(
+            M::DELETE,
+            env_path("/nodes/{name}/instances/{instance}"),
+            Rule::env(Resource::Agent, Verb::Write),
+            "an agent deletes an instance of its node once it is removed (marked removing, containers gone)",
+            actions::finish_instance,
+        ),
+        Route::new(
             M::PUT,
             env_path("/instances/{name}/status"),
             Rule::env(Resource::Agent, Verb::Write),

@@ -161,6 +161,7 @@ fn expect(who: Who, resource: Resource, verb: Verb, scope: Scope, own: bool) -> 
 /// A concrete path of a route in environment `env`.
 fn concrete(path: &str, env: &str) -> String {
     let named = [
+        ("/instances/{instance}", "/instances/web-1"),
         ("/nodes/{name}", "/nodes/n1"),
         ("/services/{name}", "/services/web"),
         ("/instances/{name}", "/instances/web-1"),

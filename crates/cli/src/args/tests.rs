@@ -67,8 +67,8 @@ fn agent_parses_repeated_labels() {
         "agent",
         "--server",
         "http://s:7480",
-        "--token",
-        "t",
+        "--registration-token",
+        "crl_r_a1_s3cret",
         "--label",
         "zone=a",
         "--label",
@@ -79,7 +79,8 @@ fn agent_parses_repeated_labels() {
     match parse(&args).unwrap().command {
         Command::Agent(a) => {
             assert_eq!(a.server, "http://s:7480");
-            assert_eq!(a.token, "t");
+            assert_eq!(a.registration_token.as_deref(), Some("crl_r_a1_s3cret"));
+            assert_eq!(a.state_dir, None);
             assert_eq!(a.labels, vec!["zone=a", "disk=ssd"]);
             assert_eq!(a.label_map().get("disk").map(String::as_str), Some("ssd"));
             assert_eq!(a.listen, "0.0.0.0:7481");
@@ -91,7 +92,7 @@ fn agent_parses_repeated_labels() {
 
 #[test]
 fn agent_rejects_label_without_equals() {
-    let e = parse_err(&["agent", "--server", "u", "--token", "t", "--label", "zone"]);
+    let e = parse_err(&["agent", "--server", "u", "--label", "zone"]);
     assert!(e.contains("--label") && e.contains("zone"), "{e}");
 }
 
@@ -320,5 +321,73 @@ fn no_managed_network_takes_a_flag_or_a_boolish_environment_value() {
         )
         .unwrap();
         assert_eq!(got, want, "{text}");
+    }
+}
+
+#[test]
+fn agent_joins_with_a_registration_token_once_and_keeps_a_state_dir() {
+    let agent = |args: &[&str]| match parse(args).unwrap().command {
+        Command::Agent(a) => a,
+        other => panic!("not agent: {other:?}"),
+    };
+    let a = agent(&[
+        "agent",
+        "--server",
+        "http://s",
+        "--state-dir",
+        "/var/lib/corral",
+    ]);
+    assert_eq!(a.state_dir, Some(PathBuf::from("/var/lib/corral")));
+    // A restarted agent has its credential in the state dir: no token needed.
+    if std::env::var_os("CORRAL_REGISTRATION_TOKEN").is_none() {
+        assert_eq!(a.registration_token, None);
+    }
+    let e = parse_err(&["agent", "--server", "http://s", "--token", "t"]);
+    assert!(e.contains("--token"), "the old flag is gone: {e}");
+    assert!(parse_err(&["agent", "--server", "u", "--registration-token"]).contains("TOKEN"));
+}
+
+#[test]
+fn env_verbs_parse_and_reject_bad_names_and_networks() {
+    match parse(&["env", "create", "staging", "--network", "10.50.0.0/16"])
+        .unwrap()
+        .command
+    {
+        Command::Env(EnvCmd::Create(c)) => {
+            assert_eq!(c.name, "staging");
+            assert_eq!(c.network.as_deref(), Some("10.50.0.0/16"));
+            assert_eq!(c.description, "");
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(&["env", "create", "x"]).unwrap().command {
+        Command::Env(EnvCmd::Create(c)) => assert_eq!(c.network, None),
+        other => panic!("{other:?}"),
+    }
+    for verb in ["deactivate", "activate", "rm"] {
+        match parse(&["env", verb, "old"]).unwrap().command {
+            Command::Env(EnvCmd::Deactivate(a) | EnvCmd::Activate(a) | EnvCmd::Rm(a)) => {
+                assert_eq!(a.name, "old")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["env", verb]).is_err(), "{verb} needs a name");
+        assert!(parse_err(&["env", verb, "Old_1"]).contains("Old_1"));
+    }
+    match parse(&["env", "inspect", "prod", "-o", "json"])
+        .unwrap()
+        .command
+    {
+        Command::Env(EnvCmd::Inspect(i)) => assert_eq!(i.output, ObjectFormat::Json),
+        other => panic!("{other:?}"),
+    }
+    match parse(&["env", "ls", "-o", "yaml"]).unwrap().command {
+        Command::Env(EnvCmd::Ls(l)) => assert_eq!(l.output, Format::Yaml),
+        other => panic!("{other:?}"),
+    }
+    assert!(parse(&["env", "create"]).is_err());
+    for bad in ["10.50.0.0/24", "10.50.0.1/16", "x"] {
+        let e = parse_err(&["env", "create", "s", "--network", bad]);
+        assert!(e.contains("--network") && e.contains(bad), "{e}");
     }
 }

@@ -4,6 +4,7 @@ use clap::Args;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use corral_types::FailureAction;
 
+use super::duration::parse_duration_ms;
 use super::{parse_env_var, parse_name};
 
 /// Everything but `--pause` and `--resume`, which take no other flag.
@@ -100,43 +101,6 @@ fn parse_env_key(s: &str) -> Result<String, String> {
         return Err(format!("{s:?} is not a variable name (no '=', not empty)"));
     }
     Ok(s.to_string())
-}
-
-/// A duration as milliseconds: `0`, or numbers each followed by a unit
-/// (`ms`, `s`, `m`, `h`), such as `500ms`, `10s` or `1m30s`.
-pub fn parse_duration_ms(s: &str) -> Result<u64, String> {
-    let bad = || format!("{s:?} is not a duration (such as 500ms, 10s or 1m30s)");
-    let text = s.trim();
-    if text == "0" {
-        return Ok(0);
-    }
-    let mut rest = text;
-    let mut total: u64 = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let factor = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total = n
-            .checked_mul(factor)
-            .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| format!("{s:?} is too long"))?;
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

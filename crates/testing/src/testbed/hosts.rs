@@ -181,9 +181,48 @@ impl Testbed {
         self.spawn_agent(index, None)
     }
 
+    /// A registration token of `environment`, made the way an operator
+    /// makes one: `corral host add-command`, run with the admin token.
+    fn registration_token(&self, environment: &str) -> Result<String> {
+        let admin = self.token()?;
+        let mut command = std::process::Command::new(&self.state.corral);
+        command
+            .args(["-E", environment, "host", "add-command", "--ttl", "1h"])
+            .env("CORRAL_URL", &self.state.server_url)
+            .env("CORRAL_TOKEN", admin)
+            .stdin(std::process::Stdio::null());
+        let described = format!(
+            "{} -E {environment} host add-command",
+            self.state.corral.display()
+        );
+        let out = command.output().map_err(|source| TestbedError::Spawn {
+            command: described.clone(),
+            source,
+        })?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let token = stdout
+            .split_whitespace()
+            .skip_while(|w| *w != "--registration-token")
+            .nth(1)
+            .map(str::to_string);
+        match (out.status.success(), token) {
+            (true, Some(token)) => Ok(token),
+            _ => Err(TestbedError::CommandFailed {
+                command: described,
+                status: out.status.to_string(),
+                stderr: format!("{}{stdout}", String::from_utf8_lossy(&out.stderr)),
+            }),
+        }
+    }
+
     fn spawn_agent(&self, index: usize, environment: Option<&str>) -> Result<()> {
         let host = self.host_unchecked(index);
-        let token = self.token()?;
+        let state_dir = self.layout.host_dir(index).join("agent-state");
+        if environment.is_some() {
+            // Joining another environment: a new registration, a new credential.
+            let _ = std::fs::remove_dir_all(&state_dir);
+        }
+        let token = self.registration_token(environment.unwrap_or("default"))?;
         let argv: Vec<OsString> = vec![
             "nsenter".into(),
             format!("--net=/var/run/netns/{}", host.netns).into(),
@@ -197,15 +236,13 @@ impl Testbed {
             "testbed=yes".into(),
             "--docker-host".into(),
             host.docker_host.clone().into(),
+            "--state-dir".into(),
+            state_dir.into(),
         ];
         // The token through the environment: command lines are public.
         let envs = [
-            ("CORRAL_TOKEN", OsString::from(token)),
+            ("CORRAL_REGISTRATION_TOKEN", OsString::from(token)),
             ("DOCKER_HOST", OsString::from(&host.docker_host)),
-            (
-                "CORRAL_ENVIRONMENT",
-                OsString::from(environment.unwrap_or("default")),
-            ),
         ];
         spawn_detached(
             &argv,
