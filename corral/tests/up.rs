@@ -42,8 +42,26 @@ fn start_up(data: &std::path::Path, config: &std::path::Path, docker_host: &str)
         .strip_prefix("corral is up at ")
         .unwrap_or_else(|| panic!("{first}"))
         .to_string();
-    let rest: Vec<String> = lines.by_ref().take(2).map(|l| l.unwrap()).collect();
-    assert!(rest[1].contains("client config written to"), "{rest:?}");
+    // Then the admin's password (first start only), where the break-glass
+    // token is, and where the client config went.
+    let mut rest = Vec::new();
+    for line in lines.by_ref().take(3) {
+        let line = line.unwrap();
+        let done = line.contains("client config written to");
+        rest.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        rest.last()
+            .is_some_and(|l| l.contains("client config written to")),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().all(|l| !l.contains("crl_")),
+        "a token was printed: {rest:?}"
+    );
     std::thread::spawn(move || for _ in lines {});
     Up { child, url }
 }
