@@ -6,9 +6,16 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use corral_agent::{AgentOptions, run_agent};
-use corral_cli::{AgentArgs, ServerArgs, UpArgs, config, default_data_dir};
+use corral_cli::{AgentArgs, RetentionArgs, ServerArgs, UpArgs, config, default_data_dir};
 use corral_engine::{ContainerEngine, DockerEngine};
 use corral_server::{ServerOptions, start};
+
+/// The audit log's limits and the sessions' lifetime.
+fn retention(options: &mut ServerOptions, args: &RetentionArgs) {
+    options.audit.max_records = args.audit_max_records;
+    options.audit.max_age_s = args.audit_max_age_days * 24 * 3600;
+    options.session_ttl_s = args.session_hours * 3600;
+}
 
 /// Resolves on SIGINT or SIGTERM.
 async fn stop_signal() -> anyhow::Result<&'static str> {
@@ -27,6 +34,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     options.controllers.node_timeout = args.liveness.node_timeout;
     options.controllers.reschedule_after = args.liveness.reschedule_after;
     options.default_network = args.default_network;
+    retention(&mut options, &args.retention);
     let server = start(options).await?;
     println!("corral server listening on {}", server.url);
     if let Some(password) = &server.admin_password {
@@ -111,7 +119,9 @@ async fn embedded_registration_token(
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     let engine = connect_engine(args.docker_host.as_deref()).await?;
-    let server = start(ServerOptions::new(&args.listen, &data_dir)).await?;
+    let mut server_options = ServerOptions::new(&args.listen, &data_dir);
+    retention(&mut server_options, &args.retention);
+    let server = start(server_options).await?;
     let cfg = config::ClientConfig {
         url: server.url.clone(),
         token: server.admin_token.clone(),

@@ -134,6 +134,25 @@ pub struct ServerArgs {
     pub default_network: String,
     #[command(flatten)]
     pub liveness: LivenessArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+/// How long the server keeps what it records.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionArgs {
+    /// The audit log keeps at most this many records (the oldest go first).
+    #[arg(long, default_value_t = 100_000, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub audit_max_records: u64,
+    /// The audit log keeps no record older than this many days.
+    #[arg(long, default_value_t = 90, value_name = "DAYS",
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub audit_max_age_days: u64,
+    /// How long a login session lasts, in hours.
+    #[arg(long, default_value_t = 16, value_name = "HOURS",
+          value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub session_hours: u64,
 }
 
 /// A `--default-network` value: an IPv4 network from /8 to /23.
@@ -218,6 +237,8 @@ pub struct UpArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub no_managed_network: bool,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,9 +46,10 @@ pub use args::{
 pub use args::{
     AgentArgs, CertCmd, CertCreateArgs, CertRmArgs, Cli, Command, CreateArgs, DeployArgs,
     DrainArgs, ExportArgs, InspectArgs, LbCmd, LbCreateArgs, ListArgs, LivenessArgs, LogsArgs,
-    NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RmArgs, RollbackArgs, RuleArg, ScaleArgs,
-    ServerArgs, ServiceCmd, StackCmd, UpArgs, UpgradeArgs, parse_cpus, parse_duration_ms,
-    parse_long_duration_ms, parse_memory, parse_node_timeout, parse_since, parse_ttl,
+    NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RetentionArgs, RmArgs, RollbackArgs, RuleArg,
+    ScaleArgs, ServerArgs, ServiceCmd, StackCmd, UpArgs, UpgradeArgs, parse_cpus,
+    parse_duration_ms, parse_long_duration_ms, parse_memory, parse_node_timeout, parse_since,
+    parse_ttl,
 };
 
 /// `$XDG_DATA_HOME/corral`, or `~/.local/share/corral`.

@@ -114,6 +114,50 @@ fn other_node(principal: &Principal, rule: &Rule, node_param: Option<&str>) -> O
     }
 }
 
+/// Who the token is and, for a rule scoped to an environment, the
+/// caller's role there; `Ok(Err(_))` is a credential refused.
+async fn resolve(
+    gate: &Gate,
+    token: Option<String>,
+    env: Option<String>,
+    now_ms: u64,
+) -> Result<Result<(Principal, Option<Role>), AuthFailure>, ApiError> {
+    let rule = gate.rule;
+    let admin_token = gate.state.admin_token.clone();
+    gate.state
+        .store(move |s| {
+            let principal = match authenticate(s, &admin_token, token.as_deref(), now_ms) {
+                Ok(Ok(p)) => p,
+                Ok(Err(failure)) => return Ok(Ok(Err(failure))),
+                Err(e) => return Ok(Err(e)),
+            };
+            let role = match (&env, rule.scope) {
+                (Some(env), super::rules::Scope::Environment) if !principal.is_admin() => {
+                    match env_role(s, &principal, env) {
+                        Ok(role) => role,
+                        Err(e) => return Ok(Err(e)),
+                    }
+                }
+                _ => None,
+            };
+            Ok(Ok(Ok((principal, role))))
+        })
+        .await?
+}
+
+/// The error a decision other than allow answers.
+fn refusal(decision: &Decision, env: Option<&str>) -> Option<ApiError> {
+    match decision {
+        Decision::Allow => None,
+        Decision::Unauthenticated => Some(ApiError::Unauthorized("missing bearer token".into())),
+        Decision::Deny(reason) => Some(ApiError::Forbidden(reason.clone())),
+        Decision::Hidden => Some(ApiError::NotFound(format!(
+            "environment {:?} not found",
+            env.unwrap_or_default()
+        ))),
+    }
+}
+
 /// The middleware of every route.
 pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
     let client = client_address(&req);
@@ -132,108 +176,49 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
             .map(|(_, v)| v.clone())
     };
     let env = param("env");
-    let object = param("name").unwrap_or_default();
     // The node an agent's route acts for (`.../nodes/{name}/heartbeat`).
     let node_param = gate
         .route
         .contains("/nodes/{name}")
         .then(|| param("name"))
         .flatten();
-    let rule = gate.rule;
     let now_ms = gate.state.clock.now_ms();
-    let env_for_lookup = env.clone();
-    let admin_token = gate.state.admin_token.clone();
-    let resolved = gate
-        .state
-        .store(move |s| {
-            let principal = match authenticate(s, &admin_token, token.as_deref(), now_ms) {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(e)),
-            };
-            let principal = match principal {
-                Ok(p) => p,
-                Err(failure) => return Ok(Ok(Err(failure))),
-            };
-            let role = match (&env_for_lookup, rule.scope) {
-                (Some(env), super::rules::Scope::Environment) if !principal.is_admin() => {
-                    match env_role(s, &principal, env) {
-                        Ok(role) => role,
-                        Err(e) => return Ok(Err(e)),
-                    }
-                }
-                _ => None,
-            };
-            Ok(Ok(Ok((principal, role))))
-        })
-        .await;
-    let outcome = match resolved {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(e)) | Err(e) => return e.into_response(),
+    let entry = |principal: Principal, code: u16, summary: String| Entry {
+        principal,
+        client: client.clone(),
+        env: env.clone().unwrap_or_default(),
+        route: gate.route.clone(),
+        object: param("name").unwrap_or_default(),
+        code,
+        summary,
     };
-    let (principal, role, decision) = match outcome {
-        Ok((principal, role)) => {
-            let decision = match other_node(&principal, &rule, node_param.as_deref()) {
-                Some(reason) => Decision::Deny(reason),
-                None => decide(&principal, &rule, env.as_deref(), role),
-            };
-            (principal, role, decision)
-        }
-        Err(failure) => {
-            let decision = if rule.resource == Resource::Public {
-                Decision::Allow
-            } else {
-                Decision::Unauthenticated
-            };
-            let reason = match failure {
-                AuthFailure::Missing => "missing bearer token".to_string(),
-                other => other.to_string(),
-            };
-            if decision != Decision::Allow {
-                let err = ApiError::Unauthorized(reason.clone());
-                let record = Entry {
-                    principal: &Principal::Anonymous,
-                    client: &client,
-                    env: env.as_deref(),
-                    route: &gate.route,
-                    object: &object,
-                    code: 401,
-                    summary: reason,
-                };
-                gate.state.audit.record(record.into_record(now_ms));
-                return err.into_response();
-            }
-            (Principal::Anonymous, None, decision)
+    let (principal, role) = match resolve(&gate, token, env.clone(), now_ms).await {
+        Err(e) => return e.into_response(),
+        Ok(Ok(found)) => found,
+        Ok(Err(_)) if gate.rule.resource == Resource::Public => (Principal::Anonymous, None),
+        Ok(Err(failure)) => {
+            let err = ApiError::Unauthorized(failure.to_string());
+            let record = entry(Principal::Anonymous, 401, failure.to_string());
+            gate.state.audit.record(record.into_record(now_ms));
+            return err.into_response();
         }
     };
-    let refusal = match &decision {
-        Decision::Allow => None,
-        Decision::Unauthenticated => Some(ApiError::Unauthorized("missing bearer token".into())),
-        Decision::Deny(reason) => Some(ApiError::Forbidden(reason.clone())),
-        Decision::Hidden => Some(ApiError::NotFound(format!(
-            "environment {:?} not found",
-            env.clone().unwrap_or_default()
-        ))),
+    let decision = match other_node(&principal, &gate.rule, node_param.as_deref()) {
+        Some(reason) => Decision::Deny(reason),
+        None => decide(&principal, &gate.rule, env.as_deref(), role),
     };
-    if let Some(err) = refusal {
-        let record = Entry {
-            principal: &principal,
-            client: &client,
-            env: env.as_deref(),
-            route: &gate.route,
-            object: &object,
-            code: err.status().as_u16(),
-            summary: format!("refused: {err}"),
-        };
+    if let Some(err) = refusal(&decision, env.as_deref()) {
+        let record = entry(principal, err.status().as_u16(), format!("refused: {err}"));
         gate.state.audit.record(record.into_record(now_ms));
         return err.into_response();
     }
-    match &principal {
-        Principal::User {
-            via: super::principal::Via::ApiKey(id),
-            ..
-        }
-        | Principal::EnvKey { key: id, .. } => crate::apikeys::note_use(&gate.state, id),
-        _ => {}
+    if let Principal::User {
+        via: super::principal::Via::ApiKey(id),
+        ..
+    }
+    | Principal::EnvKey { key: id, .. } = &principal
+    {
+        crate::apikeys::note_use(&gate.state, id);
     }
     req.extensions_mut().insert(Caller {
         principal: principal.clone(),
@@ -243,18 +228,9 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
     let response = next.run(req).await;
     let note = response.extensions().get::<AuditNote>().cloned();
     let code = response.status().as_u16();
-    let audited = rule.is_write() && !(gate.quiet && code < 400);
+    let audited = gate.rule.is_write() && !(gate.quiet && code < 400);
     if audited || note.is_some() {
-        let mut record = Entry {
-            principal: &principal,
-            client: &client,
-            env: env.as_deref(),
-            route: &gate.route,
-            object: &object,
-            code,
-            summary: String::new(),
-        }
-        .into_record(now_ms);
+        let mut record = entry(principal, code, String::new()).into_record(now_ms);
         if let Some(note) = note {
             if let Some(user) = note.user {
                 record.user = user;
@@ -267,17 +243,17 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
 }
 
 /// The parts of an audit record the gate knows.
-struct Entry<'a> {
-    principal: &'a Principal,
-    client: &'a str,
-    env: Option<&'a str>,
-    route: &'a str,
-    object: &'a str,
+struct Entry {
+    principal: Principal,
+    client: String,
+    env: String,
+    route: String,
+    object: String,
     code: u16,
     summary: String,
 }
 
-impl Entry<'_> {
+impl Entry {
     fn into_record(self, now_ms: u64) -> AuditRecord {
         AuditRecord {
             time_ms: now_ms,
@@ -288,10 +264,10 @@ impl Entry<'_> {
                 .map(str::to_string)
                 .unwrap_or_else(|| self.principal.who()),
             method: self.principal.method().into(),
-            client: self.client.into(),
-            environment: self.env.unwrap_or_default().into(),
-            verb: self.route.into(),
-            object: self.object.into(),
+            client: self.client,
+            environment: self.env,
+            verb: self.route,
+            object: self.object,
             code: self.code,
             summary: self.summary,
         }
