@@ -169,3 +169,121 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
     })
     .await;
 }
+
+/// `corral env rm` of a deactivated environment removes everything in it:
+/// its agent sees its instances go and removes their containers, and its
+/// credential is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_environment_stops_its_containers_and_revokes_its_hosts() {
+    let engine = tokio::task::spawn_blocking(|| {
+        let e = corral_testing::test_engine()?;
+        corral_testing::ensure_images(&e)?;
+        anyhow::Ok(e)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut server = corral()
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .strip_prefix("corral server listening on ")
+        .unwrap()
+        .to_string();
+    std::thread::spawn(move || for _ in lines {});
+    let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let mut procs = Kill(vec![server]);
+    let cli = |args: &[&str]| {
+        corral()
+            .args(args)
+            .env("CORRAL_URL", &url)
+            .env("CORRAL_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let out = cli(args);
+        assert!(
+            out.status.success(),
+            "corral {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    ok(&["env", "create", "doomed"]);
+    let add = ok(&["-E", "doomed", "host", "add-command"]);
+    let registration = add
+        .split_whitespace()
+        .skip_while(|w| *w != "--registration-token")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let agent = corral()
+        .args([
+            "agent",
+            "--server",
+            &url,
+            "--registration-token",
+            &registration,
+        ])
+        .args(["--name", "rm-node1", "--listen", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(tmp.path().join("agent"))
+        .args(["--docker-host", &engine.docker_host])
+        .spawn()
+        .unwrap();
+    procs.0.push(agent);
+    wait_for("the node in doomed", Duration::from_secs(30), || async {
+        let out = cli(&["-E", "doomed", "node", "ls", "-o", "json"]);
+        let nodes: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (nodes.as_array()?.iter().any(|n| n["state"] == "active")).then_some(())
+    })
+    .await;
+    // The credential is the agent's own, kept private.
+    let cred = tmp.path().join("agent/credential.json");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cred).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    ok(&[
+        "-E", "doomed", "service", "create", "gone", "--image", WHOAMI, "--scale", "2",
+    ]);
+    let containers = || {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                "label=io.corral.environment=doomed",
+            ])
+            .env("DOCKER_HOST", &engine.docker_host)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    wait_for("2 containers", Duration::from_secs(60), || async {
+        (containers() == 2).then_some(())
+    })
+    .await;
+    // Active: refused, nothing removed.
+    let out = cli(&["env", "rm", "doomed"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deactivate"));
+    ok(&["env", "deactivate", "doomed"]);
+    ok(&["env", "rm", "doomed"]);
+    wait_for(
+        "no container of doomed",
+        Duration::from_secs(60),
+        || async { (containers() == 0).then_some(()) },
+    )
+    .await;
+    let out = cli(&["-E", "doomed", "node", "ls"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}
