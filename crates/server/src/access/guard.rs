@@ -162,6 +162,9 @@ fn refusal(decision: &Decision, env: Option<&str>) -> Option<ApiError> {
 pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
     let client = client_address(&req);
     let token = bearer(&req);
+    // What was asked, as the audit log's summary of a write: the method
+    // and the path with its query (never a body: bodies may hold secrets).
+    let asked = format!("{} {}", req.method(), req.uri());
     let params: Vec<(String, String)> = match req.extract_parts::<RawPathParams>().await {
         Ok(p) => p
             .iter()
@@ -230,7 +233,7 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
     let code = response.status().as_u16();
     let audited = gate.rule.is_write() && !(gate.quiet && code < 400);
     if audited || note.is_some() {
-        let mut record = entry(principal, code, String::new()).into_record(now_ms);
+        let mut record = entry(principal, code, asked).into_record(now_ms);
         if let Some(note) = note {
             if let Some(user) = note.user {
                 record.user = user;
