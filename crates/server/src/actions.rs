@@ -1,5 +1,5 @@
 //! The verbs beyond CRUD, one handler each (the route table in
-//! `routes.rs` says which path and rule each one has).
+//! `routes/table.rs` says which path and rule each one has).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

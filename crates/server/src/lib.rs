@@ -118,7 +118,7 @@ impl RunningServer {
     }
 }
 
-/// The routes, for [`start`] and for tests with any store (see `routes.rs`).
+/// The routes, for [`start`] and for tests with any store (see `routes/`).
 pub fn router(state: AppState) -> Router {
     routes::router(state)
 }

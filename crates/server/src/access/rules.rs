@@ -51,7 +51,7 @@ pub enum Scope {
 }
 
 /// The access rule every route carries (a route cannot be declared
-/// without one: see `routes.rs`).
+/// without one: see `routes/table.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rule {
     pub resource: Resource,
