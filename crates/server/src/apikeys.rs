@@ -174,6 +174,7 @@ pub async fn remove(
     let deleted = state
         .store(move |s| s.delete(Kind::ApiKey, GLOBAL, &id, None))
         .await?;
+    state.auth_cache.invalidate();
     Ok(Json(redact(deleted)))
 }
 
@@ -208,6 +209,7 @@ async fn set_active(
         Ok(Edit::Write)
     })
     .await?;
+    state.auth_cache.invalidate();
     Ok(Json(redact(raw)))
 }
 

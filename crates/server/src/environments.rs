@@ -287,6 +287,7 @@ pub async fn delete(
     let deleted = state
         .store(move |s| s.delete(Kind::Environment, &n, &n, None))
         .await?;
+    state.auth_cache.invalidate();
     state.joins.lock().await.forget(&name);
     tracing::info!("environment {name} removed");
     Ok(Json(deleted))

@@ -184,6 +184,7 @@ pub async fn logout(
     let deleted = state
         .store(move |s| s.delete(Kind::Session, GLOBAL, &id, None))
         .await?;
+    state.auth_cache.invalidate();
     Ok(Json(redact(deleted)))
 }
 
@@ -210,5 +211,6 @@ pub async fn revoke(
         Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("no such session".into())),
         other => other?,
     };
+    state.auth_cache.invalidate();
     Ok(Json(redact(deleted)))
 }

@@ -101,6 +101,7 @@ pub async fn remove(
             Ok(written.swap_remove(0))
         })
         .await?;
+    state.auth_cache.invalidate();
     state.liveness.forget(&env, &name);
     state.joins.lock().await.release(&env, &deleted.status);
     tracing::info!("node {env}/{name} removed");

@@ -192,6 +192,7 @@ pub async fn register(
             s.apply(ops)
         })
         .await?;
+    state.auth_cache.invalidate();
     tracing::info!(
         "node {env}/{} registered ({})",
         req.node,

@@ -38,6 +38,8 @@ pub struct AppState {
     /// When each API key's `last_used` was last written (at most once a
     /// minute per key, so a busy key does not write on every request).
     pub key_uses: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// Credentials checked within the last seconds (see `access::cache`).
+    pub auth_cache: Arc<crate::access::cache::AuthCache>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             logins: Arc::default(),
             session_ttl_s: DEFAULT_SESSION_TTL_S,
             key_uses: Arc::default(),
+            auth_cache: Arc::default(),
         }
     }
 

@@ -144,6 +144,7 @@ pub async fn remove(
             Ok(written.swap_remove(0))
         })
         .await?;
+    state.auth_cache.invalidate();
     tracing::info!("user {name} removed");
     Ok(Json(redact(deleted)))
 }

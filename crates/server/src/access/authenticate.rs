@@ -58,20 +58,33 @@ pub fn authenticate(
     token: Option<&str>,
     now_ms: u64,
 ) -> Result<Result<Principal, AuthFailure>, ApiError> {
+    Ok(authenticate_for(store, admin_token, token, now_ms)?.map(|(p, _)| p))
+}
+
+/// [`authenticate`], and until when (ms) the answer holds by itself (a
+/// session's expiry; `u64::MAX` for credentials that do not expire).
+pub fn authenticate_for(
+    store: &dyn Store,
+    admin_token: &str,
+    token: Option<&str>,
+    now_ms: u64,
+) -> Result<Result<(Principal, u64), AuthFailure>, ApiError> {
     let Some(token) = token else {
         return Ok(Err(AuthFailure::Missing));
     };
     if constant_time_eq(token.as_bytes(), admin_token.as_bytes()) {
-        return Ok(Ok(Principal::AdminToken));
+        return Ok(Ok((Principal::AdminToken, u64::MAX)));
     }
     let Some((kind, id, secret)) = TokenKind::parse(token) else {
         return Ok(Err(AuthFailure::Invalid));
     };
+    let forever = |r: Result<Principal, AuthFailure>| r.map(|p| (p, u64::MAX));
     match kind {
         TokenKind::Session => session(store, id, secret, now_ms),
-        TokenKind::ApiKey => api_key(store, id, secret),
-        TokenKind::Node => node(store, id, secret),
-        TokenKind::Registration => registration(store, id, secret, now_ms),
+        TokenKind::ApiKey => Ok(forever(api_key(store, id, secret)?)),
+        TokenKind::Node => Ok(forever(node(store, id, secret)?)),
+        // Not cached: a registration token is used once per host.
+        TokenKind::Registration => Ok(registration(store, id, secret, now_ms)?.map(|p| (p, 0))),
     }
 }
 
@@ -80,14 +93,15 @@ fn session(
     id: &str,
     secret: &str,
     now_ms: u64,
-) -> Result<Result<Principal, AuthFailure>, ApiError> {
+) -> Result<Result<(Principal, u64), AuthFailure>, ApiError> {
     let Some(s): Option<Session> = get_typed(store, Kind::Session, id)? else {
         return Ok(Err(AuthFailure::Revoked("session")));
     };
     if !token_matches(secret, &s.spec.secret_hash) {
         return Ok(Err(AuthFailure::Invalid));
     }
-    if ms_of_rfc3339(&s.spec.expires) <= now_ms {
+    let expires_ms = ms_of_rfc3339(&s.spec.expires);
+    if expires_ms <= now_ms {
         return Ok(Err(AuthFailure::Expired));
     }
     let Some(user) = load_user(store, &s.spec.user)? else {
@@ -96,13 +110,16 @@ fn session(
     if user.spec.disabled {
         return Ok(Err(AuthFailure::Disabled(user.meta.name)));
     }
-    Ok(Ok(Principal::User {
-        name: user.meta.name,
-        admin: user.spec.admin,
-        provider: s.spec.provider,
-        groups: s.spec.groups,
-        via: Via::Session(id.to_string()),
-    }))
+    Ok(Ok((
+        Principal::User {
+            name: user.meta.name,
+            admin: user.spec.admin,
+            provider: s.spec.provider,
+            groups: s.spec.groups,
+            via: Via::Session(id.to_string()),
+        },
+        expires_ms,
+    )))
 }
 
 fn api_key(

@@ -3,6 +3,7 @@
 //! [`Caller`] to the handler, and record the audit entry.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::RequestExt;
 use axum::extract::{ConnectInfo, RawPathParams, Request, State};
@@ -11,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 
 use corral_api::AuditRecord;
 use corral_store::{Query, Store, StoreError};
-use corral_types::{Kind, Member, Object, Role};
+use corral_types::{Kind, Member, Object, Role, TokenKind};
 
-use super::authenticate::{AuthFailure, authenticate, load_user};
+use super::authenticate::{AuthFailure, authenticate_for, load_user};
 use super::principal::{Caller, Principal, role_from_bindings};
 use super::rules::{Decision, Resource, Rule, decide};
 use crate::audit::AuditNote;
@@ -123,13 +124,61 @@ async fn resolve(
     now_ms: u64,
 ) -> Result<Result<(Principal, Option<Role>), AuthFailure>, ApiError> {
     let rule = gate.rule;
+    let needs_role = |p: &Principal| {
+        rule.scope == super::rules::Scope::Environment
+            && env.is_some()
+            && matches!(
+                p,
+                Principal::User { admin: false, .. } | Principal::EnvKey { .. }
+            )
+    };
+    // The admin token, and credentials checked within a few seconds, need
+    // no store read (and no blocking thread) unless a role is looked up.
+    let cached = match token.as_deref() {
+        Some(t)
+            if super::secrets::constant_time_eq(
+                t.as_bytes(),
+                gate.state.admin_token.as_bytes(),
+            ) =>
+        {
+            Some(Principal::AdminToken)
+        }
+        Some(t) => TokenKind::parse(t).and_then(|(_, id, secret)| {
+            gate.state
+                .auth_cache
+                .get(id, secret, Instant::now(), now_ms)
+        }),
+        None => None,
+    };
+    if let Some(p) = &cached
+        && !needs_role(p)
+    {
+        return Ok(Ok((p.clone(), None)));
+    }
     let admin_token = gate.state.admin_token.clone();
+    let state = gate.state.clone();
     gate.state
         .store(move |s| {
-            let principal = match authenticate(s, &admin_token, token.as_deref(), now_ms) {
-                Ok(Ok(p)) => p,
-                Ok(Err(failure)) => return Ok(Ok(Err(failure))),
-                Err(e) => return Ok(Err(e)),
+            let principal = match cached {
+                Some(p) => p,
+                None => match authenticate_for(s, &admin_token, token.as_deref(), now_ms) {
+                    Ok(Ok((p, valid_until_ms))) => {
+                        if let Some((_, id, secret)) = token.as_deref().and_then(TokenKind::parse)
+                            && valid_until_ms > 0
+                        {
+                            state.auth_cache.put(
+                                id,
+                                &super::secrets::token_hash(secret),
+                                &p,
+                                valid_until_ms,
+                                Instant::now(),
+                            );
+                        }
+                        p
+                    }
+                    Ok(Err(failure)) => return Ok(Ok(Err(failure))),
+                    Err(e) => return Ok(Err(e)),
+                },
             };
             let role = match (&env, rule.scope) {
                 (Some(env), super::rules::Scope::Environment) if !principal.is_admin() => {

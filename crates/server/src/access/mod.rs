@@ -3,6 +3,7 @@
 //! ([`guard`]). See docs/ACCESS.md.
 
 pub mod authenticate;
+pub mod cache;
 pub mod guard;
 pub mod principal;
 pub mod rules;
