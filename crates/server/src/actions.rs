@@ -22,7 +22,8 @@ pub async fn scale(
     Path((env, name)): EnvName,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
-    require_environment(&state, &env).await?;
+    // A deactivated environment deploys nothing new.
+    crate::admission::environment_open_for_writes(&state, &env).await?;
     Ok(Json(services::scale(&state, &env, &name, &body).await?))
 }
 
@@ -30,7 +31,7 @@ pub async fn rollback(
     State(state): State<AppState>,
     Path((env, name)): EnvName,
 ) -> Result<Json<RawObject>, ApiError> {
-    require_environment(&state, &env).await?;
+    crate::admission::environment_open_for_writes(&state, &env).await?;
     Ok(Json(services::rollback(&state, &env, &name).await?))
 }
 
@@ -46,7 +47,7 @@ pub async fn resume(
     State(state): State<AppState>,
     Path((env, name)): EnvName,
 ) -> Result<Json<RawObject>, ApiError> {
-    require_environment(&state, &env).await?;
+    crate::admission::environment_open_for_writes(&state, &env).await?;
     Ok(Json(services::pause(&state, &env, &name, false).await?))
 }
 

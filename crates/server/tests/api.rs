@@ -1803,11 +1803,19 @@ async fn environments_can_be_created_listed_and_deleted_when_empty() {
         .call(Method::POST, "/v1/environments/staging/deactivate", "")
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    // Deactivated: nothing new is deployed.
+    // Deactivated: nothing new is deployed, nothing scaled.
     s.reject(
         Method::POST,
         "/v1/environments/staging/services",
         service("api", "nginx").to_string(),
+        409,
+        None,
+    )
+    .await;
+    s.reject(
+        Method::POST,
+        "/v1/environments/staging/services/web/scale",
+        "{\"scale\": 3}",
         409,
         None,
     )
