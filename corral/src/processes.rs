@@ -10,6 +10,21 @@ use corral_cli::{AgentArgs, RetentionArgs, ServerArgs, UpArgs, config, default_d
 use corral_engine::{ContainerEngine, DockerEngine};
 use corral_server::{ServerOptions, start};
 
+/// The first admin's password (on the start that made it) and where the
+/// break-glass token is; never a token itself.
+fn print_credentials(server: &corral_server::RunningServer, data_dir: &std::path::Path) {
+    if let Some(password) = &server.admin_password {
+        println!(
+            "user admin, password: {password} (also in {}; shown only now)",
+            data_dir.join("admin-password").display()
+        );
+    }
+    println!(
+        "break-glass admin token in {}",
+        data_dir.join("admin-token").display()
+    );
+}
+
 /// The audit log's limits and the sessions' lifetime.
 fn retention(options: &mut ServerOptions, args: &RetentionArgs) {
     options.audit.max_records = args.audit_max_records;
@@ -37,16 +52,7 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     retention(&mut options, &args.retention);
     let server = start(options).await?;
     println!("corral server listening on {}", server.url);
-    if let Some(password) = &server.admin_password {
-        println!(
-            "user admin, password: {password} (also in {}; shown only now)",
-            data_dir.join("admin-password").display()
-        );
-    }
-    println!(
-        "break-glass admin token in {}",
-        data_dir.join("admin-token").display()
-    );
+    print_credentials(&server, &data_dir);
     let sig = stop_signal().await?;
     tracing::info!("{sig}: stopping");
     server.stop().await;
@@ -128,16 +134,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     };
     let cfg_path = config::save(&cfg)?;
     println!("corral is up at {}", server.url);
-    if let Some(password) = &server.admin_password {
-        println!(
-            "user admin, password: {password} (also in {}; shown only now)",
-            data_dir.join("admin-password").display()
-        );
-    }
-    println!(
-        "break-glass admin token in {}",
-        data_dir.join("admin-token").display()
-    );
+    print_credentials(&server, &data_dir);
     println!(
         "client config written to {} (try: corral node ls)",
         cfg_path.display()

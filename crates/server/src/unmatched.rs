@@ -21,7 +21,13 @@ async fn authenticated(state: &AppState, token: Option<String>) -> Result<(), Ap
     }
 }
 
-pub async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+/// 401 for an anonymous caller, else the error `answer` makes of the
+/// request's method and path.
+async fn refuse(
+    state: AppState,
+    req: Request,
+    answer: fn(&axum::http::Method, &str) -> ApiError,
+) -> Response {
     let (token, method, path) = (
         bearer(&req),
         req.method().clone(),
@@ -31,24 +37,23 @@ pub async fn not_found(State(state): State<AppState>, req: Request) -> Response 
     if let Err(e) = authenticated(&state, token).await {
         return e.into_response();
     }
-    ApiError::NotFound(format!(
-        "no such endpoint: {method} {path}; see /openapi.json"
-    ))
-    .into_response()
+    answer(&method, &path).into_response()
+}
+
+pub async fn not_found(State(state): State<AppState>, req: Request) -> Response {
+    refuse(state, req, |method, path| {
+        ApiError::NotFound(format!(
+            "no such endpoint: {method} {path}; see /openapi.json"
+        ))
+    })
+    .await
 }
 
 pub async fn method_not_allowed(State(state): State<AppState>, req: Request) -> Response {
-    let (token, method, path) = (
-        bearer(&req),
-        req.method().clone(),
-        req.uri().path().to_string(),
-    );
-    drop(req);
-    if let Err(e) = authenticated(&state, token).await {
-        return e.into_response();
-    }
-    ApiError::MethodNotAllowed(format!(
-        "{method} is not allowed on {path}; see /openapi.json"
-    ))
-    .into_response()
+    refuse(state, req, |method, path| {
+        ApiError::MethodNotAllowed(format!(
+            "{method} is not allowed on {path}; see /openapi.json"
+        ))
+    })
+    .await
 }
