@@ -10,6 +10,7 @@ use corral_api::{LogsQuery, StackPlan};
 use corral_types::{Instance, RawObject};
 
 use crate::access::{Caller, Principal};
+use crate::admission::Admission;
 use crate::error::ApiError;
 use crate::objects::require_environment;
 use crate::state::AppState;
@@ -17,38 +18,48 @@ use crate::{instances, services, stacks};
 
 type EnvName = Path<(String, String)>;
 
+// A deactivated environment deploys nothing new: admission refuses the
+// service's change (see `admission::store`).
+
 pub async fn scale(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): EnvName,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
-    // A deactivated environment deploys nothing new.
-    crate::admission::environment_open_for_writes(&state, &env).await?;
-    Ok(Json(services::scale(&state, &env, &name, &body).await?))
+    require_environment(&state, &env).await?;
+    let admission = Admission::new(&state, &caller);
+    Ok(Json(services::scale(&admission, &env, &name, &body).await?))
 }
 
 pub async fn rollback(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): EnvName,
 ) -> Result<Json<RawObject>, ApiError> {
-    crate::admission::environment_open_for_writes(&state, &env).await?;
-    Ok(Json(services::rollback(&state, &env, &name).await?))
+    require_environment(&state, &env).await?;
+    let admission = Admission::new(&state, &caller);
+    Ok(Json(services::rollback(&admission, &env, &name).await?))
 }
 
 pub async fn pause(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): EnvName,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
-    Ok(Json(services::pause(&state, &env, &name, true).await?))
+    let admission = Admission::new(&state, &caller);
+    Ok(Json(services::pause(&admission, &env, &name, true).await?))
 }
 
 pub async fn resume(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): EnvName,
 ) -> Result<Json<RawObject>, ApiError> {
-    crate::admission::environment_open_for_writes(&state, &env).await?;
-    Ok(Json(services::pause(&state, &env, &name, false).await?))
+    require_environment(&state, &env).await?;
+    let admission = Admission::new(&state, &caller);
+    Ok(Json(services::pause(&admission, &env, &name, false).await?))
 }
 
 pub async fn deploy(
@@ -58,8 +69,9 @@ pub async fn deploy(
     body: Bytes,
 ) -> Result<Json<StackPlan>, ApiError> {
     require_environment(&state, &env).await?;
+    let admission = Admission::new(&state, &caller);
     Ok(Json(
-        stacks::deploy(&state, &caller, &env, &name, &body).await?,
+        stacks::deploy(&state, &admission, &env, &name, &body).await?,
     ))
 }
 
@@ -96,7 +108,14 @@ pub async fn instance_status(
         _ => None,
     };
     Ok(Json(
-        instances::report_status(&state, &env, &name, node.as_deref(), &body).await?,
+        instances::report_status(
+            &Admission::new(&state, &caller),
+            &env,
+            &name,
+            node.as_deref(),
+            &body,
+        )
+        .await?,
     ))
 }
 
@@ -104,6 +123,7 @@ pub async fn instance_status(
 /// (its containers are gone).
 pub async fn finish_instance(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, node, name)): Path<(String, String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
@@ -121,8 +141,8 @@ pub async fn finish_instance(
         )));
     }
     let revision = raw.meta.revision;
-    let deleted = state
-        .store(move |s| s.delete(corral_types::Kind::Instance, &env, &name, Some(revision)))
+    let deleted = Admission::new(&state, &caller)
+        .delete(corral_types::Kind::Instance, &env, &name, Some(revision))
         .await?;
     Ok(Json(deleted))
 }

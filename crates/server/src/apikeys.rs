@@ -17,9 +17,9 @@ use corral_types::{
 use crate::access::guard::env_role;
 use crate::access::secrets::{new_id, new_secret, redact, token_hash};
 use crate::access::{Caller, Principal};
+use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
 use crate::objects::get_object;
-use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
 /// The user a person's credential acts for (env keys may not manage keys).
@@ -142,7 +142,7 @@ pub async fn create(
     let raw = key
         .to_raw()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store(move |s| s.create(raw)).await?;
+    Admission::new(&state, &caller).create(raw).await?;
     Ok(Json(SecretCreated {
         token: TokenKind::ApiKey.format(&id, &secret),
         id,
@@ -171,8 +171,8 @@ pub async fn remove(
     Path(id): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
     owned_key(&state, &caller, &id).await?;
-    let deleted = state
-        .store(move |s| s.delete(Kind::ApiKey, GLOBAL, &id, None))
+    let deleted = Admission::new(&state, &caller)
+        .delete(Kind::ApiKey, GLOBAL, &id, None)
         .await?;
     state.auth_cache.invalidate();
     Ok(Json(redact(deleted)))
@@ -201,14 +201,16 @@ async fn set_active(
     active: bool,
 ) -> Result<Json<RawObject>, ApiError> {
     owned_key(state, caller, id).await?;
-    let raw = edit(state, Kind::ApiKey, GLOBAL, id, |k: &mut ApiKey| {
-        if k.spec.active == active {
-            return Ok(Edit::Keep);
-        }
-        k.spec.active = active;
-        Ok(Edit::Write)
-    })
-    .await?;
+    let admission = Admission::new(state, caller);
+    let raw = admission
+        .edit(Kind::ApiKey, GLOBAL, id, |k: &mut ApiKey| {
+            if k.spec.active == active {
+                return Ok(Edit::Keep);
+            }
+            k.spec.active = active;
+            Ok(Edit::Write)
+        })
+        .await?;
     state.auth_cache.invalidate();
     Ok(Json(redact(raw)))
 }
@@ -235,11 +237,14 @@ pub fn note_use(state: &AppState, id: &str) {
     let (state, id) = (state.clone(), id.to_string());
     tokio::spawn(async move {
         let at = state.clock.now_rfc3339();
-        let result = edit(&state, Kind::ApiKey, GLOBAL, &id, |k: &mut ApiKey| {
-            k.status.last_used = at.clone();
-            Ok(Edit::Write)
-        })
-        .await;
+        // The server's own bookkeeping, not the caller's write.
+        let admission = Admission::new(&state, &Caller::system());
+        let result = admission
+            .edit(Kind::ApiKey, GLOBAL, &id, |k: &mut ApiKey| {
+                k.status.last_used = at.clone();
+                Ok(Edit::Write)
+            })
+            .await;
         if let Err(e) = result {
             tracing::debug!("API key {id}: last use not recorded: {e}");
         }

@@ -14,11 +14,11 @@ use corral_types::{
 
 use crate::access::Caller;
 use crate::access::guard::env_role;
+use crate::admission::{Admission, Edit};
 use crate::error::ApiError;
 use crate::objects::{
     ListParams, create_object, get_object, list_objects, replace_object, selector,
 };
-use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
 /// The environments the caller sees: every one for an admin, else those
@@ -61,12 +61,14 @@ pub async fn list(
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
     // An environment belongs to itself: its meta.environment is its own name.
     let name = peek_name(&body)?;
     let body = with_network(&state, &name, &body, "").await?;
-    create_object(&state, Kind::Environment, &name, &body).await
+    let admission = Admission::new(&state, &caller);
+    create_object(&state, &admission, Kind::Environment, &name, &body).await
 }
 
 /// The managed range in an environment's stored or submitted spec; empty if none.
@@ -189,49 +191,48 @@ pub async fn get(
 
 pub async fn replace(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
     let stored = get_object(&state, Kind::Environment, &name, &name).await?;
     let body = with_network(&state, &name, &body, network_of(&stored.spec)).await?;
-    replace_object(&state, Kind::Environment, &name, &name, &body).await
+    let admission = Admission::new(&state, &caller);
+    replace_object(&state, &admission, Kind::Environment, &name, &name, &body).await
 }
 
 /// `POST /v1/environments/{env}/deactivate`.
 pub async fn deactivate(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
-    set_deactivated(&state, &name, true).await
+    set_deactivated(&Admission::new(&state, &caller), &name, true).await
 }
 
 /// `POST /v1/environments/{env}/activate`.
 pub async fn activate(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
-    set_deactivated(&state, &name, false).await
+    set_deactivated(&Admission::new(&state, &caller), &name, false).await
 }
 
 async fn set_deactivated(
-    state: &AppState,
+    admission: &Admission,
     name: &str,
     deactivated: bool,
 ) -> Result<Json<RawObject>, ApiError> {
-    let raw = edit(
-        state,
-        Kind::Environment,
-        name,
-        name,
-        |env: &mut Environment| {
+    let raw = admission
+        .edit(Kind::Environment, name, name, |env: &mut Environment| {
             if env.spec.deactivated == deactivated {
                 return Ok(Edit::Keep);
             }
             env.spec.deactivated = deactivated;
             Ok(Edit::Write)
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(Json(raw))
 }
 
@@ -241,6 +242,7 @@ async fn set_deactivated(
 /// and remove the containers; their credentials are gone after that.
 pub async fn delete(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
     let raw = get_object(&state, Kind::Environment, &name, &name).await?;
@@ -251,8 +253,9 @@ pub async fn delete(
             "environment {name:?} is active; deactivate it first (corral env deactivate {name})"
         )));
     }
+    let admission = Admission::new(&state, &caller);
     let n = name.clone();
-    state
+    admission
         .store(move |s| {
             let inside = s.list(&StoreQuery::default().in_environment(&n))?;
             let mut ops: Vec<Op> = inside
@@ -283,9 +286,8 @@ pub async fn delete(
             Ok(())
         })
         .await?;
-    let n = name.clone();
-    let deleted = state
-        .store(move |s| s.delete(Kind::Environment, &n, &n, None))
+    let deleted = admission
+        .delete(Kind::Environment, &name, &name, None)
         .await?;
     state.auth_cache.invalidate();
     state.joins.lock().await.forget(&name);

@@ -10,36 +10,37 @@ use corral_api::{LogsQuery, StatusBatchResult, StatusErrorCode, StatusReport, St
 use corral_store::{Op, Store, StoreError};
 use corral_types::{Instance, InstanceStatus, Kind, Node};
 
+use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
 use crate::objects::{check_environment, get_object};
-use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
 /// Replaces an instance's status (the agent is its only writer), retrying on races
 /// with spec writers. With `node`, the instance must be placed on it.
 pub async fn report_status(
-    state: &AppState,
+    admission: &Admission,
     env: &str,
     name: &str,
     node: Option<&str>,
     body: &[u8],
 ) -> Result<Instance, ApiError> {
     let status: InstanceStatus = decode_body(body)?;
-    let raw = edit(state, Kind::Instance, env, name, |inst: &mut Instance| {
-        if let Some(node) = node
-            && inst.spec.node != node
-        {
-            return Err(ApiError::Forbidden(format!(
-                "instance {name:?} is not placed on node {node:?}; its agent may not report it"
-            )));
-        }
-        if inst.status == status {
-            return Ok(Edit::Keep);
-        }
-        inst.status = status.clone();
-        Ok(Edit::Write)
-    })
-    .await?;
+    let raw = admission
+        .edit(Kind::Instance, env, name, |inst: &mut Instance| {
+            if let Some(node) = node
+                && inst.spec.node != node
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "instance {name:?} is not placed on node {node:?}; its agent may not report it"
+                )));
+            }
+            if inst.status == status {
+                return Ok(Edit::Keep);
+            }
+            inst.status = status.clone();
+            Ok(Edit::Write)
+        })
+        .await?;
     Instance::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
@@ -169,7 +170,7 @@ fn item_error(instance: &str, code: StatusErrorCode, reason: String) -> StatusRe
 /// [`apply_status_batch`] off the async workers, in environment `env`
 /// (not found if there is none).
 pub async fn report_statuses(
-    state: &AppState,
+    admission: &Admission,
     env: &str,
     node: &str,
     reports: Vec<StatusReport>,
@@ -196,12 +197,11 @@ pub async fn report_statuses(
     let (env, node) = (env.to_string(), node.to_string());
     // The environment is checked on the same blocking thread as the batch:
     // one hand-off per request, not two.
-    state
+    admission
         .store(move |s| {
-            Ok(check_environment(s, &env)
-                .and_then(|()| apply_status_batch(s, &env, &node, reports)))
+            check_environment(s, &env).and_then(|()| apply_status_batch(s, &env, &node, reports))
         })
-        .await?
+        .await
 }
 
 /// Status reports being applied at once, server-wide (a batch holds one

@@ -8,16 +8,18 @@
 //! `group:NAME`. An unreachable directory never blocks local users: they
 //! are checked first, without asking it.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 use corral_directory::{Directory, DirectoryError, LdapConfig, LdapDirectory};
 use corral_store::StoreError;
 use corral_types::{GLOBAL, Kind, Object, Provider, RawObject, User, UserSpec};
 
+use crate::access::Caller;
 use crate::access::secrets::redact;
+use crate::admission::Admission;
 use crate::error::{ApiError, decode_body};
 use crate::login::Identity;
 use crate::objects::get_object;
@@ -71,10 +73,11 @@ fn login_error(e: DirectoryError) -> ApiError {
 /// The directory's answer for `user`: `Ok(None)` when no directory is
 /// configured (the caller answers "wrong user name or password").
 pub async fn login(
-    state: &AppState,
+    admission: &Admission,
     user: &str,
     password: &str,
 ) -> Result<Option<Identity>, ApiError> {
+    let state = admission.state();
     let Some(directory) = configured(state).await? else {
         return Ok(None);
     };
@@ -89,7 +92,7 @@ pub async fn login(
             found.username, e.message
         ))
     })?;
-    remember(state, &name, &found.display_name, &found.groups).await?;
+    remember(admission, &name, &found.display_name, &found.groups).await?;
     Ok(Some(Identity {
         user: name,
         provider: Provider::Ldap,
@@ -99,13 +102,14 @@ pub async fn login(
 
 /// Creates or updates the `User` of a directory user who logged in.
 async fn remember(
-    state: &AppState,
+    admission: &Admission,
     name: &str,
     display_name: &str,
     groups: &[String],
 ) -> Result<(), ApiError> {
+    let state = admission.state();
     let now = state.clock.now_rfc3339();
-    for _ in 0..crate::rmw::ATTEMPTS {
+    for _ in 0..crate::admission::ATTEMPTS {
         let op = match get_object(state, Kind::User, GLOBAL, name).await {
             Ok(raw) => {
                 let mut u = User::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -141,7 +145,7 @@ async fn remember(
             }
             Err(e) => return Err(e),
         };
-        match state.store(move |s| s.apply(vec![op])).await {
+        match admission.apply(vec![op]).await {
             Err(ApiError::Conflict(_)) => continue,
             other => return other.map(|_| ()),
         }
@@ -164,7 +168,12 @@ pub async fn show(State(state): State<AppState>) -> Result<Json<RawObject>, ApiE
 
 /// `PUT /v1/auth/ldap`: checks the settings (every bad one names its
 /// field) and keeps them.
-pub async fn set(State(state): State<AppState>, body: Bytes) -> Result<Json<RawObject>, ApiError> {
+pub async fn set(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<Json<RawObject>, ApiError> {
+    let admission = Admission::new(&state, &caller);
     let config: LdapConfig = decode_body(&body)?;
     config.validate().map_err(|e| match e {
         DirectoryError::Config { field, message } => ApiError::invalid(field, message),
@@ -176,14 +185,14 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Result<Json<RawO
         Ok(mut existing) => {
             existing.spec = spec;
             existing.meta.generation += 1;
-            state.store(move |s| s.update(existing)).await?
+            admission.update(existing).await?
         }
         Err(ApiError::NotFound(_)) => {
             let mut obj: RawObject = Object::new(Kind::AuthProvider, GLOBAL, NAME, spec);
             obj.meta.uid = corral_controllers::new_uid();
             obj.meta.created = now;
             obj.meta.generation = 1;
-            state.store(move |s| s.create(obj)).await?
+            admission.create(obj).await?
         }
         Err(e) => return Err(e),
     };
@@ -191,9 +200,12 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Result<Json<RawO
 }
 
 /// `DELETE /v1/auth/ldap`.
-pub async fn remove(State(state): State<AppState>) -> Result<Json<RawObject>, ApiError> {
-    let deleted = match state
-        .store(|s| s.delete(Kind::AuthProvider, GLOBAL, NAME, None))
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<RawObject>, ApiError> {
+    let deleted = match Admission::new(&state, &caller)
+        .delete(Kind::AuthProvider, GLOBAL, NAME, None)
         .await
     {
         Err(ApiError::NotFound(_)) => {

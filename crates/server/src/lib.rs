@@ -26,7 +26,6 @@ mod nodes;
 mod objects;
 mod openapi;
 mod registration;
-mod rmw;
 pub mod routes;
 mod services;
 mod slices;

@@ -24,6 +24,7 @@ use crate::access::secrets::{
     new_id, new_secret, password_matches, redact, rfc3339_at_ms, token_hash,
 };
 use crate::access::{Caller, Principal};
+use crate::admission::Admission;
 use crate::audit::AuditNote;
 use crate::error::{ApiError, decode_body};
 use crate::state::AppState;
@@ -66,10 +67,11 @@ pub async fn login(
             "login refused: rate limited".into(),
         );
     }
-    match check_credentials(&state, &user, req.password).await {
+    let admission = Admission::new(&state, &caller);
+    match check_credentials(&admission, &user, req.password).await {
         Ok(identity) => {
             state.logins.succeeded(&user);
-            match new_session(&state, &identity, &caller.client).await {
+            match new_session(&admission, &identity, &caller.client).await {
                 Ok(resp) => {
                     let summary = format!("login ({}) succeeded", identity.provider);
                     noted(Json(resp).into_response(), &identity.user, summary)
@@ -90,10 +92,11 @@ pub async fn login(
 /// The identity behind a user name and password, or why not (401 for a
 /// wrong name or password, 502 for a directory that cannot be asked).
 async fn check_credentials(
-    state: &AppState,
+    admission: &Admission,
     user: &str,
     password: String,
 ) -> Result<Identity, ApiError> {
+    let state = admission.state();
     let wrong = || ApiError::Unauthorized("wrong user name or password".into());
     if user.is_empty() || password.is_empty() {
         return Err(wrong());
@@ -118,7 +121,7 @@ async fn check_credentials(
                 groups: Vec::new(),
             })
         }
-        _ => crate::ldap::login(state, user, &password)
+        _ => crate::ldap::login(admission, user, &password)
             .await?
             .ok_or_else(wrong),
     }
@@ -126,10 +129,11 @@ async fn check_credentials(
 
 /// Stores a session for `identity` and answers its token.
 pub async fn new_session(
-    state: &AppState,
+    admission: &Admission,
     identity: &Identity,
     client: &str,
 ) -> Result<LoginResponse, ApiError> {
+    let state = admission.state();
     let id = new_id();
     let secret = new_secret();
     let expires = rfc3339_at_ms(state.clock.now_ms() + state.session_ttl_s * 1000);
@@ -156,7 +160,7 @@ pub async fn new_session(
     let raw = session
         .to_raw()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store(move |s| s.create(raw)).await?;
+    admission.create(raw).await?;
     Ok(LoginResponse {
         token: TokenKind::Session.format(&id, &secret),
         user: identity.user.clone(),
@@ -180,9 +184,8 @@ pub async fn logout(
             "logout ends a login session; this credential is not one (remove API keys with corral apikey rm)",
         ));
     };
-    let id = id.clone();
-    let deleted = state
-        .store(move |s| s.delete(Kind::Session, GLOBAL, &id, None))
+    let deleted = Admission::new(&state, &caller)
+        .delete(Kind::Session, GLOBAL, id, None)
         .await?;
     state.auth_cache.invalidate();
     Ok(Json(redact(deleted)))
@@ -202,10 +205,11 @@ pub async fn sessions(State(state): State<AppState>) -> Result<Json<List<RawObje
 /// `DELETE /v1/sessions/{id}`.
 pub async fn revoke(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
-    let deleted = match state
-        .store(move |s| s.delete(Kind::Session, GLOBAL, &id, None))
+    let deleted = match Admission::new(&state, &caller)
+        .delete(Kind::Session, GLOBAL, &id, None)
         .await
     {
         Err(ApiError::NotFound(_)) => return Err(ApiError::NotFound("no such session".into())),

@@ -1,14 +1,16 @@
 //! `/v1/environments/{env}/members`: who has which role in an environment
 //! (a user, or every member of a directory group as `group:NAME`).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 
 use corral_api::{List, MemberRequest};
 use corral_store::{Query, StoreError};
 use corral_types::{Kind, Member, MemberSpec, Object, RawObject};
 
+use crate::access::Caller;
+use crate::admission::Admission;
 use crate::error::{ApiError, decode_body};
 use crate::objects::{get_object, require_environment};
 use crate::state::AppState;
@@ -30,6 +32,7 @@ pub async fn list(
 /// Adds a binding, or changes the role of the subject's binding.
 pub async fn add(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(env): Path<String>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
@@ -91,7 +94,7 @@ pub async fn add(
             let raw = member
                 .to_raw()
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(Json(state.store(move |s| s.update(raw)).await?))
+            Ok(Json(Admission::new(&state, &caller).update(raw).await?))
         }
         Err(ApiError::NotFound(_)) => {
             let mut member: Member = Object::new(Kind::Member, &env, &name, spec);
@@ -101,7 +104,7 @@ pub async fn add(
             let raw = member
                 .to_raw()
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok(Json(state.store(move |s| s.create(raw)).await?))
+            Ok(Json(Admission::new(&state, &caller).create(raw).await?))
         }
         Err(e) => Err(e),
     }
@@ -110,6 +113,7 @@ pub async fn add(
 /// Removes the binding of a subject (`alice`, `group:devs`).
 pub async fn remove(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, subject)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
@@ -124,8 +128,8 @@ pub async fn remove(
         Err(e) => return Err(e),
     };
     let revision = found.meta.revision;
-    let deleted = state
-        .store(move |s| s.delete(Kind::Member, &env, &name, Some(revision)))
+    let deleted = Admission::new(&state, &caller)
+        .delete(Kind::Member, &env, &name, Some(revision))
         .await?;
     Ok(Json(deleted))
 }

@@ -8,52 +8,58 @@
 //!   reschedule its instances (see `corral_controllers::evacuation`).
 //!
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use serde::Deserialize;
 
 use corral_store::Query as StoreQuery;
 use corral_types::{ContainerLabels, Instance, Kind, LabelSelector, Node, NodeState, RawObject};
 
+use crate::access::Caller;
+use crate::admission::{Admission, Edit};
 use crate::error::ApiError;
 use crate::objects::{get_object, require_environment};
-use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
 /// `POST /v1/environments/{env}/nodes/{node}/drain`.
 pub async fn drain(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, node)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
-    set_draining(&state, &env, &node, "drain", true).await
+    let admission = Admission::new(&state, &caller);
+    set_draining(&admission, &env, &node, "drain", true).await
 }
 
 /// `POST /v1/environments/{env}/nodes/{node}/activate`.
 pub async fn activate(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, node)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
-    set_draining(&state, &env, &node, "activate", false).await
+    let admission = Admission::new(&state, &caller);
+    set_draining(&admission, &env, &node, "activate", false).await
 }
 
 /// Drain sets both `unschedulable` and `draining`; activate clears both.
 async fn set_draining(
-    state: &AppState,
+    admission: &Admission,
     env: &str,
     name: &str,
     action: &str,
     draining: bool,
 ) -> Result<Json<RawObject>, ApiError> {
-    require_environment(state, env).await?;
-    let raw = edit(state, Kind::Node, env, name, |node: &mut Node| {
-        if node.spec.draining == draining && node.spec.unschedulable == draining {
-            return Ok(Edit::Keep);
-        }
-        node.spec.draining = draining;
-        node.spec.unschedulable = draining;
-        Ok(Edit::Write)
-    })
-    .await?;
+    require_environment(admission.state(), env).await?;
+    let raw = admission
+        .edit(Kind::Node, env, name, |node: &mut Node| {
+            if node.spec.draining == draining && node.spec.unschedulable == draining {
+                return Ok(Edit::Keep);
+            }
+            node.spec.draining = draining;
+            node.spec.unschedulable = draining;
+            Ok(Edit::Write)
+        })
+        .await?;
     tracing::info!("node {env}/{name}: {action}");
     Ok(Json(raw))
 }
@@ -69,6 +75,7 @@ pub struct RemoveParams {
 /// `DELETE /v1/environments/{env}/nodes/{node}`.
 pub async fn remove(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): Path<(String, String)>,
     Query(params): Query<RemoveParams>,
 ) -> Result<Json<RawObject>, ApiError> {
@@ -88,7 +95,7 @@ pub async fn remove(
     let (e, n) = (env.clone(), name.clone());
     // The node and its credentials go in one write: its agent can do
     // nothing more once the node is gone.
-    let deleted = state
+    let deleted = Admission::new(&state, &caller)
         .store(move |s| {
             let mut ops = vec![corral_store::Op::Delete {
                 kind: Kind::Node,

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 
 use corral_api::{JoinRequest, MAX_STATUS_BATCH, NodeAck, StatusBatch, StatusBatchResult};
 use corral_store::{Op, Query as StoreQuery};
@@ -14,6 +14,8 @@ use corral_types::{
     Ipv4Cidr, Kind, Node, NodeSpec, NodeState, Object, RawObject, validate_label_key, validate_name,
 };
 
+use crate::access::Caller;
+use crate::admission::Admission;
 use crate::environments::{free_range, network_of, ranges_in_use};
 use crate::error::{ApiError, decode_body};
 use crate::instances;
@@ -33,11 +35,13 @@ fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiErr
 /// `POST /v1/environments/{env}/nodes/{name}/join`.
 pub async fn join_route(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<NodeAck>, ApiError> {
     require_environment(&state, &env).await?;
-    Ok(Json(join(&state, &env, &name, &body).await?))
+    let admission = Admission::new(&state, &caller);
+    Ok(Json(join(&admission, &env, &name, &body).await?))
 }
 
 /// `POST /v1/environments/{env}/nodes/{name}/heartbeat`.
@@ -51,11 +55,12 @@ pub async fn heartbeat_route(
 
 /// Creates the node, or updates what its agent reports, and marks it active.
 pub async fn join(
-    state: &AppState,
+    admission: &Admission,
     env: &str,
     name: &str,
     body: &[u8],
 ) -> Result<NodeAck, ApiError> {
+    let state = admission.state();
     validate_name("name", name)?;
     let join: JoinRequest = decode_body(body)?;
     for (k, v) in &join.labels {
@@ -104,7 +109,7 @@ pub async fn join(
         };
         let mut ops = vec![node_op];
         ops.extend(env_write.map(Op::Update));
-        let result = state.store(move |s| s.apply(ops)).await;
+        let result = admission.apply(ops).await;
         match result.map(|written| written.into_iter().next()) {
             Ok(Some(raw)) => {
                 state.liveness.beat(env, name, Instant::now());
@@ -201,6 +206,7 @@ pub async fn heartbeat(state: &AppState, env: &str, name: &str) -> Result<NodeAc
 /// written in one store transaction (see [`instances::apply_status_batch`]).
 pub async fn statuses(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, node)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<StatusBatchResult>, ApiError> {
@@ -218,6 +224,7 @@ pub async fn statuses(
     for (i, report) in batch.statuses.iter().enumerate() {
         validate_name(&format!("statuses[{i}].instance"), &report.instance)?;
     }
-    let result = instances::report_statuses(&state, &env, &node, batch.statuses).await?;
+    let admission = Admission::new(&state, &caller);
+    let result = instances::report_statuses(&admission, &env, &node, batch.statuses).await?;
     Ok(Json(result))
 }

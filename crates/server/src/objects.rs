@@ -11,6 +11,7 @@ use corral_store::{Query as StoreQuery, Store, StoreError};
 use corral_types::{Kind, LabelSelector, RawObject};
 
 use crate::access::Caller;
+use crate::admission::Admission;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::submit::{accept, new_object};
@@ -89,6 +90,7 @@ pub async fn list(
 
 pub async fn create_object(
     state: &AppState,
+    admission: &Admission,
     kind: Kind,
     env: &str,
     body: &[u8],
@@ -100,8 +102,7 @@ pub async fn create_object(
         corral_controllers::new_uid(),
         state.clock.now_rfc3339(),
     );
-    let created = state.store(move |s| s.create(obj)).await?;
-    Ok(Json(created))
+    Ok(Json(admission.create(obj).await?))
 }
 
 pub async fn create(
@@ -130,9 +131,8 @@ pub async fn create(
         }
         _ => {}
     }
-    let env_spec = crate::admission::environment_open_for_writes(&state, &env).await?;
-    crate::admission::check_host_access(&caller, &env_spec, kind, &body)?;
-    create_object(&state, kind, &env, &body).await
+    require_environment(&state, &env).await?;
+    create_object(&state, &Admission::new(&state, &caller), kind, &env, &body).await
 }
 
 pub async fn get_object(
@@ -167,6 +167,7 @@ pub async fn get(
 /// `meta.revision` must be the revision read (else 409).
 pub async fn replace_object(
     state: &AppState,
+    admission: &Admission,
     kind: Kind,
     env: &str,
     name: &str,
@@ -195,8 +196,7 @@ pub async fn replace_object(
     current.meta.revision = acc.revision;
     current.meta.labels = acc.labels;
     current.spec = acc.spec;
-    let updated = state.store(move |s| s.update(current)).await?;
-    Ok(Json(updated))
+    Ok(Json(admission.update(current).await?))
 }
 
 pub async fn replace(
@@ -206,25 +206,26 @@ pub async fn replace(
     Path((env, name)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
-    let env_spec = crate::admission::environment_open_for_writes(&state, &env).await?;
-    crate::admission::check_host_access(&caller, &env_spec, kind, &body)?;
-    replace_object(&state, kind, &env, &name, &body).await
+    require_environment(&state, &env).await?;
+    let admission = Admission::new(&state, &caller);
+    replace_object(&state, &admission, kind, &env, &name, &body).await
 }
 
 pub async fn delete(
     kind: Kind,
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, name)): Path<(String, String)>,
     Query(params): Query<DeleteParams>,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
+    let admission = Admission::new(&state, &caller);
     if kind == Kind::Stack {
-        return Ok(Json(crate::stacks::remove(&state, &env, &name).await?));
+        return Ok(Json(
+            crate::stacks::remove(&state, &admission, &env, &name).await?,
+        ));
     }
     get_object(&state, kind, &env, &name).await?;
-    let (e, n) = (env.clone(), name.clone());
-    let deleted = state
-        .store(move |s| s.delete(kind, &e, &n, params.revision))
-        .await?;
+    let deleted = admission.delete(kind, &env, &name, params.revision).await?;
     Ok(Json(deleted))
 }

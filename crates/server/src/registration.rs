@@ -15,7 +15,7 @@ use corral_types::{
 
 use crate::access::secrets::{new_id, new_secret, redact, rfc3339_at_ms, token_hash};
 use crate::access::{Caller, Principal};
-use crate::admission::environment_open_for_writes;
+use crate::admission::{Admission, environment_open_for_writes};
 use crate::error::{ApiError, decode_body};
 use crate::objects::{get_object, require_environment};
 use crate::state::AppState;
@@ -50,7 +50,8 @@ pub async fn create(
     Path(env): Path<String>,
     body: Bytes,
 ) -> Result<Json<SecretCreated>, ApiError> {
-    environment_open_for_writes(&state, &env).await?;
+    // A deactivated environment takes no new hosts: admission refuses the token.
+    require_environment(&state, &env).await?;
     let req: TokenCreate = if body.is_empty() {
         TokenCreate::default()
     } else {
@@ -91,7 +92,7 @@ pub async fn create(
     let raw = token
         .to_raw()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store(move |s| s.create(raw)).await?;
+    Admission::new(&state, &caller).create(raw).await?;
     Ok(Json(SecretCreated {
         token: TokenKind::Registration.format(&id, &secret),
         id,
@@ -101,6 +102,7 @@ pub async fn create(
 
 pub async fn remove(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((env, id)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
@@ -118,8 +120,8 @@ pub async fn remove(
     if token.spec.environment != env {
         return Err(not_found());
     }
-    let deleted = state
-        .store(move |s| s.delete(Kind::RegistrationToken, GLOBAL, &id, None))
+    let deleted = Admission::new(&state, &caller)
+        .delete(Kind::RegistrationToken, GLOBAL, &id, None)
         .await?;
     Ok(Json(redact(deleted)))
 }
@@ -185,11 +187,11 @@ pub async fn register(
         .to_raw()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (e, n) = (env.clone(), req.node.clone());
-    state
+    Admission::new(&state, &caller)
         .store(move |s| {
             let mut ops = revoke_ops(s, &e, &n)?;
             ops.push(Op::Create(raw));
-            s.apply(ops)
+            Ok(s.apply(ops)?)
         })
         .await?;
     state.auth_cache.invalidate();

@@ -12,7 +12,7 @@ use corral_types::{
     StackSpec, StackStatus, validate_name,
 };
 
-use crate::access::Caller;
+use crate::admission::Admission;
 use crate::error::{ApiError, decode_body};
 use crate::state::AppState;
 
@@ -41,7 +41,7 @@ async fn services_of(state: &AppState, env: &str) -> Result<Vec<Service>, ApiErr
 /// Deploys (or plans, with `dry_run`) compose files as stack `name`.
 pub async fn deploy(
     state: &AppState,
-    caller: &Caller,
+    admission: &Admission,
     env: &str,
     name: &str,
     body: &[u8],
@@ -60,8 +60,9 @@ pub async fn deploy(
     for (compose_name, spec) in &loaded.services {
         let object_name = corral_controllers::stack_plan::service_object_name(name, compose_name);
         validate_name(&format!("services.{compose_name}"), &object_name)?;
+        // Checked here too so that a dry run shows the refusal.
         crate::admission::check_service_host_access(
-            caller,
+            admission.caller(),
             &env_spec,
             &format!("services.{compose_name}"),
             spec,
@@ -88,7 +89,7 @@ pub async fn deploy(
     };
     let ops = write_ops(state, env, name, stack_spec, stack_status, &changes).await?;
     if !ops.is_empty() {
-        state.store(move |s| s.apply(ops)).await?;
+        admission.apply(ops).await?;
     }
     plan.applied = true;
     Ok(plan)
@@ -300,7 +301,12 @@ pub async fn export(
 
 /// Removes the stack and all its services at once; the controllers then
 /// remove their instances.
-pub async fn remove(state: &AppState, env: &str, name: &str) -> Result<RawObject, ApiError> {
+pub async fn remove(
+    state: &AppState,
+    admission: &Admission,
+    env: &str,
+    name: &str,
+) -> Result<RawObject, ApiError> {
     let stack = crate::objects::get_object(state, Kind::Stack, env, name).await?;
     let mut ops = vec![Op::Delete {
         kind: Kind::Stack,
@@ -320,6 +326,6 @@ pub async fn remove(state: &AppState, env: &str, name: &str) -> Result<RawObject
             revision: Some(svc.meta.revision),
         });
     }
-    let mut done = state.store(move |s| s.apply(ops)).await?;
+    let mut done = admission.apply(ops).await?;
     Ok(done.remove(0))
 }

@@ -10,7 +10,9 @@ use crate::login_limits::LoginLimiter;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    /// Private: handlers read through [`AppState::store`] and write
+    /// through [`crate::admission::Admission`].
+    store: Arc<dyn Store>,
     pub liveness: Arc<Liveness>,
     pub clock: Arc<dyn Clock>,
     /// The break-glass admin token (`<data dir>/admin-token`).
@@ -67,17 +69,24 @@ impl AppState {
         }
     }
 
-    /// Runs a store call off the async workers (SQLite writes wait for fsync).
+    /// Runs a store call off the async workers, reading only: writes go
+    /// through [`crate::admission::Admission`] (a write through this store
+    /// is answered as an internal error).
     pub async fn store<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
+        let store = crate::admission::ReadOnlyStore(self.store.clone());
+        tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
             .map_err(ApiError::from)
+    }
+
+    /// The store itself: for admission and watches.
+    pub(crate) fn store_handle(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// The key this server presents to the agent of node `node` of `env`

@@ -13,9 +13,9 @@ use corral_types::{
 
 use crate::access::Caller;
 use crate::access::secrets::{hash_password, redact};
+use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
 use crate::objects::get_object;
-use crate::rmw::{Edit, edit};
 use crate::state::AppState;
 
 /// The shortest password a local user may have.
@@ -69,6 +69,7 @@ pub fn new_user(state: &AppState, name: &str, spec: UserSpec) -> Result<RawObjec
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<RawObject>, ApiError> {
     let req: UserCreate = decode_body(&body)?;
@@ -89,7 +90,7 @@ pub async fn create(
         },
     )?;
     let name = req.name.clone();
-    match state.store(move |s| s.create(raw)).await {
+    match Admission::new(&state, &caller).create(raw).await {
         Ok(created) => Ok(Json(redact(created))),
         Err(ApiError::Conflict(_)) => {
             Err(ApiError::Conflict(format!("user {name:?} already exists")))
@@ -101,6 +102,7 @@ pub async fn create(
 /// Removes a user with its sessions and API keys; never the last admin.
 pub async fn remove(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<RawObject>, ApiError> {
     let raw = get_user(&state, &name).await?;
@@ -117,7 +119,7 @@ pub async fn remove(
     }
     let n = name.clone();
     let revision = raw.meta.revision;
-    let deleted = state
+    let deleted = Admission::new(&state, &caller)
         .store(move |s| {
             let mut ops = vec![Op::Delete {
                 kind: Kind::User,
@@ -186,15 +188,17 @@ pub async fn set_password(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     get_user(&state, &name).await?;
-    let raw = edit(&state, Kind::User, GLOBAL, &name, |u: &mut User| {
-        if u.spec.provider != Provider::Local {
-            return Err(ApiError::Conflict(format!(
-                "user {name:?} comes from the directory; change its password there"
-            )));
-        }
-        u.spec.password_hash = hash.clone();
-        Ok(Edit::Write)
-    })
-    .await?;
+    let admission = Admission::new(&state, &caller);
+    let raw = admission
+        .edit(Kind::User, GLOBAL, &name, |u: &mut User| {
+            if u.spec.provider != Provider::Local {
+                return Err(ApiError::Conflict(format!(
+                    "user {name:?} comes from the directory; change its password there"
+                )));
+            }
+            u.spec.password_hash = hash.clone();
+            Ok(Edit::Write)
+        })
+        .await?;
     Ok(Json(redact(raw)))
 }

@@ -51,7 +51,7 @@ pub async fn watch_response_in(
     revision: Option<u64>,
     view: View,
 ) -> Result<Response, ApiError> {
-    let store = state.store.clone();
+    let store = state.store_handle();
     let watch = tokio::task::spawn_blocking(move || {
         let current = store.current_revision()?;
         let from = revision.unwrap_or(current);

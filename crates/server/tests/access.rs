@@ -22,47 +22,7 @@ use corral_types::{
     Instance, InstanceSpec, InstanceStatus, Kind, Object, Role, Service, ServiceSpec,
 };
 
-use common::{TestServer, start, start_configured};
-
-async fn env(s: &TestServer, name: &str) {
-    let r = s
-        .post(
-            "/v1/environments",
-            &json!({"meta": {"name": name}, "spec": {}}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-}
-
-/// A user with `role` in `env` (none if `None`), logged in.
-async fn user(s: &TestServer, name: &str, env: &str, role: Option<Role>) -> Client {
-    s.client
-        .create_user(&UserCreate {
-            name: name.into(),
-            password: format!("{name}-password"),
-            ..UserCreate::default()
-        })
-        .await
-        .unwrap();
-    if let Some(role) = role {
-        s.client
-            .add_member(
-                env,
-                &MemberRequest {
-                    subject: name.into(),
-                    role,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let session = s
-        .client
-        .login(name, &format!("{name}-password"))
-        .await
-        .unwrap();
-    Client::new(&s.url, &session.token).unwrap()
-}
+use common::{TestServer, env, start, start_configured, user};
 
 fn service(env: &str, name: &str) -> Service {
     Object::new(

@@ -272,17 +272,25 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
     {
         crate::apikeys::note_use(&gate.state, id);
     }
-    req.extensions_mut().insert(Caller {
-        principal: principal.clone(),
+    let caller = Caller::new(
+        principal.clone(),
         role,
-        client: client.clone(),
-    });
+        client.clone(),
+        gate.rule,
+        env.clone(),
+    );
+    req.extensions_mut().insert(caller.clone());
     let response = next.run(req).await;
     let note = response.extensions().get::<AuditNote>().cloned();
     let code = response.status().as_u16();
     let audited = gate.rule.is_write() && !(gate.quiet && code < 400);
     if audited || note.is_some() {
-        let mut record = entry(principal, code, asked).into_record(now_ms);
+        // What was asked and what admission stored for it.
+        let summary = match caller.written_summary() {
+            Some(written) => format!("{asked} (stored {written})"),
+            None => asked,
+        };
+        let mut record = entry(principal, code, summary).into_record(now_ms);
         if let Some(note) = note {
             if let Some(user) = note.user {
                 record.user = user;

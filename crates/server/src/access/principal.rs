@@ -1,6 +1,10 @@
 //! Who a request comes from.
 
+use std::sync::{Arc, Mutex};
+
 use corral_types::{Provider, Role};
+
+use super::rules::Rule;
 
 /// The caller of a request, as its credential says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,16 +142,66 @@ pub struct Caller {
     pub role: Option<Role>,
     /// The client's address.
     pub client: String,
+    /// The rule of the route called: what its writes may touch (see
+    /// `admission`). `None` only for the server acting on its own behalf.
+    pub rule: Option<Rule>,
+    /// The route's `{env}`, if it has one.
+    pub env: Option<String>,
+    /// What admission stored for this request, for its audit entry.
+    pub written: Arc<Mutex<Vec<String>>>,
 }
 
 impl Caller {
+    /// The caller of a request to a route with `rule`, decided by the gate.
+    pub fn new(
+        principal: Principal,
+        role: Option<Role>,
+        client: String,
+        rule: Rule,
+        env: Option<String>,
+    ) -> Caller {
+        Caller {
+            principal,
+            role,
+            client,
+            rule: Some(rule),
+            env,
+            written: Arc::default(),
+        }
+    }
+
     /// A caller for code paths that act on the server's own behalf.
     pub fn system() -> Caller {
         Caller {
             principal: Principal::AdminToken,
             role: None,
             client: "server".into(),
+            rule: None,
+            env: None,
+            written: Arc::default(),
         }
+    }
+
+    /// Notes objects admission stored for this request.
+    pub fn note_written(&self, objects: impl Iterator<Item = String>) {
+        if let Ok(mut w) = self.written.lock() {
+            w.extend(objects);
+        }
+    }
+
+    /// What admission stored for this request, as the audit log says it:
+    /// the first few objects and how many more.
+    pub fn written_summary(&self) -> Option<String> {
+        const SHOWN: usize = 8;
+        let w = self.written.lock().ok()?;
+        if w.is_empty() {
+            return None;
+        }
+        let mut out = w.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if w.len() > SHOWN {
+            out.push_str(&format!(" and {} more", w.len() - SHOWN));
+        }
+        Some(out)
     }
 }
 

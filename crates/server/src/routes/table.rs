@@ -472,7 +472,7 @@ fn kind_routes(kind: Kind) -> Vec<Route> {
             one,
             Rule::env(res, Verb::Write),
             "delete an object (?revision=N)",
-            move |st, p, q| objects::delete(kind, st, p, q),
+            move |st, c, p, q| objects::delete(kind, st, c, p, q),
         ));
     }
     routes

@@ -257,3 +257,49 @@ pub fn service(name: &str, image: &str) -> Value {
 }
 
 pub const SERVICES: &str = "/v1/environments/default/services";
+
+/// Creates environment `name` as the admin.
+pub async fn env(s: &TestServer, name: &str) {
+    let r = s
+        .post(
+            "/v1/environments",
+            &serde_json::json!({"meta": {"name": name}, "spec": {}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// A user with `role` in `env` (none if `None`), logged in.
+pub async fn user(
+    s: &TestServer,
+    name: &str,
+    env: &str,
+    role: Option<corral_types::Role>,
+) -> Client {
+    s.client
+        .create_user(&corral_api::UserCreate {
+            name: name.into(),
+            password: format!("{name}-password"),
+            ..corral_api::UserCreate::default()
+        })
+        .await
+        .unwrap();
+    if let Some(role) = role {
+        s.client
+            .add_member(
+                env,
+                &corral_api::MemberRequest {
+                    subject: name.into(),
+                    role,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let session = s
+        .client
+        .login(name, &format!("{name}-password"))
+        .await
+        .unwrap();
+    Client::new(&s.url, &session.token).unwrap()
+}

@@ -1,12 +1,13 @@
-//! What every write checks besides its rule: the environment is open for
-//! writes (it exists and is not deactivated), and the policy for
-//! dangerous containers.
+//! What a person's write checks besides the route's scope: the
+//! environment is open for writes (it exists and is not deactivated), and
+//! the policy for dangerous containers.
 
 use corral_types::{Environment, EnvironmentSpec, Kind, MountKind, NetworkMode, Role, ServiceSpec};
 
+use corral_store::{Store, StoreError};
+
 use crate::access::Caller;
 use crate::error::ApiError;
-use crate::objects::get_object;
 use crate::state::AppState;
 
 /// The environment's spec; 404 if there is none, 409 if it is deactivated.
@@ -14,7 +15,19 @@ pub async fn environment_open_for_writes(
     state: &AppState,
     env: &str,
 ) -> Result<EnvironmentSpec, ApiError> {
-    let raw = get_object(state, Kind::Environment, env, env).await?;
+    let name = env.to_string();
+    state.store(move |s| Ok(environment_open(s, &name))).await?
+}
+
+/// [`environment_open_for_writes`] on a blocking thread with the store.
+pub fn environment_open(store: &dyn Store, env: &str) -> Result<EnvironmentSpec, ApiError> {
+    let raw = match store.get(Kind::Environment, env, env) {
+        Ok(raw) => raw,
+        Err(StoreError::NotFound { .. }) => {
+            return Err(ApiError::NotFound(format!("environment {env:?} not found")));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let env_obj = Environment::from_raw(raw)
         .map_err(|e| ApiError::Internal(format!("stored environment does not decode: {e}")))?;
     if env_obj.spec.deactivated {
@@ -66,11 +79,24 @@ pub fn check_service_host_access(
     what: &str,
     spec: &ServiceSpec,
 ) -> Result<(), ApiError> {
+    check_new_host_access(caller, env, what, spec, &[])
+}
+
+/// [`check_service_host_access`] for the fields of `spec` that are not in
+/// `had` (what the stored service already had, granted by someone who
+/// could: a restricted user may scale it, not add to it).
+pub fn check_new_host_access(
+    caller: &Caller,
+    env: &EnvironmentSpec,
+    what: &str,
+    spec: &ServiceSpec,
+    had: &[String],
+) -> Result<(), ApiError> {
     if caller.principal.is_admin() {
         return Ok(());
     }
     let found = host_access_fields(spec);
-    let Some(first) = found.first() else {
+    let Some(first) = found.iter().find(|f| !had.contains(f)) else {
         return Ok(());
     };
     if caller.role == Some(Role::Restricted) {
@@ -86,40 +112,21 @@ pub fn check_service_host_access(
     Ok(())
 }
 
-/// [`check_service_host_access`] on a submitted object of `kind` (only
-/// services can reach into the host; a body that does not decode is left
-/// for the validation that follows).
-pub fn check_host_access(
-    caller: &Caller,
-    env: &EnvironmentSpec,
-    kind: Kind,
-    body: &[u8],
-) -> Result<(), ApiError> {
-    if kind != Kind::Service {
-        return Ok(());
-    }
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        spec: ServiceSpec,
-    }
-    match serde_json::from_slice::<Peek>(body) {
-        Ok(peek) => check_service_host_access(caller, env, "service", &peek.spec),
-        Err(_) => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::access::Principal;
+    use crate::access::rules::{Resource, Rule, Verb};
     use corral_types::VolumeMount;
 
     fn caller(role: Role) -> Caller {
-        Caller {
-            principal: Principal::test_user("u"),
-            role: Some(role),
-            client: "test".into(),
-        }
+        Caller::new(
+            Principal::test_user("u"),
+            Some(role),
+            "test".into(),
+            Rule::env(Resource::Workloads, Verb::Write),
+            Some("dev".into()),
+        )
     }
 
     fn privileged() -> ServiceSpec {
