@@ -77,7 +77,10 @@ pub async fn launch(
         data.push(status);
     }
     let overlay = shared.overlay.borrow().clone();
-    let config = container_config(instance, &shared.options.name, overlay.as_ref());
+    let mut config = container_config(instance, &shared.options.name, overlay.as_ref());
+    config
+        .mounts
+        .extend(crate::secret_files::prepare(shared, instance).await?);
     let id = create_and_start(shared, &config).await?;
     let started_ms = epoch_ms();
     let seen = shared.engine.inspect(&id).await?;

@@ -32,6 +32,7 @@ mod plan;
 mod probe;
 mod register;
 mod reporter;
+mod secret_files;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -11,7 +11,7 @@ use crate::{
 };
 
 impl Client {
-    async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    pub(crate) async fn post_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -19,11 +19,14 @@ impl Client {
         self.json(self.http.post(self.url(path)).json(body)).await
     }
 
-    async fn post_empty<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    pub(crate) async fn post_empty<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, ApiError> {
         self.json(self.http.post(self.url(path))).await
     }
 
-    async fn delete_path(&self, path: &str) -> Result<RawObject, ApiError> {
+    pub(crate) async fn delete_path(&self, path: &str) -> Result<RawObject, ApiError> {
         self.json(self.http.delete(self.url(path))).await
     }
 

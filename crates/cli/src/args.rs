@@ -19,6 +19,7 @@ mod env;
 mod host;
 mod lb;
 mod node;
+mod secret;
 mod stack;
 mod upgrade;
 mod user;
@@ -31,6 +32,7 @@ pub use env::{EnvCmd, EnvCreateArgs, EnvInspectArgs, EnvNameArgs};
 pub use host::{AddCommandArgs, HostCmd, IdArgs, IdsArgs, SessionCmd, TokenCmd};
 pub use lb::{LbCmd, LbCreateArgs, RuleArg};
 pub use node::{DrainArgs, LivenessArgs, NodeNameArgs, NodeRmArgs, parse_node_timeout};
+pub use secret::{SecretCmd, SecretValueArgs};
 pub use stack::{DeployArgs, ExportArgs, StackCmd};
 pub use upgrade::{RollbackArgs, UpgradeArgs};
 pub use user::{
@@ -78,6 +80,9 @@ pub enum Command {
     /// Manage TLS certificates for load balancers.
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Manage secrets: values services mount as files, sealed at rest.
+    #[command(subcommand)]
+    Secret(SecretCmd),
     /// Manage load balancers: services whose instances are proxies run by the agents.
     #[command(subcommand)]
     Lb(LbCmd),

@@ -24,6 +24,7 @@ mod member;
 mod node;
 pub mod output;
 mod password;
+mod secret;
 mod service;
 mod session;
 mod stack;
@@ -75,6 +76,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Service(cmd) => service::run(&client, &env, cmd).await,
         Command::Stack(cmd) => stack::run(&client, &env, cmd).await,
         Command::Cert(cmd) => cert::run(&client, &env, cmd).await,
+        Command::Secret(cmd) => secret::run(&client, &env, cmd).await,
         Command::Lb(cmd) => lb::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
         Command::Env(cmd) => env::run(&client, cmd).await,

@@ -14,6 +14,7 @@ mod apikeys;
 pub mod audit;
 mod audit_routes;
 mod bootstrap;
+mod data_dir;
 mod environments;
 mod error;
 mod instances;
@@ -27,6 +28,7 @@ mod objects;
 mod openapi;
 mod registration;
 pub mod routes;
+mod secrets;
 mod services;
 mod slices;
 mod stacks;
@@ -239,8 +241,9 @@ pub fn load_or_create_secret(data_dir: &Path, file: &str) -> anyhow::Result<Stri
 
 /// Opens the store in `data_dir`, bootstraps, starts the controllers and serves.
 pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&options.data_dir)
-        .with_context(|| format!("creating data directory {}", options.data_dir.display()))?;
+    for warning in data_dir::prepare(&options.data_dir)? {
+        tracing::warn!("{warning}");
+    }
     let db = options.data_dir.join("corral.db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -262,6 +265,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     state.shutdown = shutdown_rx.clone();
     state.audit = audit;
     state.session_ttl_s = options.session_ttl_s;
+    state.sealer = Arc::new(corral_seal::Sealer::load_or_create(
+        &options.data_dir.join("secret-key"),
+    )?);
     let controllers = run_controllers(
         store,
         liveness,

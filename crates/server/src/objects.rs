@@ -95,7 +95,10 @@ pub async fn create_object(
     env: &str,
     body: &[u8],
 ) -> Result<Json<RawObject>, ApiError> {
-    let acc = accept(kind, env, body)?;
+    let mut acc = accept(kind, env, body)?;
+    if kind == Kind::Service {
+        crate::secrets::pin_versions(state, env, &mut acc.spec).await?;
+    }
     let obj = new_object(
         kind,
         acc,
@@ -173,7 +176,7 @@ pub async fn replace_object(
     name: &str,
     body: &[u8],
 ) -> Result<Json<RawObject>, ApiError> {
-    let acc = accept(kind, env, body)?;
+    let mut acc = accept(kind, env, body)?;
     if acc.name != name {
         return Err(ApiError::invalid(
             "meta.name",
@@ -188,6 +191,9 @@ pub async fn replace_object(
             "meta.revision",
             "required: send the revision you read",
         ));
+    }
+    if kind == Kind::Service {
+        crate::secrets::pin_versions(state, env, &mut acc.spec).await?;
     }
     let mut current = get_object(state, kind, env, name).await?;
     if current.spec != acc.spec {

@@ -156,6 +156,11 @@ pub fn document() -> Value {
                     "key": {"type": "string", "description": "PEM private key (PKCS#8, PKCS#1 or SEC1)"}
                 }})),
                 "ScaleRequest": {"type": "object", "required": ["scale"], "properties": {"scale": {"type": "integer", "minimum": 0}}},
+                "SecretValueRequest": {"type": "object", "required": ["value"], "properties": {
+                    "name": {"type": "string", "description": "the secret's name (create only)"},
+                    "value": {"type": "string", "description": "the value, base64; at most 500 KiB decoded"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                }},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
                 "StatusBatch": {"type": "object", "required": ["statuses"], "properties": {
                     "statuses": {"type": "array", "maxItems": corral_api::MAX_STATUS_BATCH, "items": {"$ref": "#/components/schemas/StatusReport"}}

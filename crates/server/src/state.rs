@@ -42,6 +42,8 @@ pub struct AppState {
     pub key_uses: Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
     /// Credentials checked within the last seconds (see `access::cache`).
     pub auth_cache: Arc<crate::access::cache::AuthCache>,
+    /// Seals and opens secrets' values (`<data dir>/secret-key`).
+    pub sealer: Arc<corral_seal::Sealer>,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             session_ttl_s: DEFAULT_SESSION_TTL_S,
             key_uses: Arc::default(),
             auth_cache: Arc::default(),
+            sealer: Arc::new(corral_seal::Sealer::in_memory()),
         }
     }
 

@@ -95,6 +95,7 @@ pub fn accept(kind: Kind, env: &str, body: &[u8]) -> Result<Accepted, ApiError> 
             "instances are made and changed by their service; change the service instead".into(),
         )),
         Kind::User
+        | Kind::Secret
         | Kind::Member
         | Kind::Session
         | Kind::ApiKey

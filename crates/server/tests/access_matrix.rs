@@ -167,6 +167,7 @@ fn concrete(path: &str, env: &str) -> String {
         ("/instances/{name}", "/instances/web-1"),
         ("/stacks/{name}", "/stacks/shop"),
         ("/certificates/{name}", "/certificates/c1"),
+        ("/secrets/{name}", "/secrets/s1"),
         ("/members/{name}", "/members/alice"),
         ("/tokens/{name}", "/tokens/t1"),
         ("/users/{name}", "/users/alice"),

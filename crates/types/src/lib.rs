@@ -13,6 +13,7 @@ mod launch;
 mod lb;
 mod meta;
 mod node;
+mod secret;
 mod selector;
 mod service;
 mod stack;
@@ -37,6 +38,10 @@ pub use launch::{
 pub use lb::{LbConfig, LbProtocol, PortRule, Stickiness};
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
 pub use node::{NodeSpec, NodeState, NodeStatus};
+pub use secret::{
+    MAX_SECRET_BYTES, SealedValue, SecretMount, SecretSpec, SecretStatus, SecretValue,
+    SecretValueRequest, SecretValues, validate_secret_mounts, validate_secret_name,
+};
 pub use selector::{LabelSelector, SelectorError};
 pub use service::{
     HISTORY_LIMIT, LaunchRevision, MAX_SCALE, NetworkMode, PortSpec, Protocol, Resources,
@@ -60,6 +65,7 @@ pub type Instance = Object<InstanceSpec, InstanceStatus>;
 pub type Stack = Object<StackSpec, StackStatus>;
 /// A TLS certificate with its key, used by load balancers.
 pub type Certificate = Object<CertificateSpec, CertificateStatus>;
+pub type Secret = Object<SecretSpec, SecretStatus>;
 /// A person.
 pub type User = Object<UserSpec, UserStatus>;
 /// A role binding of a user or group in an environment.

@@ -30,10 +30,12 @@ pub enum Kind {
     /// How users log in besides local passwords: the directory (global,
     /// named `ldap`).
     AuthProvider,
+    /// A value services mount as a file, sealed at rest, never returned.
+    Secret,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Environment,
         Kind::Node,
         Kind::Service,
@@ -47,6 +49,7 @@ impl Kind {
         Kind::RegistrationToken,
         Kind::NodeCredential,
         Kind::AuthProvider,
+        Kind::Secret,
     ];
 
     /// The kinds a user creates and changes through the generic
@@ -75,6 +78,7 @@ impl Kind {
             Kind::RegistrationToken => "RegistrationToken",
             Kind::NodeCredential => "NodeCredential",
             Kind::AuthProvider => "AuthProvider",
+            Kind::Secret => "Secret",
         }
     }
 
@@ -94,6 +98,7 @@ impl Kind {
             Kind::RegistrationToken => "tokens",
             Kind::NodeCredential => "credentials",
             Kind::AuthProvider => "authproviders",
+            Kind::Secret => "secrets",
         }
     }
 

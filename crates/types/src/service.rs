@@ -91,6 +91,9 @@ pub struct ServiceSpec {
     /// network (the default), the engine's bridge, or the host's.
     #[serde(skip_serializing_if = "is_default")]
     pub network_mode: NetworkMode,
+    /// Secrets mounted into the containers (read-only files on a tmpfs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<crate::SecretMount>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -308,6 +311,7 @@ impl ServiceSpec {
                 ));
             }
         }
+        crate::validate_secret_mounts("spec.secrets", &self.secrets)?;
         self.validate_volumes_from()
     }
 

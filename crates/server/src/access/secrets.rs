@@ -99,6 +99,7 @@ pub fn redact(mut raw: corral_types::RawObject) -> corral_types::RawObject {
         spec.remove("password_hash");
         spec.remove("secret_hash");
         spec.remove("bind_password");
+        spec.remove("sealed");
     }
     raw
 }
@@ -114,6 +115,7 @@ pub fn holds_hashes(kind: corral_types::Kind) -> bool {
             | Kind::RegistrationToken
             | Kind::NodeCredential
             | Kind::AuthProvider
+            | Kind::Secret
     )
 }
 

@@ -80,13 +80,15 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         Resource::Members => &[Member],
         Resource::Hosts => &[Node, RegistrationToken, NodeCredential],
         Resource::Workloads => &[Stack, Service, Instance],
-        Resource::Infrastructure => &[Certificate],
+        // A new version of a secret rolls the services that mount it.
+        Resource::Infrastructure => &[Certificate, Secret, Service],
         // A join takes a slice of its environment's range.
         Resource::Agent => &[Node, Instance, Environment],
         Resource::Registration => &[NodeCredential, RegistrationToken],
         Resource::Account => &[User, Session, ApiKey],
-        // Removing a user removes its memberships too.
-        Resource::Administration => &[User, Session, ApiKey, AuthProvider, Member],
+        // Removing a user removes its memberships too; a new
+        // key-encryption key re-seals every secret.
+        Resource::Administration => &[User, Session, ApiKey, AuthProvider, Member, Secret],
         // A login starts a session (and records a directory user).
         Resource::Public => &[Session, User],
         Resource::Logs => &[],

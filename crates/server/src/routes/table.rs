@@ -10,7 +10,7 @@ use super::Route;
 use crate::access::rules::{Resource, Rule, Verb};
 use crate::{
     accounts, actions, apikeys, audit_routes, environments, ldap, login, members, node_actions,
-    nodes, objects, openapi, registration, users,
+    nodes, objects, openapi, registration, secrets, users,
 };
 
 /// The resource a kind's objects are, for access rules.
@@ -18,7 +18,7 @@ pub fn resource_of(kind: Kind) -> Resource {
     match kind {
         Kind::Node | Kind::RegistrationToken => Resource::Hosts,
         Kind::Service | Kind::Instance | Kind::Stack => Resource::Workloads,
-        Kind::Certificate => Resource::Infrastructure,
+        Kind::Certificate | Kind::Secret => Resource::Infrastructure,
         Kind::Member => Resource::Members,
         Kind::Environment => Resource::Environment,
         Kind::User | Kind::Session | Kind::ApiKey | Kind::NodeCredential | Kind::AuthProvider => {
@@ -408,6 +408,58 @@ pub fn table() -> Vec<Route> {
             Rule::env(Resource::Logs, Verb::Read),
             "container output of an instance (?follow=true&tail=N)",
             actions::logs,
+        ),
+        // Secrets: values sealed at rest, never answered but to an agent.
+        Route::new(
+            M::GET,
+            env_path("/secrets"),
+            Rule::env(Resource::Infrastructure, Verb::Read),
+            "list secrets (metadata only: version, size, digest)",
+            secrets::list,
+        ),
+        Route::new(
+            M::POST,
+            env_path("/secrets"),
+            Rule::env(Resource::Infrastructure, Verb::Write),
+            "create a secret (the value base64; sealed at rest, never returned)",
+            secrets::create,
+        )
+        .body("SecretValueRequest"),
+        Route::new(
+            M::GET,
+            env_path("/secrets/{name}"),
+            Rule::env(Resource::Infrastructure, Verb::Read),
+            "a secret's metadata",
+            secrets::get,
+        ),
+        Route::new(
+            M::PUT,
+            env_path("/secrets/{name}"),
+            Rule::env(Resource::Infrastructure, Verb::Write),
+            "a new version of a secret's value; rolls the services that mount it",
+            secrets::update,
+        )
+        .body("SecretValueRequest"),
+        Route::new(
+            M::DELETE,
+            env_path("/secrets/{name}"),
+            Rule::env(Resource::Infrastructure, Verb::Write),
+            "remove a secret no service mounts",
+            secrets::remove,
+        ),
+        Route::new(
+            M::POST,
+            env_path("/nodes/{name}/instances/{instance}/secrets"),
+            Rule::env(Resource::Agent, Verb::Write),
+            "an agent fetches the values of the secrets an instance placed on its node mounts",
+            secrets::values_for_instance,
+        ),
+        Route::new(
+            M::POST,
+            "/v1/secrets/rotate-key",
+            Rule::global(Resource::Administration, Verb::Write),
+            "a new key-encryption key; every secret is re-sealed under it",
+            secrets::rotate_key,
         ),
         Route::new(
             M::GET,

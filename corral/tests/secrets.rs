@@ -1,0 +1,147 @@
+//! Secrets end to end on the private engine: a service reads its secret at
+//! /run/secrets/NAME from a tmpfs, the value is nowhere in the engine's
+//! container config, the store's files or the API's answers, a new version
+//! rolls the service, and a secret in use cannot be removed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::{BUSYBOX, Cluster, wait_for};
+use corral_types::{InstanceState, SecretMount, SecretValueRequest, ServiceSpec};
+
+const FIRST: &str = "first-Value-7f3a9c";
+const SECOND: &str = "second-Value-b21e04";
+
+fn value(name: &str, v: &str) -> SecretValueRequest {
+    SecretValueRequest {
+        name: name.into(),
+        value: B64.encode(v),
+        labels: Default::default(),
+    }
+}
+
+fn exec(c: &Cluster, container: &str, script: &str) -> String {
+    let out = c.docker(&["exec", container, "sh", "-c", script]);
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Whether `needle` occurs in any file directly in `dir`.
+fn found_in_files(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        if bytes.windows(needle.len()).any(|w| w == needle) {
+            hits.push(path.display().to_string());
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_reads_its_secret_from_a_tmpfs_and_the_value_is_nowhere_else() {
+    let c = Cluster::start("it-secrets").await;
+    c.client
+        .create_secret("default", &value("db_password", FIRST))
+        .await
+        .unwrap();
+    let spec = ServiceSpec {
+        image: BUSYBOX.into(),
+        scale: 1,
+        command: vec!["sleep".into(), "1000".into()],
+        secrets: vec![SecretMount {
+            source: "db_password".into(),
+            mode: Some(0o400),
+            ..SecretMount::default()
+        }],
+        ..Default::default()
+    };
+    c.create_service_spec("db", spec).await;
+    let running = c.wait_running("db", 1).await;
+    let id = &running[0].status.container_id;
+
+    assert_eq!(exec(&c, id, "cat /run/secrets/db_password"), FIRST);
+    assert_eq!(exec(&c, id, "stat -c %a /run/secrets/db_password"), "400");
+    let mounts = exec(&c, id, "grep ' /run/secrets/db_password ' /proc/mounts");
+    assert!(mounts.contains("tmpfs"), "{mounts}");
+
+    let inspect = c.docker(&["inspect", id]);
+    assert!(inspect.status.success());
+    let inspect = String::from_utf8_lossy(&inspect.stdout);
+    assert!(!inspect.contains(FIRST), "docker inspect shows the value");
+
+    let stored = found_in_files(&c.data_dir, FIRST.as_bytes());
+    assert!(stored.is_empty(), "the value is in {stored:?}");
+
+    let listed = serde_json::to_string(&c.client.secrets("default").await.unwrap()).unwrap();
+    let got =
+        serde_json::to_string(&c.client.secret("default", "db_password").await.unwrap()).unwrap();
+    for answer in [&listed, &got] {
+        assert!(!answer.contains("sealed"), "{answer}");
+        assert!(!answer.contains(&B64.encode(FIRST)), "{answer}");
+        assert!(answer.contains("\"version\":1"), "{answer}");
+    }
+
+    let err = c
+        .client
+        .remove_secret("default", "db_password")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(409), "{err}");
+    assert!(err.to_string().contains("db"), "{err}");
+
+    // A new version rolls the service.
+    c.client
+        .update_secret("default", "db_password", &value("", SECOND))
+        .await
+        .unwrap();
+    let rolled = wait_for(
+        "db runs with the new version",
+        Duration::from_secs(60),
+        || async {
+            let insts = c.instances("db").await;
+            insts.into_iter().find(|i| {
+                i.status.state == InstanceState::Running
+                    && i.spec.launch.secrets.first().map(|m| m.version) == Some(2)
+                    && !i.status.container_id.is_empty()
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        exec(
+            &c,
+            &rolled.status.container_id,
+            "cat /run/secrets/db_password"
+        ),
+        SECOND
+    );
+    let stored = found_in_files(&c.data_dir, SECOND.as_bytes());
+    assert!(stored.is_empty(), "the new value is in {stored:?}");
+
+    c.client
+        .delete("default", corral_types::Kind::Service, "db")
+        .await
+        .unwrap();
+    wait_for("db gone", Duration::from_secs(30), || async {
+        c.instances("db").await.is_empty().then_some(())
+    })
+    .await;
+    c.client
+        .remove_secret("default", "db_password")
+        .await
+        .unwrap();
+}

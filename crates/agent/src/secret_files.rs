@@ -1,0 +1,202 @@
+//! Secrets on the node: the values of the secrets an instance mounts are
+//! fetched from the server when it launches (the server hands them only to
+//! the agent of the node the instance is placed on), written as files on a
+//! tmpfs (never the host's disk) with the mount's owner and mode, and
+//! bind-mounted read-only into the container at `/run/secrets/NAME` or the
+//! mount's target. The container's configuration holds only the path.
+//! The files go when the instance does.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use corral_engine::{EngineError, Mount, MountKind};
+use corral_types::Instance;
+
+use crate::Shared;
+
+/// `/proc/self/mountinfo`'s file system type for `path` (the mount with
+/// the longest mount point that contains it).
+pub fn fs_type(mountinfo: &str, path: &Path) -> Option<String> {
+    let mut best: Option<(usize, String)> = None;
+    for line in mountinfo.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(dash) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        let (Some(point), Some(fstype)) = (fields.get(4), fields.get(dash + 1)) else {
+            continue;
+        };
+        let point = point.replace("\\040", " ");
+        if path.starts_with(&point) && best.as_ref().is_none_or(|(len, _)| point.len() >= *len) {
+            best = Some((point.len(), (*fstype).to_string()));
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+fn is_tmpfs(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let Ok(path) = path.canonicalize() else {
+        return false;
+    };
+    fs_type(&info, &path).as_deref() == Some("tmpfs")
+}
+
+fn engine_error(message: String) -> EngineError {
+    EngineError::Api {
+        operation: "delivering secrets",
+        message,
+    }
+}
+
+/// The tmpfs directory this node keeps secrets in: `<state dir>/secrets`
+/// (mounted as a tmpfs of its own when it is not one and the agent may
+/// mount), else a directory of `/dev/shm`.
+async fn root(shared: &Shared) -> Result<PathBuf, EngineError> {
+    let mut candidates = Vec::new();
+    if let Some(dir) = &shared.options.state_dir {
+        candidates.push(dir.join("secrets"));
+    }
+    candidates.push(PathBuf::from(format!(
+        "/dev/shm/corral-secrets-{}-{}",
+        shared.options.environment, shared.options.name
+    )));
+    for dir in &candidates {
+        if make_private_dir(dir).is_err() {
+            continue;
+        }
+        if is_tmpfs(dir) {
+            return Ok(dir.clone());
+        }
+        let mounted = tokio::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "mode=0700,size=64m", "tmpfs"])
+            .arg(dir)
+            .output()
+            .await;
+        if mounted.is_ok_and(|o| o.status.success()) && is_tmpfs(dir) {
+            return Ok(dir.clone());
+        }
+    }
+    Err(engine_error(format!(
+        "no tmpfs to keep secrets on (tried {}); secrets are never written to disk",
+        candidates
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+fn make_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Writes the instance's secrets and answers the mounts for its container
+/// (none when it mounts no secret).
+pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>, EngineError> {
+    let mounts = &instance.spec.launch.secrets;
+    if mounts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = shared
+        .client
+        .secret_values(
+            &instance.meta.environment,
+            &shared.options.name,
+            &instance.meta.name,
+        )
+        .await
+        .map_err(|e| engine_error(format!("fetching the values: {e}")))?;
+    let dir = root(shared).await?.join(&instance.meta.name);
+    make_private_dir(&dir).map_err(|e| engine_error(format!("{}: {e}", dir.display())))?;
+    let mut out = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let Some(v) = values.secrets.iter().find(|v| v.source == m.source) else {
+            return Err(engine_error(format!(
+                "the server sent no value for {:?}",
+                m.source
+            )));
+        };
+        let bytes = B64
+            .decode(&v.value)
+            .map_err(|e| engine_error(format!("{}: {e}", m.source)))?;
+        let file = dir.join(format!("{i}-{}", m.source));
+        write_file(&file, &bytes, m.file_mode(), m.uid, m.gid)
+            .map_err(|e| engine_error(format!("{}: {e}", file.display())))?;
+        out.push(Mount {
+            kind: MountKind::Bind,
+            source: file.display().to_string(),
+            target: m.container_path(),
+            read_only: true,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes beside and renames over, so a reader never sees half a value.
+fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> std::io::Result<()> {
+    let tmp = path.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::fchown(&f, uid, gid)?;
+    }
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+/// Removes the instance's secret files (when it is gone from the node).
+pub async fn remove(shared: &Shared, instance: &Instance) {
+    if instance.spec.launch.secrets.is_empty() {
+        return;
+    }
+    if let Ok(root) = root(shared).await {
+        let dir = root.join(&instance.meta.name);
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("removing secrets of {}: {e}", instance.meta.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+23 22 0:5 / /dev/shm rw,nosuid,nodev shared:2 - tmpfs tmpfs rw
+24 22 0:6 / /var/lib/corral/agent/secrets rw shared:3 - tmpfs tmpfs rw,mode=700
+";
+
+    #[test]
+    fn the_file_system_of_a_path_is_that_of_its_deepest_mount() {
+        let t = |p: &str| fs_type(MOUNTINFO, Path::new(p));
+        assert_eq!(t("/dev/shm/corral-x").as_deref(), Some("tmpfs"));
+        assert_eq!(
+            t("/var/lib/corral/agent/secrets/web-1").as_deref(),
+            Some("tmpfs")
+        );
+        assert_eq!(t("/var/lib/corral/agent").as_deref(), Some("ext4"));
+        assert_eq!(t("/dev/shmx").as_deref(), Some("ext4"));
+    }
+}

@@ -1,0 +1,88 @@
+//! The arguments of `corral secret create|update|ls|inspect|rm|rotate-key`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::ListArgs;
+use crate::output::ObjectFormat;
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCmd {
+    /// Store a secret (sealed at rest; services mount it at /run/secrets/NAME).
+    Create(SecretValueArgs),
+    /// Store a new version of a secret's value; the services that mount it roll to it.
+    Update(SecretValueArgs),
+    /// List secrets (name, version, size, digest; never the value).
+    #[command(visible_alias = "list")]
+    Ls(ListArgs),
+    /// Show a secret's metadata (never the value).
+    Inspect(SecretInspectArgs),
+    /// Remove secrets no service mounts.
+    #[command(visible_alias = "remove")]
+    Rm(SecretRmArgs),
+    /// Make a new key-encryption key and re-seal every secret under it (admins).
+    RotateKey,
+}
+
+/// Where a value comes from: exactly one of a file, a literal, or `-`
+/// (standard input).
+#[derive(Debug, Clone, Args)]
+pub struct SecretValueArgs {
+    /// Secret name: letters, digits, '.', '_' and '-'.
+    #[arg(value_parser = parse_secret_name)]
+    pub name: String,
+    /// `-` reads the value from standard input.
+    #[arg(value_name = "-", conflicts_with_all = ["file", "from_literal"])]
+    pub stdin: Option<StdinMarker>,
+    /// Read the value from FILE.
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "FILE",
+        conflicts_with = "from_literal"
+    )]
+    pub file: Option<PathBuf>,
+    /// The value itself (it stays in your shell's history; prefer -f or -).
+    #[arg(long, value_name = "VALUE")]
+    pub from_literal: Option<String>,
+}
+
+/// The `-` of `corral secret create NAME -`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StdinMarker;
+
+impl std::str::FromStr for StdinMarker {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "-" {
+            Ok(StdinMarker)
+        } else {
+            Err(format!(
+                "{s:?}: give the value with -f FILE, --from-literal VALUE, or - (standard input)"
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecretInspectArgs {
+    #[arg(value_parser = parse_secret_name)]
+    pub name: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml)]
+    pub output: ObjectFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SecretRmArgs {
+    /// Secret names.
+    #[arg(required = true, value_parser = parse_secret_name)]
+    pub names: Vec<String>,
+}
+
+pub fn parse_secret_name(s: &str) -> Result<String, String> {
+    corral_types::validate_secret_name("name", s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.message)
+}
