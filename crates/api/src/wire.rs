@@ -88,6 +88,10 @@ pub struct DeployRequest {
     /// Plan only: change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Values of the stack's own secrets (`file:` or `environment:`), by
+    /// their key in the compose file, base64; the client reads them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// What a deploy does (or, with `dry_run`, would do).
@@ -102,6 +106,9 @@ pub struct StackPlan {
     /// Where the instances of created services would go.
     pub placements: Vec<PlannedInstance>,
     pub volumes: Vec<String>,
+    /// What happens to the stack's secrets (`create secret shop_db-password`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     pub warnings: Vec<String>,
     /// False for a dry run.
     pub applied: bool,

@@ -13,8 +13,9 @@ use corral_types::{
 use serde::Serialize;
 
 use crate::export_types::{
-    Deploy, Healthcheck, LbConfigOut, Limits, Mount, Ordered, Placement, PortRuleOut, RancherFile,
-    RancherHealth, RancherService, RestartOut, ServiceOut, StickinessOut, UpdateOut,
+    Deploy, ExternalSecret, Healthcheck, LbConfigOut, Limits, Mount, Ordered, Placement,
+    PortRuleOut, RancherFile, RancherHealth, RancherService, RestartOut, SecretOut, ServiceOut,
+    StickinessOut, UpdateOut,
 };
 use crate::lb::RANCHER_LB_IMAGE;
 use crate::units::{format_cpus, format_duration};
@@ -35,6 +36,9 @@ struct ComposeFile {
     volumes: BTreeMap<String, Option<()>>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     networks: BTreeMap<String, Option<()>>,
+    /// Every secret a service mounts, as an external reference.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    secrets: BTreeMap<String, ExternalSecret>,
 }
 
 pub(crate) fn export(
@@ -46,6 +50,11 @@ pub(crate) fn export(
         services: Ordered(Vec::new()),
         volumes: volumes.iter().map(|v| (v.clone(), None)).collect(),
         networks: BTreeMap::new(),
+        secrets: services
+            .values()
+            .flat_map(|s| s.secrets.iter())
+            .map(|m| (m.source.clone(), ExternalSecret { external: true }))
+            .collect(),
     };
     let mut rancher = Ordered(Vec::new());
     for (name, spec) in services {
@@ -126,6 +135,17 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
             NetworkMode::Host => Some("host"),
         },
         volumes: spec.volumes.iter().map(mount).collect(),
+        secrets: spec
+            .secrets
+            .iter()
+            .map(|m| SecretOut {
+                source: m.source.clone(),
+                target: m.target.clone(),
+                uid: m.uid.map(|u| u.to_string()),
+                gid: m.gid.map(|g| g.to_string()),
+                mode: m.mode.map(|m| format!("0{m:o}")),
+            })
+            .collect(),
         cap_add: esc_all(&spec.cap_add),
         cap_drop: esc_all(&spec.cap_drop),
         privileged: spec.privileged,

@@ -90,9 +90,32 @@ pub(crate) struct ServiceOut {
     pub networks: Option<Ordered<Option<NetworkOut>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretOut>,
     /// Moved into `deploy` when written; kept here while building.
     #[serde(skip)]
     pub restart_policy: Option<RestartOut>,
+}
+
+/// A service's secret, long syntax; `source` is the stored name, declared
+/// external at the top level.
+#[derive(Debug, Serialize)]
+pub(crate) struct SecretOut {
+    pub source: String,
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    /// Octal, as compose files write it (`0440`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// A top-level secret written back: a reference, never a value.
+#[derive(Debug, Serialize)]
+pub(crate) struct ExternalSecret {
+    pub external: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -24,6 +24,7 @@ mod load;
 mod merge;
 mod ports;
 mod rancher;
+mod secrets;
 mod service;
 mod sidekick;
 mod units;
@@ -33,6 +34,7 @@ mod yaml;
 
 pub use envfile::parse_env_file;
 pub use error::{ComposeError, Diagnostic};
+pub use secrets::{SecretSource, StackSecret};
 
 /// The result of [`load`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -43,6 +45,8 @@ pub struct Loaded {
     pub volumes: BTreeSet<String>,
     /// Networks declared at the top level.
     pub networks: BTreeSet<String>,
+    /// Secrets declared at the top level, by their key in the file.
+    pub secrets: BTreeMap<String, StackSecret>,
     /// Keys that were ignored or values that were adjusted.
     pub warnings: Vec<Diagnostic>,
 }

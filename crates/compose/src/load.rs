@@ -58,16 +58,18 @@ struct Top<'a> {
     services: Vec<&'a Entry>,
     volumes: BTreeSet<String>,
     networks: BTreeSet<String>,
+    secrets: BTreeMap<String, crate::StackSecret>,
     /// False for version 1 files (services at the top, nothing declared).
     declared: bool,
 }
 
-fn top_level<'a>(ctx: &mut Ctx, root: &'a Node) -> Result<Top<'a>, ComposeError> {
+fn top_level<'a>(ctx: &mut Ctx, stack: &str, root: &'a Node) -> Result<Top<'a>, ComposeError> {
     let entries = root.map(ctx, "")?;
     let mut top = Top {
         services: Vec::new(),
         volumes: BTreeSet::new(),
         networks: BTreeSet::new(),
+        secrets: BTreeMap::new(),
         declared: true,
     };
     if root.get("services").is_none() && root.get("version").is_none() {
@@ -91,7 +93,8 @@ fn top_level<'a>(ctx: &mut Ctx, root: &'a Node) -> Result<Top<'a>, ComposeError>
             "volumes" => top.volumes = declarations(ctx, &e.value, "volumes")?,
             "networks" => top.networks = declarations(ctx, &e.value, "networks")?,
             "name" => ctx.ignored(e.pos, "name", "the stack is named when it is deployed"),
-            "secrets" | "configs" | "include" | "models" => {
+            "secrets" => top.secrets = crate::secrets::declarations(ctx, stack, &e.value)?,
+            "configs" | "include" | "models" => {
                 return Err(ctx.unsupported(e.pos, &e.key, "not supported by corral yet"));
             }
             k if k.starts_with("x-") => {}
@@ -172,8 +175,9 @@ fn build(
     vars: &BTreeMap<String, String>,
     data: &BTreeMap<String, String>,
 ) -> Result<Loaded, ComposeError> {
-    let top = top_level(ctx, root)?;
+    let top = top_level(ctx, stack, root)?;
     let scope = Scope {
+        secrets: &top.secrets,
         volumes: top.declared.then_some(&top.volumes),
         networks: top.declared.then_some(&top.networks),
         vars,
@@ -209,6 +213,7 @@ fn build(
         services,
         volumes,
         networks: top.networks,
+        secrets: top.secrets,
         warnings: std::mem::take(&mut ctx.warnings),
     })
 }

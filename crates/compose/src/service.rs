@@ -21,6 +21,8 @@ pub(crate) struct Scope<'a> {
     pub vars: &'a BTreeMap<String, String>,
     /// Files given by name that are not compose files (env files).
     pub data: &'a BTreeMap<String, String>,
+    /// Secrets declared at the top level.
+    pub secrets: &'a BTreeMap<String, crate::StackSecret>,
 }
 
 /// A service as read, before sidekicks are folded into their primaries.
@@ -167,8 +169,8 @@ fn key_value(
         "networks" => spec.networks = networks(ctx, v, key, scope.networks)?,
         "scale" => spec.scale = v.u32(ctx, key)?,
         "net" | "network_mode" | "pid" | "ipc" | "uts" | "userns_mode" => namespace(ctx, e, key)?,
+        "secrets" => spec.secrets = crate::secrets::mounts(ctx, v, key, scope.secrets)?,
         "profiles"
-        | "secrets"
         | "configs"
         | "extends"
         | "devices"

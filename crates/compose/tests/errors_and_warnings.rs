@@ -22,8 +22,8 @@ fn unknown_keys_are_errors_with_file_line_and_key() {
 fn unsupported_keys_are_errors_naming_the_key() {
     for (yaml, key) in [
         (
-            "services:\n  web:\n    image: a\n    secrets: [s]\n",
-            "docker-compose.yml:4: services.web.secrets:",
+            "services:\n  web:\n    image: a\n    configs: [s]\n",
+            "docker-compose.yml:4: services.web.configs:",
         ),
         (
             "services:\n  web:\n    image: a\n    profiles: [debug]\n",
@@ -34,8 +34,8 @@ fn unsupported_keys_are_errors_naming_the_key() {
             "docker-compose.yml:4: services.web.configs:",
         ),
         (
-            "services:\n  web:\n    image: a\nsecrets:\n  s:\n    file: ./s\n",
-            "docker-compose.yml:4: secrets:",
+            "services:\n  web:\n    image: a\nconfigs:\n  s:\n    file: ./s\n",
+            "docker-compose.yml:4: configs:",
         ),
         (
             "services:\n  web:\n    build: .\n",

@@ -112,6 +112,7 @@ fn describe(name: &str, changes: &StackChanges, loaded: &corral_compose::Loaded)
         unchanged: changes.unchanged.clone(),
         placements: Vec::new(),
         volumes: loaded.volumes.iter().cloned().collect(),
+        secrets: Vec::new(),
         warnings: loaded.warnings.iter().map(ToString::to_string).collect(),
         applied: false,
     }

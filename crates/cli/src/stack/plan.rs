@@ -41,7 +41,7 @@ fn take_placements<'a>(
 /// The plan, one line per action, ending in `dry run: nothing changed` or
 /// `deployed stack NAME`.
 pub(super) fn render_plan(plan: &StackPlan, name: &str) -> String {
-    let mut lines = Vec::new();
+    let mut lines: Vec<String> = plan.secrets.clone();
     let mut shown = vec![false; plan.placements.len()];
     for service in &plan.created {
         let mine = take_placements(plan, service, &mut shown);
@@ -128,6 +128,7 @@ mod tests {
             ],
             removed: vec!["app-old".into()],
             unchanged: vec!["app-cache".into(), "app-queue".into()],
+            secrets: Vec::new(),
             placements: vec![
                 placed("app-web-1", "vm", ""),
                 placed("app-worker-1", "vm2", ""),
