@@ -210,6 +210,36 @@ fn joined(a: &[u8], separator: u8, b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Anchors, aliases and merge keys (the expansions the loader bounds), for
+/// `compose_load`.
+const ALIAS_SEEDS: &[(&str, &str)] = &[
+    (
+        "anchors-merge",
+        "x-base: &base\n  image: nginx\n  restart: always\n  environment: &env {A: \"1\", B: two}\n\
+         services:\n  web:\n    <<: *base\n    environment:\n      <<: *env\n      B: three\n\
+         \x20 api:\n    <<: *base\n    image: api:1\n",
+    ),
+    (
+        "anchors-merge-list",
+        "x-a: &a {image: a, scale: \"2\"}\nx-b: &b {image: b, user: \"1000\"}\n\
+         services:\n  web:\n    <<: [*a, *b]\n    labels: &l [\"k=v\"]\n  db:\n    image: db\n    labels: *l\n",
+    ),
+    (
+        "anchors-scalar-alias",
+        "services:\n  web:\n    image: &img nginx:${TAG:-1}\n    command: [*img, &arg \"--x\", *arg]\n  \
+         side:\n    image: *img\n",
+    ),
+    (
+        "anchors-nested",
+        "x-l0: &l0 [x, x, x, x]\nx-l1: &l1 [*l0, *l0, *l0, *l0]\nx-l2: &l2 [*l1, *l1, *l1, *l1]\n\
+         services:\n  web:\n    image: nginx\n    x-keep: *l2\n",
+    ),
+    (
+        "anchors-alias-key",
+        "x-k: &k image\nservices:\n  web:\n    *k : nginx\n    <<: {scale: \"1\"}\n",
+    ),
+];
+
 /// Writes the seed inputs of `target` into `corpus` (kept across runs, with
 /// what the fuzzer added); returns how many seeds there are.
 fn seed_corpus(root: &Path, target: &str, corpus: &Path) -> anyhow::Result<usize> {
@@ -276,6 +306,9 @@ fn seed_corpus(root: &Path, target: &str, corpus: &Path) -> anyhow::Result<usize
                     &read(path)?,
                 );
                 seeds.push((format!("{}-env_file", label(path)), with_env));
+            }
+            for (name, text) in ALIAS_SEEDS {
+                seeds.push((format!("seed-{name}"), text.as_bytes().to_vec()));
             }
         }
         _ => {

@@ -2,6 +2,8 @@
 //! before the values are typed: `${VAR}`, `$VAR`, `${VAR:-default}`,
 //! `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}`,
 //! `${VAR+alt}` and `$$` for a literal `$`. Defaults may nest `${...}`.
+//! The output is bounded per value and per file, so a short reference to
+//! a long variable cannot blow a small file up.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,27 +11,53 @@ use crate::ctx::{Ctx, index, join};
 use crate::error::ComposeError;
 use crate::value::{Kind, Node};
 
+/// Longest value after interpolation.
+pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
+/// Most bytes all the interpolated values of one file may add up to.
+pub(crate) const MAX_FILE_BYTES: usize = 16 << 20;
+
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Failure {
     /// `${NAME:?message}` with NAME unset (or empty, with the colon).
     Required { name: String, message: String },
     /// A `${` without its `}`, or an empty name.
     Syntax(String),
+    /// Substituting `name` made the value longer than the bound given.
+    TooLong { name: String },
 }
 
 /// The result of one interpolation: the text, and the names that were unset.
 pub(crate) struct Interpolated {
     pub text: String,
     pub unset: Vec<String>,
+    /// The longest `text` may grow to by substituting variables.
+    max: usize,
 }
 
+impl Interpolated {
+    /// Appends the value of variable `name`, within the bound.
+    fn push_value(&mut self, name: &str, value: &str) -> Result<(), Failure> {
+        if self.text.len().saturating_add(value.len()) > self.max {
+            return Err(Failure::TooLong {
+                name: name.to_string(),
+            });
+        }
+        self.text.push_str(value);
+        Ok(())
+    }
+}
+
+/// Interpolates `text`; substituting a variable that would take the result
+/// past `max` bytes fails with [`Failure::TooLong`].
 pub(crate) fn interpolate(
     text: &str,
     vars: &BTreeMap<String, String>,
+    max: usize,
 ) -> Result<Interpolated, Failure> {
     let mut out = Interpolated {
-        text: String::with_capacity(text.len()),
+        text: String::with_capacity(text.len().min(max)),
         unset: Vec::new(),
+        max,
     };
     expand(text, vars, &mut out, 0)?;
     Ok(out)
@@ -94,7 +122,7 @@ fn expand(
                 .find(|c: char| !is_name_char(c))
                 .unwrap_or(after.len());
             let name = &after[..len];
-            lookup(name, vars, out);
+            lookup(name, vars, out)?;
             rest = &after[len..];
         } else {
             // A lone `$` is kept as written.
@@ -106,11 +134,16 @@ fn expand(
     Ok(())
 }
 
-fn lookup(name: &str, vars: &BTreeMap<String, String>, out: &mut Interpolated) {
+fn lookup(
+    name: &str,
+    vars: &BTreeMap<String, String>,
+    out: &mut Interpolated,
+) -> Result<(), Failure> {
     match vars.get(name) {
-        Some(v) => out.text.push_str(v),
+        Some(v) => out.push_value(name, v)?,
         None => out.unset.push(name.to_string()),
     }
+    Ok(())
 }
 
 /// The inside of `${...}`.
@@ -133,11 +166,11 @@ fn braced(
     let (operator, arg) = split_operator(op)
         .ok_or_else(|| Failure::Syntax(format!("\"${{{body}}}\": unknown operator {op:?}")))?;
     match operator {
-        "" => lookup(name, vars, out),
+        "" => lookup(name, vars, out)?,
         ":-" | "-" => {
             let use_value = if operator == ":-" { non_empty } else { set };
             match value {
-                Some(v) if use_value => out.text.push_str(v),
+                Some(v) if use_value => out.push_value(name, v)?,
                 _ => expand(arg, vars, out, depth + 1)?,
             }
         }
@@ -150,7 +183,7 @@ fn braced(
         _ => {
             let ok = if operator == ":?" { non_empty } else { set };
             match value {
-                Some(v) if ok => out.text.push_str(v),
+                Some(v) if ok => out.push_value(name, v)?,
                 _ => {
                     return Err(Failure::Required {
                         name: name.to_string(),
@@ -175,12 +208,25 @@ fn split_operator(op: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// Interpolates every scalar value of the tree in place.
+/// Interpolates every scalar value of the tree (one file) in place: each
+/// value at most [`MAX_VALUE_BYTES`] long, all the interpolated values
+/// together at most [`MAX_FILE_BYTES`].
 pub(crate) fn interpolate_tree(
     ctx: &mut Ctx,
     node: &mut Node,
     path: &str,
     vars: &BTreeMap<String, String>,
+) -> Result<(), ComposeError> {
+    let mut budget = MAX_FILE_BYTES;
+    walk(ctx, node, path, vars, &mut budget)
+}
+
+fn walk(
+    ctx: &mut Ctx,
+    node: &mut Node,
+    path: &str,
+    vars: &BTreeMap<String, String>,
+    budget: &mut usize,
 ) -> Result<(), ComposeError> {
     match &mut node.kind {
         Kind::Null => Ok(()),
@@ -188,8 +234,10 @@ pub(crate) fn interpolate_tree(
             if !s.contains('$') {
                 return Ok(());
             }
-            match interpolate(s, vars) {
+            let max = MAX_VALUE_BYTES.min(*budget);
+            match interpolate(s, vars, max) {
                 Ok(done) => {
+                    *budget = budget.saturating_sub(done.text.len());
                     for name in done.unset {
                         let msg =
                             format!("variable {name} is not set: substituting an empty string");
@@ -207,18 +255,32 @@ pub(crate) fn interpolate_tree(
                     Err(ctx.err(ComposeError::MissingVariable, node.pos, path, msg))
                 }
                 Err(Failure::Syntax(msg)) => Err(ctx.invalid(node.pos, path, msg)),
+                Err(Failure::TooLong { name }) => {
+                    let msg = if max == MAX_VALUE_BYTES {
+                        format!(
+                            "substituting variable {name} makes the value longer than \
+                             {MAX_VALUE_BYTES} bytes"
+                        )
+                    } else {
+                        format!(
+                            "substituting variable {name} makes the file's interpolated \
+                             values longer than {MAX_FILE_BYTES} bytes"
+                        )
+                    };
+                    Err(ctx.err(ComposeError::ExceedLimit, node.pos, path, msg))
+                }
             }
         }
         Kind::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate_tree(ctx, item, &index(path, i), vars)?;
+                walk(ctx, item, &index(path, i), vars, budget)?;
             }
             Ok(())
         }
         Kind::Map(entries) => {
             for e in entries.iter_mut() {
                 let p = join(path, &e.key);
-                interpolate_tree(ctx, &mut e.value, &p, vars)?;
+                walk(ctx, &mut e.value, &p, vars, budget)?;
             }
             Ok(())
         }
@@ -266,7 +328,7 @@ mod tests {
     }
 
     fn run(s: &str) -> String {
-        interpolate(s, &vars()).unwrap().text
+        interpolate(s, &vars(), MAX_VALUE_BYTES).unwrap().text
     }
 
     #[test]
@@ -285,7 +347,7 @@ mod tests {
 
     #[test]
     fn missing_variables_become_empty_and_are_reported() {
-        let r = interpolate("a${NOPE}b$NOPE2", &vars()).unwrap();
+        let r = interpolate("a${NOPE}b$NOPE2", &vars(), MAX_VALUE_BYTES).unwrap();
         assert_eq!(r.text, "ab");
         assert_eq!(r.unset, vec!["NOPE".to_string(), "NOPE2".to_string()]);
     }
@@ -293,30 +355,90 @@ mod tests {
     #[test]
     fn required_variables_fail_with_their_message() {
         assert_eq!(
-            interpolate("${X:?set X please}", &vars()).err(),
+            interpolate("${X:?set X please}", &vars(), MAX_VALUE_BYTES).err(),
             Some(Failure::Required {
                 name: "X".into(),
                 message: "set X please".into()
             })
         );
-        assert!(interpolate("${EMPTY:?}", &vars()).is_err());
-        assert_eq!(interpolate("${EMPTY?}", &vars()).unwrap().text, "");
+        assert!(interpolate("${EMPTY:?}", &vars(), MAX_VALUE_BYTES).is_err());
+        assert_eq!(
+            interpolate("${EMPTY?}", &vars(), MAX_VALUE_BYTES)
+                .unwrap()
+                .text,
+            ""
+        );
     }
 
     #[test]
     fn malformed_templates_are_errors() {
         assert!(matches!(
-            interpolate("${A", &vars()),
+            interpolate("${A", &vars(), MAX_VALUE_BYTES),
             Err(Failure::Syntax(_))
         ));
         assert!(matches!(
-            interpolate("${}", &vars()),
+            interpolate("${}", &vars(), MAX_VALUE_BYTES),
             Err(Failure::Syntax(_))
         ));
         assert!(matches!(
-            interpolate("${A*b}", &vars()),
+            interpolate("${A*b}", &vars(), MAX_VALUE_BYTES),
             Err(Failure::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn output_past_the_bound_names_the_variable() {
+        let big: BTreeMap<String, String> = [("BIG".to_string(), "x".repeat(1000))].into();
+        assert_eq!(interpolate("$BIG", &big, 1000).unwrap().text.len(), 1000);
+        for text in [
+            "a$BIG",
+            "${BIG}${BIG}",
+            "${NO:-${BIG}.}x$BIG",
+            "${BIG:?}!$BIG",
+        ] {
+            assert_eq!(
+                interpolate(text, &big, 1000).err(),
+                Some(Failure::TooLong { name: "BIG".into() }),
+                "{text}"
+            );
+        }
+    }
+
+    fn tree_error(text: &str, vars: &BTreeMap<String, String>) -> ComposeError {
+        let mut ctx = Ctx::new(vec!["f.yml".into()]);
+        let mut node = crate::yaml::parse(&ctx, 0, text).unwrap().unwrap();
+        interpolate_tree(&mut ctx, &mut node, "", vars).unwrap_err()
+    }
+
+    #[test]
+    fn an_interpolated_value_is_bounded_naming_file_line_and_variable() {
+        let vars: BTreeMap<String, String> =
+            [("HALF".to_string(), "x".repeat(MAX_VALUE_BYTES / 2))].into();
+        let err = tree_error("a: ok\nb:\n  c: ${HALF}${HALF}!${HALF}\n", &vars);
+        assert!(matches!(err, ComposeError::ExceedLimit(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "f.yml:3: b.c: substituting variable HALF makes the value longer than \
+                 {MAX_VALUE_BYTES} bytes"
+            )
+        );
+    }
+
+    #[test]
+    fn the_interpolated_values_of_a_file_are_bounded_together() {
+        let vars: BTreeMap<String, String> =
+            [("MIB".to_string(), "x".repeat(MAX_VALUE_BYTES))].into();
+        let text: String = (1..=20).map(|i| format!("k{i}: $MIB\n")).collect();
+        let err = tree_error(&text, &vars);
+        assert!(matches!(err, ComposeError::ExceedLimit(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "f.yml:17: k17: substituting variable MIB makes the file's interpolated \
+                 values longer than {MAX_FILE_BYTES} bytes"
+            )
+        );
     }
 
     #[test]

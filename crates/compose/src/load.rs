@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use corral_types::{MountKind, ServiceSpec, SourceFile};
+use corral_types::{MountKind, ServiceMode, ServiceSpec, SourceFile};
 
 use crate::Loaded;
 use crate::ctx::{Ctx, join};
@@ -13,6 +13,13 @@ use crate::rancher::{self, RANCHER_KEYS};
 use crate::service::{Raw, Scope, service};
 use crate::value::{Entry, Kind, Node, Pos};
 use crate::{merge, sidekick, yaml};
+
+/// Most services one stack may have (sidekicks counted as services).
+pub(crate) const MAX_SERVICES: usize = 1_000;
+/// Most instances one stack may ask for: the sum of the scales of its
+/// replicated services (a global service runs one per node and is not
+/// counted).
+pub(crate) const MAX_INSTANCES: u64 = 10_000;
 
 pub(crate) fn load(
     stack: &str,
@@ -176,6 +183,13 @@ fn build(
     data: &BTreeMap<String, String>,
 ) -> Result<Loaded, ComposeError> {
     let top = top_level(ctx, stack, root)?;
+    if let Some(e) = top.services.get(MAX_SERVICES) {
+        let msg = format!(
+            "{} services: a stack may have at most {MAX_SERVICES}",
+            top.services.len()
+        );
+        return Err(ctx.err(ComposeError::ExceedLimit, e.pos, "services", msg));
+    }
     let scope = Scope {
         secrets: &top.secrets,
         volumes: top.declared.then_some(&top.volumes),
@@ -198,7 +212,9 @@ fn build(
     }
     crate::lb::prepare(ctx, &mut raws)?;
     check_references(ctx, &raws)?;
+    let lines: BTreeMap<String, Pos> = raws.iter().map(|r| (r.name.clone(), r.pos)).collect();
     let services = sidekick::fold(ctx, stack, raws)?;
+    check_instances(ctx, &services, &lines)?;
     let mut volumes = top.volumes.clone();
     for spec in services.values() {
         let mounts = spec
@@ -216,6 +232,32 @@ fn build(
         secrets: top.secrets,
         warnings: std::mem::take(&mut ctx.warnings),
     })
+}
+
+/// The scales of the replicated services add up to at most
+/// [`MAX_INSTANCES`]; past it, the error names the service that crosses it.
+fn check_instances(
+    ctx: &Ctx,
+    services: &BTreeMap<String, ServiceSpec>,
+    lines: &BTreeMap<String, Pos>,
+) -> Result<(), ComposeError> {
+    let mut total: u64 = 0;
+    for (name, spec) in services {
+        if spec.mode == ServiceMode::Global {
+            continue;
+        }
+        total = total.saturating_add(u64::from(spec.scale));
+        if total > MAX_INSTANCES {
+            let pos = lines.get(name).copied().unwrap_or_default();
+            let key = format!("services.{name}");
+            let msg = format!(
+                "the scales of the stack's services add up to more than \
+                 {MAX_INSTANCES} instances, the most a stack may have"
+            );
+            return Err(ctx.err(ComposeError::ExceedLimit, pos, &key, msg));
+        }
+    }
+    Ok(())
 }
 
 /// `depends_on` and `links` must name services of the file.
@@ -259,4 +301,61 @@ pub(crate) fn finish(
         let key = format!("services.{}.{field}", raw.name);
         ctx.err(ComposeError::ValidateService, raw.pos, &key, e.message)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: String) -> Result<Loaded, ComposeError> {
+        let files = vec![SourceFile {
+            name: "docker-compose.yml".into(),
+            content: text,
+        }];
+        load("s", &files, &BTreeMap::new())
+    }
+
+    fn services(n: usize, scale: u32) -> String {
+        let mut text = String::from("services:\n");
+        for i in 0..n {
+            text.push_str(&format!("  s{i}:\n    image: a\n    scale: {scale}\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn a_stack_of_more_services_than_the_bound_is_refused() {
+        assert_eq!(
+            load_text(services(MAX_SERVICES, 1)).unwrap().services.len(),
+            MAX_SERVICES
+        );
+        let err = load_text(services(MAX_SERVICES + 1, 1)).unwrap_err();
+        assert!(matches!(err, ComposeError::ExceedLimit(_)), "{err}");
+        let line = 2 + 3 * MAX_SERVICES;
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "docker-compose.yml:{line}: services: {} services: a stack may have at most \
+                 {MAX_SERVICES}",
+                MAX_SERVICES + 1
+            )
+        );
+    }
+
+    #[test]
+    fn a_stack_asking_for_more_instances_than_the_bound_is_refused() {
+        let per = u32::try_from(MAX_INSTANCES / 4).unwrap();
+        assert!(load_text(services(4, per)).is_ok());
+        let err = load_text(services(5, per)).unwrap_err();
+        assert!(matches!(err, ComposeError::ExceedLimit(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "docker-compose.yml:14: services.s4: the scales of the stack's services \
+                 add up to more than {MAX_INSTANCES} instances, the most a stack may have"
+            )
+        );
+        let global = "  g:\n    image: a\n    deploy:\n      mode: global\n";
+        assert!(load_text(services(4, per) + global).is_ok());
+    }
 }

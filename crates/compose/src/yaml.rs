@@ -2,7 +2,7 @@
 //! and merge keys (`<<: *base`) resolved here, with limits on size, nesting
 //! and alias expansion so hostile input ends in an error, never a panic.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use granit_parser::{Event, Options, Parser, ScalarStyle, ScanError, Span, StrInput};
 
@@ -16,6 +16,9 @@ pub(crate) const MAX_BYTES: usize = 4 << 20;
 pub(crate) const MAX_DEPTH: usize = 64;
 /// Most nodes in one file, counting every alias expansion.
 pub(crate) const MAX_NODES: usize = 1_000_000;
+/// Most bytes of scalars (keys and values) in one file, counting every
+/// alias and merge key expansion: a small file cannot expand to gigabytes.
+pub(crate) const MAX_EXPANDED_BYTES: usize = 16 << 20;
 
 /// Parses one file; `None` for an empty document.
 pub(crate) fn parse(ctx: &Ctx, file: usize, text: &str) -> Result<Option<Node>, ComposeError> {
@@ -35,6 +38,7 @@ pub(crate) fn parse(ctx: &Ctx, file: usize, text: &str) -> Result<Option<Node>, 
         parser: Parser::new_from_str_with_options(text, options),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
         file,
         ctx,
     };
@@ -43,8 +47,11 @@ pub(crate) fn parse(ctx: &Ctx, file: usize, text: &str) -> Result<Option<Node>, 
 
 struct Builder<'a, 'c> {
     parser: Parser<'a, StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
+    /// Nodes so far, alias expansions and anchor copies included.
     nodes: usize,
+    /// Bytes of scalars so far, alias expansions included.
+    bytes: usize,
     file: usize,
     ctx: &'c Ctx,
 }
@@ -153,6 +160,17 @@ impl<'a> Builder<'a, '_> {
         Ok(())
     }
 
+    fn count_bytes(&mut self, n: usize, span: &Span) -> Result<(), ComposeError> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > MAX_EXPANDED_BYTES {
+            let msg = format!(
+                "more than {MAX_EXPANDED_BYTES} bytes of keys and values (after expanding aliases)"
+            );
+            return Err(self.fail(ComposeError::ExceedLimit, span, &msg));
+        }
+        Ok(())
+    }
+
     fn node(&mut self, ev: Event<'a>, span: Span, depth: usize) -> Result<Node, ComposeError> {
         if depth > MAX_DEPTH {
             let msg = format!("nested deeper than {MAX_DEPTH} levels");
@@ -162,24 +180,37 @@ impl<'a> Builder<'a, '_> {
         let pos = self.pos(&span);
         let (kind, anchor) = match ev {
             Event::Scalar(text, style, anchor, tag) => {
+                self.count_bytes(text.len(), &span)?;
                 let plain = style == ScalarStyle::Plain && tag.is_none();
                 (scalar(&text, plain), anchor)
             }
             Event::SequenceStart(_, anchor, _) => (self.sequence(depth)?, anchor),
             Event::MappingStart(_, anchor, _) => (self.mapping(depth)?, anchor),
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id).cloned() else {
+                // Counted before the copy is made, so a refused expansion
+                // costs nothing.
+                let Some(&Anchored { nodes, bytes, .. }) = self.anchors.get(&id) else {
                     return Err(self.fail(ComposeError::ParseYaml, &span, "unknown alias"));
                 };
-                self.count(size(&target), &span)?;
+                self.count(nodes, &span)?;
+                self.count_bytes(bytes, &span)?;
+                let Some(target) = self.anchors.get(&id).map(|a| a.node.clone()) else {
+                    return Err(self.fail(ComposeError::ParseYaml, &span, "unknown alias"));
+                };
                 return Ok(Node { pos, ..target });
             }
             _ => return Err(self.fail(ComposeError::ParseYaml, &span, "expected a value")),
         };
         let node = Node { pos, kind };
         if anchor != 0 {
-            self.count(size(&node), &span)?;
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, bytes) = measure(&node);
+            self.count(nodes, &span)?;
+            let anchored = Anchored {
+                node: node.clone(),
+                nodes,
+                bytes,
+            };
+            self.anchors.insert(anchor, anchored);
         }
         Ok(node)
     }
@@ -197,6 +228,8 @@ impl<'a> Builder<'a, '_> {
 
     fn mapping(&mut self, depth: usize) -> Result<Kind, ComposeError> {
         let mut entries: Vec<Entry> = Vec::new();
+        // The keys of `entries`, so that a mapping of n keys costs O(n).
+        let mut seen: HashSet<String> = HashSet::new();
         let mut merges: Vec<Node> = Vec::new();
         loop {
             let (ev, span) = self.next()?;
@@ -223,7 +256,7 @@ impl<'a> Builder<'a, '_> {
                 merges.push(value);
                 continue;
             }
-            if entries.iter().any(|e| e.key == key_name) {
+            if !seen.insert(key_name.clone()) {
                 let msg = format!("duplicate key {key_name:?}");
                 return Err(self.fail(ComposeError::ParseYaml, &span, &msg));
             }
@@ -234,14 +267,19 @@ impl<'a> Builder<'a, '_> {
             });
         }
         for source in merges {
-            self.merge_into(&mut entries, source)?;
+            self.merge_into(&mut entries, &mut seen, source)?;
         }
         Ok(Kind::Map(entries))
     }
 
     /// `<<: *a` or `<<: [*a, *b]`: keys not already present are added, the
     /// first source that has a key winning.
-    fn merge_into(&self, entries: &mut Vec<Entry>, source: Node) -> Result<(), ComposeError> {
+    fn merge_into(
+        &self,
+        entries: &mut Vec<Entry>,
+        seen: &mut HashSet<String>,
+        source: Node,
+    ) -> Result<(), ComposeError> {
         let maps = match source.kind {
             Kind::Map(m) => vec![m],
             Kind::Seq(items) => {
@@ -259,7 +297,7 @@ impl<'a> Builder<'a, '_> {
         };
         for map in maps {
             for e in map {
-                if !entries.iter().any(|x| x.key == e.key) {
+                if seen.insert(e.key.clone()) {
                     entries.push(e);
                 }
             }
@@ -285,13 +323,29 @@ fn scalar(text: &str, plain: bool) -> Kind {
     }
 }
 
-/// Number of nodes in a tree.
-pub(crate) fn size(node: &Node) -> usize {
+/// An anchored node, with what one expansion of it costs.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    /// Bytes of its scalars, keys included.
+    bytes: usize,
+}
+
+/// Number of nodes and bytes of scalars (keys included) in a tree.
+fn measure(node: &Node) -> (usize, usize) {
     match &node.kind {
-        Kind::Null | Kind::Str(_) => 1,
-        Kind::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
-        Kind::Map(entries) => 1 + entries.iter().map(|e| 1 + size(&e.value)).sum::<usize>(),
+        Kind::Null => (1, 0),
+        Kind::Str(s) => (1, s.len()),
+        Kind::Seq(items) => items.iter().map(measure).fold((1, 0), add),
+        Kind::Map(entries) => entries
+            .iter()
+            .map(|e| add((1, e.key.len()), measure(&e.value)))
+            .fold((1, 0), add),
     }
+}
+
+fn add(a: (usize, usize), b: (usize, usize)) -> (usize, usize) {
+    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
 }
 
 #[cfg(test)]
@@ -341,6 +395,62 @@ mod tests {
         assert_eq!(err.category(), "limit", "{err}");
     }
 
+    /// A 1 MiB anchor through 5 levels of 10 aliases (10^5 MiB expanded)
+    /// is refused at the alias that crosses the bound, naming its line.
+    #[test]
+    fn aliases_of_big_scalars_are_refused_by_expanded_bytes() {
+        let mut text = format!("a0: &a0 {}\n", "x".repeat(1 << 20));
+        for i in 1..=5 {
+            let items = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let err = load(&text).unwrap_err();
+        assert!(matches!(err, ComposeError::ExceedLimit(_)), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "f.yml:3: yaml: more than {MAX_EXPANDED_BYTES} bytes of keys and values \
+                 (after expanding aliases)"
+            )
+        );
+    }
+
+    #[test]
+    fn merge_keys_count_toward_expanded_bytes() {
+        let mut text = format!("base: &b {{k: {}}}\n", "v".repeat(1 << 20));
+        for i in 0..20 {
+            text.push_str(&format!("m{i}: {{<<: *b}}\n"));
+        }
+        let err = load(&text).unwrap_err();
+        assert!(matches!(err, ComposeError::ExceedLimit(_)), "{err}");
+        assert!(
+            err.to_string().starts_with("f.yml:16: yaml: more than"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn aliases_within_the_byte_bound_still_expand() {
+        let text = format!("a: &a {}\nb: [*a, *a, *a]\n", "x".repeat(1 << 20));
+        let n = load(&text).unwrap().unwrap();
+        let Kind::Seq(items) = &n.get("b").unwrap().value.kind else {
+            panic!("b is a list");
+        };
+        assert_eq!(items.len(), 3);
+        assert_eq!(s(&items[2]).len(), 1 << 20);
+    }
+
+    #[test]
+    fn a_mapping_of_many_keys_loads() {
+        let text: String = (0..100_000).map(|i| format!("k{i}: {i}\n")).collect();
+        let n = load(&text).unwrap().unwrap();
+        assert_eq!(s(&n.get("k99999").unwrap().value), "99999");
+        let Kind::Map(entries) = &n.kind else {
+            panic!("a mapping");
+        };
+        assert_eq!(entries.len(), 100_000);
+    }
+
     #[test]
     fn deep_nesting_is_an_error() {
         let text = "[".repeat(200) + &"]".repeat(200);
@@ -351,6 +461,9 @@ mod tests {
     fn duplicate_keys_are_errors_with_their_line() {
         let err = load("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(err.to_string(), "f.yml:3: yaml: duplicate key \"a\"");
+        let merged = "b: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n  y: 3\n";
+        let err = load(merged).unwrap_err();
+        assert_eq!(err.to_string(), "f.yml:5: yaml: duplicate key \"y\"");
     }
 
     #[test]

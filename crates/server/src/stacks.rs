@@ -38,6 +38,18 @@ async fn services_of(state: &AppState, env: &str) -> Result<Vec<Service>, ApiErr
     listing.items.into_iter().map(decode).collect()
 }
 
+/// Runs compose parsing and planning off the async workers: a big stack
+/// costs CPU and must not stall other requests.
+async fn blocking<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("stack task failed: {e}")))
+}
+
 /// Deploys (or plans, with `dry_run`) compose files as stack `name`.
 pub async fn deploy(
     state: &AppState,
@@ -54,8 +66,14 @@ pub async fn deploy(
             "at least one compose file is required",
         ));
     }
-    let loaded = corral_compose::load(name, &req.files, &req.variables)
-        .map_err(|e| ApiError::invalid(e.diagnostic().key.clone(), e.to_string()))?;
+    let stack = name.to_string();
+    let (req, loaded) = blocking(move || {
+        let loaded = corral_compose::load(&stack, &req.files, &req.variables);
+        (req, loaded)
+    })
+    .await?;
+    let loaded =
+        loaded.map_err(|e| ApiError::invalid(e.diagnostic().key.clone(), e.to_string()))?;
     let env_spec = crate::admission::environment_open_for_writes(state, env).await?;
     for (compose_name, spec) in &loaded.services {
         let object_name = corral_controllers::stack_plan::service_object_name(name, compose_name);
@@ -69,8 +87,13 @@ pub async fn deploy(
         )?;
     }
     let current = services_of(state, env).await?;
-    let changes = plan_stack(env, name, &loaded.services, &current);
-    let mut plan = describe(name, &changes, &loaded);
+    let (e, n) = (env.to_string(), name.to_string());
+    let (loaded, changes, mut plan) = blocking(move || {
+        let changes = plan_stack(&e, &n, &loaded.services, &current);
+        let plan = describe(&n, &changes, &loaded);
+        (loaded, changes, plan)
+    })
+    .await?;
     plan.placements = preview(state, env, &changes).await?;
     if req.dry_run {
         return Ok(plan);
@@ -232,15 +255,18 @@ async fn preview(
             instances.push(inst);
         }
     }
-    let node_refs: Vec<&Node> = nodes.iter().collect();
-    let inst_refs: Vec<&Instance> = instances.iter().collect();
-    let strategies = BTreeMap::new();
-    let mut out: Vec<PlannedInstance> = corral_controllers::placement::plan_placement(
-        &node_refs,
-        &inst_refs,
-        &strategies,
-        &corral_controllers::placement::fresh_demand,
-    )
+    let mut out: Vec<PlannedInstance> = blocking(move || {
+        let node_refs: Vec<&Node> = nodes.iter().collect();
+        let inst_refs: Vec<&Instance> = instances.iter().collect();
+        let strategies = BTreeMap::new();
+        corral_controllers::placement::plan_placement(
+            &node_refs,
+            &inst_refs,
+            &strategies,
+            &corral_controllers::placement::fresh_demand,
+        )
+    })
+    .await?
     .into_iter()
     .filter_map(|change| match change {
         corral_controllers::placement::PlacementChange::Place { name, node, .. } => {
