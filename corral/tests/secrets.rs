@@ -145,3 +145,51 @@ async fn a_service_reads_its_secret_from_a_tmpfs_and_the_value_is_nowhere_else()
         .await
         .unwrap();
 }
+
+/// `corral stack deploy` of a compose file whose secret is a file beside
+/// it (as docker/awesome-compose's examples): the CLI reads and sends it,
+/// the container reads it at /run/secrets/<key>, and `stack export` writes
+/// it back as a reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compose_file_with_a_secret_file_deploys_unchanged_through_the_cli() {
+    let c = Cluster::start("it-secrets-cli").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    std::fs::write(dir.path().join("db/password.txt"), FIRST).unwrap();
+    let compose = dir.path().join("compose.yaml");
+    std::fs::write(
+        &compose,
+        format!(
+            "services:\n  db:\n    image: {BUSYBOX}\n    command: [sleep, '1000']\n    secrets:\n      - db-password\nsecrets:\n  db-password:\n    file: db/password.txt\n"
+        ),
+    )
+    .unwrap();
+    let compose = compose.to_string_lossy().to_string();
+    let out = c.cli(&["stack", "deploy", "shop", "-f", &compose]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("create secret shop_db-password"), "{text}");
+    let running = c.wait_running("shop-db", 1).await;
+    assert_eq!(
+        exec(
+            &c,
+            &running[0].status.container_id,
+            "cat /run/secrets/db-password"
+        ),
+        FIRST
+    );
+    let out = c.cli(&["stack", "export", "shop", "--stdout"]);
+    let exported = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(exported.contains("external: true"), "{exported}");
+    assert!(!exported.contains(FIRST), "{exported}");
+    let out = c.cli(&["stack", "rm", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

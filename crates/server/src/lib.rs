@@ -31,6 +31,7 @@ pub mod routes;
 mod secrets;
 mod services;
 mod slices;
+mod stack_secrets;
 mod stacks;
 mod state;
 mod submit;

@@ -187,6 +187,59 @@ pub async fn update(
     Ok(Json(public(updated)))
 }
 
+/// Secret `name` of `env`, if there is one.
+pub(crate) async fn find(
+    state: &AppState,
+    env: &str,
+    name: &str,
+) -> Result<Option<Secret>, ApiError> {
+    match get_object(state, Kind::Secret, env, name).await {
+        Ok(raw) => Object::from_raw(raw)
+            .map(Some)
+            .map_err(|e| ApiError::Internal(e.to_string())),
+        Err(ApiError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores `value` as secret `name` of `env`: version 1 of a new secret,
+/// or the next version of an existing one. Answers the version stored.
+pub(crate) async fn store_value(
+    state: &AppState,
+    admission: &Admission,
+    env: &str,
+    name: &str,
+    value: &[u8],
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Result<u64, ApiError> {
+    if find(state, env, name).await?.is_none() {
+        let (spec, status) = sealed_secret(state, env, name, 1, value)?;
+        let mut secret: Secret = Object::new(Kind::Secret, env, name, spec);
+        secret.status = status;
+        secret.meta.uid = corral_controllers::new_uid();
+        secret.meta.created = state.clock.now_rfc3339();
+        secret.meta.generation = 1;
+        secret.meta.labels = labels.clone();
+        let raw = secret
+            .to_raw()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        admission.create(raw).await?;
+        return Ok(1);
+    }
+    let updated = admission
+        .edit::<SecretSpec, SecretStatus>(Kind::Secret, env, name, |secret| {
+            let version = secret.status.version + 1;
+            let (spec, status) = sealed_secret(state, env, name, version, value)?;
+            secret.spec = spec;
+            secret.status = status;
+            Ok(Edit::Write)
+        })
+        .await?;
+    Object::<SecretSpec, SecretStatus>::from_raw(updated)
+        .map(|s| s.status.version)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 /// The services of `env` that mount secret `name`.
 async fn services_mounting(
     state: &AppState,

@@ -72,8 +72,11 @@ pub async fn deploy(
         (req, loaded)
     })
     .await?;
-    let loaded =
+    let mut loaded =
         loaded.map_err(|e| ApiError::invalid(e.diagnostic().key.clone(), e.to_string()))?;
+    let secrets =
+        crate::stack_secrets::plan(state, env, name, &loaded, &req.secrets, req.dry_run).await?;
+    secrets.pin(&mut loaded.services);
     let env_spec = crate::admission::environment_open_for_writes(state, env).await?;
     for (compose_name, spec) in &loaded.services {
         let object_name = corral_controllers::stack_plan::service_object_name(name, compose_name);
@@ -95,9 +98,13 @@ pub async fn deploy(
     })
     .await?;
     plan.placements = preview(state, env, &changes).await?;
+    plan.secrets = secrets.lines.clone();
     if req.dry_run {
         return Ok(plan);
     }
+    // Stored before the services that mount them (a separate write: a
+    // deploy refused after this leaves the secrets stored, unused).
+    secrets.apply(state, admission, env).await?;
     let stack_spec = StackSpec {
         files: req.files,
         variables: req.variables,
@@ -351,6 +358,19 @@ pub async fn remove(
             environment: env.to_string(),
             name: svc.meta.name,
             revision: Some(svc.meta.revision),
+        });
+    }
+    // The stack's own secrets go with it (Swarm's `stack rm`).
+    let selector = corral_types::LabelSelector::equals(crate::stack_secrets::STACK_LABEL, name);
+    let q = Query::kind(Kind::Secret)
+        .in_environment(env)
+        .with_selector(selector);
+    for secret in state.store(move |s| s.list(&q)).await?.items {
+        ops.push(Op::Delete {
+            kind: Kind::Secret,
+            environment: env.to_string(),
+            name: secret.meta.name,
+            revision: Some(secret.meta.revision),
         });
     }
     let mut done = admission.apply(ops).await?;

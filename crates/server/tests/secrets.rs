@@ -236,3 +236,126 @@ async fn bad_secrets_and_mounts_are_refused_naming_the_field_and_change_nothing(
     )
     .await;
 }
+
+const STACK_FILE: &str = "\
+services:
+  db:
+    image: mariadb
+    secrets:
+      - db-password
+secrets:
+  db-password:
+    file: db/password.txt
+";
+
+fn deploy_request(values: &[(&str, &str)], dry_run: bool) -> corral_api::DeployRequest {
+    corral_api::DeployRequest {
+        files: vec![corral_types::SourceFile {
+            name: "compose.yaml".into(),
+            content: STACK_FILE.into(),
+        }],
+        dry_run,
+        secrets: values
+            .iter()
+            .map(|(k, v)| (k.to_string(), B64.encode(v)))
+            .collect(),
+        ..corral_api::DeployRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn a_stack_stores_its_own_secrets_and_a_new_value_rolls_the_services_that_mount_it() {
+    let s = start().await;
+    env(&s, "dev").await;
+    let rita = user(&s, "rita", "dev", Some(Role::Restricted)).await;
+    // Without the value: a dry run says what is missing, a deploy refuses.
+    let plan = rita
+        .deploy_stack("dev", "shop", &deploy_request(&[], true))
+        .await
+        .unwrap();
+    assert!(plan.secrets[0].contains("no value was sent"), "{plan:?}");
+    let err = rita
+        .deploy_stack("dev", "shop", &deploy_request(&[], false))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert!(err.to_string().contains("db/password.txt"), "{err}");
+
+    let plan = rita
+        .deploy_stack(
+            "dev",
+            "shop",
+            &deploy_request(&[("db-password", "one")], false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan.secrets, vec!["create secret shop_db-password"]);
+    let db: Service = rita.get("dev", Kind::Service, "shop-db").await.unwrap();
+    let mount = &db.spec.secrets[0];
+    assert_eq!(
+        (mount.source.as_str(), mount.target.as_str(), mount.version),
+        ("shop_db-password", "db-password", 1)
+    );
+
+    let plan = rita
+        .deploy_stack(
+            "dev",
+            "shop",
+            &deploy_request(&[("db-password", "one")], false),
+        )
+        .await
+        .unwrap();
+    assert!(plan.secrets[0].contains("unchanged"), "{plan:?}");
+    assert_eq!(plan.unchanged, vec!["shop-db"]);
+
+    let plan = rita
+        .deploy_stack(
+            "dev",
+            "shop",
+            &deploy_request(&[("db-password", "two")], false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.secrets,
+        vec!["new version 2 of secret shop_db-password"]
+    );
+    assert!(plan.changed[0].upgrade, "{plan:?}");
+
+    rita.delete("dev", Kind::Stack, "shop").await.unwrap();
+    let err = s
+        .client
+        .secret("dev", "shop_db-password")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(404),
+        "the stack's secret goes with it: {err}"
+    );
+}
+
+#[tokio::test]
+async fn a_stack_may_not_replace_a_secret_it_does_not_own() {
+    let s = start().await;
+    env(&s, "dev").await;
+    s.client
+        .create_secret("dev", &value("db_password", VALUE))
+        .await
+        .unwrap();
+    let file = STACK_FILE.replace(
+        "    file: db/password.txt\n",
+        "    file: db/password.txt\n    name: db_password\n",
+    );
+    let mut req = deploy_request(&[("db-password", "mine")], false);
+    req.files[0].content = file;
+    let before = s.snapshot();
+    let err = s
+        .client
+        .deploy_stack("dev", "shop", &req)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(422), "{err}");
+    assert!(err.to_string().contains("external: true"), "{err}");
+    assert_eq!(before, s.snapshot(), "nothing changed");
+}

@@ -79,7 +79,8 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         Resource::Environment => &Kind::ALL,
         Resource::Members => &[Member],
         Resource::Hosts => &[Node, RegistrationToken, NodeCredential],
-        Resource::Workloads => &[Stack, Service, Instance],
+        // A stack deploy stores the compose file's own secrets.
+        Resource::Workloads => &[Stack, Service, Instance, Secret],
         // A new version of a secret rolls the services that mount it.
         Resource::Infrastructure => &[Certificate, Secret, Service],
         // A join takes a slice of its environment's range.
