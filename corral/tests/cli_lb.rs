@@ -63,9 +63,10 @@ async fn certificates_are_stored_from_files_and_listed_without_their_key() {
         .get("default", Kind::Certificate, "shop")
         .await
         .unwrap();
+    // The key is sealed at rest and never answered (docs/SECURITY.md).
     assert_eq!(
-        (stored.spec.certificate, stored.spec.key),
-        (cert, key.clone())
+        (stored.spec.certificate, stored.spec.key.as_str()),
+        (cert, "")
     );
 
     let before = c.client.services("default").await.unwrap().revision;
@@ -242,4 +243,50 @@ async fn lb_create_makes_a_load_balancer_service_and_bad_rules_change_nothing() 
         .map(|s| s.meta.name)
         .collect();
     assert_eq!(names, ["plain"]);
+}
+
+/// The agent of the balancer's node gets the certificate's sealed key from
+/// the server (no one else does) and terminates TLS with it: a real `curl`
+/// that trusts only that certificate reaches the backend through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_balancer_terminates_tls_with_a_key_only_its_agent_receives() {
+    let c = Cluster::start("it-cli-lb-tls").await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(&["shop.example.com"]);
+    let (cert_file, key_file) = (dir.path().join("shop.crt"), dir.path().join("shop.key"));
+    std::fs::write(&cert_file, &cert).unwrap();
+    std::fs::write(&key_file, &key).unwrap();
+    let (cert_arg, key_arg) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
+    let out = c.cli(&[
+        "cert", "create", "shop", "--cert", cert_arg, "--key", key_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    c.create_service("tlsweb", WHOAMI, 1, &[], &[]).await;
+    c.wait_running("tlsweb", 1).await;
+    let https = free_port();
+    let rule = format!("{https}/https shop.example.com -> tlsweb:80");
+    let out = c.cli(&["lb", "create", "tlsedge", "--rule", &rule, "--cert", "shop"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    c.wait_running("tlsedge", 1).await;
+    let url = format!("https://shop.example.com:{https}/");
+    let resolve = format!("shop.example.com:{https}:127.0.0.1");
+    let answer = common::wait_for(
+        "an answer over TLS through the balancer",
+        std::time::Duration::from_secs(30),
+        || async {
+            let out = std::process::Command::new("curl")
+                .args(["-sS", "--max-time", "5", "--cacert", cert_arg])
+                .args(["--resolve", &resolve, &url])
+                .output()
+                .unwrap();
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+        },
+    )
+    .await;
+    assert!(
+        answer.starts_with("Hostname: ") && answer.contains("x-forwarded-proto: https"),
+        "whoami answered through the balancer over TLS: {answer}"
+    );
 }

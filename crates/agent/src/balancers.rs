@@ -18,10 +18,7 @@ use tokio::sync::Mutex;
 
 use corral_lb::{LbHandle, LbRuntime, TlsMaterial};
 use corral_netview::EnvSnapshot;
-use corral_types::{
-    Certificate, CertificateSpec, CertificateStatus, Instance, InstanceState, InstanceStatus, Kind,
-    LbConfig,
-};
+use corral_types::{Instance, InstanceState, InstanceStatus, LbConfig};
 
 use crate::Shared;
 use crate::launch::epoch_ms;
@@ -189,34 +186,31 @@ async fn certificates(
     inst: &Instance,
     config: &LbConfig,
 ) -> Result<BTreeMap<String, TlsMaterial>, String> {
-    let mut names: BTreeSet<&str> = config.certificates.iter().map(String::as_str).collect();
-    if !config.default_certificate.is_empty() {
-        names.insert(&config.default_certificate);
+    if config.certificates.is_empty() && config.default_certificate.is_empty() {
+        return Ok(BTreeMap::new());
     }
-    let mut out = BTreeMap::new();
-    for name in names {
-        let cert: Result<Certificate, _> = shared
-            .client
-            .get::<CertificateSpec, CertificateStatus>(
-                &inst.meta.environment,
-                Kind::Certificate,
-                name,
+    let materials = shared
+        .client
+        .certificate_material(
+            &inst.meta.environment,
+            &shared.options.name,
+            &inst.meta.name,
+        )
+        .await
+        .map_err(|e| format!("certificates: {e}"))?;
+    Ok(materials
+        .certificates
+        .into_iter()
+        .map(|c| {
+            (
+                c.name,
+                TlsMaterial {
+                    cert_chain_pem: c.certificate,
+                    key_pem: c.key,
+                },
             )
-            .await;
-        match cert {
-            Ok(c) => {
-                out.insert(
-                    name.to_string(),
-                    TlsMaterial {
-                        cert_chain_pem: c.spec.certificate,
-                        key_pem: c.spec.key,
-                    },
-                );
-            }
-            Err(e) => return Err(format!("certificate {name}: {e}")),
-        }
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 fn failed(shared: &Shared, inst: &Instance, reason: String) {

@@ -1,6 +1,6 @@
 //! The client's calls for secrets.
 
-use corral_types::{RawObject, SecretValueRequest, SecretValues};
+use corral_types::{CertificateMaterials, RawObject, SecretValueRequest, SecretValues};
 
 use crate::client::{ApiError, Client};
 use crate::wire::List;
@@ -46,6 +46,20 @@ impl Client {
     /// Re-seals every secret under a new key-encryption key (admins).
     pub async fn rotate_secret_key(&self) -> Result<serde_json::Value, ApiError> {
         self.post_empty("/v1/secrets/rotate-key").await
+    }
+
+    /// The agent of `node`: the chains and keys of the certificates balancer
+    /// instance `instance` names.
+    pub async fn certificate_material(
+        &self,
+        env: &str,
+        node: &str,
+        instance: &str,
+    ) -> Result<CertificateMaterials, ApiError> {
+        self.post_empty(&format!(
+            "/v1/environments/{env}/nodes/{node}/instances/{instance}/certificates"
+        ))
+        .await
     }
 
     /// The agent of `node`: the values of the secrets `instance` mounts.

@@ -1,7 +1,8 @@
 //! `corral cert create|ls|rm`: TLS certificates for load balancers.
 //!
-//! The server returns a certificate's key to whoever reads it (the agents
-//! need it), so listings print [`CertRow`], never the object.
+//! The server seals a certificate's key and never answers it (only the
+//! agent of a node running a balancer that names the certificate gets
+//! it); listings print [`CertRow`] all the same.
 
 mod x509;
 
@@ -43,6 +44,7 @@ pub(crate) fn build_certificate(env: &str, args: &CertCreateArgs) -> anyhow::Res
     let spec = CertificateSpec {
         certificate: read_pem("--cert", &args.cert_file)?,
         key: read_pem("--key", &args.key_file)?,
+        sealed_key: None,
     };
     if let Err(e) = spec.validate() {
         let (flag, file) = if e.field == "spec.key" {
@@ -196,6 +198,7 @@ mod tests {
         let spec = CertificateSpec {
             certificate: CERT.into(),
             key: KEY.into(),
+            sealed_key: None,
         };
         let rows = cert_rows(&[Object::new(Kind::Certificate, "d", "shop", spec)]);
         for format in [Format::Json, Format::Yaml, Format::Table] {

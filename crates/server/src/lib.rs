@@ -14,6 +14,7 @@ mod apikeys;
 pub mod audit;
 mod audit_routes;
 mod bootstrap;
+mod cert_keys;
 mod data_dir;
 mod environments;
 mod error;
@@ -246,7 +247,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         tracing::warn!("{warning}");
     }
     let db = options.data_dir.join("corral.db");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
+    let sqlite = Arc::new(SqliteStore::open(&db)?);
+    let store: Arc<dyn Store> = sqlite.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     corral_types::parse_env_range(&options.default_network)
         .map_err(|e| anyhow::anyhow!("--default-network: {}", e.message))?;
@@ -269,6 +271,13 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     state.sealer = Arc::new(corral_seal::Sealer::load_or_create(
         &options.data_dir.join("secret-key"),
     )?);
+    let sealed = cert_keys::migrate(store.as_ref(), &state.sealer)?;
+    if sealed > 0 {
+        // No earlier version of those certificates may stay in the files.
+        store.compact(store.current_revision()?)?;
+        sqlite.scrub()?;
+        tracing::info!("sealed the private keys of {sealed} certificate(s) stored in clear");
+    }
     let controllers = run_controllers(
         store,
         liveness,

@@ -12,6 +12,7 @@ use corral_types::{Kind, LabelSelector, RawObject};
 
 use crate::access::Caller;
 use crate::admission::Admission;
+use crate::cert_keys;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::submit::{accept, new_object};
@@ -64,7 +65,7 @@ pub async fn list_objects(
     }
     let listing = state.store(move |s| s.list(&query)).await?;
     Ok(Json(List {
-        items: listing.items,
+        items: listing.items.into_iter().map(cert_keys::public).collect(),
         revision: listing.revision,
     })
     .into_response())
@@ -99,13 +100,16 @@ pub async fn create_object(
     if kind == Kind::Service {
         crate::secrets::pin_versions(state, env, &mut acc.spec).await?;
     }
+    if kind == Kind::Certificate {
+        cert_keys::seal_key(&state.sealer, env, &acc.name, &mut acc.spec)?;
+    }
     let obj = new_object(
         kind,
         acc,
         corral_controllers::new_uid(),
         state.clock.now_rfc3339(),
     );
-    Ok(Json(admission.create(obj).await?))
+    Ok(Json(cert_keys::public(admission.create(obj).await?)))
 }
 
 pub async fn create(
@@ -163,7 +167,9 @@ pub async fn get(
     Path((env, name)): Path<(String, String)>,
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
-    Ok(Json(get_object(&state, kind, &env, &name).await?))
+    Ok(Json(cert_keys::public(
+        get_object(&state, kind, &env, &name).await?,
+    )))
 }
 
 /// Replaces labels and spec; keeps uid, creation time and status. The body's
@@ -176,7 +182,14 @@ pub async fn replace_object(
     name: &str,
     body: &[u8],
 ) -> Result<Json<RawObject>, ApiError> {
-    let mut acc = accept(kind, env, body)?;
+    let body = match kind {
+        Kind::Certificate => cert_keys::with_stored_key(state, env, name, body).await?,
+        _ => body.to_vec(),
+    };
+    let mut acc = accept(kind, env, &body)?;
+    if kind == Kind::Certificate {
+        cert_keys::seal_key(&state.sealer, env, name, &mut acc.spec)?;
+    }
     if acc.name != name {
         return Err(ApiError::invalid(
             "meta.name",
@@ -202,7 +215,7 @@ pub async fn replace_object(
     current.meta.revision = acc.revision;
     current.meta.labels = acc.labels;
     current.spec = acc.spec;
-    Ok(Json(admission.update(current).await?))
+    Ok(Json(cert_keys::public(admission.update(current).await?)))
 }
 
 pub async fn replace(
@@ -233,5 +246,5 @@ pub async fn delete(
     }
     get_object(&state, kind, &env, &name).await?;
     let deleted = admission.delete(kind, &env, &name, params.revision).await?;
-    Ok(Json(deleted))
+    Ok(Json(cert_keys::public(deleted)))
 }

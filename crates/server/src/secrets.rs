@@ -401,6 +401,40 @@ pub async fn rotate_key(
             .await?;
         resealed += 1;
     }
+    for raw in state
+        .store(|s| s.list(&Query::kind(Kind::Certificate)))
+        .await?
+        .items
+    {
+        let (env, name) = (raw.meta.environment.clone(), raw.meta.name.clone());
+        let sealer = state.sealer.clone();
+        admission
+            .edit::<corral_types::CertificateSpec, serde_json::Value>(
+                Kind::Certificate,
+                &env,
+                &name,
+                |cert| {
+                    let Some(sealed) = &cert.spec.sealed_key else {
+                        return Ok(Edit::Keep);
+                    };
+                    if sealed.key_id == new_id {
+                        return Ok(Edit::Keep);
+                    }
+                    let bound = format!("certificate/{env}/{name}");
+                    let key = sealer.open(&bound, sealed).map_err(|e| {
+                        ApiError::Internal(format!("certificate {env}/{name}: {e}"))
+                    })?;
+                    cert.spec.sealed_key = Some(
+                        sealer
+                            .seal(&bound, &key)
+                            .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    );
+                    Ok(Edit::Write)
+                },
+            )
+            .await?;
+        resealed += 1;
+    }
     state
         .sealer
         .finish_rotation()

@@ -10,8 +10,29 @@ use crate::validate::ValidationError;
 pub struct CertificateSpec {
     /// The certificate first, then its intermediates (PEM).
     pub certificate: String,
-    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1) as sent; the server
+    /// seals it into `sealed_key` and stores and answers this empty.
     pub key: String,
+    /// The key, sealed at rest; never in an answer of the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed_key: Option<crate::SealedValue>,
+}
+
+/// A certificate's chain and key, as the agent of a node running a
+/// balancer that names it receives them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CertificateMaterial {
+    pub name: String,
+    pub certificate: String,
+    pub key: String,
+}
+
+/// The certificates of one balancer instance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CertificateMaterials {
+    pub certificates: Vec<CertificateMaterial>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -66,6 +87,7 @@ mod tests {
         let good = CertificateSpec {
             certificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".into(),
             key: "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n".into(),
+            sealed_key: None,
         };
         assert!(good.validate().is_ok());
         let mut no_key = good.clone();

@@ -24,7 +24,9 @@ pub use access::{
     RegistrationTokenSpec, Role, SessionSpec, TokenKind, UserSpec, UserStatus,
     validate_subject_name,
 };
-pub use certificate::{CertificateSpec, CertificateStatus};
+pub use certificate::{
+    CertificateMaterial, CertificateMaterials, CertificateSpec, CertificateStatus,
+};
 pub use environment::{
     DEFAULT_ENV_NETWORK, EnvironmentSpec, EnvironmentStatus, Ipv4Cidr, PlacementStrategy,
     parse_env_range,

@@ -100,6 +100,7 @@ pub fn redact(mut raw: corral_types::RawObject) -> corral_types::RawObject {
         spec.remove("secret_hash");
         spec.remove("bind_password");
         spec.remove("sealed");
+        spec.remove("sealed_key");
     }
     raw
 }
@@ -116,6 +117,7 @@ pub fn holds_hashes(kind: corral_types::Kind) -> bool {
             | Kind::NodeCredential
             | Kind::AuthProvider
             | Kind::Secret
+            | Kind::Certificate
     )
 }
 

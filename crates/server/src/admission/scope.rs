@@ -89,7 +89,15 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         Resource::Account => &[User, Session, ApiKey],
         // Removing a user removes its memberships too; a new
         // key-encryption key re-seals every secret.
-        Resource::Administration => &[User, Session, ApiKey, AuthProvider, Member, Secret],
+        Resource::Administration => &[
+            User,
+            Session,
+            ApiKey,
+            AuthProvider,
+            Member,
+            Secret,
+            Certificate,
+        ],
         // A login starts a session (and records a directory user).
         Resource::Public => &[Session, User],
         Resource::Logs => &[],

@@ -9,8 +9,8 @@ use corral_types::Kind;
 use super::Route;
 use crate::access::rules::{Resource, Rule, Verb};
 use crate::{
-    accounts, actions, apikeys, audit_routes, environments, ldap, login, members, node_actions,
-    nodes, objects, openapi, registration, secrets, users,
+    accounts, actions, apikeys, audit_routes, cert_keys, environments, ldap, login, members,
+    node_actions, nodes, objects, openapi, registration, secrets, users,
 };
 
 /// The resource a kind's objects are, for access rules.
@@ -453,6 +453,13 @@ pub fn table() -> Vec<Route> {
             Rule::env(Resource::Agent, Verb::Write),
             "an agent fetches the values of the secrets an instance placed on its node mounts",
             secrets::values_for_instance,
+        ),
+        Route::new(
+            M::POST,
+            env_path("/nodes/{name}/instances/{instance}/certificates"),
+            Rule::env(Resource::Agent, Verb::Write),
+            "an agent fetches the chains and keys of the certificates a balancer instance placed on its node names",
+            cert_keys::material_for_instance,
         ),
         Route::new(
             M::POST,

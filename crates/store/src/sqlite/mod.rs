@@ -59,6 +59,20 @@ impl SqliteStore {
         Self::with_connection(conn, what, Some(Readers::new(path.to_path_buf())))
     }
 
+    /// Rewrites the database without the space of deleted rows and empties
+    /// the write-ahead log, so that no old version of a row is left in the
+    /// files (after values were sealed in place, say). Takes the writer
+    /// lock; cost grows with the database.
+    pub fn scrub(&self) -> Result<(), StoreError> {
+        let writer = self.lock_writer();
+        let fail = |e: rusqlite::Error| StoreError::Backend(format!("scrubbing the database: {e}"));
+        writer.conn.execute_batch("VACUUM;").map_err(fail)?;
+        writer
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(fail)
+    }
+
     /// A private in-memory database (for tests).
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let what = ":memory:".to_string();
