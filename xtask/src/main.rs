@@ -13,6 +13,7 @@ mod bench_scale_nodes;
 mod bench_scale_probe;
 mod bench_scale_report;
 mod bench_scale_server;
+mod bench_secrets;
 mod bench_start;
 mod corral_up;
 mod demo;
@@ -99,6 +100,10 @@ enum Bench {
     /// corral-lb against HAProxy in front of the same corral-whoami
     /// backends, both loaded by wrk; writes target/bench/lb.json.
     Lb(bench_lb::LbArgs),
+    /// The time from `secret update` to every instance of a service of N
+    /// running with the new version, against the same rolling upgrade
+    /// started by an environment change.
+    Secrets(bench_secrets::SecretsArgs),
     /// What authorization costs the API: GET services and status batches
     /// through the gates and behind the admin token alone, side by side;
     /// and the time of one argon2id hash (`cargo bench -p corral-server
@@ -142,6 +147,9 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Dns(args),
         } => bench_dns::bench_dns(&args),
+        Task::Bench {
+            bench: Bench::Secrets(args),
+        } => bench_secrets::bench_secrets(&args),
         Task::Bench {
             bench: Bench::Lb(args),
         } => bench_lb::bench_lb(&args),
