@@ -52,6 +52,9 @@ fn start(
         listen: vec![dns_addr],
         upstream,
         environment: state.environment.clone(),
+        // Only the environment's containers (and this node, from the
+        // gateway) are answered; see docs/SECURITY.md.
+        clients: vec![state.env_range],
         ..corral_dns::DnsConfig::default()
     };
     let view = shared.view.clone();

@@ -36,6 +36,8 @@ async fn main() {
         listen: vec![format!("127.0.0.1:{port}").parse().expect("listen")],
         upstream,
         udp_workers: std::env::var("DNS_WORKERS").map_or(0, |w| w.parse().expect("workers")),
+        // dnsperf queries from the loopback.
+        clients: vec!["127.0.0.0/8".parse().expect("range")],
         ..DnsConfig::default()
     };
     let (_view_tx, view) = watch::channel(Arc::new(env.snapshot));

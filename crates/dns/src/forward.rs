@@ -2,11 +2,13 @@
 //!
 //! A query that came over UDP goes upstream over UDP from a fresh socket
 //! on a random port (connected to the upstream, so only its datagrams are
-//! read); a query that came over TCP goes upstream over TCP. The answer is
-//! relayed as received: a truncated UDP answer (TC bit) reaches the client,
-//! which retries over TCP with this server, which then asks upstream over
-//! TCP. Upstream resolvers are tried in order, each with its own timeout.
-//! Nothing is cached.
+//! read); a query that came over TCP goes upstream over TCP. Only an
+//! answer that passes [`relay::valid_answer`] is returned (a malformed one
+//! is skipped over UDP, an error over TCP); the server then cuts a UDP
+//! answer to the client's size ([`relay::fit_udp`]): a truncated answer
+//! (TC bit) makes the client retry over TCP with this server, which then
+//! asks upstream over TCP. Upstream resolvers are tried in order, each
+//! with its own timeout. Nothing is cached.
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -16,7 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{Instant, timeout_at};
 
-use crate::wire::{HEADER_LEN, MAX_TCP_MESSAGE};
+use crate::relay;
+use crate::wire::MAX_TCP_MESSAGE;
 
 /// Why a forwarded query got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -94,13 +97,6 @@ impl Forwarder {
     }
 }
 
-/// True when `answer` is a response to `query` (same id, QR bit set).
-fn answers(query: &[u8], answer: &[u8]) -> bool {
-    answer.len() >= HEADER_LEN
-        && query.get(..2) == answer.get(..2)
-        && answer.get(2).is_some_and(|flags| flags & 0x80 != 0)
-}
-
 async fn udp_exchange(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
     let local: SocketAddr = match upstream {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
@@ -113,11 +109,12 @@ async fn udp_exchange(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>>
     loop {
         let len = socket.recv(&mut buf).await?;
         let answer = buf.get(..len).unwrap_or_default();
-        if answers(query, answer) {
+        if relay::valid_answer(query, answer) {
             buf.truncate(len);
             return Ok(buf);
         }
-        // A stray or forged datagram: keep waiting for the real answer.
+        // A stray, forged or malformed datagram: never relayed; keep
+        // waiting for the real answer.
     }
 }
 
@@ -132,10 +129,10 @@ async fn tcp_exchange(upstream: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>>
     let len = stream.read_u16().await?;
     let mut answer = vec![0u8; usize::from(len)];
     stream.read_exact(&mut answer).await?;
-    if !answers(query, &answer) {
+    if !relay::valid_answer(query, &answer) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "answer does not match the query",
+            "answer is malformed or does not match the query",
         ));
     }
     Ok(answer)

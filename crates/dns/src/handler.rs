@@ -35,6 +35,14 @@ pub(crate) enum Transport {
     Tcp,
 }
 
+/// Who sent a query: its source address (canonical), and whether that
+/// address is inside the ranges the server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Client {
+    pub ip: IpAddr,
+    pub in_range: bool,
+}
+
 /// Per-worker buffers and random source, reused for every query.
 pub(crate) struct Scratch {
     rng: SmallRng,
@@ -51,12 +59,14 @@ impl Scratch {
 }
 
 /// Handles one query from `client`; the response (if any) is written to
-/// `out`. `has_upstream` tells whether external names can be forwarded:
-/// without upstream resolvers they get REFUSED.
+/// `out`. A client outside the answered ranges gets REFUSED for every
+/// query, internal names included (only containers of the environment are
+/// answered, as Rancher's DNS did). `has_upstream` tells whether external
+/// names can be forwarded: without upstream resolvers they get REFUSED.
 pub(crate) fn handle(
     index: &Index,
     packet: &[u8],
-    client: IpAddr,
+    client: Client,
     transport: Transport,
     has_upstream: bool,
     scratch: &mut Scratch,
@@ -74,9 +84,14 @@ pub(crate) fn handle(
             };
         }
     };
+    if !client.in_range {
+        // The same size as the query: no amplification for a forged source.
+        wire::write_error(out, &req.header, Some(req.question), ResponseCode::Refused);
+        return Outcome::Reply;
+    }
     let mut name_buf = [0u8; 256];
     let name = wire::name_text(&req.name, &mut name_buf);
-    match index.resolve(name, client) {
+    match index.resolve(name, client.ip) {
         Answer::Forward if has_upstream => Outcome::Forward,
         Answer::Forward => {
             wire::write_error(out, &req.header, Some(req.question), ResponseCode::Refused);

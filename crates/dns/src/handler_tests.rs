@@ -11,8 +11,11 @@ use crate::testkit::{Condition, Env};
 
 const CLIENT: &str = "10.42.0.100";
 
-fn client() -> IpAddr {
-    CLIENT.parse().unwrap()
+fn client() -> Client {
+    Client {
+        ip: CLIENT.parse().unwrap(),
+        in_range: true,
+    }
 }
 
 fn query(name: &str, qtype: RecordType, edns: bool) -> Vec<u8> {
@@ -244,4 +247,32 @@ fn a_name_with_unusual_bytes_matches_nothing_but_keeps_its_shape() {
     let (_, out) = run(&index, &msg.to_vec().unwrap(), Transport::Udp, true);
     let msg = Message::from_vec(&out).unwrap();
     assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[test]
+fn a_client_outside_the_range_is_refused_for_internal_and_external_names() {
+    let index = index_with(1);
+    let outsider = Client {
+        ip: "192.0.2.9".parse().unwrap(),
+        in_range: false,
+    };
+    for name in ["web.shop", "shop-web-1", "nope.shop", "example.com"] {
+        let packet = query(name, RecordType::A, false);
+        let mut scratch = Scratch::new();
+        let mut out = Vec::new();
+        let outcome = handle(
+            &index,
+            &packet,
+            outsider,
+            Transport::Udp,
+            true,
+            &mut scratch,
+            &mut out,
+        );
+        assert_eq!(outcome, Outcome::Reply, "{name}: never forwarded");
+        let msg = Message::from_vec(&out).unwrap();
+        assert_eq!(msg.metadata.response_code, ResponseCode::Refused, "{name}");
+        assert!(msg.answers.is_empty(), "{name}");
+        assert!(out.len() <= packet.len(), "{name}: no amplification");
+    }
 }

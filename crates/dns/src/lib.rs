@@ -5,14 +5,18 @@
 //!
 //! - `index`: the pure name index, [`Index::build`] and [`Index::resolve`].
 //! - `wire`: reading queries and writing responses (`hickory-proto`).
+//! - `access`: who is answered, and how many forwards a client may have.
 //! - `handler`: one query to one decision (answer, forward, drop).
 //! - `forward`: the upstream exchange over UDP and TCP.
+//! - `relay`: which upstream answers reach the client, and at what size.
 //! - `server`: sockets, workers and the index swap ([`serve`]).
 //! - `resolv`: the host's resolvers from a resolv.conf.
 
+mod access;
 mod forward;
 mod handler;
 mod index;
+mod relay;
 mod resolv;
 mod server;
 mod wire;
@@ -20,6 +24,7 @@ mod wire;
 #[cfg(test)]
 mod testkit;
 
+pub use access::MAX_FORWARDS_PER_CLIENT;
 pub use forward::ForwardError;
 pub use handler::TTL_SECS;
 pub use index::{Answer, INTERNAL_SUFFIX, Index, METADATA_ADDRESS};

@@ -6,7 +6,9 @@
 //! and look at a generation counter (one atomic load per query) to know
 //! when to take the newer index; the index is built on the blocking pool,
 //! never on the query path. Forwarded queries run in their own tasks, at
-//! most [`MAX_FORWARDS`] at once (beyond that: SERVFAIL at once).
+//! most [`MAX_FORWARDS`] at once and [`MAX_FORWARDS_PER_CLIENT`] per source
+//! address (beyond either: SERVFAIL at once). Only clients inside
+//! [`DnsConfig::clients`] are answered (others: REFUSED, see `access`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,11 +24,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use corral_netview::EnvSnapshot;
+use corral_types::Ipv4Cidr;
 
+use crate::access::{ClientRanges, ForwardSlots, MAX_FORWARDS_PER_CLIENT};
 use crate::forward::Forwarder;
-use crate::handler::{self, Outcome, Scratch, Transport};
+use crate::handler::{self, Client, Outcome, Scratch, Transport};
 use crate::index::{Index, canonical_ip};
-use crate::wire;
+use crate::{relay, wire};
 
 /// Forwarded queries in flight at once, over all sockets.
 pub const MAX_FORWARDS: usize = 1024;
@@ -53,6 +57,10 @@ pub struct DnsConfig {
     pub upstream_timeout: Duration,
     /// Worker tasks per UDP socket; 0: one per core (at most 4).
     pub udp_workers: usize,
+    /// The source ranges answered: the environment's range (its managed
+    /// network's CIDR). A query from any other address gets REFUSED, for
+    /// internal and external names alike. Empty: nobody is answered.
+    pub clients: Vec<Ipv4Cidr>,
 }
 
 impl Default for DnsConfig {
@@ -63,6 +71,7 @@ impl Default for DnsConfig {
             environment: String::new(),
             upstream_timeout: Duration::from_millis(1500),
             udp_workers: 0,
+            clients: Vec::new(),
         }
     }
 }
@@ -93,6 +102,18 @@ struct Shared {
     generation: AtomicU64,
     forwarder: Forwarder,
     forwards: Arc<Semaphore>,
+    clients: ClientRanges,
+    client_forwards: Arc<ForwardSlots>,
+}
+
+impl Shared {
+    fn client(&self, peer: SocketAddr) -> Client {
+        let ip = canonical_ip(peer.ip());
+        Client {
+            ip,
+            in_range: self.clients.allows(ip),
+        }
+    }
 }
 
 impl Shared {
@@ -191,6 +212,8 @@ impl DnsServer {
             generation: AtomicU64::new(0),
             forwarder: Forwarder::new(self.config.upstream.clone(), self.config.upstream_timeout),
             forwards: Arc::new(Semaphore::new(MAX_FORWARDS)),
+            clients: ClientRanges::new(self.config.clients.clone()),
+            client_forwards: ForwardSlots::new(MAX_FORWARDS_PER_CLIENT),
         });
         let mut tasks = JoinSet::new();
         tasks.spawn(follow_view(
@@ -213,7 +236,7 @@ impl DnsServer {
                 Arc::clone(&connections),
             ));
         }
-        tracing::info!(listen = ?self.config.listen, upstream = ?self.config.upstream, "dns server started");
+        tracing::info!(listen = ?self.config.listen, upstream = ?self.config.upstream, clients = ?self.config.clients, "dns server started");
         // An error means the sender is gone: nobody can ask to stop any
         // more, which is taken as the request to stop.
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -301,7 +324,7 @@ async fn udp_worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         };
         let packet = buf.get(..len).unwrap_or_default();
         let index = local.refresh(&shared);
-        let client = canonical_ip(peer.ip());
+        let client = shared.client(peer);
         let outcome = handler::handle(
             index,
             packet,
@@ -313,7 +336,9 @@ async fn udp_worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         );
         match outcome {
             Outcome::Reply => send_udp(&socket, &out, peer).await,
-            Outcome::Forward => forward_udp(&socket, &shared, packet, peer, &mut out).await,
+            Outcome::Forward => {
+                forward_udp(&socket, &shared, packet, peer, client, &mut out).await;
+            }
             Outcome::Drop => {}
         }
     }
@@ -326,15 +351,19 @@ async fn send_udp(socket: &UdpSocket, message: &[u8], peer: SocketAddr) {
 }
 
 /// Starts forwarding one query in its own task, or answers SERVFAIL at
-/// once when too many are in flight.
+/// once when too many are in flight (from this client, or in all). The
+/// answer is cut to the client's UDP size (see `relay`).
 async fn forward_udp(
     socket: &Arc<UdpSocket>,
     shared: &Arc<Shared>,
     packet: &[u8],
     peer: SocketAddr,
+    client: Client,
     out: &mut Vec<u8>,
 ) {
-    let Ok(permit) = Arc::clone(&shared.forwards).try_acquire_owned() else {
+    let slot = shared.client_forwards.try_take(client.ip);
+    let permit = Arc::clone(&shared.forwards).try_acquire_owned().ok();
+    let (Some(slot), Some(permit)) = (slot, permit) else {
         servfail(packet, out);
         send_udp(socket, out, peer).await;
         return;
@@ -343,9 +372,9 @@ async fn forward_udp(
     let shared = Arc::clone(shared);
     let query = packet.to_vec();
     tokio::spawn(async move {
-        let _permit = permit;
+        let _held = (slot, permit);
         let reply = match shared.forwarder.udp(&query).await {
-            Ok(answer) => answer,
+            Ok(answer) => relay::fit_udp(&query, answer),
             Err(err) => {
                 tracing::debug!(error = %err, "dns forward failed");
                 let mut out = Vec::new();
@@ -353,7 +382,9 @@ async fn forward_udp(
                 out
             }
         };
-        send_udp(&socket, &reply, peer).await;
+        if !reply.is_empty() {
+            send_udp(&socket, &reply, peer).await;
+        }
     });
 }
 
@@ -362,6 +393,22 @@ fn servfail(query: &[u8], out: &mut Vec<u8>) {
     out.clear();
     if let Ok(req) = wire::parse(query) {
         wire::write_error(out, &req.header, Some(req.question), ResponseCode::ServFail);
+    }
+}
+
+/// Forwards one query that came over TCP and waits for the answer, or
+/// answers SERVFAIL at once when the client has too many in flight.
+async fn forward_tcp(shared: &Shared, query: &[u8], client: Client, out: &mut Vec<u8>) {
+    let Some(_slot) = shared.client_forwards.try_take(client.ip) else {
+        servfail(query, out);
+        return;
+    };
+    match shared.forwarder.tcp(query).await {
+        Ok(answer) => *out = answer,
+        Err(err) => {
+            tracing::debug!(error = %err, "dns forward over tcp failed");
+            servfail(query, out);
+        }
     }
 }
 
@@ -401,7 +448,7 @@ async fn tcp_connection(
     let mut local = LocalIndex::new(shared);
     let mut query = Vec::new();
     let mut out = Vec::new();
-    let client = canonical_ip(peer.ip());
+    let client = shared.client(peer);
     loop {
         let len = match tokio::time::timeout(TCP_IDLE, stream.read_u16()).await {
             Ok(Ok(len)) => usize::from(len),
@@ -425,13 +472,7 @@ async fn tcp_connection(
             &mut out,
         ) {
             Outcome::Reply => {}
-            Outcome::Forward => match shared.forwarder.tcp(&query).await {
-                Ok(answer) => out = answer,
-                Err(err) => {
-                    tracing::debug!(error = %err, "dns forward over tcp failed");
-                    servfail(&query, &mut out);
-                }
-            },
+            Outcome::Forward => forward_tcp(shared, &query, client, &mut out).await,
             Outcome::Drop => continue,
         }
         if out.is_empty() {

@@ -248,11 +248,41 @@ pub(crate) fn write_error(
     }
 }
 
-fn emit_header(out: &mut Vec<u8>, request: &Header, rcode: ResponseCode, counts: HeaderCounts) {
+/// Writes an empty response to `req` with TC set and `rcode`: what a UDP
+/// client gets instead of a forwarded answer too large for it (it then asks
+/// again over TCP). Echoes the question, and an OPT record when the client
+/// sent one.
+pub(crate) fn write_truncated(out: &mut Vec<u8>, req: &Request<'_>, rcode: ResponseCode) {
+    out.clear();
+    let counts = HeaderCounts {
+        queries: 1,
+        answers: 0,
+        authorities: 0,
+        additionals: u16::from(req.edns_payload.is_some()),
+    };
+    let mut metadata = response_metadata(&req.header, rcode);
+    metadata.authoritative = false;
+    metadata.truncation = true;
+    emit(out, metadata, counts);
+    out.extend_from_slice(req.question);
+    if req.edns_payload.is_some() {
+        push_opt(out);
+    }
+}
+
+fn response_metadata(request: &Header, rcode: ResponseCode) -> Metadata {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.authoritative = matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain);
     metadata.recursion_available = true;
     metadata.response_code = rcode;
+    metadata
+}
+
+fn emit_header(out: &mut Vec<u8>, request: &Header, rcode: ResponseCode, counts: HeaderCounts) {
+    emit(out, response_metadata(request, rcode), counts);
+}
+
+fn emit(out: &mut Vec<u8>, metadata: Metadata, counts: HeaderCounts) {
     let header = Header { metadata, counts };
     let mut encoder = BinEncoder::new(out);
     if header.emit(&mut encoder).is_err() {

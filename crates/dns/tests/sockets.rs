@@ -3,174 +3,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../src/testkit.rs"]
-mod testkit;
+mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Message, Query, ResponseCode};
-use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use hickory_proto::op::ResponseCode;
+use tokio::net::UdpSocket;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use corral_dns::{DnsConfig, DnsServer};
+use common::testkit::{Condition, Env};
+use common::{
+    QUERY_TIMEOUT, UPSTREAM_ANSWER, ask_tcp, ask_udp, client_socket, fake_upstream, ips, shop,
+    start,
+};
 use corral_netview::EnvSnapshot;
-use testkit::{Condition, Env};
-
-/// The address the fake upstream answers every A query with.
-const UPSTREAM_ANSWER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
-
-struct Running {
-    addr: SocketAddr,
-    view: watch::Sender<Arc<EnvSnapshot>>,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<Result<(), corral_dns::DnsError>>,
-}
-
-impl Running {
-    async fn stop(self) {
-        self.shutdown.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), self.task)
-            .await
-            .expect("the server stops when asked")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-async fn start(snapshot: EnvSnapshot, upstream: Vec<SocketAddr>, timeout: Duration) -> Running {
-    let config = DnsConfig {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        upstream,
-        upstream_timeout: timeout,
-        ..DnsConfig::default()
-    };
-    let server = DnsServer::bind(config).await.unwrap();
-    let addr = server.local_addrs()[0];
-    let (view, view_rx) = watch::channel(Arc::new(snapshot));
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(server.run(view_rx, shutdown_rx));
-    Running {
-        addr,
-        view,
-        shutdown,
-        task,
-    }
-}
-
-fn query_bytes(name: &str, qtype: RecordType) -> (u16, Vec<u8>) {
-    let mut msg = Message::query();
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
-    (msg.metadata.id, msg.to_vec().unwrap())
-}
-
-/// One query over UDP from `socket`; an error for a timeout.
-async fn ask_udp(socket: &UdpSocket, server: SocketAddr, name: &str) -> Result<Message, String> {
-    let (id, bytes) = query_bytes(name, RecordType::A);
-    socket
-        .send_to(&bytes, server)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut buf = vec![0u8; 4096];
-    let deadline = tokio::time::Instant::now() + QUERY_TIMEOUT;
-    loop {
-        let received = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await;
-        let (len, _) = received
-            .map_err(|_| format!("timeout for {name}"))?
-            .map_err(|e| e.to_string())?;
-        let msg = Message::from_vec(&buf[..len]).map_err(|e| e.to_string())?;
-        // A late answer to an earlier query that timed out is skipped.
-        if msg.metadata.id == id {
-            return Ok(msg);
-        }
-    }
-}
-
-async fn ask_tcp(server: SocketAddr, name: &str) -> Message {
-    let (_, bytes) = query_bytes(name, RecordType::A);
-    let mut stream = TcpStream::connect(server).await.unwrap();
-    stream.write_u16(bytes.len() as u16).await.unwrap();
-    stream.write_all(&bytes).await.unwrap();
-    let len = stream.read_u16().await.unwrap();
-    let mut buf = vec![0u8; usize::from(len)];
-    stream.read_exact(&mut buf).await.unwrap();
-    Message::from_vec(&buf).unwrap()
-}
-
-async fn client_socket() -> UdpSocket {
-    UdpSocket::bind("127.0.0.1:0").await.unwrap()
-}
-
-fn ips(msg: &Message) -> Vec<IpAddr> {
-    msg.answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// A fake upstream resolver on UDP and TCP (same port) answering every
-/// query with [`UPSTREAM_ANSWER`] and counting the queries it got.
-async fn fake_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
-    let count = Arc::new(AtomicUsize::new(0));
-    let udp_count = Arc::clone(&count);
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        while let Ok((len, peer)) = udp.recv_from(&mut buf).await {
-            udp_count.fetch_add(1, Ordering::SeqCst);
-            let _ = udp.send_to(&upstream_answer(&buf[..len]), peer).await;
-        }
-    });
-    let tcp_count = Arc::clone(&count);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = tcp.accept().await {
-            tcp_count.fetch_add(1, Ordering::SeqCst);
-            let len = stream.read_u16().await.unwrap();
-            let mut buf = vec![0u8; usize::from(len)];
-            stream.read_exact(&mut buf).await.unwrap();
-            let answer = upstream_answer(&buf);
-            stream.write_u16(answer.len() as u16).await.unwrap();
-            stream.write_all(&answer).await.unwrap();
-        }
-    });
-    (addr, count)
-}
-
-fn upstream_answer(query: &[u8]) -> Vec<u8> {
-    let query = Message::from_vec(query).unwrap();
-    let mut msg = Message::response(query.metadata.id, query.metadata.op_code);
-    msg.metadata.recursion_desired = query.metadata.recursion_desired;
-    msg.metadata.recursion_available = true;
-    let name = query.queries[0].name().clone();
-    msg.add_query(query.queries[0].clone());
-    msg.add_answer(Record::from_rdata(name, 300, RData::A(A(UPSTREAM_ANSWER))));
-    msg.to_vec().unwrap()
-}
-
-/// `web` in stack `shop` with two instances, and the test client
-/// (127.0.0.1) as an instance of `shop-client`.
-fn shop() -> Env {
-    let mut env = Env::new();
-    let web = env.service("shop", "web", |_| {});
-    env.instance(&web, 1, "10.42.0.1", Condition::Serving);
-    env.instance(&web, 2, "10.42.0.2", Condition::Serving);
-    let client = env.service("shop", "client", |_| {});
-    env.instance(&client, 1, "127.0.0.1", Condition::Serving);
-    env
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_names_are_answered_over_udp_and_tcp() {

@@ -1,5 +1,6 @@
 //! The server over a real loopback listener; the caller is told apart by
-//! the source address its client binds to (127.0.0.2 is `shop-web-1`).
+//! the source address its client binds to (127.0.0.2 is `shop-web-1`;
+//! 127.0.0.3 is no container of the environment).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,26 +14,38 @@ use tokio::task::JoinHandle;
 
 use corral_netview::EnvSnapshot;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
 use crate::fixture::{WEB1_IP, snapshot};
-use crate::{MetadataError, serve};
+use crate::{MetadataConfig, MetadataError, serve_with};
 
 /// Every test ends well within this, or fails.
 const BOUND: Duration = Duration::from_secs(20);
 
 struct Running {
+    addr: SocketAddr,
     base: String,
     view: watch::Sender<Arc<EnvSnapshot>>,
     stop: watch::Sender<bool>,
     server: JoinHandle<Result<(), MetadataError>>,
 }
 
+/// The address of no container of the fixture.
+const STRANGER_IP: &str = "127.0.0.3";
+
 async fn start() -> Running {
+    start_with(MetadataConfig::default()).await
+}
+
+async fn start_with(config: MetadataConfig) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (view, view_rx) = watch::channel(Arc::new(snapshot(1)));
     let (stop, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(serve(listener, view_rx, stop_rx));
+    let server = tokio::spawn(serve_with(listener, view_rx, stop_rx, config));
     Running {
+        addr,
         base: format!("http://{addr}"),
         view,
         stop,
@@ -83,16 +96,102 @@ async fn self_paths_answer_the_container_at_the_source_address() {
 }
 
 #[tokio::test]
-async fn self_from_an_address_that_is_no_container_is_a_404_naming_it() {
+async fn a_caller_that_is_no_container_of_the_environment_gets_403_on_every_path() {
     bounded(async {
         let r = start().await;
-        let c = client_from("127.0.0.3");
-        let (status, body) = get(&c, &format!("{}/latest/self/container", r.base)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(body.contains("127.0.0.3"), "{body}");
-        // The rest of the tree answers anyone.
+        let c = client_from(STRANGER_IP);
+        for path in [
+            "/",
+            "/latest",
+            "/latest/self/container",
+            "/latest/services/web/scale",
+            "/2015-07-25/containers",
+            "/latest/version?wait=true&value=1&maxWait=60",
+            "/latest/nothing",
+        ] {
+            let (status, body) = get(&c, &format!("{}{path}", r.base)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert!(body.starts_with("forbidden"), "{path}: {body}");
+            assert!(body.contains(STRANGER_IP), "{path}: {body}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_container_of_the_environment_gets_the_whole_tree() {
+    bounded(async {
+        let r = start().await;
+        let c = client_from(WEB1_IP);
         let (status, body) = get(&c, &format!("{}/latest/services/web/scale", r.base)).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
+        let (status, body) = get(&c, &format!("{}/", r.base)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("latest"), "{body}");
+    })
+    .await;
+}
+
+/// A TCP connection to the server from `ip`.
+async fn connect_from(ip: &str, server: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(ip.parse().unwrap(), 0))
+        .unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Reads until the server closes the connection (end of stream or reset).
+async fn closed_by_server(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_slow_to_send_its_headers_is_disconnected() {
+    bounded(async {
+        let r = start_with(MetadataConfig {
+            header_read_timeout: Duration::from_millis(200),
+            ..MetadataConfig::default()
+        })
+        .await;
+        // Half a request, then nothing.
+        let mut slow = connect_from(WEB1_IP, r.addr).await;
+        slow.write_all(b"GET /latest/version HTTP/1.1\r\nHost: metadata\r\n")
+            .await
+            .unwrap();
+        // Nothing at all.
+        let mut silent = connect_from(WEB1_IP, r.addr).await;
+        // `bounded` fails the test if either stays open.
+        closed_by_server(&mut slow).await;
+        closed_by_server(&mut silent).await;
+        // The server still answers others.
+        let (status, _) = get(&client_from(WEB1_IP), &format!("{}/latest/version", r.base)).await;
+        assert_eq!(status, StatusCode::OK);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    bounded(async {
+        let r = start_with(MetadataConfig {
+            max_connections: 1,
+            ..MetadataConfig::default()
+        })
+        .await;
+        let holder = connect_from(WEB1_IP, r.addr).await;
+        let url = format!("{}/latest/version", r.base);
+        let waiting = tokio::spawn(async move { get(&client_from(WEB1_IP), &url).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "served beyond the cap");
+        drop(holder);
+        assert_eq!(waiting.await.unwrap(), (StatusCode::OK, "1".to_string()));
     })
     .await;
 }

@@ -14,7 +14,7 @@
 //! - `tree`: the tree of one snapshot and each caller's view of it.
 //! - `answer`: walking a path and rendering text or JSON (pure).
 //! - `poll`: the long-poll parameters.
-//! - `http`: the axum server.
+//! - `http`: the HTTP server (axum routes on hyper connections).
 
 mod answer;
 mod fields;
@@ -25,7 +25,9 @@ mod tree;
 
 pub use answer::{Answer, NotFound, answer, render, text};
 pub use fields::port_string;
-pub use http::{MetadataError, serve};
+pub use http::{
+    HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MetadataConfig, MetadataError, serve, serve_with,
+};
 pub use node::Node;
 pub use poll::{MAX_WAIT, PollParamError};
 pub use tree::{MetadataTree, VERSIONS};

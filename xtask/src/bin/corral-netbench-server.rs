@@ -113,6 +113,11 @@ async fn serve_dns(
     let (_stop, shutdown) = watch::channel(false);
     let config = corral_dns::DnsConfig {
         listen: vec![listen],
+        // The benchmark client may be anywhere: answer every address.
+        clients: vec![corral_types::Ipv4Cidr {
+            addr: std::net::Ipv4Addr::UNSPECIFIED,
+            prefix: 0,
+        }],
         ..corral_dns::DnsConfig::default()
     };
     let server = corral_dns::DnsServer::bind(config)
