@@ -204,6 +204,7 @@ async fn lb_create_makes_a_load_balancer_service_and_bad_rules_change_nothing() 
             cookie: "SRV".into(),
             domain: String::new(),
         }),
+        trust_forwarded_for: false,
     };
     assert_eq!(edge.spec.lb.as_ref(), Some(&want));
     assert_eq!(edge.spec.ports, want.port_specs());

@@ -19,6 +19,12 @@ use corral_types::ContainerLabels;
 
 use crate::Shared;
 
+/// Connections the endpoint serves at once (the server's log requests and
+/// follows of this node's containers).
+const MAX_CONNECTIONS: usize = 1_024;
+
+/// Serves the endpoint until `shutdown` turns true, with `corral_serve`'s
+/// header-read and request timeouts and [`MAX_CONNECTIONS`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
@@ -30,12 +36,11 @@ pub async fn serve(
     let stop = async move {
         let _ = shutdown.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await
-    {
-        tracing::error!("agent endpoint: {e}");
-    }
+    let limits = corral_serve::Limits {
+        max_connections: MAX_CONNECTIONS,
+        ..corral_serve::Limits::default()
+    };
+    corral_serve::serve(listener, app, limits, stop).await;
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {

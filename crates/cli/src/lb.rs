@@ -45,6 +45,7 @@ pub(crate) fn build_lb(env: &str, args: &LbCreateArgs) -> anyhow::Result<Service
             cookie: cookie.clone(),
             domain: String::new(),
         }),
+        trust_forwarded_for: false,
     };
     if let Err(e) = lb.validate() {
         anyhow::bail!("{}", flag_error(args, &e));

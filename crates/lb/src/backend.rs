@@ -16,9 +16,11 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use crate::limits::IdleBody;
+
 /// The body of a request sent to a backend: the client's, or empty (for
 /// requests without a body, so that they can be sent again elsewhere).
-pub(crate) type ReqBody = Either<Incoming, Empty<Bytes>>;
+pub(crate) type ReqBody = Either<IdleBody<Incoming>, Empty<Bytes>>;
 
 /// At most this many idle connections are kept per backend.
 const MAX_IDLE: usize = 512;

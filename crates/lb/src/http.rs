@@ -5,7 +5,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{Either, Empty, Full};
@@ -17,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, PooledBody, ReqBody};
+use crate::limits::IdleBody;
 use crate::runtime::Shared;
 use crate::table::Target;
 
@@ -25,10 +25,11 @@ pub(crate) type RespBody = Either<PooledBody, Full<Bytes>>;
 
 /// Backends tried for one request.
 const MAX_TRIES: usize = 3;
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
@@ -38,6 +39,8 @@ struct ConnCtx {
     port: u16,
     client_ip: HeaderValue,
     proto: HeaderValue,
+    /// The source port, for `X-Forwarded-Port`.
+    port_value: HeaderValue,
 }
 
 /// Serves HTTP/1.1 with keep-alive on one client connection until it
@@ -58,12 +61,14 @@ pub(crate) async fn serve<IO>(
         client_ip: HeaderValue::from_str(&peer.ip().to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
         proto: HeaderValue::from_static(if https { "https" } else { "http" }),
+        port_value: HeaderValue::from(port),
     });
+    let header_read_timeout = ctx.shared.limits.header_read_timeout;
     let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_read_timeout)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     tokio::select! {
@@ -122,7 +127,7 @@ async fn handle(
     ctx: Arc<ConnCtx>,
     req: Request<Incoming>,
 ) -> Result<Response<RespBody>, Infallible> {
-    let (target, sticky) = {
+    let (target, sticky, trust) = {
         let table = ctx.shared.table.load();
         let Some(routes) = table.port(ctx.port) else {
             return Ok(message(
@@ -136,14 +141,18 @@ async fn handle(
                 "no rule matches this request\n",
             ));
         };
-        (target.clone(), table.sticky.clone())
+        (
+            target.clone(),
+            table.sticky.clone(),
+            table.trust_forwarded_for,
+        )
     };
     let wanted = sticky
         .as_ref()
         .and_then(|s| cookie(req.headers(), &s.cookie))
         .and_then(|v| target.by_cookie(v))
         .cloned();
-    let req = prepare(&ctx, req);
+    let req = prepare(&ctx, req, trust);
     let (mut resp, backend) = match forward(&target, wanted.clone(), req).await {
         Ok(r) => r,
         Err(status) => {
@@ -167,25 +176,13 @@ async fn handle(
     Ok(resp)
 }
 
-/// Headers for the backend: hop-by-hop ones removed, X-Forwarded-* added.
-/// A request without a body gets an empty one, so it can be sent again.
-fn prepare(ctx: &ConnCtx, req: Request<Incoming>) -> Request<ReqBody> {
+/// Headers for the backend: hop-by-hop ones removed, the forwarding ones
+/// set. A request without a body gets an empty one, so it can be sent
+/// again; a body the client stops sending fails after the idle timeout.
+fn prepare(ctx: &ConnCtx, req: Request<Incoming>, trust: bool) -> Request<ReqBody> {
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    let xff = match parts.headers.get(&X_FORWARDED_FOR).map(|v| v.as_bytes()) {
-        Some(prev) => {
-            let mut v = Vec::with_capacity(prev.len() + 2 + ctx.client_ip.len());
-            v.extend_from_slice(prev);
-            v.extend_from_slice(b", ");
-            v.extend_from_slice(ctx.client_ip.as_bytes());
-            HeaderValue::from_bytes(&v).unwrap_or_else(|_| ctx.client_ip.clone())
-        }
-        None => ctx.client_ip.clone(),
-    };
-    parts.headers.insert(X_FORWARDED_FOR.clone(), xff);
-    parts
-        .headers
-        .insert(X_FORWARDED_PROTO.clone(), ctx.proto.clone());
+    set_forwarding(&mut parts.headers, ctx, trust);
     let bodiless = !parts.headers.contains_key(header::TRANSFER_ENCODING)
         && parts
             .headers
@@ -194,9 +191,42 @@ fn prepare(ctx: &ConnCtx, req: Request<Incoming>) -> Request<ReqBody> {
     let body = if bodiless {
         Either::Right(Empty::new())
     } else {
-        Either::Left(body)
+        Either::Left(IdleBody::new(body, ctx.shared.limits.body_idle_timeout))
     };
     Request::from_parts(parts, body)
+}
+
+/// `X-Forwarded-For`, `X-Real-IP`, `X-Forwarded-Proto` and
+/// `X-Forwarded-Port` for the backend. Not trusted (the default): what the
+/// client sent of them (and `Forwarded`) is replaced by what the balancer
+/// saw, so a client cannot pass for another address. Trusted: the peer is
+/// appended to `X-Forwarded-For` and the others are kept when present.
+fn set_forwarding(headers: &mut HeaderMap, ctx: &ConnCtx, trust: bool) {
+    if !trust {
+        headers.remove(header::FORWARDED);
+        headers.insert(X_FORWARDED_FOR.clone(), ctx.client_ip.clone());
+        headers.insert(X_REAL_IP.clone(), ctx.client_ip.clone());
+        headers.insert(X_FORWARDED_PROTO.clone(), ctx.proto.clone());
+        headers.insert(X_FORWARDED_PORT.clone(), ctx.port_value.clone());
+        return;
+    }
+    let mut chain: Vec<u8> = Vec::new();
+    for prev in headers.get_all(&X_FORWARDED_FOR) {
+        chain.extend_from_slice(prev.as_bytes());
+        chain.extend_from_slice(b", ");
+    }
+    chain.extend_from_slice(ctx.client_ip.as_bytes());
+    let xff = HeaderValue::from_bytes(&chain).unwrap_or_else(|_| ctx.client_ip.clone());
+    headers.insert(X_FORWARDED_FOR.clone(), xff);
+    for (name, value) in [
+        (&X_REAL_IP, &ctx.client_ip),
+        (&X_FORWARDED_PROTO, &ctx.proto),
+        (&X_FORWARDED_PORT, &ctx.port_value),
+    ] {
+        if !headers.contains_key(name) {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -315,6 +345,49 @@ mod tests {
         assert_eq!(cookie(&h, "LB"), Some("abc"));
         assert_eq!(cookie(&h, "b"), Some("2"));
         assert_eq!(cookie(&h, "c"), None);
+    }
+
+    fn ctx() -> ConnCtx {
+        ConnCtx {
+            shared: Arc::new(Shared::default()),
+            port: 8080,
+            client_ip: HeaderValue::from_static("192.0.2.7"),
+            proto: HeaderValue::from_static("https"),
+            port_value: HeaderValue::from(8080u16),
+        }
+    }
+
+    fn spoofed() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.2"));
+        h.insert(&X_REAL_IP, HeaderValue::from_static("10.0.0.1"));
+        h.insert(header::FORWARDED, HeaderValue::from_static("for=10.0.0.1"));
+        h.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
+        h
+    }
+
+    #[test]
+    fn forwarding_headers_a_client_sends_are_replaced_by_the_peer_unless_trusted() {
+        let mut h = spoofed();
+        set_forwarding(&mut h, &ctx(), false);
+        assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
+        assert_eq!(h[&X_FORWARDED_FOR], "192.0.2.7");
+        assert_eq!(h[&X_REAL_IP], "192.0.2.7");
+        assert_eq!(h[&X_FORWARDED_PROTO], "https");
+        assert_eq!(h[&X_FORWARDED_PORT], "8080");
+        assert!(!h.contains_key(header::FORWARDED));
+    }
+
+    #[test]
+    fn trusted_forwarding_headers_get_the_peer_appended_and_are_kept() {
+        let mut h = spoofed();
+        set_forwarding(&mut h, &ctx(), true);
+        assert_eq!(h[&X_FORWARDED_FOR], "10.0.0.1, 10.0.0.2, 192.0.2.7");
+        assert_eq!(h[&X_REAL_IP], "10.0.0.1");
+        assert_eq!(h[&X_FORWARDED_PROTO], "gopher");
+        assert_eq!(h[&X_FORWARDED_PORT], "8080");
+        assert_eq!(h[header::FORWARDED], "for=10.0.0.1");
     }
 
     #[test]

@@ -11,12 +11,13 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use corral_netview::EnvSnapshot;
 use corral_types::{LbConfig, LbProtocol, ValidationError};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::limits::LbLimits;
 use crate::table::{self, Registry, Table};
 use crate::tls::{self, TlsConfigs, TlsError, TlsMaterial};
 use crate::{http, tcp};
@@ -44,11 +45,13 @@ pub enum LbError {
     Tls { name: String, source: TlsError },
 }
 
-/// What every connection reads: the routing table and the TLS configs.
+/// What every connection reads: the routing table, the TLS configs and
+/// the limits.
 #[derive(Default)]
 pub(crate) struct Shared {
     pub table: ArcSwap<Table>,
     tls: ArcSwapOption<TlsConfigs>,
+    pub limits: LbLimits,
 }
 
 /// Starts load balancers.
@@ -60,6 +63,7 @@ impl LbRuntime {
     /// snapshot's revision changes). `stack` is the load balancer's own
     /// stack, for targets written without one; `certs` holds the
     /// certificates the config names. An error names the port or field.
+    /// The limits are the defaults ([`LbLimits::default`]).
     pub async fn start(
         name: &str,
         config: LbConfig,
@@ -68,11 +72,37 @@ impl LbRuntime {
         view: watch::Receiver<Arc<EnvSnapshot>>,
         listen_ip: IpAddr,
     ) -> Result<LbHandle, LbError> {
+        Self::start_with_limits(
+            name,
+            config,
+            stack,
+            certs,
+            view,
+            listen_ip,
+            LbLimits::default(),
+        )
+        .await
+    }
+
+    /// [`LbRuntime::start`] with other limits (connections per listener,
+    /// idle timeouts).
+    pub async fn start_with_limits(
+        name: &str,
+        config: LbConfig,
+        stack: &str,
+        certs: BTreeMap<String, TlsMaterial>,
+        view: watch::Receiver<Arc<EnvSnapshot>>,
+        listen_ip: IpAddr,
+        limits: LbLimits,
+    ) -> Result<LbHandle, LbError> {
         let inner = Arc::new(Inner {
             name: name.to_string(),
             stack: stack.to_string(),
             listen_ip,
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(Shared {
+                limits,
+                ..Shared::default()
+            }),
             state: Mutex::new(State {
                 config: LbConfig::default(),
                 registry: Registry::default(),
@@ -245,7 +275,17 @@ async fn watch_snapshots(inner: Arc<Inner>, mut view: watch::Receiver<Arc<EnvSna
     }
 }
 
+/// Accepts connections on one source port; beyond
+/// `max_connections_per_listener` served at once, a new connection is
+/// closed as soon as it is accepted.
 async fn accept_loop(inner: Arc<Inner>, port: u16, listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(
+        inner
+            .shared
+            .limits
+            .max_connections_per_listener
+            .min(Semaphore::MAX_PERMITS),
+    ));
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -259,9 +299,17 @@ async fn accept_loop(inner: Arc<Inner>, port: u16, listener: TcpListener) {
             },
             () = inner.shutdown.cancelled() => return,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(lb = %inner.name, port, %peer, "connection limit reached: closing a new connection");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let conn = serve_connection(inner.clone(), port, stream, peer);
-        inner.tracker.spawn(conn);
+        inner.tracker.spawn(async move {
+            conn.await;
+            drop(slot);
+        });
     }
 }
 

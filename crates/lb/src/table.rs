@@ -18,6 +18,8 @@ pub(crate) struct Table {
     ports: Vec<(u16, PortRoutes)>,
     /// The cookie name, when sessions are sticky.
     pub sticky: Option<Arc<Sticky>>,
+    /// Keep the client's forwarding headers (`LbConfig::trust_forwarded_for`).
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +249,7 @@ pub(crate) fn build(
                 },
             })
         }),
+        trust_forwarded_for: config.trust_forwarded_for,
     }
 }
 

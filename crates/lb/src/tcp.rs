@@ -1,5 +1,6 @@
 //! TCP (and TLS-terminated TCP): splice the client to a backend picked
-//! round robin, trying up to three backends to connect.
+//! round robin, trying up to three backends to connect; a splice with no
+//! byte either way for the idle timeout is closed.
 
 use std::sync::Arc;
 
@@ -7,13 +8,14 @@ use tokio::io::{AsyncRead, AsyncWrite, copy_bidirectional};
 use tokio::net::TcpStream;
 
 use crate::backend::{Backend, CONNECT_TIMEOUT};
+use crate::limits::Activity;
 use crate::runtime::Shared;
 
 const MAX_TRIES: usize = 3;
 
 /// Connects to a backend of the port's rule and copies both ways until
-/// either side closes.
-pub(crate) async fn serve<IO>(shared: Arc<Shared>, port: u16, mut client: IO)
+/// either side closes or nothing moved for `limits.tcp_idle_timeout`.
+pub(crate) async fn serve<IO>(shared: Arc<Shared>, port: u16, client: IO)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
@@ -45,10 +47,30 @@ where
             }
         }
     }
-    let Some(mut upstream) = upstream else {
+    let Some(upstream) = upstream else {
         return;
     };
-    if let Err(e) = copy_bidirectional(&mut client, &mut upstream).await {
-        tracing::trace!(error = %e, "tcp splice ended");
+    let idle = shared.limits.tcp_idle_timeout;
+    let activity = Activity::new();
+    let mut client = activity.track(client);
+    let mut upstream = activity.track(upstream);
+    let copy = copy_bidirectional(&mut client, &mut upstream);
+    tokio::pin!(copy);
+    loop {
+        let deadline = activity.idle_deadline(idle);
+        tokio::select! {
+            r = copy.as_mut() => {
+                if let Err(e) = r {
+                    tracing::trace!(error = %e, "tcp splice ended");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                if activity.idle_deadline(idle) <= tokio::time::Instant::now() {
+                    tracing::debug!(port, ?idle, "tcp splice idle: closing it");
+                    return;
+                }
+            }
+        }
     }
 }

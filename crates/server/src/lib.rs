@@ -75,6 +75,9 @@ pub struct ServerOptions {
     pub audit: audit::AuditLimits,
     /// How long a login session lasts.
     pub session_ttl_s: u64,
+    /// Header-read and request timeouts, connections served at once
+    /// (`corral_serve`'s defaults).
+    pub limits: corral_serve::Limits,
 }
 
 impl ServerOptions {
@@ -87,6 +90,7 @@ impl ServerOptions {
             default_network: corral_types::DEFAULT_ENV_NETWORK.to_string(),
             audit: audit::AuditLimits::default(),
             session_ttl_s: state::DEFAULT_SESSION_TTL_S,
+            limits: corral_serve::Limits::default(),
         }
     }
 }
@@ -287,17 +291,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     )?;
     let app = router(state);
     let mut rx = shutdown_rx;
+    let limits = options.limits;
     let http = tokio::spawn(async move {
         let stop = async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!("http server: {e}");
-        }
+        corral_serve::serve(listener, app, limits, stop).await;
     });
     let host = if local_addr.ip().is_unspecified() {
         "127.0.0.1".to_string()

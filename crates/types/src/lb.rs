@@ -29,6 +29,12 @@ pub struct LbConfig {
     /// Sticky sessions by cookie on http and https ports.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stickiness: Option<Stickiness>,
+    /// Trust the `X-Forwarded-For`, `X-Real-IP`, `Forwarded` and
+    /// `X-Forwarded-Proto`/`-Port` headers clients send (the balancer sits
+    /// behind another proxy): the peer is appended to them. Off (the
+    /// default): they are replaced by what the balancer saw.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub trust_forwarded_for: bool,
 }
 
 /// How a source port is served.

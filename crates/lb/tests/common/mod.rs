@@ -83,11 +83,25 @@ impl HttpBackend {
                                 .get("x-forwarded-proto")
                                 .map(|v| v.to_str().unwrap_or("").to_string())
                                 .unwrap_or_default();
+                            let seen = |name: &str| {
+                                req.headers()
+                                    .get(name)
+                                    .map(|v| v.to_str().unwrap_or("").to_string())
+                                    .unwrap_or_default()
+                            };
+                            let (real_ip, port, forwarded) = (
+                                seen("x-real-ip"),
+                                seen("x-forwarded-port"),
+                                seen("forwarded"),
+                            );
                             let body = format!("{n} {}", req.uri().path());
                             let resp = Response::builder()
                                 .header("x-backend", n.as_str())
                                 .header("x-seen-xff", xff)
                                 .header("x-seen-proto", proto)
+                                .header("x-seen-real-ip", real_ip)
+                                .header("x-seen-port", port)
+                                .header("x-seen-forwarded", forwarded)
                                 .body(Full::new(Bytes::from(body)))
                                 .unwrap();
                             Ok::<_, Infallible>(resp)

@@ -1,0 +1,163 @@
+//! The one serving loop of Corral's axum servers (the API server and the
+//! agent's endpoint), in place of `axum::serve`, which has no limits:
+//!
+//! - a client has [`Limits::header_read_timeout`] to send a request's
+//!   headers (and, on a keep-alive connection, the next request), so
+//!   half-open connections (slowloris) do not stay;
+//! - a handler, reading of the request body included, has
+//!   [`Limits::request_timeout`] to produce its response head, else the
+//!   client gets 503; a streaming body (watch streams, log follows) is not
+//!   cut, since the handler returned when it began;
+//! - at most [`Limits::max_connections`] connections are served at once;
+//!   beyond that a new connection is closed as soon as it is accepted;
+//! - on `shutdown` the listener closes, every connection finishes its
+//!   request in flight and closes, and `serve` returns once all are
+//!   closed. Dropping the future of `serve` closes them all at once.
+//!
+//! HTTP/1.1 only (as the workspace's axum features), with upgrades; the
+//! client's address is in each request as `ConnectInfo<SocketAddr>`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tower_service::Service;
+
+/// Time a client has to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a handler has to read the request and answer with a response head.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections the API server serves at once (5,000 agents hold about
+/// three each).
+pub const MAX_CONNECTIONS: usize = 32_768;
+
+/// What one server lets its clients hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
+    /// [`REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
+    /// [`MAX_CONNECTIONS`].
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes,
+/// then lets the open connections finish their requests (see the crate's
+/// documentation). Accept errors (out of file descriptors) are logged and
+/// retried after a short pause.
+pub async fn serve<F>(listener: TcpListener, app: Router, limits: Limits, shutdown: F)
+where
+    F: Future<Output = ()> + Send,
+{
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let (closing, closing_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::debug!(%peer, "connection limit reached: closing a new connection");
+                    drop(stream);
+                    continue;
+                };
+                let conn = serve_connection(stream, peer, app.clone(), limits, closing_rx.clone());
+                connections.spawn(async move {
+                    conn.await;
+                    drop(slot);
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    limits: Limits,
+    mut closing: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        async move {
+            let answer = tokio::time::timeout(limits.request_timeout, app.call(req)).await;
+            Ok::<_, std::convert::Infallible>(match answer {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(never)) => match never {},
+                Err(_) => request_timed_out(limits.request_timeout),
+            })
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                tracing::trace!(%peer, error = %e, "connection ended");
+            }
+            return;
+        }
+        _ = closing.wait_for(|c| *c) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if let Err(e) = conn.await {
+        tracing::trace!(%peer, error = %e, "connection ended");
+    }
+}
+
+/// 503 with the API's error body.
+fn request_timed_out(after: Duration) -> Response<Body> {
+    let text = format!(
+        "{{\"error\":\"the request was not read and answered within {} s\"}}",
+        after.as_secs()
+    );
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
