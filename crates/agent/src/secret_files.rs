@@ -55,9 +55,10 @@ fn engine_error(message: String) -> EngineError {
 }
 
 /// The tmpfs directory this node keeps secrets in: `<state dir>/secrets`
-/// (mounted as a tmpfs of its own when it is not one and the agent may
-/// mount), else a directory of `/dev/shm`.
-async fn root(shared: &Shared) -> Result<PathBuf, EngineError> {
+/// when an operator mounted a tmpfs there, else a directory of `/dev/shm`
+/// (a tmpfs on every Linux system). The agent mounts nothing itself: a
+/// mount it made would outlive it and hold its state directory busy.
+fn root(shared: &Shared) -> Result<PathBuf, EngineError> {
     let mut candidates = Vec::new();
     if let Some(dir) = &shared.options.state_dir {
         candidates.push(dir.join("secrets"));
@@ -67,18 +68,13 @@ async fn root(shared: &Shared) -> Result<PathBuf, EngineError> {
         shared.options.environment, shared.options.name
     )));
     for dir in &candidates {
-        if make_private_dir(dir).is_err() {
+        // A state directory's `secrets` is used only if it already is a
+        // tmpfs; creating it on disk would be a place for values to land.
+        let exists_or_shm = dir.exists() || dir.starts_with("/dev/shm");
+        if !exists_or_shm || make_private_dir(dir).is_err() {
             continue;
         }
         if is_tmpfs(dir) {
-            return Ok(dir.clone());
-        }
-        let mounted = tokio::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "mode=0700,size=64m", "tmpfs"])
-            .arg(dir)
-            .output()
-            .await;
-        if mounted.is_ok_and(|o| o.status.success()) && is_tmpfs(dir) {
             return Ok(dir.clone());
         }
     }
@@ -113,7 +109,7 @@ pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>,
         )
         .await
         .map_err(|e| engine_error(format!("fetching the values: {e}")))?;
-    let dir = root(shared).await?.join(&instance.meta.name);
+    let dir = root(shared)?.join(&instance.meta.name);
     make_private_dir(&dir).map_err(|e| engine_error(format!("{}: {e}", dir.display())))?;
     let mut out = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
@@ -168,7 +164,7 @@ pub async fn remove(shared: &Shared, instance: &Instance) {
     if instance.spec.launch.secrets.is_empty() {
         return;
     }
-    if let Ok(root) = root(shared).await {
+    if let Ok(root) = root(shared) {
         let dir = root.join(&instance.meta.name);
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -113,6 +113,12 @@ pub async fn create(
     validate_secret_name("name", &req.name).map_err(ApiError::Invalid)?;
     for k in req.labels.keys() {
         validate_label_key(k).map_err(|e| ApiError::invalid("labels", e.message))?;
+        if k.starts_with("io.corral.") {
+            return Err(ApiError::invalid(
+                "labels",
+                format!("{k:?}: the io.corral. prefix is reserved"),
+            ));
+        }
     }
     let value = decode_value(&req.value)?;
     let (spec, status) = sealed_secret(&state, &env, &req.name, 1, &value)?;
