@@ -193,3 +193,76 @@ async fn a_compose_file_with_a_secret_file_deploys_unchanged_through_the_cli() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The `corral secret` verbs and `service create --secret` with the real
+/// binary: create from a file, list and inspect without the value, mount,
+/// update (the service rolls), refuse removal while mounted, rotate the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secret_verbs_of_the_cli_work_end_to_end_and_never_print_a_value() {
+    let c = Cluster::start("it-secrets-verbs").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw.txt");
+    std::fs::write(&file, FIRST).unwrap();
+    let ok = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(FIRST) && !text.contains(SECOND), "{text}");
+        text
+    };
+    ok(c.cli(&["secret", "create", "cli_pw", "-f", file.to_str().unwrap()]));
+    let listed = ok(c.cli(&["secret", "ls", "-o", "json"]));
+    assert!(
+        listed.contains("cli_pw") && listed.contains("\"version\": 1"),
+        "{listed}"
+    );
+    let inspected = ok(c.cli(&["secret", "inspect", "cli_pw"]));
+    assert!(!inspected.contains("sealed"), "{inspected}");
+    ok(c.cli(&[
+        "service",
+        "create",
+        "clidb",
+        "--image",
+        BUSYBOX,
+        "--secret",
+        "source=cli_pw,target=pw,mode=0400",
+        "--",
+        "sleep",
+        "1000",
+    ]));
+    let running = c.wait_running("clidb", 1).await;
+    assert_eq!(
+        exec(&c, &running[0].status.container_id, "cat /run/secrets/pw"),
+        FIRST
+    );
+    let updated = ok(c.cli(&["secret", "update", "cli_pw", "--from-literal", SECOND]));
+    assert_eq!(updated.trim(), "cli_pw version 2");
+    let rolled = wait_for(
+        "clidb runs with version 2",
+        Duration::from_secs(60),
+        || async {
+            c.instances("clidb").await.into_iter().find(|i| {
+                i.status.state == InstanceState::Running
+                    && i.spec.launch.secrets.first().map(|m| m.version) == Some(2)
+                    && !i.status.container_id.is_empty()
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        exec(&c, &rolled.status.container_id, "cat /run/secrets/pw"),
+        SECOND
+    );
+    let refused = c.cli(&["secret", "rm", "cli_pw"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("in use by service(s) clidb"), "{err}");
+    let rotated = ok(c.cli(&["secret", "rotate-key"]));
+    assert!(
+        rotated.contains("1 secret(s) and certificate key(s) re-sealed"),
+        "{rotated}"
+    );
+}

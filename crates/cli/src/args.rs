@@ -320,6 +320,10 @@ pub struct CreateArgs {
     /// Memory reserved for each instance (bytes, or with a k, m or g suffix).
     #[arg(long = "memory", value_name = "SIZE", value_parser = parse_memory)]
     pub memory_bytes: Option<u64>,
+    /// Mount a secret (repeatable): NAME (at /run/secrets/NAME), or
+    /// source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0440] as Swarm's.
+    #[arg(long = "secret", value_name = "SECRET", value_parser = secret::parse_secret_mount)]
+    pub secrets: Vec<corral_types::SecretMount>,
     /// Arguments given to the image's entrypoint.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

@@ -62,7 +62,7 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: SecretCmd) -> anyhow::R
                 .await
                 .map_err(|e| request_error(e, "rotate the secret key"))?;
             print(&format!(
-                "new key {}; {} secret(s) re-sealed\n",
+                "new key {}; {} secret(s) and certificate key(s) re-sealed\n",
                 answer["key_id"].as_str().unwrap_or_default(),
                 answer["resealed"].as_u64().unwrap_or_default()
             ))

@@ -81,6 +81,47 @@ pub struct SecretRmArgs {
     pub names: Vec<String>,
 }
 
+/// `--secret NAME` or `--secret source=NAME,target=PATH,uid=N,gid=N,mode=0440`.
+pub fn parse_secret_mount(s: &str) -> Result<corral_types::SecretMount, String> {
+    let mut m = corral_types::SecretMount::default();
+    if !s.contains('=') {
+        m.source = parse_secret_name(s)?;
+    } else {
+        for part in s.split(',') {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected KEY=VALUE"))?;
+            let number = |v: &str| {
+                v.parse::<u32>()
+                    .map_err(|_| format!("{k}={v}: not a number"))
+            };
+            match k {
+                "source" | "src" => m.source = parse_secret_name(v)?,
+                "target" => m.target = v.to_string(),
+                "uid" => m.uid = Some(number(v)?),
+                "gid" => m.gid = Some(number(v)?),
+                "mode" => {
+                    let octal = v.strip_prefix("0o").unwrap_or(v);
+                    m.mode = Some(
+                        u32::from_str_radix(octal, 8)
+                            .map_err(|_| format!("mode={v}: not an octal mode such as 0440"))?,
+                    );
+                }
+                _ => {
+                    return Err(format!(
+                        "{k:?}: the keys are source, target, uid, gid and mode"
+                    ));
+                }
+            }
+        }
+        if m.source.is_empty() {
+            return Err("source=NAME is required".into());
+        }
+    }
+    m.validate("--secret").map_err(|e| e.to_string())?;
+    Ok(m)
+}
+
 pub fn parse_secret_name(s: &str) -> Result<String, String> {
     corral_types::validate_secret_name("name", s)
         .map(|()| s.to_string())

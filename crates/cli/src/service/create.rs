@@ -38,6 +38,7 @@ pub(super) fn build_service(env: &str, args: &CreateArgs) -> anyhow::Result<Serv
             memory_bytes: args.memory_bytes.unwrap_or(0),
         },
         container_labels: labels.clone(),
+        secrets: args.secrets.clone(),
         ..ServiceSpec::default()
     };
     spec.validate()
@@ -61,6 +62,39 @@ mod tests {
         match Cli::try_parse_from(argv).unwrap().command {
             Command::Service(ServiceCmd::Create(c)) => c,
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn secret_flags_mount_secrets_short_or_long_and_bad_ones_are_refused() {
+        let a = args(&[
+            "db",
+            "--image",
+            "mariadb",
+            "--secret",
+            "db_password",
+            "--secret",
+            "source=api-key,target=/etc/api.key,uid=103,gid=103,mode=0440",
+        ]);
+        let s = build_service("prod", &a).unwrap();
+        let m = &s.spec.secrets;
+        assert_eq!(m[0].container_path(), "/run/secrets/db_password");
+        assert_eq!(m[1].container_path(), "/etc/api.key");
+        assert_eq!(
+            (m[1].uid, m[1].gid, m[1].mode),
+            (Some(103), Some(103), Some(0o440))
+        );
+        for bad in [
+            "a/b",
+            "target=/x",
+            "source=x,mode=9",
+            "source=x,owner=1",
+            "source=x,target=../../etc/passwd",
+        ] {
+            let argv = [
+                "corral", "service", "create", "w", "--image", "i", "--secret", bad,
+            ];
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad} was accepted");
         }
     }
 
