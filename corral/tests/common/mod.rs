@@ -32,7 +32,9 @@ pub struct Cluster {
     _cleanup: Cleanup,
 }
 
-/// Removes every container of the node, even when a test fails.
+/// Removes every container of the node, and the secrets its agent kept on
+/// the tmpfs (`/dev/shm/corral-secrets-<env>-<node>`), even when a test
+/// fails.
 struct Cleanup {
     docker_host: String,
     node: String,
@@ -50,6 +52,8 @@ impl Drop for Cleanup {
                 .args(&ids)
                 .output();
         }
+        let secrets = format!("/dev/shm/corral-secrets-default-{}", self.node);
+        let _ = std::fs::remove_dir_all(secrets);
     }
 }
 
