@@ -39,13 +39,14 @@ pub fn public(mut raw: RawObject) -> RawObject {
     raw
 }
 
-fn decode_value(value: &str) -> Result<Vec<u8>, ApiError> {
+/// A value sent base64 in `field`, at most [`MAX_SECRET_BYTES`] decoded.
+pub(crate) fn decode_value(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
     let bytes = B64
         .decode(value.trim())
-        .map_err(|e| ApiError::invalid("value", format!("not base64: {e}")))?;
+        .map_err(|e| ApiError::invalid(field, format!("not base64: {e}")))?;
     if bytes.len() > MAX_SECRET_BYTES {
         return Err(ApiError::invalid(
-            "value",
+            field,
             format!(
                 "{} bytes is above the maximum of {MAX_SECRET_BYTES} bytes",
                 bytes.len()
@@ -77,6 +78,51 @@ fn sealed_secret(
             updated: state.clock.now_rfc3339(),
         },
     ))
+}
+
+/// Version 1 of secret `name` of `env`, sealed, as a new object.
+fn new_secret(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    value: &[u8],
+    labels: std::collections::BTreeMap<String, String>,
+) -> Result<RawObject, ApiError> {
+    let (spec, status) = sealed_secret(state, env, name, 1, value)?;
+    let mut secret: Secret = Object::new(Kind::Secret, env, name, spec);
+    secret.status = status;
+    secret.meta.uid = corral_controllers::new_uid();
+    secret.meta.created = state.clock.now_rfc3339();
+    secret.meta.generation = 1;
+    secret.meta.labels = labels;
+    secret
+        .to_raw()
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Stores `value` as the next version of existing secret `name`; answers
+/// the stored object and its version.
+async fn next_version(
+    state: &AppState,
+    admission: &Admission,
+    env: &str,
+    name: &str,
+    value: &[u8],
+) -> Result<(RawObject, u64), ApiError> {
+    let updated = admission
+        .edit::<SecretSpec, SecretStatus>(Kind::Secret, env, name, |secret| {
+            let version = secret.status.version + 1;
+            let (spec, status) = sealed_secret(state, env, name, version, value)?;
+            secret.spec = spec;
+            secret.status = status;
+            Ok(Edit::Write)
+        })
+        .await?;
+    let version = Object::<SecretSpec, SecretStatus>::from_raw(updated.clone())
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .status
+        .version;
+    Ok((updated, version))
 }
 
 pub async fn list(
@@ -120,17 +166,8 @@ pub async fn create(
             ));
         }
     }
-    let value = decode_value(&req.value)?;
-    let (spec, status) = sealed_secret(&state, &env, &req.name, 1, &value)?;
-    let mut secret: Secret = Object::new(Kind::Secret, &env, &req.name, spec);
-    secret.status = status;
-    secret.meta.uid = corral_controllers::new_uid();
-    secret.meta.created = state.clock.now_rfc3339();
-    secret.meta.generation = 1;
-    secret.meta.labels = req.labels;
-    let raw = secret
-        .to_raw()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let value = decode_value("value", &req.value)?;
+    let raw = new_secret(&state, &env, &req.name, &value, req.labels)?;
     let created = Admission::new(&state, &caller).create(raw).await;
     match created {
         Err(ApiError::Conflict(_)) => Err(ApiError::Conflict(format!(
@@ -161,21 +198,9 @@ pub async fn update(
             ),
         ));
     }
-    let value = decode_value(&req.value)?;
+    let value = decode_value("value", &req.value)?;
     let admission = Admission::new(&state, &caller);
-    let updated = admission
-        .edit::<SecretSpec, SecretStatus>(Kind::Secret, &env, &name, |secret| {
-            let version = secret.status.version + 1;
-            let (spec, status) = sealed_secret(&state, &env, &name, version, &value)?;
-            secret.spec = spec;
-            secret.status = status;
-            Ok(Edit::Write)
-        })
-        .await?;
-    let version = Object::<SecretSpec, SecretStatus>::from_raw(updated.clone())
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .status
-        .version;
+    let (updated, version) = next_version(&state, &admission, &env, &name, &value).await?;
     for service in services_mounting(&state, &env, &name).await? {
         admission
             .edit::<ServiceSpec, serde_json::Value>(Kind::Service, &env, &service, |svc| {
@@ -219,31 +244,12 @@ pub(crate) async fn store_value(
     labels: &std::collections::BTreeMap<String, String>,
 ) -> Result<u64, ApiError> {
     if find(state, env, name).await?.is_none() {
-        let (spec, status) = sealed_secret(state, env, name, 1, value)?;
-        let mut secret: Secret = Object::new(Kind::Secret, env, name, spec);
-        secret.status = status;
-        secret.meta.uid = corral_controllers::new_uid();
-        secret.meta.created = state.clock.now_rfc3339();
-        secret.meta.generation = 1;
-        secret.meta.labels = labels.clone();
-        let raw = secret
-            .to_raw()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        admission.create(raw).await?;
+        admission
+            .create(new_secret(state, env, name, value, labels.clone())?)
+            .await?;
         return Ok(1);
     }
-    let updated = admission
-        .edit::<SecretSpec, SecretStatus>(Kind::Secret, env, name, |secret| {
-            let version = secret.status.version + 1;
-            let (spec, status) = sealed_secret(state, env, name, version, value)?;
-            secret.spec = spec;
-            secret.status = status;
-            Ok(Edit::Write)
-        })
-        .await?;
-    Object::<SecretSpec, SecretStatus>::from_raw(updated)
-        .map(|s| s.status.version)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(next_version(state, admission, env, name, value).await?.1)
 }
 
 /// The services of `env` that mount secret `name`.

@@ -6,10 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use corral_compose::{Loaded, SecretSource, StackSecret};
-use corral_types::MAX_SECRET_BYTES;
 
 use crate::admission::Admission;
 use crate::error::ApiError;
@@ -34,20 +31,6 @@ pub struct SecretPlan {
     versions: BTreeMap<String, u64>,
     writes: Vec<Write>,
     stack: String,
-}
-
-fn decode(key: &str, value: &str) -> Result<Vec<u8>, ApiError> {
-    let field = format!("secrets.{key}");
-    let bytes = B64
-        .decode(value.trim())
-        .map_err(|e| ApiError::invalid(&field, format!("not base64: {e}")))?;
-    if bytes.len() > MAX_SECRET_BYTES {
-        return Err(ApiError::invalid(
-            field,
-            format!("larger than {MAX_SECRET_BYTES} bytes"),
-        ));
-    }
-    Ok(bytes)
 }
 
 fn missing_value(s: &StackSecret) -> String {
@@ -127,7 +110,7 @@ pub async fn plan(
                 msg
             }
             (_, Some(value), stored) => {
-                let value = decode(key, value)?;
+                let value = secrets::decode_value(&format!("secrets.{key}"), value)?;
                 let digest = state.sealer.digest(&value);
                 match stored {
                     Some(x) if x.status.digest == digest => {
