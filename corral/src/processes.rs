@@ -6,7 +6,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use corral_agent::{AgentOptions, run_agent};
-use corral_cli::{AgentArgs, RetentionArgs, ServerArgs, UpArgs, config, default_data_dir};
+use corral_cli::{AgentArgs, RetentionArgs, ServerArgs, TlsArgs, UpArgs, config, default_data_dir};
 use corral_engine::{ContainerEngine, DockerEngine};
 use corral_server::{ServerOptions, start};
 
@@ -32,6 +32,18 @@ fn retention(options: &mut ServerOptions, args: &RetentionArgs) {
     options.session_ttl_s = args.session_hours * 3600;
 }
 
+/// The server's certificate: the operator's own files, else the internal
+/// CA's, valid for the `--tls-san` names too.
+fn tls(options: &mut ServerOptions, args: &TlsArgs) {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        options.tls = corral_server::tls::TlsMode::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+    }
+    options.tls_names = args.tls_names.clone();
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn stop_signal() -> anyhow::Result<&'static str> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -50,8 +62,10 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
     options.controllers.reschedule_after = args.liveness.reschedule_after;
     options.default_network = args.default_network;
     retention(&mut options, &args.retention);
+    tls(&mut options, &args.tls);
     let server = start(options).await?;
     println!("corral server listening on {}", server.url);
+    println!("CA fingerprint {}", server.ca_fingerprint);
     print_credentials(&server, &data_dir);
     let sig = stop_signal().await?;
     tracing::info!("{sig}: stopping");
@@ -98,6 +112,7 @@ pub async fn agent(args: AgentArgs, environment: String) -> anyhow::Result<()> {
     options.address = args.address.clone();
     options.environment = environment;
     options.managed_network = !args.no_managed_network;
+    options.ca_fingerprint = args.ca_fingerprint.clone();
     let (stop, stopped) = watch::channel(false);
     let mut agent = tokio::spawn(run_agent(options, engine, stopped));
     tokio::select! {
@@ -114,7 +129,7 @@ pub async fn agent(args: AgentArgs, environment: String) -> anyhow::Result<()> {
 async fn embedded_registration_token(
     server: &corral_server::RunningServer,
 ) -> anyhow::Result<String> {
-    let client = corral_api::Client::new(&server.url, &server.admin_token)?;
+    let client = corral_api::Client::new(&server.url, &server.admin_token, &server.ca_pem)?;
     let created = client
         .create_registration_token(corral_types::DEFAULT_ENVIRONMENT, Some(600))
         .await
@@ -127,14 +142,18 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let engine = connect_engine(args.docker_host.as_deref()).await?;
     let mut server_options = ServerOptions::new(&args.listen, &data_dir);
     retention(&mut server_options, &args.retention);
+    tls(&mut server_options, &args.tls);
     let server = start(server_options).await?;
     let cfg = config::ClientConfig {
         url: server.url.clone(),
         token: server.admin_token.clone(),
+        ca_pem: server.ca_pem.clone(),
+        ca_fingerprint: server.ca_fingerprint.clone(),
     };
     let cfg_path = config::save(&cfg)?;
     println!("corral is up at {}", server.url);
     print_credentials(&server, &data_dir);
+    println!("CA fingerprint {}", server.ca_fingerprint);
     println!(
         "client config written to {} (try: corral node ls)",
         cfg_path.display()
@@ -145,6 +164,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let registration = embedded_registration_token(&server).await?;
     let mut options = AgentOptions::new(&server.url, &registration, &default_node_name());
     options.state_dir = Some(data_dir.join("agent"));
+    options.ca_pem = Some(server.ca_pem.clone());
     options.listen = args.agent_listen.clone();
     options.managed_network = !args.no_managed_network;
     let (stop, stopped) = watch::channel(false);

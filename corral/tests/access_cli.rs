@@ -26,13 +26,17 @@ impl Drop for Server {
 struct Person {
     config: PathBuf,
     url: String,
+    /// The server's CA fingerprint, checked on `corral login`.
+    fingerprint: String,
 }
 
 impl Person {
     fn new(root: &Path, name: &str, url: &str) -> Person {
+        let ca = std::fs::read_to_string(root.join("data/ca.pem")).unwrap();
         Person {
             config: root.join(format!("config-{name}")),
             url: url.to_string(),
+            fingerprint: corral_pki::fingerprint_of_pem(&ca).unwrap(),
         }
     }
 
@@ -89,7 +93,15 @@ impl Person {
 
     fn login(&self, user: &str, password: &str) {
         self.ok(
-            &["login", &self.url, "--username", user, "--password-stdin"],
+            &[
+                "login",
+                &self.url,
+                "--username",
+                user,
+                "--password-stdin",
+                "--ca-fingerprint",
+                &self.fingerprint,
+            ],
             Some(&format!("{password}\n")),
         );
     }
@@ -127,6 +139,8 @@ async fn teams_work_end_to_end_with_the_real_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let (_server, url) = start_server(&data);
+    let ca = std::fs::read_to_string(data.join("ca.pem")).unwrap();
+    let http = corral_api::Trust::pinned(&ca).http_client().unwrap();
     let password = std::fs::read_to_string(data.join("admin-password")).unwrap();
     let admin = Person::new(tmp.path(), "admin", &url);
     admin.login("admin", password.trim());
@@ -203,7 +217,15 @@ async fn teams_work_end_to_end_with_the_real_cli() {
     // A disabled directory user is told so.
     let carol = Person::new(tmp.path(), "carol", &url);
     let out = carol.run(
-        &["login", &url, "--username", "carol", "--password-stdin"],
+        &[
+            "login",
+            &url,
+            "--username",
+            "carol",
+            "--password-stdin",
+            "--ca-fingerprint",
+            &carol.fingerprint,
+        ],
         Some("carol-pw\n"),
     );
     assert!(!out.status.success());
@@ -212,7 +234,8 @@ async fn teams_work_end_to_end_with_the_real_cli() {
     // A read-only user's watch sees only its environment.
     let tess = Person::new(tmp.path(), "tess", &url);
     tess.login("tess", "tess-password");
-    let watch = reqwest::Client::new()
+    let watch = http
+        .clone()
         .get(format!("{url}/v1/watch"))
         .bearer_auth(tess.token())
         .send()
@@ -258,10 +281,14 @@ async fn teams_work_end_to_end_with_the_real_cli() {
         .nth(1)
         .unwrap()
         .to_string();
-    let registered: Value = reqwest::Client::new()
+    let registered: Value = http
+        .clone()
         .post(format!("{url}/v1/register"))
         .bearer_auth(&registration)
-        .json(&serde_json::json!({"node": "n9"}))
+        .json(&serde_json::json!({
+            "node": "n9",
+            "csr_pem": corral_pki::NodeKey::generate().unwrap().csr_pem("n9").unwrap(),
+        }))
         .send()
         .await
         .unwrap()
@@ -276,12 +303,15 @@ async fn teams_work_end_to_end_with_the_real_cli() {
         ])
         .env("CORRAL_URL", &url)
         .env("CORRAL_TOKEN", &credential)
+        .env("CORRAL_CA_FILE", data.join("ca.pem"))
         .env("XDG_CONFIG_HOME", tmp.path().join("config-node"))
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("node credential may not"), "{err}");
+    // Its credential is bound to the node's client certificate, which the
+    // CLI does not hold: refused before any rule is looked at.
+    assert!(err.contains("client certificate"), "{err}");
 
     // The audit log names each of these.
     let audit = admin.ok(&["audit", "ls", "-o", "json"], None);
@@ -302,7 +332,7 @@ async fn teams_work_end_to_end_with_the_real_cli() {
         "{audit}"
     );
     assert!(
-        has("node:dev/n9", 403, "POST /v1/environments/{env}/services"),
+        has("node:dev/n9", 401, "POST /v1/environments/{env}/services"),
         "{audit}"
     );
     assert!(has("alice", 200, "POST /v1/login"), "{audit}");
@@ -315,7 +345,8 @@ async fn teams_work_end_to_end_with_the_real_cli() {
     // Logging out ends the session on the server.
     let before = dana.token();
     dana.ok(&["logout"], None);
-    let out = reqwest::Client::new()
+    let out = http
+        .clone()
         .get(format!("{url}/v1/whoami"))
         .bearer_auth(before)
         .send()

@@ -169,6 +169,7 @@ async fn a_wrong_token_is_refused_with_a_clear_error() {
         .args(["node", "ls"])
         .env("CORRAL_URL", c.url())
         .env("CORRAL_TOKEN", "wrong")
+        .env("CORRAL_CA_FILE", c.data_dir.join("ca.pem"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -62,6 +62,7 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
         .args(["host", "add-command", "--ttl", "1h"])
         .env("CORRAL_URL", &url)
         .env("CORRAL_TOKEN", &token)
+        .env("CORRAL_CA_FILE", data.join("ca.pem"))
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&add.stdout).to_string();
@@ -76,6 +77,12 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
         .nth(1)
         .unwrap_or_else(|| panic!("no token in {printed}"))
         .to_string();
+    let fingerprint = printed
+        .split_whitespace()
+        .skip_while(|w| *w != "--ca-fingerprint")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no CA fingerprint in {printed}"))
+        .to_string();
     for (name, zone) in [("ra-node1", "a"), ("ra-node2", "b")] {
         let agent = corral()
             .args([
@@ -84,6 +91,8 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
                 &url,
                 "--registration-token",
                 &registration,
+                "--ca-fingerprint",
+                &fingerprint,
                 "--state-dir",
                 tmp.path().join(name).to_str().unwrap(),
                 "--name",
@@ -106,6 +115,7 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
             .args(args)
             .env("CORRAL_URL", &url)
             .env("CORRAL_TOKEN", &token)
+            .env("CORRAL_CA_FILE", data.join("ca.pem"))
             .output()
             .unwrap()
     };
@@ -205,6 +215,7 @@ async fn removing_an_environment_stops_its_containers_and_revokes_its_hosts() {
             .args(args)
             .env("CORRAL_URL", &url)
             .env("CORRAL_TOKEN", &token)
+            .env("CORRAL_CA_FILE", data.join("ca.pem"))
             .output()
             .unwrap()
     };
@@ -226,6 +237,12 @@ async fn removing_an_environment_stops_its_containers_and_revokes_its_hosts() {
         .nth(1)
         .unwrap()
         .to_string();
+    let fingerprint = add
+        .split_whitespace()
+        .skip_while(|w| *w != "--ca-fingerprint")
+        .nth(1)
+        .unwrap()
+        .to_string();
     let agent = corral()
         .args([
             "agent",
@@ -233,6 +250,8 @@ async fn removing_an_environment_stops_its_containers_and_revokes_its_hosts() {
             &url,
             "--registration-token",
             &registration,
+            "--ca-fingerprint",
+            &fingerprint,
         ])
         .args(["--name", "rm-node1", "--listen", "127.0.0.1:0"])
         .arg("--state-dir")

@@ -59,8 +59,8 @@ async fn a_small_scale_run_places_everything_and_breaks_no_rule() {
     // deploy does with the default cap.
     options.controllers.max_creates_per_pass = 150;
     let server = start(options).await.unwrap();
-    let client = Client::new(&server.url, &server.admin_token).unwrap();
-    let mut nodes = SimNodes::start(&server.url, &server.admin_token, 0, NODES);
+    let client = Client::new(&server.url, &server.admin_token, &server.ca_pem).unwrap();
+    let mut nodes = SimNodes::start(&server.url, &server.admin_token, &server.ca_pem, 0, NODES);
     wait_until("the simulated nodes to be active", || async {
         let list = client.nodes(ENV).await.map_err(|e| e.to_string())?;
         let active = list

@@ -82,7 +82,7 @@ fn service_containers(host: &Host, service: &str) -> usize {
 async fn replicas_spread_across_testbed_hosts_and_cut_or_killed_hosts_disconnect() {
     let (bed, mut down) = bring_up("test-faults", 2).await;
     let (h1, h2) = (bed.host(1).unwrap(), bed.host(2).unwrap());
-    let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
+    let client = common::testbed::client_of(&bed);
 
     // Both nodes join from their own namespace, so they report its address.
     for host in [&h1, &h2] {
@@ -222,7 +222,7 @@ async fn replicas_spread_across_testbed_hosts_and_cut_or_killed_hosts_disconnect
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_replicas_of_a_dead_host_are_rescheduled_on_live_hosts() {
     let (bed, mut down) = bring_up("test-reschedule", 3).await;
-    let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
+    let client = common::testbed::client_of(&bed);
     for name in ["h1", "h2", "h3"] {
         wait_node(&client, name, NodeState::Active, Duration::from_secs(30)).await;
     }

@@ -29,7 +29,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 async fn bring_up(name: &'static str) -> (Testbed, Client, Down) {
     let (bed, down) = common::testbed::bring_up(name, 3).await;
-    let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
+    let client = common::testbed::client_of(&bed);
     for name in ["h1", "h2", "h3"] {
         wait_node(&client, name, NodeState::Active).await;
     }
@@ -223,6 +223,7 @@ async fn a_drained_node_empties_while_its_services_stay_at_scale() {
             .args(args)
             .env("CORRAL_URL", bed.server_url())
             .env("CORRAL_TOKEN", bed.token().unwrap())
+            .env("CORRAL_CA_FILE", bed.root().join("server/ca.pem"))
             .output()
             .unwrap()
     };

@@ -135,7 +135,7 @@ async fn answers(addr: String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_network_spans_hosts_and_isolates_environments() {
     let (bed, _down) = bring_up("test-network", 3).await;
-    let client = Client::new(bed.server_url(), &bed.token().unwrap()).unwrap();
+    let client = common::testbed::client_of(&bed);
     let nodes = slices(&client, "default", &["h1", "h2", "h3"]).await;
     let range: Ipv4Cidr = "10.42.0.0/16".parse().unwrap();
     let mut distinct: Vec<Ipv4Cidr> = nodes.iter().map(|(_, s)| *s).collect();

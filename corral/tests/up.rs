@@ -108,7 +108,7 @@ async fn up_writes_the_client_config_stops_on_sigterm_and_adopts_on_restart() {
         .output();
 
     let mut up = start_up(&data, &config, &engine.docker_host);
-    assert!(up.url.starts_with("http://127.0.0.1:"));
+    assert!(up.url.starts_with("https://127.0.0.1:"));
     let saved = std::fs::read_to_string(config.join("corral/config.json")).unwrap();
     assert!(saved.contains(&up.url));
     let out = cli(

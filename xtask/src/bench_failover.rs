@@ -75,7 +75,11 @@ pub fn bench_failover(args: &FailoverArgs) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!(e.chain()))?;
     let token = bed.token().map_err(|e| anyhow::anyhow!(e.chain()))?;
-    let client = Client::new(bed.server_url(), &token)?;
+    let client = Client::new(
+        bed.server_url(),
+        &token,
+        &bed.ca_pem().map_err(|e| anyhow::anyhow!(e.chain()))?,
+    )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -182,7 +182,7 @@ fn server_and_agent(bed: &Bed<'_>) -> anyhow::Result<Vec<Row>> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     eprintln!("==> corral server (state in {})", dir.display());
     let server = ServerChild::start(bed.binary, &dir, 4096)?;
-    let client = Client::new(&server.url, &server.token)?;
+    let client = Client::new(&server.url, &server.token, &server.ca_pem)?;
     wait_for("the server's API", TIMEOUT, POLL, || {
         let doc: serde_json::Value = bed.runtime.block_on(client.get_path("/openapi.json"))?;
         Ok(doc.is_object().then_some(()))
@@ -200,6 +200,10 @@ fn server_and_agent(bed: &Bed<'_>) -> anyhow::Result<Vec<Row>> {
     command
         .args(["agent", "--server", &server.url])
         .args(["--registration-token", &registration])
+        .args([
+            "--ca-fingerprint",
+            &corral_pki::fingerprint_of_pem(&server.ca_pem)?,
+        ])
         .arg("--state-dir")
         .arg(dir.join("agent-state"))
         .args(["--name", AGENT_NODE, "--listen", "127.0.0.1:0"])
@@ -210,7 +214,8 @@ fn server_and_agent(bed: &Bed<'_>) -> anyhow::Result<Vec<Row>> {
     let agent_proc = Proc::new("corral agent", agent.pid);
     rows.extend(bed.sample("idle, joined", &[&agent_proc, &server_proc])?);
     let phase = format!("{} instances running", bed.instances);
-    run_workload(bed, &client, &server.url, &server.token)?;
+    let ca_file = server.data_dir.join("ca.pem");
+    run_workload(bed, &client, &server.url, &server.token, &ca_file)?;
     rows.extend(bed.sample(&phase, &[&agent_proc, &server_proc])?);
     remove_workload(bed, &client)?;
     agent.stop()?;
@@ -242,12 +247,15 @@ fn up(bed: &Bed<'_>) -> anyhow::Result<Vec<Row>> {
         .with_context(|| format!("cannot read {}", token_path.display()))?
         .trim()
         .to_owned();
-    let client = Client::new(&url, &token)?;
+    let ca_path = data.join("ca.pem");
+    let ca_pem = std::fs::read_to_string(&ca_path)
+        .with_context(|| format!("cannot read {}", ca_path.display()))?;
+    let client = Client::new(&url, &token, &ca_pem)?;
     wait_for_node(bed, &client, None)?;
     let up_proc = Proc::new("corral up", up.pid);
     let mut rows = bed.sample("idle, its node active", &[&up_proc])?;
     let phase = format!("{} instances running", bed.instances);
-    run_workload(bed, &client, &url, &token)?;
+    run_workload(bed, &client, &url, &token, &ca_path)?;
     rows.extend(bed.sample(&phase, &[&up_proc])?);
     remove_workload(bed, &client)?;
     up.stop()?;
@@ -268,7 +276,13 @@ fn wait_for_node(bed: &Bed<'_>, client: &Client, name: Option<&str>) -> anyhow::
 
 /// `corral service create footprint --image corral-whoami --scale N` (the
 /// CLI, as a user would) and waits until N instances run.
-fn run_workload(bed: &Bed<'_>, client: &Client, url: &str, token: &str) -> anyhow::Result<()> {
+fn run_workload(
+    bed: &Bed<'_>,
+    client: &Client,
+    url: &str,
+    token: &str,
+    ca_file: &Path,
+) -> anyhow::Result<()> {
     eprintln!("==> {} instances of {WHOAMI_IMAGE}", bed.instances);
     let scale = bed.instances.to_string();
     let output = Command::new(bed.binary)
@@ -276,6 +290,7 @@ fn run_workload(bed: &Bed<'_>, client: &Client, url: &str, token: &str) -> anyho
         .args(["--scale", &scale])
         .env("CORRAL_URL", url)
         .env("CORRAL_TOKEN", token)
+        .env("CORRAL_CA_FILE", ca_file)
         .stdin(Stdio::null())
         .output()
         .context("cannot run corral service create")?;

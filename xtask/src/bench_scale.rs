@@ -192,7 +192,7 @@ async fn run_on(
     plans: &[ServicePlan],
     server: &mut ServerChild,
 ) -> anyhow::Result<ScaleReport> {
-    let client = Client::new(&server.url, &server.token)?;
+    let client = Client::new(&server.url, &server.token, &server.ca_pem)?;
     let mut report = ScaleReport {
         nodes: options.nodes,
         instances: expected_total(plans),
@@ -220,7 +220,7 @@ async fn run_on(
 
 /// Starts the agents in batches of `start_batch`, 200 ms apart.
 async fn start_nodes(options: &ScaleOptions, server: &ServerChild) -> SimNodes {
-    let mut all = SimNodes::start(&server.url, &server.token, 0, 0);
+    let mut all = SimNodes::start(&server.url, &server.token, &server.ca_pem, 0, 0);
     let mut first = 0;
     while first < options.nodes {
         let count = options.start_batch.min(options.nodes - first);

@@ -17,6 +17,7 @@ use crate::bench_scale_mix::{NODE_CPU_MILLIS, NODE_MEMORY_BYTES, node_labels, no
 pub struct SimNodes {
     url: String,
     token: String,
+    ca_pem: String,
     stop: watch::Sender<bool>,
     stopped: watch::Receiver<bool>,
     agents: JoinSet<(usize, anyhow::Result<()>)>,
@@ -27,12 +28,14 @@ pub struct SimNodes {
 }
 
 impl SimNodes {
-    /// Starts nodes `first..first + count` against the server at `url`.
-    pub fn start(url: &str, token: &str, first: usize, count: usize) -> SimNodes {
+    /// Starts nodes `first..first + count` against the server at `url`,
+    /// whose CA is `ca_pem`.
+    pub fn start(url: &str, token: &str, ca_pem: &str, first: usize, count: usize) -> SimNodes {
         let (stop, stopped) = watch::channel(false);
         let mut nodes = SimNodes {
             url: url.to_string(),
             token: token.to_string(),
+            ca_pem: ca_pem.to_string(),
             stop,
             stopped,
             agents: JoinSet::new(),
@@ -67,6 +70,7 @@ impl SimNodes {
     fn spawn_agent(&mut self, i: usize) {
         let name = node_name(i);
         let mut options = AgentOptions::new(&self.url, &self.token, &name);
+        options.ca_pem = Some(self.ca_pem.clone());
         options.labels = node_labels(i);
         options.listen = "127.0.0.1:0".to_string();
         options.address = Some("127.0.0.1".to_string());

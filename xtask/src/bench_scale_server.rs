@@ -22,6 +22,8 @@ pub struct ServerChild {
     pub pid: u32,
     pub url: String,
     pub token: String,
+    /// The server's CA (`<data dir>/ca.pem`).
+    pub ca_pem: String,
     pub data_dir: PathBuf,
     pub log: PathBuf,
 }
@@ -73,10 +75,14 @@ impl ServerChild {
             pid,
             url: String::new(),
             token: String::new(),
+            ca_pem: String::new(),
             data_dir,
             log,
         };
         server.url = server.wait_for_url(&rx)?;
+        let ca_path = server.data_dir.join("ca.pem");
+        server.ca_pem = std::fs::read_to_string(&ca_path)
+            .with_context(|| format!("cannot read {}", ca_path.display()))?;
         let token_path = server.data_dir.join("admin-token");
         server.token = std::fs::read_to_string(&token_path)
             .with_context(|| format!("cannot read {}", token_path.display()))?

@@ -74,7 +74,7 @@ pub fn bench_secrets(args: &SecretsArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let client = Client::new(&up.url, &up.token)?;
+    let client = Client::new(&up.url, &up.token, &up.ca_pem)?;
     let bed = Bed {
         runtime: &runtime,
         client: &client,

@@ -94,7 +94,7 @@ fn bench_on(engine: &PrivateEngine, docker: &Docker, args: &StartArgs) -> anyhow
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
-    let client = Client::new(&up.url, &up.token)?;
+    let client = Client::new(&up.url, &up.token, &up.ca_pem)?;
     let bed = Bed {
         runtime: &runtime,
         client: &client,

@@ -67,6 +67,9 @@ pub struct CorralUp {
     pub binary: PathBuf,
     pub url: String,
     pub token: String,
+    /// The CA the client config pins.
+    pub ca_pem: String,
+    config_home: Option<PathBuf>,
 }
 
 impl CorralUp {
@@ -98,10 +101,12 @@ impl CorralUp {
             binary: options.binary.clone(),
             url: String::new(),
             token: String::new(),
+            ca_pem: String::new(),
+            config_home: options.config_home.clone(),
         };
         up.url = up.wait_for_url(&rx)?;
         let config = config_path(options.config_home.as_deref());
-        up.token = read_token(&config, &up.url)?;
+        (up.token, up.ca_pem) = read_token(&config, &up.url)?;
         Ok(up)
     }
 
@@ -155,6 +160,10 @@ impl CorralUp {
             .env("CORRAL_URL", &self.url)
             .env("CORRAL_TOKEN", &self.token)
             .stdin(Stdio::null());
+        // The config `corral up` wrote pins the CA for this URL.
+        if let Some(dir) = &self.config_home {
+            command.env("XDG_CONFIG_HOME", dir);
+        }
         command
     }
 
@@ -226,8 +235,8 @@ pub fn config_path(config_home: Option<&Path>) -> PathBuf {
     base.join("corral/config.json")
 }
 
-/// The token in the client config at `path`, which must name `url`.
-fn read_token(path: &Path, url: &str) -> anyhow::Result<String> {
+/// The token and the CA in the client config at `path`, which must name `url`.
+fn read_token(path: &Path, url: &str) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the client config {}", path.display()))?;
     let config: serde_json::Value = serde_json::from_str(&text)
@@ -239,11 +248,14 @@ fn read_token(path: &Path, url: &str) -> anyhow::Result<String> {
             path.display()
         );
     }
-    config
-        .get("token")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-        .with_context(|| format!("no token in {}", path.display()))
+    let field = |name: &str| {
+        config
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("no {name} in {}", path.display()))
+    };
+    Ok((field("token")?, field("ca_pem")?))
 }
 
 /// Polls `check` every `every` until it yields a value or `timeout` passes.
@@ -287,9 +299,16 @@ mod tests {
     fn read_token_checks_the_url() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
-        std::fs::write(&path, r#"{"url":"http://127.0.0.1:1","token":"t"}"#).unwrap();
-        assert_eq!(read_token(&path, "http://127.0.0.1:1").unwrap(), "t");
-        assert!(read_token(&path, "http://127.0.0.1:2").is_err());
+        std::fs::write(
+            &path,
+            r#"{"url":"https://127.0.0.1:1","token":"t","ca_pem":"c"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            read_token(&path, "https://127.0.0.1:1").unwrap(),
+            ("t".to_string(), "c".to_string())
+        );
+        assert!(read_token(&path, "https://127.0.0.1:2").is_err());
     }
 
     #[test]

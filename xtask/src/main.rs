@@ -109,6 +109,10 @@ enum Bench {
     /// and the time of one argon2id hash (`cargo bench -p corral-server
     /// --bench auth`).
     Auth,
+    /// What TLS costs the API: GET services over HTTPS and over plain
+    /// HTTP, side by side, keep-alive and a connection per request (`cargo
+    /// bench -p corral-server --bench tls`).
+    Tls,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,7 +157,8 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Lb(args),
         } => bench_lb::bench_lb(&args),
-        Task::Bench { bench: Bench::Auth } => bench_auth(),
+        Task::Bench { bench: Bench::Auth } => server_bench("auth"),
+        Task::Bench { bench: Bench::Tls } => server_bench("tls"),
         Task::Fuzz(args) => fuzz::fuzz(&args),
         Task::Testbed(args) => testbed::testbed(&args),
     };
@@ -166,14 +171,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// `cargo xtask bench auth`: the server's own benchmark, in release.
-fn bench_auth() -> anyhow::Result<()> {
+/// `cargo xtask bench auth|tls`: one of the server's own benchmarks, in release.
+fn server_bench(name: &str) -> anyhow::Result<()> {
     let status = Command::new(env!("CARGO"))
-        .args(["bench", "-p", "corral-server", "--bench", "auth"])
+        .args(["bench", "-p", "corral-server", "--bench", name])
         .status()
         .context("cannot run cargo bench")?;
     if !status.success() {
-        bail!("cargo bench -p corral-server --bench auth failed ({status})");
+        bail!("cargo bench -p corral-server --bench {name} failed ({status})");
     }
     Ok(())
 }

@@ -108,7 +108,8 @@ fn up(root: &std::path::Path, hosts: usize, release: bool) -> anyhow::Result<()>
         })?;
     let built = started.elapsed();
     let token = bed.token().map_err(|e| anyhow::anyhow!(e.chain()))?;
-    let nodes = runtime()?.block_on(wait_all_active(bed.server_url(), &token, hosts))?;
+    let ca = bed.ca_pem().map_err(|e| anyhow::anyhow!(e.chain()))?;
+    let nodes = runtime()?.block_on(wait_all_active(bed.server_url(), &token, &ca, hosts))?;
     eprintln!(
         "==> test bed up in {:.1}s (hosts built in {:.1}s, every node active {:.1}s later)",
         started.elapsed().as_secs_f64(),
@@ -121,8 +122,9 @@ fn up(root: &std::path::Path, hosts: usize, release: bool) -> anyhow::Result<()>
     println!("token   {token}");
     println!();
     println!(
-        "export CORRAL_URL={} CORRAL_TOKEN={token}",
-        bed.server_url()
+        "export CORRAL_URL={} CORRAL_TOKEN={token} CORRAL_CA_FILE={}",
+        bed.server_url(),
+        bed.root().join("server/ca.pem").display()
     );
     println!("corral node ls");
     println!("corral service create web --image corral-whoami --scale {hosts}");
@@ -145,9 +147,9 @@ fn status(root: &std::path::Path) -> anyhow::Result<()> {
             "not running"
         }
     );
-    let nodes = match bed.token() {
-        Ok(token) if bed.server_running() => runtime()?
-            .block_on(fetch_nodes(bed.server_url(), &token))
+    let nodes = match bed.token().and_then(|t| Ok((t, bed.ca_pem()?))) {
+        Ok((token, ca)) if bed.server_running() => runtime()?
+            .block_on(fetch_nodes(bed.server_url(), &token, &ca))
             .unwrap_or_else(|e| {
                 eprintln!("cannot list the nodes: {e:#}");
                 Vec::new()
@@ -234,8 +236,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn fetch_nodes(url: &str, token: &str) -> anyhow::Result<Vec<Node>> {
-    let client = Client::new(url, token).with_context(|| format!("bad server url {url}"))?;
+async fn fetch_nodes(url: &str, token: &str, ca_pem: &str) -> anyhow::Result<Vec<Node>> {
+    let client =
+        Client::new(url, token, ca_pem).with_context(|| format!("bad server url {url}"))?;
     let nodes = client
         .nodes("default")
         .await
@@ -244,10 +247,15 @@ async fn fetch_nodes(url: &str, token: &str) -> anyhow::Result<Vec<Node>> {
 }
 
 /// Polls the nodes until `hosts` of them are `active`.
-async fn wait_all_active(url: &str, token: &str, hosts: usize) -> anyhow::Result<Vec<Node>> {
+async fn wait_all_active(
+    url: &str,
+    token: &str,
+    ca_pem: &str,
+    hosts: usize,
+) -> anyhow::Result<Vec<Node>> {
     let deadline = Instant::now() + NODES_ACTIVE_TIMEOUT;
     loop {
-        let last = fetch_nodes(url, token).await;
+        let last = fetch_nodes(url, token, ca_pem).await;
         if let Ok(nodes) = &last
             && nodes
                 .iter()

@@ -92,7 +92,7 @@ impl Cluster {
         });
         let mut cluster = Cluster {
             server: None,
-            client: Client::new("http://127.0.0.1:1", "x").unwrap(),
+            client: Client::with_trust("http://127.0.0.1:1", "x", Default::default()).unwrap(),
             docker_host: engine.docker_host.clone(),
             node: node.to_string(),
             data_dir,
@@ -108,11 +108,12 @@ impl Cluster {
         let server = start(ServerOptions::new("127.0.0.1:0", &self.data_dir))
             .await
             .unwrap();
-        self.client = Client::new(&server.url, &server.admin_token).unwrap();
+        self.client = Client::new(&server.url, &server.admin_token, &server.ca_pem).unwrap();
         let engine = DockerEngine::connect(Some(&self.docker_host))
             .await
             .unwrap();
         let mut options = AgentOptions::new(&server.url, &server.admin_token, &self.node);
+        options.ca_pem = Some(server.ca_pem.clone());
         options.listen = "127.0.0.1:0".into();
         // Tests share the machine's network namespace: the managed network
         // is tested on the multi-host test bed (testbed_*.rs).
@@ -256,6 +257,7 @@ impl Cluster {
             .args(args)
             .env("CORRAL_URL", self.url())
             .env("CORRAL_TOKEN", self.token())
+            .env("CORRAL_CA_FILE", self.data_dir.join("ca.pem"))
             .env("XDG_CONFIG_HOME", self._tmp.path().join("config"))
             .envs(vars.iter().copied())
             .output()

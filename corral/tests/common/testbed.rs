@@ -62,7 +62,12 @@ pub async fn bring_up(name: &'static str, hosts: usize) -> (Testbed, Down) {
 
 /// The admin client of the test bed's server.
 pub fn client_of(bed: &Testbed) -> Client {
-    Client::new(bed.server_url(), &bed.token().unwrap()).unwrap()
+    Client::new(
+        bed.server_url(),
+        &bed.token().unwrap(),
+        &bed.ca_pem().unwrap(),
+    )
+    .unwrap()
 }
 
 /// Waits until node `name` of `env` is in `state`.

@@ -1,6 +1,7 @@
-//! The agent's own HTTP endpoint: the server fetches container logs here.
-//! It needs the key the server presents (given to the agent when it
-//! registered), and serves only
+//! The agent's own endpoint: the server fetches container logs here. Over
+//! HTTPS (with the node's certificate, requiring a client certificate of
+//! the CA) once the node has a certificate; it needs the key the server
+//! presents (given to the agent when it registered), and serves only
 //! containers Corral made.
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ const MAX_CONNECTIONS: usize = 1_024;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let app = Router::new()
@@ -40,7 +42,10 @@ pub async fn serve(
         max_connections: MAX_CONNECTIONS,
         ..corral_serve::Limits::default()
     };
-    corral_serve::serve(listener, app, limits, stop).await;
+    match tls {
+        Some(tls) => corral_serve::serve_tls(listener, app, limits, tls, stop).await,
+        None => corral_serve::serve(listener, app, limits, stop).await,
+    }
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {

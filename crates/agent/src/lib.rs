@@ -55,6 +55,12 @@ pub use plan::{NodeFacts, SidekickLaunch, Step, plan_node};
 #[derive(Debug, Clone)]
 pub struct AgentOptions {
     pub server_url: String,
+    /// The CA the server's certificate must chain to (PEM), when known
+    /// (`corral up` runs both); else read from the server on first contact
+    /// and checked against [`AgentOptions::ca_fingerprint`].
+    pub ca_pem: Option<String>,
+    /// The CA's fingerprint (`corral host add-command` prints it).
+    pub ca_fingerprint: Option<String>,
     /// What the agent registers with when it has no credential yet (a
     /// registration token; an admin's credential in tests and benchmarks).
     pub token: String,
@@ -83,6 +89,8 @@ impl AgentOptions {
     pub fn new(server_url: &str, token: &str, name: &str) -> Self {
         AgentOptions {
             server_url: server_url.to_string(),
+            ca_pem: None,
+            ca_fingerprint: None,
             token: token.to_string(),
             state_dir: None,
             name: name.to_string(),
@@ -131,7 +139,7 @@ pub async fn run_agent(
     // From here on the agent acts as its node, in the environment its
     // credential is bound to.
     options.environment = identity.environment.clone();
-    let client = Client::new(&options.server_url, &identity.credential)?;
+    let client = Client::with_trust(&options.server_url, &identity.credential, identity.trust())?;
     let info = engine
         .info()
         .await
@@ -144,7 +152,25 @@ pub async fn run_agent(
         Some(a) => a.clone(),
         None => detect_address(local, &options.server_url),
     };
-    let agent_url = format!("http://{address}:{}", local.port());
+    // With a node certificate the endpoint serves HTTPS with it, and takes
+    // only clients with a certificate of the CA (the server, which also
+    // presents the endpoint key and pins this node's certificate).
+    let endpoint_tls = if identity.certificate_pem.is_empty() {
+        None
+    } else {
+        Some(corral_pki::tls::server_config_with(
+            &identity.certificate_pem,
+            &identity.key_pem,
+            &identity.ca_pem,
+            corral_pki::tls::ClientAuth::Required,
+        )?)
+    };
+    let scheme = if endpoint_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let agent_url = format!("{scheme}://{address}:{}", local.port());
     let (overlay_tx, overlay_rx) = watch::channel(None);
     let view = if options.env_view {
         corral_netview::follow_environment(
@@ -173,7 +199,12 @@ pub async fn run_agent(
         balancers: balancers::Balancers::default(),
         endpoint_key: identity.endpoint_key,
     });
-    let endpoint = tokio::spawn(endpoint::serve(listener, shared.clone(), shutdown.clone()));
+    let endpoint = tokio::spawn(endpoint::serve(
+        listener,
+        shared.clone(),
+        endpoint_tls,
+        shutdown.clone(),
+    ));
     join::join_until_accepted(&shared, &info, &address, &agent_url, &mut shutdown).await;
     // The managed network first, so the first containers join it (bounded:
     // a server that does not answer does not hold the agent back).

@@ -4,6 +4,16 @@
 //! /v1/register`), and keeps it in its state directory (mode 0600); from
 //! then on it acts as that node only, and the token it was given is no
 //! longer needed.
+//!
+//! TLS: the CA is pinned before anything is sent. `corral up` hands it
+//! over; a remote agent reads it from the server on first contact and
+//! checks its fingerprint (`--ca-fingerprint`, printed by `corral host
+//! add-command`), so a token never goes to a server that is not the one
+//! meant. The agent makes its node's key, sends a signing request with the
+//! registration, and from then on presents the certificate it got (mutual
+//! TLS); the server takes the node's credential only with it. The
+//! certificate is renewed at start when less than a third of its life is
+//! left.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -28,6 +38,83 @@ pub struct Identity {
     pub credential: String,
     /// What the server presents to this agent's own endpoint.
     pub endpoint_key: String,
+    /// The CA pinned for the server (PEM; empty for a plain-HTTP server).
+    #[serde(default)]
+    pub ca_pem: String,
+    /// The node's client certificate and the CA's (PEM).
+    #[serde(default)]
+    pub certificate_pem: String,
+    /// The node's private key (PEM).
+    #[serde(default)]
+    pub key_pem: String,
+}
+
+impl Identity {
+    /// The TLS side of the agent's client: the pinned CA and the node's
+    /// certificate.
+    pub fn trust(&self) -> corral_api::Trust {
+        if self.ca_pem.is_empty() {
+            return corral_api::Trust::default();
+        }
+        let trust = corral_api::Trust::pinned(&self.ca_pem);
+        if self.certificate_pem.is_empty() {
+            trust
+        } else {
+            trust.with_identity(&self.certificate_pem, &self.key_pem)
+        }
+    }
+}
+
+/// The CA to pin for `options.server_url`: the one given, else the one the
+/// server presents if its fingerprint is the expected one. `None` for a
+/// plain `http://` server.
+async fn pinned_ca(options: &AgentOptions) -> anyhow::Result<Option<String>> {
+    if let Some(ca) = &options.ca_pem {
+        return Ok(Some(ca.clone()));
+    }
+    if !options.server_url.starts_with("https://") {
+        return Ok(None);
+    }
+    let Some(expected) = &options.ca_fingerprint else {
+        anyhow::bail!(
+            "--ca-fingerprint is required to trust {} on first contact (corral host add-command prints it)",
+            options.server_url
+        );
+    };
+    let expected = corral_pki::normalize_fingerprint(expected)
+        .map_err(|e| anyhow::anyhow!("--ca-fingerprint: {e}"))?;
+    let presented =
+        corral_pki::first_contact::fetch_ca(&options.server_url, Some(&expected)).await?;
+    Ok(Some(presented.ca_pem))
+}
+
+/// Whether a node certificate (PEM) should be renewed now: less than a
+/// third of its life left, or unreadable.
+fn renewal_due(certificate_pem: &str) -> bool {
+    let Ok(expires) = corral_pki::expires_of_pem(certificate_pem) else {
+        return true;
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let third = i64::try_from(corral_pki::NODE_CERT_VALIDITY.as_secs() / 3).unwrap_or(i64::MAX);
+    expires - now < third
+}
+
+/// A new client certificate for the identity's node, with a new key.
+async fn renew_certificate(id: &mut Identity) -> anyhow::Result<()> {
+    let key = corral_pki::NodeKey::generate()?;
+    let csr_pem = key.csr_pem(&id.node)?;
+    let client = Client::with_trust(&id.server, &id.credential, id.trust())?;
+    let answer = client
+        .renew_node_certificate(
+            &id.environment,
+            &id.node,
+            &corral_api::CertificateRequest { csr_pem },
+        )
+        .await
+        .with_context(|| format!("renewing the client certificate of node {}", id.node))?;
+    id.certificate_pem = answer.certificate_pem;
+    id.key_pem = key.key_pem();
+    Ok(())
 }
 
 const FILE: &str = "credential.json";
@@ -84,7 +171,7 @@ pub async fn identity(
     shutdown: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<Option<Identity>> {
     if let Some(dir) = &options.state_dir
-        && let Some(id) = load(dir, &options.server_url, &options.name)?
+        && let Some(mut id) = load(dir, &options.server_url, &options.name)?
     {
         tracing::info!(
             "node {}/{}: using the credential in {}",
@@ -92,6 +179,18 @@ pub async fn identity(
             id.node,
             dir.display()
         );
+        if id.ca_pem.is_empty() && options.server_url.starts_with("https://") {
+            id.ca_pem = pinned_ca(options).await?.unwrap_or_default();
+        }
+        if !id.ca_pem.is_empty() && renewal_due(&id.certificate_pem) {
+            renew_certificate(&mut id).await?;
+            save(dir, &id)?;
+            tracing::info!(
+                "node {}/{}: new client certificate",
+                id.environment,
+                id.node
+            );
+        }
         return Ok(Some(id));
     }
     if options.token.is_empty() {
@@ -99,7 +198,18 @@ pub async fn identity(
             "this agent has no credential yet: give it a registration token (corral host add-command prints the line)"
         );
     }
-    let client = Client::new(&options.server_url, &options.token)?;
+    let ca_pem = pinned_ca(options).await?;
+    let trust = ca_pem
+        .as_deref()
+        .map(corral_api::Trust::pinned)
+        .unwrap_or_default();
+    let client = Client::with_trust(&options.server_url, &options.token, trust)?;
+    let key = corral_pki::NodeKey::generate()?;
+    let csr_pem = if ca_pem.is_some() {
+        key.csr_pem(&options.name)?
+    } else {
+        String::new()
+    };
     // A registration token names its environment; anything else that may
     // register (an admin's credential) needs one given.
     let environment = if options.token.starts_with("crl_r_") {
@@ -110,6 +220,7 @@ pub async fn identity(
     let req = RegisterRequest {
         node: options.name.clone(),
         environment,
+        csr_pem,
     };
     loop {
         match client.register(&req).await {
@@ -120,6 +231,13 @@ pub async fn identity(
                     node: answer.node,
                     credential: answer.credential,
                     endpoint_key: answer.endpoint_key,
+                    ca_pem: ca_pem.clone().unwrap_or_default(),
+                    key_pem: if answer.certificate_pem.is_empty() {
+                        String::new()
+                    } else {
+                        key.key_pem()
+                    },
+                    certificate_pem: answer.certificate_pem,
                 };
                 if let Some(dir) = &options.state_dir {
                     save(dir, &id)?;
@@ -158,6 +276,9 @@ mod tests {
             node: "n1".into(),
             credential: "crl_n_a_b".into(),
             endpoint_key: "k".into(),
+            ca_pem: String::new(),
+            certificate_pem: String::new(),
+            key_pem: String::new(),
         };
         save(&state, &id).unwrap();
         let mode = std::fs::metadata(state.join(FILE))

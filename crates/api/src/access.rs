@@ -146,7 +146,7 @@ pub struct TokenCreate {
 
 /// `POST /v1/register`: an agent with a registration token asks for a
 /// credential of its own.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The node's name.
@@ -156,6 +156,24 @@ pub struct RegisterRequest {
     /// credential that may register hosts (an admin's).
     #[serde(default)]
     pub environment: String,
+    /// A certificate signing request (PEM) for the node's own key: the
+    /// answer then carries the node's client certificate, and the
+    /// credential is bound to it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub csr_pem: String,
+}
+
+/// A node's request for a new client certificate (renewal before expiry).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CertificateRequest {
+    /// A certificate signing request (PEM) for the node's key.
+    pub csr_pem: String,
+}
+
+/// A node's client certificate, followed by the CA's (PEM).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NodeCertificate {
+    pub certificate_pem: String,
 }
 
 /// The node's credential: kept by the agent (mode 0600), shown nowhere else.
@@ -167,4 +185,8 @@ pub struct RegisterResponse {
     pub credential: String,
     /// What the server presents when it calls the agent's own endpoint.
     pub endpoint_key: String,
+    /// The node's client certificate and the CA's (PEM), when the request
+    /// had a signing request.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub certificate_pem: String,
 }

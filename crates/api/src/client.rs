@@ -55,6 +55,7 @@ pub type EventStream<T> = Pin<Box<dyn Stream<Item = Result<WatchEvent<T>, ApiErr
 pub struct Client {
     base: String,
     token: String,
+    trust: crate::Trust,
     pub(crate) http: reqwest::Client,
 }
 
@@ -67,29 +68,43 @@ fn path_for(env: &str, kind: Kind) -> String {
 }
 
 impl Client {
-    /// A client of the server at `base_url` (`http://127.0.0.1:7480`).
-    pub fn new(base_url: &str, token: &str) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ApiError::Transport {
-                url: base_url.to_string(),
-                message: e.to_string(),
-            })?;
+    /// A client of the server at `base_url` (`https://127.0.0.1:7480`)
+    /// that trusts the CA in `ca_pem` only.
+    pub fn new(base_url: &str, token: &str, ca_pem: &str) -> Result<Self, ApiError> {
+        Client::with_trust(base_url, token, crate::Trust::pinned(ca_pem))
+    }
+
+    /// A client with the given TLS side (a node's client certificate, or
+    /// no CA for a plain `http://` server).
+    pub fn with_trust(base_url: &str, token: &str, trust: crate::Trust) -> Result<Self, ApiError> {
+        let http = trust.http_client().map_err(|message| ApiError::Transport {
+            url: base_url.to_string(),
+            message,
+        })?;
         Ok(Client {
             base: base_url.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            trust,
             http,
         })
     }
 
-    /// A client of the same server with the same token, but a pool of
-    /// connections of its own. A pooled connection is driven by the tokio
-    /// runtime that opened it: a client used on its own runtime (a probe
-    /// measuring latency) must not borrow connections of a busy one.
+    /// A client of the same server with the same token and trust, but a
+    /// pool of connections of its own. A pooled connection is driven by the
+    /// tokio runtime that opened it: a client used on its own runtime (a
+    /// probe measuring latency) must not borrow connections of a busy one.
     pub fn with_own_connections(&self) -> Result<Self, ApiError> {
-        Client::new(&self.base, &self.token)
+        Client::with_trust(&self.base, &self.token, self.trust.clone())
+    }
+
+    /// The same server and trust, another token.
+    pub fn with_token(&self, token: &str) -> Result<Self, ApiError> {
+        Client::with_trust(&self.base, token, self.trust.clone())
+    }
+
+    /// The TLS side of this client.
+    pub fn trust(&self) -> &crate::Trust {
+        &self.trust
     }
 
     pub fn base_url(&self) -> &str {

@@ -145,6 +145,21 @@ impl Client {
         self.post_json("/v1/register", req).await
     }
 
+    /// A new client certificate for node `node` (its agent renews before
+    /// expiry); the node's credential is bound to it from then on.
+    pub async fn renew_node_certificate(
+        &self,
+        env: &str,
+        node: &str,
+        req: &crate::CertificateRequest,
+    ) -> Result<crate::NodeCertificate, ApiError> {
+        self.post_json(
+            &format!("/v1/environments/{env}/nodes/{node}/certificate"),
+            req,
+        )
+        .await
+    }
+
     pub async fn audit(&self, query: &AuditQuery) -> Result<List<AuditRecord>, ApiError> {
         let mut params: Vec<(&str, String)> = vec![("since_ms", query.since_ms.to_string())];
         if let Some(u) = &query.user {

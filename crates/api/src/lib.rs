@@ -24,9 +24,11 @@ mod access;
 mod client;
 mod client_access;
 mod client_secrets;
+mod trust;
 mod wire;
 
 pub use access::*;
 
 pub use client::{ApiError, Client, EventStream};
+pub use trust::Trust;
 pub use wire::*;

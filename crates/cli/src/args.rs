@@ -141,6 +141,24 @@ pub struct ServerArgs {
     pub liveness: LivenessArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// The server's TLS certificate.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Serve this certificate chain (PEM) instead of one from the internal
+    /// CA; clients then pin the CA it ends in.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Another name or address the internal certificate is valid for
+    /// (repeatable); the host's own addresses and name are always in it.
+    #[arg(long = "tls-san", value_name = "NAME")]
+    pub tls_names: Vec<String>,
 }
 
 /// How long the server keeps what it records.
@@ -181,6 +199,11 @@ pub struct AgentArgs {
         value_name = "TOKEN"
     )]
     pub registration_token: Option<String>,
+    /// The fingerprint of the server's CA (`sha256:...`, printed by
+    /// `corral host add-command`): the agent trusts the server only if it
+    /// presents that CA.
+    #[arg(long, env = "CORRAL_CA_FINGERPRINT", value_name = "FINGERPRINT")]
+    pub ca_fingerprint: Option<String>,
     /// Where the agent keeps its node credential [default: $XDG_DATA_HOME/corral/agent].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -242,6 +265,8 @@ pub struct UpArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub no_managed_network: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     #[command(flatten)]
     pub retention: RetentionArgs,
 }

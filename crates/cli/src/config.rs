@@ -14,10 +14,53 @@ use serde::{Deserialize, Serialize};
 pub struct ClientConfig {
     pub url: String,
     pub token: String,
+    /// The CA pinned for `url` (PEM): the only one its certificate may
+    /// chain to. Saved by `corral up` and on `corral login`'s first contact.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca_pem: String,
+    /// Its fingerprint, as shown on first contact.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ca_fingerprint: String,
+}
+
+impl ClientConfig {
+    /// A client of this server, trusting its pinned CA only.
+    pub fn client(&self) -> anyhow::Result<corral_api::Client> {
+        let trust = if self.ca_pem.is_empty() {
+            if self.url.starts_with("https://") {
+                bail!(
+                    "no CA is pinned for {}: run `corral login {} --username NAME` (it shows the CA's fingerprint to check), or set {CA_FILE_VAR}",
+                    self.url,
+                    self.url
+                );
+            }
+            corral_api::Trust::default()
+        } else {
+            corral_api::Trust::pinned(&self.ca_pem)
+        };
+        Ok(corral_api::Client::with_trust(
+            &self.url,
+            &self.token,
+            trust,
+        )?)
+    }
 }
 
 pub const URL_VAR: &str = "CORRAL_URL";
 pub const TOKEN_VAR: &str = "CORRAL_TOKEN";
+/// A PEM file with the CA to trust, for `CORRAL_URL`'s server.
+pub const CA_FILE_VAR: &str = "CORRAL_CA_FILE";
+
+/// The CA in `CORRAL_CA_FILE`, if set.
+fn ca_from_env(env: Lookup<'_>) -> anyhow::Result<Option<(String, String)>> {
+    let Some(path) = var(env, CA_FILE_VAR) else {
+        return Ok(None);
+    };
+    let pem = fs::read_to_string(&path).with_context(|| format!("{CA_FILE_VAR}={path}"))?;
+    let fingerprint = corral_pki::fingerprint_of_pem(&pem)
+        .map_err(|e| anyhow::anyhow!("{CA_FILE_VAR}={path}: {e}"))?;
+    Ok(Some((pem, fingerprint)))
+}
 
 /// Reads a process environment variable; tests pass their own.
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -92,13 +135,24 @@ pub fn resolve() -> anyhow::Result<ClientConfig> {
 fn resolve_in(env: Lookup<'_>) -> anyhow::Result<ClientConfig> {
     let url = var(env, URL_VAR);
     let token = var(env, TOKEN_VAR);
+    let env_ca = ca_from_env(env)?;
+    let path = config_path_in(env);
     if let (Some(url), Some(token)) = (&url, &token) {
+        // The saved CA still holds for the saved server.
+        let (ca_pem, ca_fingerprint) = match env_ca {
+            Some(ca) => ca,
+            None => match load_from(&path).ok().flatten() {
+                Some(saved) if saved.url == *url => (saved.ca_pem, saved.ca_fingerprint),
+                _ => Default::default(),
+            },
+        };
         return Ok(ClientConfig {
             url: url.clone(),
             token: token.clone(),
+            ca_pem,
+            ca_fingerprint,
         });
     }
-    let path = config_path_in(env);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -121,9 +175,17 @@ fn resolve_in(env: Lookup<'_>) -> anyhow::Result<ClientConfig> {
             path.display()
         )
     })?;
+    let same_server = url.as_ref().is_none_or(|u| *u == file.url);
+    let (ca_pem, ca_fingerprint) = match env_ca {
+        Some(ca) => ca,
+        None if same_server => (file.ca_pem, file.ca_fingerprint),
+        None => Default::default(),
+    };
     let config = ClientConfig {
         url: url.unwrap_or(file.url),
         token: token.unwrap_or(file.token),
+        ca_pem,
+        ca_fingerprint,
     };
     if config.token.is_empty() {
         bail!(
@@ -137,6 +199,10 @@ fn resolve_in(env: Lookup<'_>) -> anyhow::Result<ClientConfig> {
 
 /// The config file as saved, if there is one (the environment variables
 /// play no part).
+pub fn load_saved() -> anyhow::Result<Option<ClientConfig>> {
+    load_from(&config_path())
+}
+
 fn load_from(path: &Path) -> anyhow::Result<Option<ClientConfig>> {
     match fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
@@ -196,6 +262,8 @@ mod tests {
         ClientConfig {
             url: url.into(),
             token: token.into(),
+            ca_pem: String::new(),
+            ca_fingerprint: String::new(),
         }
     }
 

@@ -23,19 +23,37 @@ async fn add_command(client: &Client, env: &str, args: &AddCommandArgs) -> anyho
                 &format!("make a registration token for environment {env:?}"),
             )
         })?;
-    print(&add_command_text(client.base_url(), env, &created))
+    // The CA this client pins is the one the new host must pin too.
+    let fingerprint = match client.trust().ca_pem.as_deref() {
+        Some(ca) => Some(corral_pki::fingerprint_of_pem(ca)?),
+        None => None,
+    };
+    print(&add_command_text(
+        client.base_url(),
+        fingerprint.as_deref(),
+        env,
+        &created,
+    ))
 }
 
 /// The command to run on the new host, then which environment it joins
 /// and until when (the token names its environment: the agent needs no `-E`).
-pub(crate) fn add_command_text(url: &str, env: &str, created: &SecretCreated) -> String {
+pub(crate) fn add_command_text(
+    url: &str,
+    ca_fingerprint: Option<&str>,
+    env: &str,
+    created: &SecretCreated,
+) -> String {
+    let pin = ca_fingerprint
+        .map(|f| format!(" --ca-fingerprint {f}"))
+        .unwrap_or_default();
     let expires = if created.expires.is_empty() {
         String::new()
     } else {
         format!(" until {}", created.expires)
     };
     format!(
-        "corral agent --server {url} --registration-token {token}\n\
+        "corral agent --server {url}{pin} --registration-token {token}\n\
          # the token adds hosts to environment {env:?}{expires} (corral token rm {id} -E {env} revokes it)\n",
         token = created.token,
         id = created.id,
@@ -90,11 +108,12 @@ mod tests {
             token: "crl_r_ab12_s3cret".into(),
             expires: "2026-05-02T10:00:00Z".into(),
         };
-        let text = add_command_text("http://10.0.0.1:7480", "prod", &created);
+        let fp = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let text = add_command_text("https://10.0.0.1:7480", Some(fp), "prod", &created);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "corral agent --server http://10.0.0.1:7480 --registration-token crl_r_ab12_s3cret"
+            "corral agent --server https://10.0.0.1:7480 --ca-fingerprint sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad --registration-token crl_r_ab12_s3cret"
         );
         assert!(
             lines[1].contains("environment \"prod\" until 2026-05-02T10:00:00Z")
@@ -109,7 +128,8 @@ mod tests {
         let Command::Agent(agent) = cli.command else {
             panic!("not agent")
         };
-        assert_eq!(agent.server, "http://10.0.0.1:7480");
+        assert_eq!(agent.server, "https://10.0.0.1:7480");
+        assert_eq!(agent.ca_fingerprint.as_deref(), Some(fp));
         assert_eq!(
             agent.registration_token.as_deref(),
             Some("crl_r_ab12_s3cret")

@@ -36,7 +36,6 @@ mod whoami;
 use std::path::PathBuf;
 
 use anyhow::bail;
-use corral_api::Client;
 
 pub use args::{
     AddCommandArgs, ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs, AuthCmd, EnvCmd,
@@ -48,7 +47,7 @@ pub use args::{
     AgentArgs, CertCmd, CertCreateArgs, CertRmArgs, Cli, Command, CreateArgs, DeployArgs,
     DrainArgs, ExportArgs, InspectArgs, LbCmd, LbCreateArgs, ListArgs, LivenessArgs, LogsArgs,
     NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RetentionArgs, RmArgs, RollbackArgs, RuleArg,
-    ScaleArgs, ServerArgs, ServiceCmd, StackCmd, UpArgs, UpgradeArgs, parse_cpus,
+    ScaleArgs, ServerArgs, ServiceCmd, StackCmd, TlsArgs, UpArgs, UpgradeArgs, parse_cpus,
     parse_duration_ms, parse_long_duration_ms, parse_memory, parse_node_timeout, parse_since,
     parse_ttl,
 };
@@ -70,7 +69,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         other => other,
     };
     let cfg = config::resolve()?;
-    let client = Client::new(&cfg.url, &cfg.token)?;
+    let client = cfg.client()?;
     match command {
         Command::Node(cmd) => node::run(&client, &env, cmd).await,
         Command::Service(cmd) => service::run(&client, &env, cmd).await,

@@ -9,6 +9,8 @@ use crate::output::print;
 use crate::password;
 
 pub(crate) async fn login(args: &LoginArgs) -> anyhow::Result<()> {
+    // The server is trusted before a password is typed for it.
+    let (ca_pem, ca_fingerprint) = trusted_ca(args).await?;
     let password = if args.password_stdin {
         password::from_stdin("--password-stdin")?
     } else {
@@ -17,7 +19,12 @@ pub(crate) async fn login(args: &LoginArgs) -> anyhow::Result<()> {
             "--password-stdin",
         )?
     };
-    let session = Client::new(&args.url, "")?
+    let trust = if ca_pem.is_empty() {
+        corral_api::Trust::default()
+    } else {
+        corral_api::Trust::pinned(&ca_pem)
+    };
+    let session = Client::with_trust(&args.url, "", trust)?
         .login(&args.username, &password)
         .await
         .map_err(|e| match e.status() {
@@ -28,6 +35,8 @@ pub(crate) async fn login(args: &LoginArgs) -> anyhow::Result<()> {
     let path = config::save(&ClientConfig {
         url: args.url.clone(),
         token: session.token,
+        ca_pem,
+        ca_fingerprint,
     })?;
     let mut text = format!(
         "logged in to {} as {} (session expires {})\n",
@@ -41,6 +50,51 @@ pub(crate) async fn login(args: &LoginArgs) -> anyhow::Result<()> {
         ));
     }
     print(&text)
+}
+
+/// The CA to pin for `args.url` (PEM and fingerprint; empty for plain
+/// HTTP): the one already pinned for that URL, else the one the server
+/// presents, if it has the fingerprint of `--ca-fingerprint` or the person
+/// at the terminal accepts it after comparing, as ssh asks for host keys.
+async fn trusted_ca(args: &LoginArgs) -> anyhow::Result<(String, String)> {
+    if !args.url.starts_with("https://") {
+        return Ok(Default::default());
+    }
+    let expected = args
+        .ca_fingerprint
+        .as_deref()
+        .map(corral_pki::normalize_fingerprint)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--ca-fingerprint: {e}"))?;
+    if let Some(saved) = config::load_saved()?
+        && saved.url == args.url
+        && !saved.ca_pem.is_empty()
+        && expected.as_ref().is_none_or(|e| *e == saved.ca_fingerprint)
+    {
+        return Ok((saved.ca_pem, saved.ca_fingerprint));
+    }
+    let presented = corral_pki::first_contact::fetch_ca(&args.url, expected.as_deref()).await?;
+    if expected.is_none() {
+        use std::io::IsTerminal;
+        let question = format!(
+            "The server at {} presents a CA with fingerprint\n  {}\nCompare it with the one `corral host add-command` or the server's start prints.\nTrust it? [y/N] ",
+            args.url, presented.fingerprint
+        );
+        if args.password_stdin || !std::io::stdin().is_terminal() {
+            anyhow::bail!(
+                "the server at {} presents a CA with fingerprint {}: check it and pass it with --ca-fingerprint",
+                args.url,
+                presented.fingerprint
+            );
+        }
+        eprint!("{question}");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            anyhow::bail!("not logged in: the CA was not trusted");
+        }
+    }
+    Ok((presented.ca_pem, presented.fingerprint))
 }
 
 pub(crate) async fn logout(client: &Client, cfg: &ClientConfig) -> anyhow::Result<()> {

@@ -16,6 +16,11 @@
 //!
 //! HTTP/1.1 only (as the workspace's axum features), with upgrades; the
 //! client's address is in each request as `ConnectInfo<SocketAddr>`.
+//!
+//! [`serve_tls`] serves HTTPS only: the TLS handshake must finish within
+//! the header-read timeout, and when the client presented a certificate
+//! (which the rustls configuration has verified), each request carries its
+//! fingerprint as a [`ClientCertificate`] extension.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,9 +33,11 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 /// Time a client has to send a request's headers.
@@ -40,6 +47,14 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connections the API server serves at once (5,000 agents hold about
 /// three each).
 pub const MAX_CONNECTIONS: usize = 32_768;
+
+/// The certificate a TLS client presented (verified by the server's
+/// rustls configuration), as a request extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// `sha256:<hex>` of the client's certificate.
+    pub fingerprint: String,
+}
 
 /// What one server lets its clients hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +85,39 @@ pub async fn serve<F>(listener: TcpListener, app: Router, limits: Limits, shutdo
 where
     F: Future<Output = ()> + Send,
 {
+    serve_with(listener, app, limits, None, shutdown).await;
+}
+
+/// [`serve`] over TLS with `tls`: a client that does not finish its
+/// handshake within the header-read timeout is dropped.
+pub async fn serve_tls<F>(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: F,
+) where
+    F: Future<Output = ()> + Send,
+{
+    serve_with(
+        listener,
+        app,
+        limits,
+        Some(TlsAcceptor::from(tls)),
+        shutdown,
+    )
+    .await;
+}
+
+async fn serve_with<F>(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<TlsAcceptor>,
+    shutdown: F,
+) where
+    F: Future<Output = ()> + Send,
+{
     let slots = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
@@ -94,9 +142,30 @@ where
                     drop(stream);
                     continue;
                 };
-                let conn = serve_connection(stream, peer, app.clone(), limits, closing_rx.clone());
+                let (app, closing) = (app.clone(), closing_rx.clone());
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    conn.await;
+                    match tls {
+                        None => serve_connection(stream, peer, None, app, limits, closing).await,
+                        Some(acceptor) => {
+                            let handshake = acceptor.accept(stream);
+                            match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                                Ok(Ok(stream)) => {
+                                    let cert = stream
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|certs| certs.first())
+                                        .map(|der| ClientCertificate {
+                                            fingerprint: corral_pki::fingerprint(der),
+                                        });
+                                    serve_connection(stream, peer, cert, app, limits, closing).await;
+                                }
+                                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!(%peer, "no TLS handshake in time"),
+                            }
+                        }
+                    }
                     drop(slot);
                 });
             }
@@ -107,15 +176,21 @@ where
     while connections.join_next().await.is_some() {}
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     peer: SocketAddr,
+    cert: Option<ClientCertificate>,
     app: Router,
     limits: Limits,
     mut closing: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(cert) = &cert {
+            req.extensions_mut().insert(cert.clone());
+        }
         let mut app = app.clone();
         async move {
             let answer = tokio::time::timeout(limits.request_timeout, app.call(req)).await;

@@ -166,7 +166,7 @@ fn main() {
         );
         let gated = serve(router(state.clone())).await;
         let plain = serve(router_without_gates(state)).await;
-        let admin = Client::new(&gated.url, ADMIN).unwrap();
+        let admin = Client::with_trust(&gated.url, ADMIN, Default::default()).unwrap();
         admin
             .create_user(&UserCreate {
                 name: "mia".into(),
@@ -184,11 +184,15 @@ fn main() {
         for n in 0..CONCURRENCY {
             let name = format!("n{n}");
             let credential = admin
-                .register(&RegisterRequest { node: name.clone(), environment: "default".into() })
+                .register(&RegisterRequest {
+                    node: name.clone(),
+                    environment: "default".into(),
+                    ..RegisterRequest::default()
+                })
                 .await
                 .unwrap()
                 .credential;
-            Client::new(&gated.url, &credential)
+            Client::with_trust(&gated.url, &credential, Default::default())
                 .unwrap()
                 .join_node("default", &name, &JoinRequest::default())
                 .await

@@ -215,6 +215,42 @@ static REPORTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(REPOR
 const BATCHES_IN_PROGRESS: usize = 128;
 static BATCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BATCHES_IN_PROGRESS);
 
+/// The client that calls node `node`'s endpoint at `agent_url`: over
+/// HTTPS it trusts exactly the certificate the node's credential is bound
+/// to, and presents the server's own; the endpoint key goes to no one else.
+async fn agent_client(
+    state: &AppState,
+    env: &str,
+    node: &str,
+    agent_url: &str,
+) -> Result<reqwest::Client, ApiError> {
+    if !agent_url.starts_with("https://") {
+        return Ok(state.http.clone());
+    }
+    let id = crate::registration::credential_id(env, node);
+    let raw = get_object(state, Kind::NodeCredential, corral_types::GLOBAL, &id)
+        .await
+        .map_err(|_| ApiError::BadGateway(format!("node {node:?} has no credential")))?;
+    let cred: corral_types::NodeCredential =
+        corral_types::Object::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (Some(identity), false) = (
+        &state.agent_client_identity,
+        cred.spec.certificate.is_empty(),
+    ) else {
+        return Err(ApiError::BadGateway(format!(
+            "node {node:?} serves HTTPS but its certificate is not known"
+        )));
+    };
+    let config =
+        corral_pki::tls::pinned_client_config(&cred.spec.certificate, (&identity.0, &identity.1))
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .use_preconfigured_tls(config)
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 /// Streams the logs of an instance's container from its node's agent.
 pub async fn logs(
     state: &AppState,
@@ -243,8 +279,8 @@ pub async fn logs(
         node.status.agent_url.trim_end_matches('/'),
         inst.status.container_id
     );
-    let mut req = state
-        .http
+    let http = agent_client(state, env, &node.meta.name, &node.status.agent_url).await?;
+    let mut req = http
         .get(&url)
         .bearer_auth(state.endpoint_key(env, &inst.spec.node))
         .query(&[("follow", query.follow.to_string())]);

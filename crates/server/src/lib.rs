@@ -24,6 +24,7 @@ mod login;
 pub mod login_limits;
 mod members;
 mod node_actions;
+mod node_certificates;
 mod nodes;
 mod objects;
 mod openapi;
@@ -36,6 +37,7 @@ mod stack_secrets;
 mod stacks;
 mod state;
 mod submit;
+pub mod tls;
 mod unmatched;
 mod users;
 mod watch;
@@ -78,6 +80,11 @@ pub struct ServerOptions {
     /// Header-read and request timeouts, connections served at once
     /// (`corral_serve`'s defaults).
     pub limits: corral_serve::Limits,
+    /// Where the server's TLS certificate comes from.
+    pub tls: tls::TlsMode,
+    /// Names and addresses the internal certificate is valid for besides
+    /// the host's own (`--tls-san`).
+    pub tls_names: Vec<String>,
 }
 
 impl ServerOptions {
@@ -91,13 +98,19 @@ impl ServerOptions {
             audit: audit::AuditLimits::default(),
             session_ttl_s: state::DEFAULT_SESSION_TTL_S,
             limits: corral_serve::Limits::default(),
+            tls: tls::TlsMode::default(),
+            tls_names: Vec::new(),
         }
     }
 }
 
 /// A server that is serving; [`RunningServer::stop`] stops it cleanly.
 pub struct RunningServer {
+    /// `https://IP:PORT` (`http://` only with [`tls::TlsMode::Off`]).
     pub url: String,
+    /// The CA clients pin (PEM) and its fingerprint.
+    pub ca_pem: String,
+    pub ca_fingerprint: String,
     pub admin_token: String,
     /// The password of the `admin` user, when this start created it (it
     /// is also in `<data dir>/admin-password`, mode 0600).
@@ -262,6 +275,8 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     let local_addr = listener.local_addr()?;
+    let authority = Arc::new(corral_pki::Authority::load_or_create(&options.data_dir)?);
+    let server_tls = tls::prepare(&authority, &options.tls, local_addr, &options.tls_names)?;
     let liveness = Arc::new(Liveness::with_interval(options.heartbeat_interval_s));
     let (shutdown, shutdown_rx) = signal::channel(false);
     let endpoint_secret = load_or_create_secret(&options.data_dir, "agent-key")?;
@@ -272,6 +287,12 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     state.shutdown = shutdown_rx.clone();
     state.audit = audit;
     state.session_ttl_s = options.session_ttl_s;
+    let identity = authority
+        .issue_server(&[])
+        .context("issuing the server's client certificate for agents")?;
+    state.agent_client_identity = Some(Arc::new((identity.chain_pem, identity.key_pem)));
+    state.authority = Some(authority);
+    state.require_node_certificates = server_tls.config.is_some();
     state.sealer = Arc::new(corral_seal::Sealer::load_or_create(
         &options.data_dir.join("secret-key"),
     )?);
@@ -292,11 +313,20 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     let app = router(state);
     let mut rx = shutdown_rx;
     let limits = options.limits;
+    let tls_config = server_tls.config.clone();
+    let scheme = if tls_config.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let http = tokio::spawn(async move {
         let stop = async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        corral_serve::serve(listener, app, limits, stop).await;
+        match tls_config {
+            Some(config) => corral_serve::serve_tls(listener, app, limits, config, stop).await,
+            None => corral_serve::serve(listener, app, limits, stop).await,
+        }
     });
     let host = if local_addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
@@ -304,7 +334,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         local_addr.ip().to_string()
     };
     Ok(RunningServer {
-        url: format!("http://{host}:{}", local_addr.port()),
+        url: format!("{scheme}://{host}:{}", local_addr.port()),
+        ca_pem: server_tls.ca_pem,
+        ca_fingerprint: server_tls.ca_fingerprint,
         admin_token,
         admin_password,
         local_addr,

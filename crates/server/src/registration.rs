@@ -162,6 +162,7 @@ pub async fn register(
         }
         other => other?,
     };
+    let certificate = sign_node_request(&state, &req.csr_pem, &env, &req.node)?;
     let id = credential_id(&env, &req.node);
     let secret = new_secret();
     let mut cred: NodeCredential = Object::new(
@@ -172,6 +173,10 @@ pub async fn register(
             environment: env.clone(),
             node: req.node.clone(),
             secret_hash: token_hash(&secret),
+            certificate: certificate
+                .as_ref()
+                .map(|c| c.fingerprint.clone())
+                .unwrap_or_default(),
         },
     );
     cred.meta.uid = corral_controllers::new_uid();
@@ -205,7 +210,39 @@ pub async fn register(
         environment: env,
         node: req.node,
         credential: TokenKind::Node.format(&id, &secret),
+        certificate_pem: certificate.map(|c| c.chain_pem).unwrap_or_default(),
     }))
+}
+
+/// The client certificate for node `node` of `env`, signed by the internal
+/// CA for the key of `csr_pem`. A server that requires node certificates
+/// (it serves TLS) refuses a registration without a signing request.
+pub fn sign_node_request(
+    state: &AppState,
+    csr_pem: &str,
+    env: &str,
+    node: &str,
+) -> Result<Option<corral_pki::Issued>, ApiError> {
+    if csr_pem.trim().is_empty() {
+        return if state.require_node_certificates {
+            Err(ApiError::invalid(
+                "csr_pem",
+                "required: this server serves TLS and binds every node credential to a client certificate",
+            ))
+        } else {
+            Ok(None)
+        };
+    }
+    let Some(authority) = &state.authority else {
+        return Err(ApiError::invalid(
+            "csr_pem",
+            "this server has no certificate authority to sign it",
+        ));
+    };
+    authority
+        .sign_node(csr_pem, env, node)
+        .map(Some)
+        .map_err(|e| ApiError::invalid("csr_pem", e.to_string()))
 }
 
 /// The id of node `node`'s credential in `env`: one per node, so a new

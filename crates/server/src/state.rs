@@ -44,6 +44,15 @@ pub struct AppState {
     pub auth_cache: Arc<crate::access::cache::AuthCache>,
     /// Seals and opens secrets' values (`<data dir>/secret-key`).
     pub sealer: Arc<corral_seal::Sealer>,
+    /// The internal CA, which signs the nodes' client certificates
+    /// (`None` in tests that need no node certificate).
+    pub authority: Option<Arc<corral_pki::Authority>>,
+    /// Node credentials are taken only with their client certificate
+    /// (true when the server serves TLS).
+    pub require_node_certificates: bool,
+    /// The certificate chain and key (PEM) the server presents to agents'
+    /// endpoints (issued by the internal CA at start).
+    pub agent_client_identity: Option<Arc<(String, String)>>,
 }
 
 impl AppState {
@@ -69,6 +78,9 @@ impl AppState {
             key_uses: Arc::default(),
             auth_cache: Arc::default(),
             sealer: Arc::new(corral_seal::Sealer::in_memory()),
+            authority: None,
+            require_node_certificates: false,
+            agent_client_identity: None,
         }
     }
 

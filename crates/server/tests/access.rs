@@ -48,10 +48,11 @@ async fn node_with_token(s: &TestServer, env: &str, name: &str) -> (Client, Stri
         .register(&RegisterRequest {
             node: name.into(),
             environment: env.into(),
+            ..RegisterRequest::default()
         })
         .await
         .unwrap();
-    let c = Client::new(&s.url, &reg.credential).unwrap();
+    let c = Client::with_trust(&s.url, &reg.credential, Default::default()).unwrap();
     c.join_node(env, name, &JoinRequest::default())
         .await
         .unwrap();
@@ -332,11 +333,12 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         .unwrap();
     s.client.set_environment_active("dev", false).await.unwrap();
     s.client.remove_environment("dev").await.unwrap();
-    let agent = Client::new(&s.url, &token.token).unwrap();
+    let agent = Client::with_trust(&s.url, &token.token, Default::default()).unwrap();
     let err = agent
         .register(&RegisterRequest {
             node: "n1".into(),
             environment: String::new(),
+            ..RegisterRequest::default()
         })
         .await
         .unwrap_err();
@@ -468,7 +470,7 @@ async fn directory_users_log_in_and_get_their_roles_through_their_groups() {
         .unwrap();
     let session = s.client.login("alice", "alice-pw").await.unwrap();
     assert_eq!(session.provider, "ldap");
-    let alice = Client::new(&s.url, &session.token).unwrap();
+    let alice = Client::with_trust(&s.url, &session.token, Default::default()).unwrap();
     alice.create(&service("dev", "web")).await.unwrap();
     assert_eq!(
         alice.services("test").await.unwrap_err().status(),

@@ -238,11 +238,14 @@ async fn callers(s: &common::TestServer) -> Callers {
         .register(&RegisterRequest {
             node: "n1".into(),
             environment: "dev".into(),
+            ..RegisterRequest::default()
         })
         .await
         .unwrap();
     tokens.push((Who::Node, Some(node.credential)));
-    let mia = corral_api::Client::new(&s.url, tokens[2].1.as_deref().unwrap()).unwrap();
+    let mia =
+        corral_api::Client::with_trust(&s.url, tokens[2].1.as_deref().unwrap(), Default::default())
+            .unwrap();
     let key = mia
         .create_apikey(&ApiKeyCreate {
             description: "ci".into(),
@@ -395,7 +398,7 @@ async fn refused_requests_are_recorded_in_the_audit_log() {
         .find(|(w, _)| *w == Who::Node)
         .and_then(|(_, t)| t.clone())
         .unwrap();
-    let as_node = corral_api::Client::new(&s.url, &node).unwrap();
+    let as_node = corral_api::Client::with_trust(&s.url, &node, Default::default()).unwrap();
     let svc: corral_types::Service = corral_types::Object::new(
         Kind::Service,
         "dev",

@@ -50,10 +50,11 @@ async fn node(s: &TestServer, env: &str, name: &str) -> Client {
         .register(&RegisterRequest {
             node: name.into(),
             environment: env.into(),
+            ..RegisterRequest::default()
         })
         .await
         .unwrap();
-    let c = Client::new(&s.url, &reg.credential).unwrap();
+    let c = Client::with_trust(&s.url, &reg.credential, Default::default()).unwrap();
     c.join_node(env, name, &JoinRequest::default())
         .await
         .unwrap();

@@ -245,6 +245,11 @@ pub struct NodeCredentialSpec {
     pub node: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub secret_hash: String,
+    /// The fingerprint (`sha256:<hex>`) of the node's client certificate:
+    /// the credential is taken only over a TLS connection that presented
+    /// it. Empty for a credential made without one (plain HTTP).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub certificate: String,
 }
 
 /// Labels that index credentials by what they stand for, so that they can

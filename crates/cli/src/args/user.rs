@@ -56,7 +56,7 @@ pub struct PasswdArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct LoginArgs {
-    /// URL of the server (`http://host:7480`).
+    /// URL of the server (`https://host:7480`).
     #[arg(value_parser = parse_url)]
     pub url: String,
     /// Login name (a local user, or a directory user once LDAP is set).
@@ -65,6 +65,10 @@ pub struct LoginArgs {
     /// Read the password from the first line of stdin instead of asking.
     #[arg(long)]
     pub password_stdin: bool,
+    /// The fingerprint of the server's CA (`sha256:...`, as `corral host
+    /// add-command` prints it): checked on first contact instead of asking.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub ca_fingerprint: Option<String>,
 }
 
 /// A server URL: `http://` or `https://` and a host.

@@ -180,6 +180,7 @@ fn node(
         environment: cred.spec.environment,
         node: cred.spec.node,
         credential: id.to_string(),
+        certificate: cred.spec.certificate,
     }))
 }
 

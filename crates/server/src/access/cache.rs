@@ -95,6 +95,7 @@ mod tests {
             environment: "dev".into(),
             node: "n1".into(),
             credential: "c1".into(),
+            certificate: String::new(),
         }
     }
 

@@ -207,6 +207,37 @@ fn refusal(decision: &Decision, env: Option<&str>) -> Option<ApiError> {
     }
 }
 
+/// The route on which a node credential without a client certificate
+/// (made before TLS) gets one.
+pub const NODE_CERTIFICATE_ROUTE: &str = "/v1/environments/{env}/nodes/{name}/certificate";
+
+/// Why a node's credential is refused at the TLS layer's word: it is bound
+/// to a client certificate the connection did not present, or it has none
+/// yet on a server that requires them (it may then only get one).
+fn certificate_refusal(
+    gate: &Gate,
+    principal: &Principal,
+    presented: Option<&corral_serve::ClientCertificate>,
+) -> Option<String> {
+    let Principal::Node { certificate, .. } = principal else {
+        return None;
+    };
+    if certificate.is_empty() {
+        return (gate.state.require_node_certificates && gate.route != NODE_CERTIFICATE_ROUTE)
+            .then(|| {
+                "this node credential has no client certificate yet: restart the agent, which asks for one".to_string()
+            });
+    }
+    match presented {
+        Some(p) if super::secrets::constant_time_eq(p.fingerprint.as_bytes(), certificate.as_bytes()) => None,
+        Some(_) => Some("this node credential belongs to another client certificate".into()),
+        None => Some(
+            "this node credential is bound to the node's client certificate: present it (mutual TLS)"
+                .into(),
+        ),
+    }
+}
+
 /// The middleware of every route.
 pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
     let client = client_address(&req);
@@ -255,6 +286,12 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
             return err.into_response();
         }
     };
+    let presented = req.extensions().get::<corral_serve::ClientCertificate>();
+    if let Some(reason) = certificate_refusal(&gate, &principal, presented) {
+        let record = entry(principal, 401, format!("refused: {reason}"));
+        gate.state.audit.record(record.into_record(now_ms));
+        return ApiError::Unauthorized(reason).into_response();
+    }
     let decision = match other_node(&principal, &gate.rule, node_param.as_deref()) {
         Some(reason) => Decision::Deny(reason),
         None => decide(&principal, &gate.rule, env.as_deref(), role),

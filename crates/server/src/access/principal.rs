@@ -34,6 +34,9 @@ pub enum Principal {
         environment: String,
         node: String,
         credential: String,
+        /// The fingerprint of the client certificate the credential is
+        /// bound to (empty: none, a credential from before TLS).
+        certificate: String,
     },
     /// A registration token, good only for registering a host.
     Registration { environment: String, token: String },

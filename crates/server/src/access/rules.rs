@@ -268,6 +268,7 @@ mod tests {
             environment: "dev".into(),
             node: "n1".into(),
             credential: "c".into(),
+            certificate: String::new(),
         };
         let read = Rule::env(Resource::Workloads, Verb::Read);
         let write = Rule::env(Resource::Workloads, Verb::Write);

@@ -83,8 +83,9 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         Resource::Workloads => &[Stack, Service, Instance, Secret],
         // A new version of a secret rolls the services that mount it.
         Resource::Infrastructure => &[Certificate, Secret, Service],
-        // A join takes a slice of its environment's range.
-        Resource::Agent => &[Node, Instance, Environment],
+        // A join takes a slice of its environment's range; a renewal binds
+        // the node's credential to its new client certificate.
+        Resource::Agent => &[Node, Instance, Environment, NodeCredential],
         Resource::Registration => &[NodeCredential, RegistrationToken],
         Resource::Account => &[User, Session, ApiKey],
         // Removing a user removes its memberships too; a new
@@ -133,7 +134,10 @@ pub fn check_write(
     }
     match principal {
         Principal::Node {
-            environment, node, ..
+            environment,
+            node,
+            credential,
+            ..
         } => {
             if w.owner_environment() != Some(environment.as_str()) {
                 return refuse(format!(
@@ -145,11 +149,13 @@ pub fn check_write(
                 Kind::Instance => w.node == Some(node.as_str()),
                 // The slice of the range its join takes.
                 Kind::Environment => w.op == OpKind::Update,
+                // Its own credential, renewed with a new certificate.
+                Kind::NodeCredential => w.op == OpKind::Update && w.name == credential,
                 _ => false,
             };
             if !own {
                 return refuse(format!(
-                    "the credential of node {node:?} writes only its node, the instances placed on it, and its slice of the environment's range"
+                    "the credential of node {node:?} writes only its node, the instances placed on it, its own credential and its slice of the environment's range"
                 ));
             }
         }
@@ -200,6 +206,7 @@ mod tests {
             environment: "dev".into(),
             node: name.into(),
             credential: "c".into(),
+            certificate: String::new(),
         }
     }
 

@@ -295,6 +295,7 @@ mod tests {
                 environment: "dev".into(),
                 node: node.into(),
                 credential: "c".into(),
+                certificate: String::new(),
             },
             None,
             "test".into(),

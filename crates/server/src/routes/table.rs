@@ -10,7 +10,7 @@ use super::Route;
 use crate::access::rules::{Resource, Rule, Verb};
 use crate::{
     accounts, actions, apikeys, audit_routes, cert_keys, environments, ldap, login, members,
-    node_actions, nodes, objects, openapi, registration, secrets, users,
+    node_actions, node_certificates, nodes, objects, openapi, registration, secrets, users,
 };
 
 /// The resource a kind's objects are, for access rules.
@@ -303,6 +303,14 @@ pub fn table() -> Vec<Route> {
             nodes::join_route,
         )
         .body("JoinRequest"),
+        Route::new(
+            M::POST,
+            env_path("/nodes/{name}/certificate"),
+            Rule::env(Resource::Agent, Verb::Write),
+            "an agent gets a new client certificate for its node (renewal before expiry)",
+            node_certificates::renew,
+        )
+        .body("CertificateRequest"),
         Route::new(
             M::POST,
             env_path("/nodes/{name}/heartbeat"),

@@ -93,7 +93,7 @@ pub async fn start_configured(
         axum::serve(listener, app).await.unwrap();
     });
     let url = format!("http://{addr}");
-    let client = Client::new(&url, TOKEN).unwrap();
+    let client = Client::with_trust(&url, TOKEN, Default::default()).unwrap();
     let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
     TestServer {
         url,
@@ -301,5 +301,5 @@ pub async fn user(
         .login(name, &format!("{name}-password"))
         .await
         .unwrap();
-    Client::new(&s.url, &session.token).unwrap()
+    Client::with_trust(&s.url, &session.token, Default::default()).unwrap()
 }

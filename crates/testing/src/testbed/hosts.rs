@@ -183,13 +183,16 @@ impl Testbed {
 
     /// A registration token of `environment`, made the way an operator
     /// makes one: `corral host add-command`, run with the admin token.
-    fn registration_token(&self, environment: &str) -> Result<String> {
+    /// A registration token of `environment` and the CA fingerprint the
+    /// agent must check, from `corral host add-command`'s line.
+    fn registration_token(&self, environment: &str) -> Result<(String, String)> {
         let admin = self.token()?;
         let mut command = std::process::Command::new(&self.state.corral);
         command
             .args(["-E", environment, "host", "add-command", "--ttl", "1h"])
             .env("CORRAL_URL", &self.state.server_url)
             .env("CORRAL_TOKEN", admin)
+            .env("CORRAL_CA_FILE", self.layout.server_dir().join("ca.pem"))
             .stdin(std::process::Stdio::null());
         let described = format!(
             "{} -E {environment} host add-command",
@@ -200,13 +203,19 @@ impl Testbed {
             source,
         })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let token = stdout
-            .split_whitespace()
-            .skip_while(|w| *w != "--registration-token")
-            .nth(1)
-            .map(str::to_string);
-        match (out.status.success(), token) {
-            (true, Some(token)) => Ok(token),
+        let after = |flag: &str| {
+            stdout
+                .split_whitespace()
+                .skip_while(|w| *w != flag)
+                .nth(1)
+                .map(str::to_string)
+        };
+        match (
+            out.status.success(),
+            after("--registration-token"),
+            after("--ca-fingerprint"),
+        ) {
+            (true, Some(token), Some(fingerprint)) => Ok((token, fingerprint)),
             _ => Err(TestbedError::CommandFailed {
                 command: described,
                 status: out.status.to_string(),
@@ -222,7 +231,7 @@ impl Testbed {
             // Joining another environment: a new registration, a new credential.
             let _ = std::fs::remove_dir_all(&state_dir);
         }
-        let token = self.registration_token(environment.unwrap_or("default"))?;
+        let (token, fingerprint) = self.registration_token(environment.unwrap_or("default"))?;
         let argv: Vec<OsString> = vec![
             "nsenter".into(),
             format!("--net=/var/run/netns/{}", host.netns).into(),
@@ -230,6 +239,8 @@ impl Testbed {
             "agent".into(),
             "--server".into(),
             self.state.server_url.clone().into(),
+            "--ca-fingerprint".into(),
+            fingerprint.into(),
             "--name".into(),
             host.name.clone().into(),
             "--label".into(),

@@ -345,7 +345,7 @@ impl Testbed {
         self.state.hosts
     }
 
-    /// `http://10.213.X.1:PORT` (empty if `up` failed before the server answered).
+    /// `https://10.213.X.1:PORT` (empty if `up` failed before the server answered).
     pub fn server_url(&self) -> &str {
         &self.state.server_url
     }
@@ -356,6 +356,13 @@ impl Testbed {
         std::fs::read_to_string(&path)
             .map(|t| t.trim().to_string())
             .map_err(|e| TestbedError::io("read the admin token", &path, e))
+    }
+
+    /// The server's CA (`<root>/server/ca.pem`), which clients pin.
+    pub fn ca_pem(&self) -> Result<String> {
+        let path = self.layout.server_dir().join("ca.pem");
+        std::fs::read_to_string(&path)
+            .map_err(|e| TestbedError::io("read the server's CA", &path, e))
     }
 
     /// The bridge's address, where the server listens.
