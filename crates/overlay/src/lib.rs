@@ -29,10 +29,13 @@ mod programmer;
 pub use fake::FakeNet;
 pub use iproute::IpCommands;
 pub use plan::{
-    DOCKER_USER_CHAIN, METADATA_ADDRESS, OVERLAY_MTU, OverlayPlan, Peer, Rules, VXLAN_PORT,
-    env_tag, mac_of, network_name, plan_overlay, vni_of,
+    DOCKER_USER_CHAIN, HostRoute, METADATA_ADDRESS, OVERLAY_MTU, OverlayPlan, Peer, Rules,
+    VXLAN_FILTER_HOOK, VXLAN_PORT, env_tag, foreign_overlap, mac_of, network_name, plan_overlay,
+    vni_of, vxlan_filter_rules,
 };
-pub use programmer::{Applied, LinkInfo, NetProgrammer, VxlanSpec, apply_plan, marker_rule};
+pub use programmer::{
+    Applied, LinkInfo, NetProgrammer, VxlanSpec, apply_plan, check_host_routes, marker_rule,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OverlayError {
@@ -45,6 +48,21 @@ pub enum OverlayError {
     BridgeMissing { bridge: String, network: String },
     #[error("{command} failed: {message}")]
     Command { command: String, message: String },
+    /// The environment's range overlaps a route of the host that is not
+    /// this cluster's: programming it would share addresses with it.
+    #[error(
+        "the range {range} of environment {environment} (this node's slice {slice}) overlaps \
+         the route {route} on device {device}, which is not this cluster's (another Corral \
+         installation or network on this host?): the managed network is not programmed; \
+         remove that network or use an environment with another range"
+    )]
+    RangeOverlap {
+        environment: String,
+        range: String,
+        slice: String,
+        route: String,
+        device: String,
+    },
 }
 
 #[cfg(test)]

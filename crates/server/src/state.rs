@@ -44,6 +44,10 @@ pub struct AppState {
     pub auth_cache: Arc<crate::access::cache::AuthCache>,
     /// Seals and opens secrets' values (`<data dir>/secret-key`).
     pub sealer: Arc<corral_seal::Sealer>,
+    /// This installation's id (`<data dir>/cluster-id`), sent to agents
+    /// with every join and heartbeat: they name their host-level devices,
+    /// chains and engine networks after it (see `crate::cluster_id`).
+    pub cluster_id: Arc<str>,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
             key_uses: Arc::default(),
             auth_cache: Arc::default(),
             sealer: Arc::new(corral_seal::Sealer::in_memory()),
+            cluster_id: crate::cluster_id::new_id().into(),
         }
     }
 
