@@ -33,11 +33,13 @@ pub struct Cluster {
 }
 
 /// Removes every container of the node, and the secrets its agent kept on
-/// the tmpfs (`/dev/shm/corral-secrets-<env>-<node>`), even when a test
-/// fails.
+/// the tmpfs (`/dev/shm/corral-secrets-<cluster>-<env>-<node>`), even when
+/// a test fails. The cluster id is known once the server started (a killed
+/// run's directory cannot be told from another workspace's, so it stays).
 struct Cleanup {
     docker_host: String,
     node: String,
+    cluster: Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Cleanup {
@@ -52,8 +54,15 @@ impl Drop for Cleanup {
                 .args(&ids)
                 .output();
         }
-        let secrets = format!("/dev/shm/corral-secrets-default-{}", self.node);
-        let _ = std::fs::remove_dir_all(secrets);
+        let cluster = self
+            .cluster
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if !cluster.is_empty() {
+            let secrets = format!("/dev/shm/corral-secrets-{cluster}-default-{}", self.node);
+            let _ = std::fs::remove_dir_all(secrets);
+        }
     }
 }
 
@@ -84,11 +93,13 @@ impl Cluster {
         let cleanup = Cleanup {
             docker_host: engine.docker_host.clone(),
             node: node.to_string(),
+            cluster: Arc::default(),
         };
         // A previous run that was killed may have left containers behind.
         drop(Cleanup {
             docker_host: engine.docker_host.clone(),
             node: node.to_string(),
+            cluster: Arc::default(),
         });
         let mut cluster = Cluster {
             server: None,
@@ -109,6 +120,7 @@ impl Cluster {
             .await
             .unwrap();
         self.client = Client::new(&server.url, &server.admin_token, &server.ca_pem).unwrap();
+        *self._cleanup.cluster.lock().unwrap() = server.cluster_id.clone();
         let engine = DockerEngine::connect(Some(&self.docker_host))
             .await
             .unwrap();

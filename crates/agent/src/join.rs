@@ -12,6 +12,11 @@ use corral_types::NodeStatus;
 use crate::Shared;
 
 fn join_request(shared: &Shared, info: &EngineInfo, address: &str, agent_url: &str) -> JoinRequest {
+    let network_error = shared
+        .network_error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     JoinRequest {
         labels: shared.options.labels.clone(),
         status: NodeStatus {
@@ -21,6 +26,7 @@ fn join_request(shared: &Shared, info: &EngineInfo, address: &str, agent_url: &s
             memory_bytes: info.memory_bytes,
             engine_version: info.version.clone(),
             agent_url: agent_url.to_string(),
+            network_error,
             ..NodeStatus::default()
         },
     }
@@ -42,8 +48,15 @@ pub async fn join_until_accepted(
             .join_node(&opts.environment, &opts.name, &req)
             .await
         {
-            Ok(_) => {
-                tracing::info!("joined {} as node {}", opts.server_url, opts.name);
+            Ok(ack) => {
+                tracing::info!(
+                    "joined {} as node {} (cluster {})",
+                    opts.server_url,
+                    opts.name,
+                    ack.cluster
+                );
+                let _ = shared.cluster.set(ack.cluster);
+                let _ = shared.joined.set(req);
                 return;
             }
             Err(e) => tracing::warn!("joining {}: {e}; retrying", opts.server_url),
@@ -70,6 +83,7 @@ pub async fn heartbeat_loop(
 ) {
     let opts = &shared.options;
     let mut interval = Duration::from_secs(1);
+    let mut warned_cluster = false;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
@@ -87,7 +101,18 @@ pub async fn heartbeat_loop(
             continue;
         };
         match answer {
-            Ok(ack) => interval = Duration::from_secs(ack.heartbeat_interval_s.clamp(1, 60)),
+            Ok(ack) => {
+                interval = Duration::from_secs(ack.heartbeat_interval_s.clamp(1, 60));
+                if ack.cluster != shared.cluster() && !warned_cluster {
+                    warned_cluster = true;
+                    tracing::warn!(
+                        "the server's cluster id is now {:?}, not {:?} (its data directory was \
+                         replaced?); this agent keeps the devices it made until it restarts",
+                        ack.cluster,
+                        shared.cluster()
+                    );
+                }
+            }
             Err(e) if e.is_not_found() => {
                 tracing::warn!(
                     "the server no longer knows node {}; joining again",
@@ -104,5 +129,35 @@ pub async fn heartbeat_loop(
             }
             Err(e) => tracing::warn!("heartbeat: {e}"),
         }
+    }
+}
+
+/// Records why the managed network is not programmed (empty: it is) and
+/// joins again when that changed, so the node's `status.network_error`
+/// shows it. A failed join is only logged: the next change or the
+/// heartbeat's rejoin carries it.
+pub async fn report_network_error(shared: &Shared, error: &str) {
+    {
+        let mut current = shared
+            .network_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *current == error {
+            return;
+        }
+        *current = error.to_string();
+    }
+    let Some(joined) = shared.joined.get() else {
+        return;
+    };
+    let mut req = joined.clone();
+    req.status.network_error = error.to_string();
+    let opts = &shared.options;
+    if let Err(e) = shared
+        .client
+        .join_node(&opts.environment, &opts.name, &req)
+        .await
+    {
+        tracing::warn!("reporting the managed network's state: {e}");
     }
 }

@@ -123,6 +123,22 @@ pub(crate) struct Shared {
     pub balancers: balancers::Balancers,
     /// What the server presents to this agent's own endpoint.
     pub endpoint_key: String,
+    /// The server's cluster id, from its answer to the join (empty from a
+    /// server that predates it); the overlay and the secrets directory are
+    /// named after it.
+    pub cluster: std::sync::OnceLock<String>,
+    /// Why the managed network is not programmed (empty when it is):
+    /// reported in the node's `status.network_error` with each join.
+    pub network_error: std::sync::Mutex<String>,
+    /// What the agent joined with, for joining again.
+    pub joined: std::sync::OnceLock<corral_api::JoinRequest>,
+}
+
+impl Shared {
+    /// The cluster id, once joined.
+    pub fn cluster(&self) -> &str {
+        self.cluster.get().map_or("", String::as_str)
+    }
 }
 
 /// Runs the agent until `shutdown` becomes true. Containers keep running after it stops.
@@ -198,6 +214,9 @@ pub async fn run_agent(
         view,
         balancers: balancers::Balancers::default(),
         endpoint_key: identity.endpoint_key,
+        cluster: std::sync::OnceLock::new(),
+        network_error: std::sync::Mutex::new(String::new()),
+        joined: std::sync::OnceLock::new(),
     });
     let endpoint = tokio::spawn(endpoint::serve(
         listener,

@@ -19,7 +19,8 @@ use tokio::sync::{oneshot, watch};
 
 use corral_engine::{ContainerEngine, EngineError, NetworkConfig};
 use corral_overlay::{
-    IpCommands, NetProgrammer, OVERLAY_MTU, OverlayError, OverlayPlan, apply_plan, plan_overlay,
+    IpCommands, NetProgrammer, OVERLAY_MTU, OverlayError, OverlayPlan, apply_plan,
+    check_host_routes, plan_overlay,
 };
 use corral_types::{ContainerLabels, Environment, Ipv4Cidr};
 
@@ -34,7 +35,7 @@ const REAPPLY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverlayState {
     pub environment: String,
-    /// The engine network managed containers join (`corral-<env>`).
+    /// The engine network managed containers join (`corral-<env>-<cluster>`).
     pub network: String,
     /// Its bridge device (`cr-<tag>`), which also holds the metadata address.
     pub bridge: String,
@@ -101,6 +102,7 @@ pub async fn run(
                     tracing::info!("managed network: programmed again");
                 }
                 failing = false;
+                crate::join::report_network_error(&shared, "").await;
                 state.send_if_modified(|s| {
                     let new = Some(OverlayState::of(&plan));
                     let changed = *s != new;
@@ -113,15 +115,27 @@ pub async fn run(
             Err(SyncError::Overlay(OverlayError::NotReady(why))) => {
                 tracing::debug!("managed network: {why}");
             }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(
-                    "managed network: {e}; containers of managed-mode services run on the \
-                     engine's default bridge until it works (the agent must run as root with \
-                     iproute2 and iptables)"
-                );
+            Err(e) => {
+                let message = e.to_string();
+                if !failing {
+                    failing = true;
+                    if matches!(e, SyncError::Overlay(OverlayError::RangeOverlap { .. })) {
+                        tracing::error!(
+                            "managed network: {message}; containers of managed-mode services \
+                             run on the engine's default bridge until it is resolved"
+                        );
+                    } else {
+                        tracing::warn!(
+                            "managed network: {message}; containers of managed-mode services \
+                             run on the engine's default bridge until it works (the agent must \
+                             run as root with iproute2 and iptables)"
+                        );
+                    }
+                } else {
+                    tracing::debug!("managed network: {message}");
+                }
+                crate::join::report_network_error(&shared, &message).await;
             }
-            Err(e) => tracing::debug!("managed network: {e}"),
         }
         if let Some(tx) = first.take() {
             let _ = tx.send(());
@@ -154,13 +168,16 @@ async fn sync_once(
             range: environment.spec.network.clone(),
         })?;
     let nodes = shared.client.nodes(env).await?.items;
-    let plan = plan_overlay(env, range, &shared.options.name, &nodes)?;
+    let plan = plan_overlay(shared.cluster(), env, range, &shared.options.name, &nodes)?;
     if let Some((previous, at)) = last
         && *previous == plan
         && at.elapsed() < REAPPLY
     {
         return Ok(None);
     }
+    // Before the engine network exists: its bridge would take the slice's
+    // addresses next to whatever already routes them.
+    check_host_routes(net, &plan).await?;
     ensure_network(shared.engine.as_ref(), &plan).await?;
     let applied = apply_plan(net, &plan).await?;
     if applied.changes > 0 {
@@ -229,7 +246,7 @@ mod tests {
         n.status.subnet = subnet.into();
         n.status.address = "10.0.0.1".into();
         let range = "10.42.0.0/16".parse().unwrap_or_else(|_| unreachable!());
-        plan_overlay("default", range, "n1", &[n]).unwrap_or_else(|e| panic!("{e}"))
+        plan_overlay("", "default", range, "n1", &[n]).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[tokio::test]

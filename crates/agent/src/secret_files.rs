@@ -63,9 +63,10 @@ fn root(shared: &Shared) -> Result<PathBuf, EngineError> {
     if let Some(dir) = &shared.options.state_dir {
         candidates.push(dir.join("secrets"));
     }
-    candidates.push(PathBuf::from(format!(
-        "/dev/shm/corral-secrets-{}-{}",
-        shared.options.environment, shared.options.name
+    candidates.push(PathBuf::from(shm_dir(
+        shared.cluster(),
+        &shared.options.environment,
+        &shared.options.name,
     )));
     for dir in &candidates {
         // A state directory's `secrets` is used only if it already is a
@@ -86,6 +87,18 @@ fn root(shared: &Shared) -> Result<PathBuf, EngineError> {
             .collect::<Vec<_>>()
             .join(", ")
     )))
+}
+
+/// `/dev/shm/corral-secrets-<cluster>-<env>-<node>`: two installations
+/// on one host, each with a node of the same name in an environment of the
+/// same name, keep their secrets apart (and one's cleanup never removes the
+/// other's files).
+pub fn shm_dir(cluster: &str, environment: &str, node: &str) -> String {
+    if cluster.is_empty() {
+        format!("/dev/shm/corral-secrets-{environment}-{node}")
+    } else {
+        format!("/dev/shm/corral-secrets-{cluster}-{environment}-{node}")
+    }
 }
 
 fn make_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -183,6 +196,14 @@ mod tests {
 23 22 0:5 / /dev/shm rw,nosuid,nodev shared:2 - tmpfs tmpfs rw
 24 22 0:6 / /var/lib/corral/agent/secrets rw shared:3 - tmpfs tmpfs rw,mode=700
 ";
+
+    #[test]
+    fn the_secrets_directory_differs_per_cluster() {
+        let a = shm_dir("3f9a0c12ab45", "default", "h1");
+        let b = shm_dir("77e0d1c2b3a4", "default", "h1");
+        assert_eq!(a, "/dev/shm/corral-secrets-3f9a0c12ab45-default-h1");
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn the_file_system_of_a_path_is_that_of_its_deepest_mount() {

@@ -62,6 +62,12 @@ pub struct NodeAck {
     pub node: Object<corral_types::NodeSpec, NodeStatus>,
     /// Seconds between heartbeats the server expects.
     pub heartbeat_interval_s: u64,
+    /// The id of the server's installation: agents name the devices,
+    /// chains and engine networks they make on their host after it, so
+    /// two installations on one host never share one. Empty from a server
+    /// that predates it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
 }
 
 /// Query of logs.

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::OverlayError;
+use crate::plan::HostRoute;
 use crate::programmer::{LinkInfo, NetProgrammer, VxlanSpec};
 
 #[derive(Debug, Default)]
@@ -17,6 +18,9 @@ struct State {
     neighbours: BTreeMap<String, BTreeMap<Ipv4Addr, String>>,
     fdb: BTreeMap<String, BTreeSet<(String, Ipv4Addr)>>,
     chains: BTreeMap<(String, String), Vec<String>>,
+    /// Routes of the host that are not on a device the overlay programs
+    /// (another installation's bridge, the LAN): destination and device.
+    other_routes: Vec<HostRoute>,
     changes: Vec<String>,
     fail_all: Option<String>,
 }
@@ -68,6 +72,14 @@ impl FakeNet {
             ..LinkInfo::default()
         };
         self.lock().links.insert(name.to_string(), link);
+    }
+
+    /// Adds a route the overlay did not make (`dst` via device `dev`).
+    pub fn add_host_route(&self, dst: &str, dev: &str) {
+        self.lock().other_routes.push(HostRoute {
+            dst: dst.to_string(),
+            dev: dev.to_string(),
+        });
     }
 
     /// The changes made so far, forgetting them.
@@ -182,6 +194,18 @@ impl NetProgrammer for FakeNet {
         let mut s = self.change(format!("delete route {dst} dev {dev}"))?;
         s.routes.entry(dev.to_string()).or_default().remove(dst);
         Ok(())
+    }
+
+    async fn host_routes(&self) -> Result<Vec<HostRoute>, OverlayError> {
+        let s = self.check()?;
+        let mut all = s.other_routes.clone();
+        for (dev, routes) in &s.routes {
+            all.extend(routes.keys().map(|dst| HostRoute {
+                dst: dst.clone(),
+                dev: dev.clone(),
+            }));
+        }
+        Ok(all)
     }
 
     async fn neighbours(&self, dev: &str) -> Result<BTreeMap<Ipv4Addr, String>, OverlayError> {

@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use crate::OverlayError;
+use crate::plan::HostRoute;
 use crate::programmer::{LinkInfo, NetProgrammer, VxlanSpec};
 
 /// The real programmer: runs commands in the agent's network namespace.
@@ -122,6 +123,19 @@ fn parse_link(v: &Value) -> LinkInfo {
     }
 }
 
+/// Routes from `ip -j route show` output: destination and device.
+fn host_routes_of(routes: &[Value]) -> Vec<HostRoute> {
+    routes
+        .iter()
+        .filter_map(|r| {
+            Some(HostRoute {
+                dst: str_of(r, "dst")?.to_string(),
+                dev: str_of(r, "dev").unwrap_or_default().to_string(),
+            })
+        })
+        .collect()
+}
+
 fn iptables_rules_of(chain: &str, text: &str) -> Vec<String> {
     let prefix = format!("-A {chain} ");
     text.lines()
@@ -229,6 +243,11 @@ impl NetProgrammer for IpCommands {
         check("ip", &["route", "del", dst, "dev", dev], None)
             .await
             .map(drop)
+    }
+
+    async fn host_routes(&self) -> Result<Vec<HostRoute>, OverlayError> {
+        let out = check("ip", &["-j", "-4", "route", "show", "table", "main"], None).await?;
+        Ok(host_routes_of(&json("ip route show table main", &out)?))
     }
 
     async fn neighbours(&self, dev: &str) -> Result<BTreeMap<Ipv4Addr, String>, OverlayError> {
@@ -375,6 +394,19 @@ mod tests {
         assert_eq!(link.port, Some(4789));
         assert!(link.up);
         assert_eq!(link.mtu, 1450);
+    }
+
+    #[test]
+    fn host_routes_are_read_from_ip_json() {
+        let text = r#"[{"dst":"default","gateway":"192.0.2.1","dev":"eth0","flags":[]},
+            {"dst":"10.42.1.0/24","dev":"cr-933b5bde","protocol":"kernel","scope":"link",
+             "prefsrc":"10.42.1.1","flags":["linkdown"]},
+            {"dst":"10.9.9.9","type":"blackhole","flags":[]}]"#;
+        let routes = host_routes_of(&json("t", text).unwrap());
+        assert_eq!(routes.len(), 3);
+        assert_eq!(routes[1].dst, "10.42.1.0/24");
+        assert_eq!(routes[1].dev, "cr-933b5bde");
+        assert_eq!(routes[2].dev, "");
     }
 
     #[test]

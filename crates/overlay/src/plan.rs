@@ -16,6 +16,10 @@ pub const OVERLAY_MTU: u32 = 1450;
 pub const METADATA_ADDRESS: &str = "169.254.169.250/32";
 /// The Docker chain that runs first in FORWARD and is left to users.
 pub const DOCKER_USER_CHAIN: &str = "DOCKER-USER";
+/// Where the VXLAN filter is jumped from: the `raw` table's PREROUTING,
+/// the first hook a packet arriving at the host meets (see
+/// [`vxlan_filter_rules`]).
+pub const VXLAN_FILTER_HOOK: &str = "PREROUTING";
 
 /// Another node of the environment, as this node's kernel needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +39,7 @@ pub struct Peer {
 /// `iptables-save` syntax without the `-A CHAIN` prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
-    /// `filter` or `nat`.
+    /// `filter`, `nat` or `raw`.
     pub table: &'static str,
     /// The environment's chain in that table.
     pub chain: String,
@@ -47,14 +51,18 @@ pub struct Rules {
 /// What one node's kernel must hold for one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverlayPlan {
+    /// The id of the cluster (the server's installation) the environment
+    /// belongs to; empty only with a server that predates cluster ids.
+    pub cluster: String,
     pub environment: String,
-    /// The VXLAN network identifier, derived from the environment's name.
+    /// The VXLAN network identifier, derived from the cluster id and the
+    /// environment's name.
     pub vni: u32,
-    /// The engine's network for managed containers: `corral-<env>`.
+    /// The engine's network for managed containers: `corral-<env>-<cluster>`.
     pub network: String,
-    /// Its bridge device: `cr-<hash>`.
+    /// Its bridge device: `cr-<tag>` ([`env_tag`]).
     pub bridge: String,
-    /// The VXLAN device: `vx-<hash>`.
+    /// The VXLAN device: `vx-<tag>`.
     pub vxlan: String,
     pub env_range: Ipv4Cidr,
     /// This node's slice, the engine network's subnet.
@@ -70,30 +78,49 @@ pub struct OverlayPlan {
     /// Extra addresses of the bridge (the metadata service's).
     pub bridge_addresses: Vec<String>,
     pub peers: Vec<Peer>,
-    /// The filter rules (isolation) and the nat rules (masquerade).
+    /// The filter rules (isolation), the nat rules (masquerade) and the
+    /// raw rules (VXLAN accepted from the peers' host addresses only).
     pub iptables: Vec<Rules>,
 }
 
-/// 32-bit FNV-1a.
-fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+/// 64-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
-/// Eight hex digits naming the environment's devices and chains.
-pub fn env_tag(environment: &str) -> String {
-    format!("{:08x}", fnv1a(environment.as_bytes()))
+/// The hash every host-level name of one environment of one cluster
+/// derives from: two installations on one host with an environment of the
+/// same name get different devices, chains and VNIs.
+fn env_hash(cluster: &str, environment: &str) -> u64 {
+    fnv1a(format!("{cluster}/{environment}").as_bytes())
 }
 
-/// The VNI of an environment: 24 bits of a hash of its name, never 0.
-pub fn vni_of(environment: &str) -> u32 {
-    (fnv1a(environment.as_bytes()) >> 8).max(1)
+/// Twelve hex digits naming the environment's devices (`cr-<tag>`,
+/// `vx-<tag>`: 15 bytes, Linux's limit) and chains (`CORRAL-<tag>`), from
+/// the cluster id and the environment's name.
+pub fn env_tag(cluster: &str, environment: &str) -> String {
+    format!("{:012x}", env_hash(cluster, environment) & 0xffff_ffff_ffff)
 }
 
-/// The engine network of an environment's managed containers.
-pub fn network_name(environment: &str) -> String {
-    format!("corral-{environment}")
+/// The VNI of an environment: 24 bits of a hash of the cluster id and its
+/// name, never 0. Every node of a cluster computes the same; two clusters
+/// on one host do not share a VNI on port 4789 (the kernel refuses a
+/// second device with the same VNI and port).
+pub fn vni_of(cluster: &str, environment: &str) -> u32 {
+    let top = env_hash(cluster, environment) >> 40;
+    u32::try_from(top & 0xff_ffff).unwrap_or(1).max(1)
+}
+
+/// The engine network of an environment's managed containers:
+/// `corral-<env>-<cluster>` (`corral-<env>` without a cluster id).
+pub fn network_name(cluster: &str, environment: &str) -> String {
+    if cluster.is_empty() {
+        format!("corral-{environment}")
+    } else {
+        format!("corral-{environment}-{cluster}")
+    }
 }
 
 /// A locally administered unicast MAC from a slice's network address, so
@@ -111,11 +138,12 @@ fn parse_subnet(node: &Node) -> Result<Ipv4Cidr, String> {
     Ok(subnet)
 }
 
-/// The plan of node `this_node` of environment `environment`, whose range
-/// is `env_range`, from every node of the environment. Nodes without a
-/// slice or a parseable IPv4 address are left out (they join later);
-/// nodes that are gone have no entries.
+/// The plan of node `this_node` of environment `environment` of cluster
+/// `cluster`, whose range is `env_range`, from every node of the
+/// environment. Nodes without a slice or a parseable IPv4 address are left
+/// out (they join later); nodes that are gone have no entries.
 pub fn plan_overlay(
+    cluster: &str,
     environment: &str,
     env_range: Ipv4Cidr,
     this_node: &str,
@@ -168,13 +196,22 @@ pub fn plan_overlay(
         .collect();
     peers.sort_by_key(|p| p.subnet);
     peers.dedup_by(|a, b| a.subnet == b.subnet);
-    let tag = env_tag(environment);
+    let tag = env_tag(cluster, environment);
     let (bridge, vxlan) = (format!("cr-{tag}"), format!("vx-{tag}"));
-    let iptables = iptables_rules(&tag, &bridge, &vxlan, env_range, subnet);
+    let vni = vni_of(cluster, environment);
+    let chain = format!("CORRAL-{tag}");
+    let mut iptables = iptables_rules(&chain, &bridge, &vxlan, env_range, subnet);
+    iptables.push(Rules {
+        table: "raw",
+        chain,
+        jump_from: VXLAN_FILTER_HOOK,
+        rules: vxlan_filter_rules(vni, &peers),
+    });
     Ok(OverlayPlan {
+        cluster: cluster.to_string(),
         environment: environment.to_string(),
-        vni: vni_of(environment),
-        network: network_name(environment),
+        vni,
+        network: network_name(cluster, environment),
         bridge,
         vxlan,
         env_range,
@@ -193,13 +230,13 @@ pub fn plan_overlay(
 /// VXLAN device (traffic of other environments' devices never enters
 /// them), and masquerading of its slice towards everything outside its range.
 fn iptables_rules(
-    tag: &str,
+    chain: &str,
     bridge: &str,
     vxlan: &str,
     env_range: Ipv4Cidr,
     subnet: Ipv4Cidr,
 ) -> Vec<Rules> {
-    let chain = format!("CORRAL-{tag}");
+    let chain = chain.to_string();
     let filter = vec![
         format!("-i {vxlan} -o {bridge} -j ACCEPT"),
         format!("-i {bridge} -o {vxlan} -j ACCEPT"),
@@ -223,4 +260,72 @@ fn iptables_rules(
             rules: nat,
         },
     ]
+}
+
+/// The VXLAN filter (`raw` table, jumped from PREROUTING): a UDP packet to
+/// port 4789 carrying this environment's VNI and addressed to this host is
+/// dropped unless its source is the host address of one of the
+/// environment's other nodes. Everything else returns at once: other
+/// protocols, other ports, other VNIs (another environment's or another
+/// installation's tunnels on the same port have their own chain), and
+/// packets the host only forwards.
+///
+/// Why `raw` PREROUTING rather than `filter` INPUT: a tunnel packet is
+/// delivered to the kernel's VXLAN socket after INPUT, so both would stop
+/// it before its frame reaches the bridge; `raw` drops it earlier, before
+/// connection tracking (a flood of foreign or forged sources creates no
+/// conntrack entries) and before a host firewall's INPUT rules
+/// (ufw, firewalld) that might accept port 4789 first.
+///
+/// The VNI sits in bytes 4 to 6 of the VXLAN header, which follows the
+/// 8-byte UDP header: `0>>22&0x3C` is the IP header's length, `@12` moves
+/// to byte 12 of the UDP header, `>>8` keeps its top 24 bits.
+pub fn vxlan_filter_rules(vni: u32, peers: &[Peer]) -> Vec<String> {
+    let mut sources: Vec<Ipv4Addr> = peers.iter().map(|p| p.address).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let mut rules = vec![
+        "! -p udp -j RETURN".to_string(),
+        format!("-p udp -m udp ! --dport {VXLAN_PORT} -j RETURN"),
+        format!("-m u32 ! --u32 0x0>>0x16&0x3c@0xc>>0x8={vni:#x} -j RETURN"),
+    ];
+    rules.extend(sources.iter().map(|a| format!("-s {a}/32 -j RETURN")));
+    rules.push("-m addrtype --dst-type LOCAL -j DROP".to_string());
+    rules
+}
+
+/// A route of the host's main table, as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRoute {
+    /// `A.B.C.D/N`, `A.B.C.D` (a host route) or `default`.
+    pub dst: String,
+    /// The device it goes through (empty for routes without one).
+    pub dev: String,
+}
+
+impl HostRoute {
+    /// Its destination as a network; `None` for the default route and
+    /// what does not parse.
+    fn network(&self) -> Option<Ipv4Cidr> {
+        if self.dst.contains('/') {
+            self.dst.parse().ok()
+        } else {
+            let addr: Ipv4Addr = self.dst.parse().ok()?;
+            Some(Ipv4Cidr { addr, prefix: 32 })
+        }
+    }
+}
+
+/// The first route of the host that overlaps the environment's range
+/// (either holds the other) and is not this plan's own (on its bridge or
+/// its VXLAN device): another installation's bridge with the same
+/// addresses, a VPN, a LAN. The default route (and any /0) is not an
+/// overlap: the range's own routes are more specific.
+pub fn foreign_overlap<'a>(plan: &OverlayPlan, routes: &'a [HostRoute]) -> Option<&'a HostRoute> {
+    routes.iter().find(|r| {
+        r.dev != plan.bridge
+            && r.dev != plan.vxlan
+            && r.network()
+                .is_some_and(|n| n.prefix > 0 && n.overlaps(&plan.env_range))
+    })
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use crate::OverlayError;
-use crate::plan::{OVERLAY_MTU, OverlayPlan, Rules, VXLAN_PORT};
+use crate::plan::{HostRoute, OVERLAY_MTU, OverlayPlan, Rules, VXLAN_PORT, foreign_overlap};
 
 /// A network device as the kernel reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,6 +51,8 @@ pub trait NetProgrammer: Send + Sync {
     /// Adds or replaces the route to `dst` via `via` on `dev` (`onlink`).
     async fn replace_route(&self, dev: &str, dst: &str, via: Ipv4Addr) -> Result<(), OverlayError>;
     async fn delete_route(&self, dev: &str, dst: &str) -> Result<(), OverlayError>;
+    /// Every IPv4 route of the host's main table, whatever its device.
+    async fn host_routes(&self) -> Result<Vec<HostRoute>, OverlayError>;
     /// Neighbour entries of `dev`: address to MAC.
     async fn neighbours(&self, dev: &str) -> Result<BTreeMap<Ipv4Addr, String>, OverlayError>;
     /// Adds or replaces a permanent neighbour entry.
@@ -88,24 +90,56 @@ pub struct Applied {
     pub changes: usize,
 }
 
-/// Makes the kernel match `plan`: the VXLAN device, its address, the
-/// routes, neighbour and forwarding entries of every peer (removing those
-/// of nodes that left), the bridge's extra addresses and the iptables
-/// chains. The engine network (and so the bridge) must exist already.
+/// Refuses a host whose routes overlap the plan's range, other than the
+/// plan's own ([`foreign_overlap`]). Run it before the engine network is
+/// created: the bridge of a network with the same addresses would
+/// otherwise share them silently with whatever holds that route.
+pub async fn check_host_routes(
+    net: &dyn NetProgrammer,
+    plan: &OverlayPlan,
+) -> Result<(), OverlayError> {
+    let routes = net.host_routes().await?;
+    match foreign_overlap(plan, &routes) {
+        None => Ok(()),
+        Some(route) => Err(OverlayError::RangeOverlap {
+            environment: plan.environment.clone(),
+            range: plan.env_range.to_string(),
+            slice: plan.subnet.to_string(),
+            route: route.dst.clone(),
+            device: if route.dev.is_empty() {
+                "(none)".into()
+            } else {
+                route.dev.clone()
+            },
+        }),
+    }
+}
+
+/// Makes the kernel match `plan`: the iptables chains first (so the VXLAN
+/// filter is in place before the device exists), then the VXLAN device,
+/// its address, the routes, neighbour and forwarding entries of every peer
+/// (removing those of nodes that left) and the bridge's extra addresses.
+/// The engine network (and so the bridge) must exist already.
 /// Idempotent: a second call with the same plan changes nothing.
 pub async fn apply_plan(
     net: &dyn NetProgrammer,
     plan: &OverlayPlan,
 ) -> Result<Applied, OverlayError> {
     let mut applied = Applied::default();
+    if net.link(&plan.bridge).await?.is_none() {
+        return Err(OverlayError::BridgeMissing {
+            bridge: plan.bridge.clone(),
+            network: plan.network.clone(),
+        });
+    }
+    for rules in &plan.iptables {
+        chains(net, rules, &mut applied).await?;
+    }
     vxlan_device(net, plan, &mut applied).await?;
     bridge_addresses(net, plan, &mut applied).await?;
     routes(net, plan, &mut applied).await?;
     neighbours(net, plan, &mut applied).await?;
     fdb(net, plan, &mut applied).await?;
-    for rules in &plan.iptables {
-        chains(net, rules, &mut applied).await?;
-    }
     Ok(applied)
 }
 
@@ -160,12 +194,6 @@ async fn bridge_addresses(
     plan: &OverlayPlan,
     applied: &mut Applied,
 ) -> Result<(), OverlayError> {
-    if net.link(&plan.bridge).await?.is_none() {
-        return Err(OverlayError::BridgeMissing {
-            bridge: plan.bridge.clone(),
-            network: plan.network.clone(),
-        });
-    }
     let have = net.addresses(&plan.bridge).await?;
     for want in &plan.bridge_addresses {
         if !have.contains(want) {

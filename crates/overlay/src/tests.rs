@@ -13,6 +13,8 @@ fn node(name: &str, subnet: &str, address: &str) -> Node {
     n
 }
 
+const CLUSTER: &str = "3f9a0c12ab45";
+
 fn range() -> Ipv4Cidr {
     "10.42.0.0/16".parse().unwrap()
 }
@@ -29,11 +31,11 @@ fn three() -> Vec<Node> {
 fn plan_has_one_entry_per_other_node_with_a_slice() {
     let mut nodes = three();
     nodes.push(node("joining", "", "10.0.0.14"));
-    let plan = plan_overlay("default", range(), "h1", &nodes).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &nodes).unwrap();
     assert_eq!(plan.gateway, Ipv4Addr::new(10, 42, 1, 1));
     assert_eq!(plan.vtep, Ipv4Addr::new(10, 42, 1, 0));
     assert_eq!(plan.local, Ipv4Addr::new(10, 0, 0, 11));
-    assert_eq!(plan.network, "corral-default");
+    assert_eq!(plan.network, "corral-default-3f9a0c12ab45");
     let peers: Vec<&str> = plan.peers.iter().map(|p| p.node.as_str()).collect();
     assert_eq!(peers, ["h2", "h3"]);
     let h3 = &plan.peers[1];
@@ -45,8 +47,8 @@ fn plan_has_one_entry_per_other_node_with_a_slice() {
 #[test]
 fn device_names_fit_in_fifteen_bytes_and_differ_per_environment() {
     let long = "a".repeat(63);
-    let a = plan_overlay(&long, range(), "h1", &three()).unwrap();
-    let b = plan_overlay("other", range(), "h1", &three()).unwrap();
+    let a = plan_overlay(CLUSTER, &long, range(), "h1", &three()).unwrap();
+    let b = plan_overlay(CLUSTER, "other", range(), "h1", &three()).unwrap();
     for name in [&a.bridge, &a.vxlan, &b.bridge, &b.vxlan] {
         assert!(name.len() <= 15, "{name}");
     }
@@ -62,12 +64,12 @@ fn device_names_fit_in_fifteen_bytes_and_differ_per_environment() {
 fn a_node_without_a_slice_is_not_ready() {
     let nodes = vec![node("h1", "", "10.0.0.11")];
     assert!(matches!(
-        plan_overlay("default", range(), "h1", &nodes),
+        plan_overlay(CLUSTER, "default", range(), "h1", &nodes),
         Err(OverlayError::NotReady(_))
     ));
     let outside = vec![node("h1", "10.43.1.0/24", "10.0.0.11")];
     assert!(matches!(
-        plan_overlay("default", range(), "h1", &outside),
+        plan_overlay(CLUSTER, "default", range(), "h1", &outside),
         Err(OverlayError::InvalidNode { .. })
     ));
 }
@@ -78,13 +80,13 @@ fn peers_outside_the_range_or_on_this_nodes_slice_get_no_entries() {
     nodes.push(node("stale", "10.42.1.0/24", "10.0.0.20"));
     nodes.push(node("alien", "10.43.9.0/24", "10.0.0.21"));
     nodes.push(node("noaddr", "10.42.7.0/24", "somewhere"));
-    let plan = plan_overlay("default", range(), "h1", &nodes).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &nodes).unwrap();
     assert_eq!(plan.peers.len(), 2);
 }
 
 #[test]
 fn masquerade_only_leaves_the_environment_range() {
-    let plan = plan_overlay("default", range(), "h1", &three()).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
     let nat = plan.iptables.iter().find(|r| r.table == "nat").unwrap();
     assert_eq!(
         nat.rules,
@@ -108,7 +110,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 #[test]
 fn applying_twice_changes_nothing_the_second_time() {
     let net = FakeNet::new();
-    let plan = plan_overlay("default", range(), "h1", &three()).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
     net.add_link(&plan.bridge, "bridge");
     let first = block_on(apply_plan(&net, &plan)).unwrap();
     assert!(first.changes > 0);
@@ -131,17 +133,19 @@ fn applying_twice_changes_nothing_the_second_time() {
 #[test]
 fn entries_of_a_node_that_left_are_removed() {
     let net = FakeNet::new();
-    let plan = plan_overlay("default", range(), "h1", &three()).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
     net.add_link(&plan.bridge, "bridge");
     block_on(apply_plan(&net, &plan)).unwrap();
     net.take_changes();
     let two = &three()[..2];
-    let smaller = plan_overlay("default", range(), "h1", two).unwrap();
+    let smaller = plan_overlay(CLUSTER, "default", range(), "h1", two).unwrap();
     block_on(apply_plan(&net, &smaller)).unwrap();
     let changes = net.take_changes();
+    let raw = &smaller.iptables[2];
     assert_eq!(
         changes,
         [
+            format!("write chain raw {} (6 rules)", raw.chain),
             format!("delete route 10.42.3.0/24 dev {}", plan.vxlan),
             format!("delete neigh 10.42.3.0 dev {}", plan.vxlan),
             format!(
@@ -156,15 +160,16 @@ fn entries_of_a_node_that_left_are_removed() {
 #[test]
 fn a_moved_node_address_recreates_the_vxlan_device() {
     let net = FakeNet::new();
-    let plan = plan_overlay("default", range(), "h1", &three()).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
     net.add_link(&plan.bridge, "bridge");
     block_on(apply_plan(&net, &plan)).unwrap();
     net.take_changes();
     let mut moved = three();
     moved[0].status.address = "10.0.0.99".into();
-    let plan = plan_overlay("default", range(), "h1", &moved).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &moved).unwrap();
     block_on(apply_plan(&net, &plan)).unwrap();
     let changes = net.take_changes();
+    // The filter's peers did not change (h1's own address is not in it).
     assert_eq!(changes[0], format!("delete link {}", plan.vxlan));
     assert!(changes[1].starts_with("add vxlan"));
     // Everything on the device came back.
@@ -174,7 +179,7 @@ fn a_moved_node_address_recreates_the_vxlan_device() {
 #[test]
 fn a_changed_rule_set_rewrites_the_chain_and_the_jump_is_inserted_once() {
     let net = FakeNet::new();
-    let plan = plan_overlay("default", range(), "h1", &three()).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
     net.add_link(&plan.bridge, "bridge");
     block_on(apply_plan(&net, &plan)).unwrap();
     let filter = &plan.iptables[0];
@@ -197,7 +202,7 @@ fn a_changed_rule_set_rewrites_the_chain_and_the_jump_is_inserted_once() {
 #[test]
 fn a_missing_bridge_or_a_failing_kernel_is_an_error() {
     let net = FakeNet::new();
-    let plan = plan_overlay("default", range(), "h1", &three()).unwrap();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
     assert!(matches!(
         block_on(apply_plan(&net, &plan)),
         Err(OverlayError::BridgeMissing { .. })
@@ -207,4 +212,150 @@ fn a_missing_bridge_or_a_failing_kernel_is_an_error() {
         block_on(apply_plan(&net, &plan)),
         Err(OverlayError::Command { .. })
     ));
+}
+
+#[test]
+fn device_names_chains_vni_and_engine_network_differ_per_cluster() {
+    let a = plan_overlay("3f9a0c12ab45", "default", range(), "h1", &three()).unwrap();
+    let b = plan_overlay("77e0d1c2b3a4", "default", range(), "h1", &three()).unwrap();
+    for name in [&a.bridge, &a.vxlan, &b.bridge, &b.vxlan] {
+        assert!(name.len() <= 15, "{name}");
+    }
+    assert_ne!(a.bridge, b.bridge);
+    assert_ne!(a.vxlan, b.vxlan);
+    assert_ne!(a.vni, b.vni);
+    assert_ne!(a.network, b.network);
+    assert_eq!(b.network, "corral-default-77e0d1c2b3a4");
+    for (ra, rb) in a.iptables.iter().zip(&b.iptables) {
+        assert_ne!(ra.chain, rb.chain);
+        assert!(ra.chain.len() <= 28, "{}", ra.chain);
+    }
+    // The same cluster and environment: the same names on every node.
+    let again = plan_overlay("3f9a0c12ab45", "default", range(), "h2", &three()).unwrap();
+    assert_eq!((again.bridge, again.vni), (a.bridge, a.vni));
+}
+
+#[test]
+fn vxlan_is_accepted_only_from_the_peers_host_addresses() {
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
+    let raw = plan.iptables.iter().find(|r| r.table == "raw").unwrap();
+    assert_eq!(raw.jump_from, "PREROUTING");
+    let vni = format!("{:#x}", plan.vni);
+    assert_eq!(
+        raw.rules,
+        [
+            "! -p udp -j RETURN".to_string(),
+            "-p udp -m udp ! --dport 4789 -j RETURN".to_string(),
+            format!("-m u32 ! --u32 0x0>>0x16&0x3c@0xc>>0x8={vni} -j RETURN"),
+            "-s 10.0.0.12/32 -j RETURN".to_string(),
+            "-s 10.0.0.13/32 -j RETURN".to_string(),
+            "-m addrtype --dst-type LOCAL -j DROP".to_string(),
+        ]
+    );
+    // A node alone accepts no tunnel packet of its environment at all.
+    let alone = plan_overlay(CLUSTER, "default", range(), "h1", &three()[..1]).unwrap();
+    let raw = alone.iptables.iter().find(|r| r.table == "raw").unwrap();
+    assert!(!raw.rules.iter().any(|r| r.starts_with("-s ")));
+    assert!(raw.rules.last().unwrap().ends_with("-j DROP"));
+}
+
+#[test]
+fn two_nodes_on_one_host_address_are_one_accepted_source() {
+    let mut nodes = three();
+    nodes.push(node("h2b", "10.42.4.0/24", "10.0.0.12"));
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &nodes).unwrap();
+    let raw = plan.iptables.iter().find(|r| r.table == "raw").unwrap();
+    let sources: Vec<&String> = raw.rules.iter().filter(|r| r.starts_with("-s ")).collect();
+    assert_eq!(
+        sources,
+        ["-s 10.0.0.12/32 -j RETURN", "-s 10.0.0.13/32 -j RETURN"]
+    );
+}
+
+#[test]
+fn the_vxlan_filter_follows_the_node_list() {
+    let net = FakeNet::new();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
+    net.add_link(&plan.bridge, "bridge");
+    block_on(apply_plan(&net, &plan)).unwrap();
+    let chain = plan.iptables[2].chain.clone();
+    let has = |net: &FakeNet, source: &str| {
+        net.chain_of("raw", &chain)
+            .unwrap()
+            .contains(&format!("-s {source}/32 -j RETURN"))
+    };
+    assert!(has(&net, "10.0.0.12") && has(&net, "10.0.0.13"));
+    assert_eq!(
+        net.chain_of("raw", "PREROUTING").unwrap(),
+        [format!("-j {chain}")]
+    );
+    // h3 leaves: its address is no longer accepted.
+    let two = plan_overlay(CLUSTER, "default", range(), "h1", &three()[..2]).unwrap();
+    block_on(apply_plan(&net, &two)).unwrap();
+    assert!(has(&net, "10.0.0.12") && !has(&net, "10.0.0.13"));
+    // h4 joins: its address is.
+    let mut four = three();
+    four.push(node("h4", "10.42.4.0/24", "10.0.0.14"));
+    let four = plan_overlay(CLUSTER, "default", range(), "h1", &four).unwrap();
+    block_on(apply_plan(&net, &four)).unwrap();
+    assert!(has(&net, "10.0.0.13") && has(&net, "10.0.0.14"));
+    // The jump was inserted once.
+    assert_eq!(net.chain_of("raw", "PREROUTING").unwrap().len(), 1);
+}
+
+#[test]
+fn the_vxlan_filter_is_in_place_before_the_vxlan_device_exists() {
+    let net = FakeNet::new();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
+    net.add_link(&plan.bridge, "bridge");
+    block_on(apply_plan(&net, &plan)).unwrap();
+    let changes = net.take_changes();
+    let position = |prefix: &str| changes.iter().position(|c| c.starts_with(prefix)).unwrap();
+    assert!(position("jump raw PREROUTING") < position("add vxlan"));
+    assert!(position("write chain raw") < position("add vxlan"));
+}
+
+#[test]
+fn a_foreign_route_overlapping_the_range_is_refused_naming_both() {
+    let net = FakeNet::new();
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
+    net.add_host_route("default", "eth0");
+    net.add_host_route("10.0.0.0/24", "eth0");
+    net.add_host_route(&plan.subnet.to_string(), &plan.bridge);
+    block_on(check_host_routes(&net, &plan)).unwrap();
+    // Another installation's bridge, with the same slice.
+    net.add_host_route("10.42.1.0/24", "cr-933b5bde");
+    let err = block_on(check_host_routes(&net, &plan)).unwrap_err();
+    assert_eq!(
+        err,
+        OverlayError::RangeOverlap {
+            environment: "default".into(),
+            range: "10.42.0.0/16".into(),
+            slice: "10.42.1.0/24".into(),
+            route: "10.42.1.0/24".into(),
+            device: "cr-933b5bde".into(),
+        }
+    );
+    let message = err.to_string();
+    for part in ["10.42.0.0/16", "10.42.1.0/24", "cr-933b5bde"] {
+        assert!(message.contains(part), "{message}");
+    }
+}
+
+#[test]
+fn routes_that_hold_the_range_or_a_host_in_it_overlap_and_own_routes_do_not() {
+    let plan = plan_overlay(CLUSTER, "default", range(), "h1", &three()).unwrap();
+    let route = |dst: &str, dev: &str| HostRoute {
+        dst: dst.into(),
+        dev: dev.into(),
+    };
+    let overlaps = |r: HostRoute| foreign_overlap(&plan, std::slice::from_ref(&r)).is_some();
+    assert!(overlaps(route("10.0.0.0/8", "tun0")));
+    assert!(overlaps(route("10.42.200.7", "wg0")));
+    assert!(overlaps(route("10.42.9.0/24", "")));
+    assert!(!overlaps(route("default", "eth0")));
+    assert!(!overlaps(route("0.0.0.0/0", "eth0")));
+    assert!(!overlaps(route("10.43.0.0/16", "cr-other")));
+    assert!(!overlaps(route("10.42.2.0/24", &plan.vxlan)));
+    assert!(!overlaps(route("10.42.1.0/24", &plan.bridge)));
 }

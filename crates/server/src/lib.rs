@@ -15,6 +15,7 @@ pub mod audit;
 mod audit_routes;
 mod bootstrap;
 mod cert_keys;
+pub mod cluster_id;
 mod data_dir;
 mod environments;
 mod error;
@@ -118,6 +119,8 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// True when this start created the `default` environment (a first start).
     pub first_start: bool,
+    /// This installation's id (`<data dir>/cluster-id`, see [`cluster_id`]).
+    pub cluster_id: String,
     shutdown: signal::Sender<bool>,
     http: tokio::task::JoinHandle<()>,
     controllers: std::thread::JoinHandle<()>,
@@ -280,10 +283,13 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
     let liveness = Arc::new(Liveness::with_interval(options.heartbeat_interval_s));
     let (shutdown, shutdown_rx) = signal::channel(false);
     let endpoint_secret = load_or_create_secret(&options.data_dir, "agent-key")?;
+    let cluster_id = cluster_id::load_or_create(&options.data_dir)?;
+    tracing::info!("cluster id {cluster_id}");
     let admin_password = bootstrap::first_admin(store.as_ref(), clock.as_ref(), &options.data_dir)?;
     let audit = audit::SqliteAudit::open(&options.data_dir.join("audit.db"), options.audit)?;
     let mut state = AppState::new(store.clone(), liveness.clone(), clock.clone(), &admin_token);
     state.endpoint_secret = endpoint_secret.into_bytes().into();
+    state.cluster_id = cluster_id.as_str().into();
     state.shutdown = shutdown_rx.clone();
     state.audit = audit;
     state.session_ttl_s = options.session_ttl_s;
@@ -341,6 +347,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         admin_password,
         local_addr,
         first_start,
+        cluster_id,
         shutdown,
         http,
         controllers,

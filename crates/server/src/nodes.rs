@@ -29,6 +29,7 @@ fn ack(state: &AppState, raw: corral_types::RawObject) -> Result<NodeAck, ApiErr
     Ok(NodeAck {
         node,
         heartbeat_interval_s: state.liveness.interval_s(),
+        cluster: state.cluster_id.to_string(),
     })
 }
 

@@ -53,6 +53,10 @@ pub struct AppState {
     /// The certificate chain and key (PEM) the server presents to agents'
     /// endpoints (issued by the internal CA at start).
     pub agent_client_identity: Option<Arc<(String, String)>>,
+    /// This installation's id (`<data dir>/cluster-id`), sent to agents
+    /// with every join and heartbeat: they name their host-level devices,
+    /// chains and engine networks after it (see `crate::cluster_id`).
+    pub cluster_id: Arc<str>,
 }
 
 impl AppState {
@@ -81,6 +85,7 @@ impl AppState {
             authority: None,
             require_node_certificates: false,
             agent_client_identity: None,
+            cluster_id: crate::cluster_id::new_id().into(),
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{SERVICES, TOKEN, TestServer, service, start, start_with};
+use common::{SERVICES, TOKEN, TestServer, service, start, start_configured, start_with};
 use corral_api::{
     JoinRequest, StatusBatchResult, StatusErrorCode, StatusReport, StatusReportError,
 };
@@ -875,8 +875,27 @@ fn join_request(address: &str, labels: &[(&str, &str)]) -> JoinRequest {
             agent_url: format!("http://{address}:7481"),
             last_heartbeat: String::new(),
             subnet: String::new(),
+            network_error: String::new(),
         },
     }
+}
+
+#[tokio::test]
+async fn joins_and_heartbeats_carry_the_cluster_id_and_the_node_shows_its_network_error() {
+    let s = start_configured(MemoryStore::new(), |state| {
+        state.cluster_id = "3f9a0c12ab45".into();
+    })
+    .await;
+    let mut req = join_request("10.0.0.1", &[]);
+    req.status.network_error = "the range 10.42.0.0/16 overlaps the route 10.42.1.0/24".into();
+    let ack = s.client.join_node("default", "n1", &req).await.unwrap();
+    assert_eq!(ack.cluster, "3f9a0c12ab45");
+    assert_eq!(ack.node.status.network_error, req.status.network_error);
+    let beat = s.client.heartbeat("default", "n1").await.unwrap();
+    assert_eq!(beat.cluster, "3f9a0c12ab45");
+    req.status.network_error.clear();
+    let ack = s.client.join_node("default", "n1", &req).await.unwrap();
+    assert_eq!(ack.node.status.network_error, "");
 }
 
 #[tokio::test]

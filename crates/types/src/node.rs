@@ -56,4 +56,9 @@ pub struct NodeStatus {
     /// `10.42.3.0/24`), given by the server when the node joins; empty until then.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub subnet: String,
+    /// Why the agent does not program the environment's managed network
+    /// on this node (such as a range that overlaps a route already on the
+    /// host); empty when it does, or when it runs without one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub network_error: String,
 }
