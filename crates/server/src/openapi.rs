@@ -161,6 +161,11 @@ pub fn document() -> Value {
                     "value": {"type": "string", "description": "the value, base64; at most 500 KiB decoded"},
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}}
                 }},
+                "ConfigValueRequest": {"type": "object", "required": ["value"], "properties": {
+                    "name": {"type": "string", "description": "the config's name (create only)"},
+                    "value": {"type": "string", "description": "the value, base64; at most 500 KiB decoded"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                }},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
                 "StatusBatch": {"type": "object", "required": ["statuses"], "properties": {
                     "statuses": {"type": "array", "maxItems": corral_api::MAX_STATUS_BATCH, "items": {"$ref": "#/components/schemas/StatusReport"}}
