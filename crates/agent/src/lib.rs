@@ -32,7 +32,7 @@ mod plan;
 mod probe;
 mod register;
 mod reporter;
-mod secret_files;
+mod mounted_files;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
