@@ -39,6 +39,7 @@ pub(super) fn build_service(env: &str, args: &CreateArgs) -> anyhow::Result<Serv
         },
         container_labels: labels.clone(),
         secrets: args.secrets.clone(),
+        configs: args.configs.clone(),
         ..ServiceSpec::default()
     };
     spec.validate()

@@ -5,7 +5,7 @@ mod export;
 mod ls;
 mod plan;
 mod ps;
-mod secret_values;
+mod file_values;
 
 use corral_api::Client;
 use corral_types::{Kind, Stack};
