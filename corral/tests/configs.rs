@@ -81,7 +81,11 @@ async fn a_service_reads_its_config_at_the_target_with_its_mode_and_a_new_versio
         exec(&c, id, "stat -c '%a %u' /etc/app/app.conf").trim(),
         "440 1000"
     );
-    assert_eq!(exec(&c, id, "cat /app.conf"), FIRST, "Swarm's default target");
+    assert_eq!(
+        exec(&c, id, "cat /app.conf"),
+        FIRST,
+        "Swarm's default target"
+    );
     assert_eq!(exec(&c, id, "stat -c %a /app.conf").trim(), "444");
     let ro = c.docker(&["exec", id, "sh", "-c", "echo x > /etc/app/app.conf"]);
     assert!(!ro.status.success(), "the file is mounted read-only");
@@ -153,7 +157,10 @@ async fn a_compose_file_with_configs_deploys_through_the_cli_and_its_configs_go_
     assert_eq!(exec(&c, id, "cat /motd"), "hello from compose");
 
     let exported = ok(c.cli(&["stack", "export", "shop", "--stdout"]));
-    assert!(exported.contains("shop_app-conf:\n    external: true"), "{exported}");
+    assert!(
+        exported.contains("shop_app-conf:\n    external: true"),
+        "{exported}"
+    );
     assert!(!exported.contains("name = first"), "{exported}");
 
     ok(c.cli(&["stack", "rm", "shop"]));

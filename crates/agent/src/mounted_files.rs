@@ -220,7 +220,10 @@ pub async fn remove(shared: &Shared, instance: &Instance) {
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            tracing::warn!("removing the secrets and configs of {}: {e}", instance.meta.name);
+            tracing::warn!(
+                "removing the secrets and configs of {}: {e}",
+                instance.meta.name
+            );
         }
     }
 }

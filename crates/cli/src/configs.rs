@@ -173,6 +173,9 @@ mod tests {
             },
         );
         let shown = readable(binary.to_raw().unwrap());
-        assert!(shown.spec.get("value").is_none(), "binary stays base64 only");
+        assert!(
+            shown.spec.get("value").is_none(),
+            "binary stays base64 only"
+        );
     }
 }

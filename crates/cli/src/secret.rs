@@ -178,7 +178,8 @@ mod tests {
             "s3cret",
         ]);
         assert_eq!(
-            B64.decode(request(&a, true, "secret").unwrap().value).unwrap(),
+            B64.decode(request(&a, true, "secret").unwrap().value)
+                .unwrap(),
             b"s3cret"
         );
         let a = value_args(&["secret", "create", "db_password", "-"]);

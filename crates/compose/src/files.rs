@@ -84,9 +84,9 @@ pub(crate) fn declarations(
             let ok = join(&key, &o.key);
             match o.key.as_str() {
                 "file" => sources.push(FileSource::File(o.value.str(ctx, &ok)?.to_string())),
-                "environment" => sources.push(FileSource::Environment(
-                    o.value.str(ctx, &ok)?.to_string(),
-                )),
+                "environment" => {
+                    sources.push(FileSource::Environment(o.value.str(ctx, &ok)?.to_string()))
+                }
                 "content" if section == Section::Configs => {
                     sources.push(FileSource::Content(o.value.str(ctx, &ok)?.to_string()))
                 }

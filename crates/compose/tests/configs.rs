@@ -53,7 +53,10 @@ fn a_stacks_own_config_is_named_after_the_stack_and_mounted_at_slash_its_key() {
         c["nginx.conf"].source,
         FileSource::File("./nginx/nginx.conf".into())
     );
-    assert_eq!(c["site"].source, FileSource::Environment("SITE_HTML".into()));
+    assert_eq!(
+        c["site"].source,
+        FileSource::Environment("SITE_HTML".into())
+    );
     assert_eq!(c["shared"].source, FileSource::External);
     assert_eq!(
         c["banner"].source,

@@ -216,7 +216,11 @@ pub async fn remove(
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
     get_object(&state, Kind::Config, &env, &name).await?;
-    mounted::refuse_in_use("config", &name, &services_mounting(&state, &env, &name).await?)?;
+    mounted::refuse_in_use(
+        "config",
+        &name,
+        &services_mounting(&state, &env, &name).await?,
+    )?;
     let deleted = Admission::new(&state, &caller)
         .delete(Kind::Config, &env, &name, None)
         .await?;

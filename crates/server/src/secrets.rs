@@ -15,16 +15,15 @@ use base64::engine::general_purpose::STANDARD as B64;
 use corral_api::List;
 use corral_store::Query;
 use corral_types::{
-    Kind, Object, RawObject, Secret, SecretSpec,
-    SecretStatus, SecretValue, SecretValueRequest, SecretValues, ServiceSpec,
-    validate_secret_name,
+    Kind, Object, RawObject, Secret, SecretSpec, SecretStatus, SecretValue, SecretValueRequest,
+    SecretValues, ServiceSpec, validate_secret_name,
 };
 
 use crate::access::Caller;
 use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
-use crate::objects::{get_object, require_environment};
 use crate::mounted;
+use crate::objects::{get_object, require_environment};
 use crate::state::AppState;
 
 /// What the sealed value is bound to.
@@ -238,7 +237,11 @@ pub async fn remove(
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
     get_object(&state, Kind::Secret, &env, &name).await?;
-    mounted::refuse_in_use("secret", &name, &services_mounting(&state, &env, &name).await?)?;
+    mounted::refuse_in_use(
+        "secret",
+        &name,
+        &services_mounting(&state, &env, &name).await?,
+    )?;
     let deleted = Admission::new(&state, &caller)
         .delete(Kind::Secret, &env, &name, None)
         .await?;

@@ -61,7 +61,12 @@ impl FileKind {
         }
     }
 
-    async fn find(self, state: &AppState, env: &str, name: &str) -> Result<Option<Stored>, ApiError> {
+    async fn find(
+        self,
+        state: &AppState,
+        env: &str,
+        name: &str,
+    ) -> Result<Option<Stored>, ApiError> {
         Ok(match self {
             FileKind::Secret => secrets::find(state, env, name).await?.map(|x| Stored {
                 labels: x.meta.labels,

@@ -114,7 +114,12 @@ async fn whoever_reads_services_reads_configs_with_their_values_but_only_members
         .unwrap_err();
     assert_eq!(err.status(), Some(403), "{err}");
     let svc = rita
-        .create(&mounting("dev", "web", "nginx.conf", "/etc/nginx/nginx.conf"))
+        .create(&mounting(
+            "dev",
+            "web",
+            "nginx.conf",
+            "/etc/nginx/nginx.conf",
+        ))
         .await
         .unwrap();
     assert_eq!(svc.spec.configs[0].version, 1, "the version is pinned");
@@ -151,7 +156,11 @@ async fn only_the_agent_of_the_node_an_instance_is_placed_on_receives_its_config
     let err = n2.config_values("dev", "n1", "web-1").await.unwrap_err();
     assert_eq!(err.status(), Some(403), "acting for another node: {err}");
     let err = n2.config_values("dev", "n2", "web-1").await.unwrap_err();
-    assert_eq!(err.status(), Some(403), "an instance placed elsewhere: {err}");
+    assert_eq!(
+        err.status(),
+        Some(403),
+        "an instance placed elsewhere: {err}"
+    );
     assert!(err.to_string().contains("not placed on node"), "{err}");
     // Nor may a node write a config, though it may read one.
     let err = n1
@@ -188,13 +197,12 @@ async fn a_new_version_rolls_the_services_that_mount_it_and_one_in_use_is_not_re
     assert_eq!(web.spec.configs[0].version, 2, "the service rolls to it");
     assert!(web.meta.generation > 1, "{:?}", web.meta);
 
-    let err = s
-        .client
-        .remove_config("dev", "app.ini")
-        .await
-        .unwrap_err();
+    let err = s.client.remove_config("dev", "app.ini").await.unwrap_err();
     assert_eq!(err.status(), Some(409), "{err}");
-    assert!(err.to_string().contains("in use by service(s) web"), "{err}");
+    assert!(
+        err.to_string().contains("in use by service(s) web"),
+        "{err}"
+    );
     s.client.delete("dev", Kind::Service, "web").await.unwrap();
     s.client.remove_config("dev", "app.ini").await.unwrap();
     let err = s.client.config("dev", "app.ini").await.unwrap_err();
@@ -336,8 +344,18 @@ async fn a_stack_owns_its_configs_rolls_on_a_new_value_exports_references_and_re
     let web: Service = rita.get("dev", Kind::Service, "shop-web").await.unwrap();
     let m = &web.spec.configs;
     assert_eq!(
-        (m[0].source.as_str(), m[0].container_path(), m[0].mode, m[0].version),
-        ("shop_nginx.conf", "/etc/nginx/nginx.conf".to_string(), Some(0o440), 1)
+        (
+            m[0].source.as_str(),
+            m[0].container_path(),
+            m[0].mode,
+            m[0].version
+        ),
+        (
+            "shop_nginx.conf",
+            "/etc/nginx/nginx.conf".to_string(),
+            Some(0o440),
+            1
+        )
     );
     assert_eq!(m[1].container_path(), "/motd");
     let motd = rita.config("dev", "shop_motd").await.unwrap();

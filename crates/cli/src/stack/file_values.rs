@@ -123,7 +123,11 @@ secrets:
         std::fs::write(tmp.path().join("conf/app.ini"), "[app]\n").unwrap();
         let got = read(&paths, &files(), &BTreeMap::new(), &env, false).unwrap();
         let secrets = &got.secrets;
-        assert_eq!(secrets.len(), 2, "external secrets send nothing: {secrets:?}");
+        assert_eq!(
+            secrets.len(),
+            2,
+            "external secrets send nothing: {secrets:?}"
+        );
         assert_eq!(B64.decode(&secrets["db-password"]).unwrap(), b"s3cret\n");
         assert_eq!(B64.decode(&secrets["token"]).unwrap(), b"tok");
         let configs = &got.configs;

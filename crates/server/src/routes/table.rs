@@ -9,8 +9,8 @@ use corral_types::Kind;
 use super::Route;
 use crate::access::rules::{Resource, Rule, Verb};
 use crate::{
-    accounts, actions, apikeys, audit_routes, cert_keys, environments, ldap, login, members,
-    configs, node_actions, nodes, objects, openapi, registration, secrets, users,
+    accounts, actions, apikeys, audit_routes, cert_keys, configs, environments, ldap, login,
+    members, node_actions, nodes, objects, openapi, registration, secrets, users,
 };
 
 /// The resource a kind's objects are, for access rules.
