@@ -346,7 +346,7 @@ async fn finish(shared: &Shared, instance: &Instance, container_ids: &[String]) 
             tracing::warn!("removing container {id}: {e}");
         }
     }
-    crate::secret_files::remove(shared, instance).await;
+    crate::mounted_files::remove(shared, instance).await;
     let env = &instance.meta.environment;
     match shared
         .client

@@ -80,7 +80,7 @@ pub async fn launch(
     let mut config = container_config(instance, &shared.options.name, overlay.as_ref());
     config
         .mounts
-        .extend(crate::secret_files::prepare(shared, instance).await?);
+        .extend(crate::mounted_files::prepare(shared, instance).await?);
     let id = create_and_start(shared, &config).await?;
     let started_ms = epoch_ms();
     let seen = shared.engine.inspect(&id).await?;

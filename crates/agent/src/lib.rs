@@ -26,13 +26,13 @@ mod execute;
 mod health;
 mod join;
 mod launch;
+mod mounted_files;
 mod netservices;
 mod overlay;
 mod plan;
 mod probe;
 mod register;
 mod reporter;
-mod secret_files;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

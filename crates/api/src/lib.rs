@@ -23,6 +23,7 @@
 mod access;
 mod client;
 mod client_access;
+mod client_configs;
 mod client_secrets;
 mod trust;
 mod wire;

@@ -98,6 +98,10 @@ pub struct DeployRequest {
     /// their key in the compose file, base64; the client reads them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// Values of the stack's own configs declared with `file:` or
+    /// `environment:`, by key, base64 (`content:` is in the file).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub configs: std::collections::BTreeMap<String, String>,
 }
 
 /// What a deploy does (or, with `dry_run`, would do).
@@ -115,6 +119,9 @@ pub struct StackPlan {
     /// What happens to the stack's secrets (`create secret shop_db-password`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// What happens to the stack's configs (`create config shop_nginx.conf`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<String>,
     pub warnings: Vec<String>,
     /// False for a dry run.
     pub applied: bool,

@@ -14,6 +14,7 @@ use crate::output::{Format, ObjectFormat};
 mod apikey;
 mod auth;
 mod cert;
+mod config;
 mod duration;
 mod env;
 mod host;
@@ -27,6 +28,7 @@ mod user;
 pub use apikey::{ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs};
 pub use auth::{AuthCmd, LdapCmd, LdapSetArgs, LdapShowArgs, LdapTestArgs};
 pub use cert::{CertCmd, CertCreateArgs, CertRmArgs};
+pub use config::{ConfigCmd, ConfigFormat};
 pub use duration::{parse_duration_ms, parse_long_duration_ms, parse_since, parse_ttl};
 pub use env::{EnvCmd, EnvCreateArgs, EnvInspectArgs, EnvNameArgs};
 pub use host::{AddCommandArgs, HostCmd, IdArgs, IdsArgs, SessionCmd, TokenCmd};
@@ -83,6 +85,9 @@ pub enum Command {
     /// Manage secrets: values services mount as files, sealed at rest.
     #[command(subcommand)]
     Secret(SecretCmd),
+    /// Manage configs: values services mount as files, readable back.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Manage load balancers: services whose instances are proxies run by the agents.
     #[command(subcommand)]
     Lb(LbCmd),
@@ -349,6 +354,10 @@ pub struct CreateArgs {
     /// source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0440] as Swarm's.
     #[arg(long = "secret", value_name = "SECRET", value_parser = secret::parse_secret_mount)]
     pub secrets: Vec<corral_types::SecretMount>,
+    /// Mount a config (repeatable): NAME (at /NAME), or
+    /// source=NAME[,target=/ABS/PATH][,uid=N][,gid=N][,mode=0440] as Swarm's.
+    #[arg(long = "config", value_name = "CONFIG", value_parser = config::parse_config_mount)]
+    pub configs: Vec<corral_types::ConfigMount>,
     /// Arguments given to the image's entrypoint.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

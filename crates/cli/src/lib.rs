@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod cert;
 pub mod config;
+mod configs;
 mod env;
 mod errors;
 mod host;
@@ -76,6 +77,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Stack(cmd) => stack::run(&client, &env, cmd).await,
         Command::Cert(cmd) => cert::run(&client, &env, cmd).await,
         Command::Secret(cmd) => secret::run(&client, &env, cmd).await,
+        Command::Config(cmd) => configs::run(&client, &env, cmd).await,
         Command::Lb(cmd) => lb::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
         Command::Env(cmd) => env::run(&client, cmd).await,

@@ -18,7 +18,7 @@ use crate::typed::decode_all;
 pub(crate) async fn run(client: &Client, env: &str, cmd: SecretCmd) -> anyhow::Result<()> {
     match cmd {
         SecretCmd::Create(args) => {
-            let req = request(&args, true)?;
+            let req = request(&args, true, "secret")?;
             let created = client
                 .create_secret(env, &req)
                 .await
@@ -26,7 +26,7 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: SecretCmd) -> anyhow::R
             print(&format!("{}\n", created.meta.name))
         }
         SecretCmd::Update(args) => {
-            let req = request(&args, false)?;
+            let req = request(&args, false, "secret")?;
             let updated = client
                 .update_secret(env, &args.name, &req)
                 .await
@@ -70,8 +70,13 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: SecretCmd) -> anyhow::R
     }
 }
 
-/// The request body: the value from exactly one of -f, --from-literal, -.
-fn request(args: &SecretValueArgs, with_name: bool) -> anyhow::Result<SecretValueRequest> {
+/// The request body of a secret or config (`noun`): the value from
+/// exactly one of -f, --from-literal, -.
+pub(crate) fn request(
+    args: &SecretValueArgs,
+    with_name: bool,
+    noun: &str,
+) -> anyhow::Result<SecretValueRequest> {
     let value = match (&args.file, &args.from_literal, args.stdin) {
         (Some(file), None, None) => {
             std::fs::read(file).with_context(|| format!("cannot read -f {}", file.display()))?
@@ -86,13 +91,13 @@ fn request(args: &SecretValueArgs, with_name: bool) -> anyhow::Result<SecretValu
             buf
         }
         _ => anyhow::bail!(
-            "give the value of secret {:?} with one of -f FILE, --from-literal VALUE or - (standard input)",
+            "give the value of {noun} {:?} with one of -f FILE, --from-literal VALUE or - (standard input)",
             args.name
         ),
     };
     if value.len() > MAX_SECRET_BYTES {
         anyhow::bail!(
-            "the value of secret {:?} is larger than {MAX_SECRET_BYTES} bytes",
+            "the value of {noun} {:?} is larger than {MAX_SECRET_BYTES} bytes",
             args.name
         );
     }
@@ -173,13 +178,14 @@ mod tests {
             "s3cret",
         ]);
         assert_eq!(
-            B64.decode(request(&a, true).unwrap().value).unwrap(),
+            B64.decode(request(&a, true, "secret").unwrap().value)
+                .unwrap(),
             b"s3cret"
         );
         let a = value_args(&["secret", "create", "db_password", "-"]);
         assert!(a.stdin.is_some());
         let a = value_args(&["secret", "update", "db_password"]);
-        let err = request(&a, false).unwrap_err().to_string();
+        let err = request(&a, false, "secret").unwrap_err().to_string();
         assert!(err.contains("-f FILE"), "{err}");
         assert!(parse(&["secret", "create", "x", "-f", "f", "--from-literal", "v"]).is_err());
         assert!(parse(&["secret", "create", "x", "nonsense"]).is_err());
@@ -194,7 +200,7 @@ mod tests {
     #[test]
     fn a_missing_file_is_named() {
         let a = value_args(&["secret", "create", "x", "-f", "/nonexistent/pw"]);
-        let err = request(&a, true).unwrap_err().to_string();
+        let err = request(&a, true, "secret").unwrap_err().to_string();
         assert!(err.contains("/nonexistent/pw"), "{err}");
     }
 }

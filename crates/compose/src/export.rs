@@ -39,6 +39,9 @@ struct ComposeFile {
     /// Every secret a service mounts, as an external reference.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     secrets: BTreeMap<String, ExternalSecret>,
+    /// Every config a service mounts, as an external reference too.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    configs: BTreeMap<String, ExternalSecret>,
 }
 
 pub(crate) fn export(
@@ -53,6 +56,11 @@ pub(crate) fn export(
         secrets: services
             .values()
             .flat_map(|s| s.secrets.iter())
+            .map(|m| (m.source.clone(), ExternalSecret { external: true }))
+            .collect(),
+        configs: services
+            .values()
+            .flat_map(|s| s.configs.iter())
             .map(|m| (m.source.clone(), ExternalSecret { external: true }))
             .collect(),
     };
@@ -141,6 +149,17 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
             .map(|m| SecretOut {
                 source: m.source.clone(),
                 target: m.target.clone(),
+                uid: m.uid.map(|u| u.to_string()),
+                gid: m.gid.map(|g| g.to_string()),
+                mode: m.mode.map(|m| format!("0{m:o}")),
+            })
+            .collect(),
+        configs: spec
+            .configs
+            .iter()
+            .map(|m| SecretOut {
+                source: m.source.clone(),
+                target: m.container_path(),
                 uid: m.uid.map(|u| u.to_string()),
                 gid: m.gid.map(|g| g.to_string()),
                 mode: m.mode.map(|m| format!("0{m:o}")),

@@ -92,12 +92,14 @@ pub(crate) struct ServiceOut {
     pub deploy: Option<Deploy>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<SecretOut>,
     /// Moved into `deploy` when written; kept here while building.
     #[serde(skip)]
     pub restart_policy: Option<RestartOut>,
 }
 
-/// A service's secret, long syntax; `source` is the stored name, declared
+/// A service's secret or config, long syntax; `source` is the stored name, declared
 /// external at the top level.
 #[derive(Debug, Serialize)]
 pub(crate) struct SecretOut {
@@ -112,7 +114,7 @@ pub(crate) struct SecretOut {
     pub mode: Option<String>,
 }
 
-/// A top-level secret written back: a reference, never a value.
+/// A top-level secret or config written back: a reference, never a value.
 #[derive(Debug, Serialize)]
 pub(crate) struct ExternalSecret {
     pub external: bool,

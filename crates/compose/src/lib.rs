@@ -11,12 +11,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use corral_types::{ServiceSpec, SourceFile};
 
+mod configs;
 mod ctx;
 mod deploy;
 mod envfile;
 mod error;
 mod export;
 mod export_types;
+mod files;
 mod health;
 mod interpolate;
 mod lb;
@@ -34,7 +36,14 @@ mod yaml;
 
 pub use envfile::parse_env_file;
 pub use error::{ComposeError, Diagnostic};
-pub use secrets::{SecretSource, StackSecret};
+pub use files::{FileSource, StackFile};
+
+/// Where a stack's secret gets its value.
+pub type SecretSource = FileSource;
+/// A secret declared at the top level of a compose file.
+pub type StackSecret = StackFile;
+/// A config declared at the top level of a compose file.
+pub type StackConfig = StackFile;
 
 /// The result of [`load`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -47,6 +56,8 @@ pub struct Loaded {
     pub networks: BTreeSet<String>,
     /// Secrets declared at the top level, by their key in the file.
     pub secrets: BTreeMap<String, StackSecret>,
+    /// Configs declared at the top level, by their key in the file.
+    pub configs: BTreeMap<String, StackConfig>,
     /// Keys that were ignored or values that were adjusted.
     pub warnings: Vec<Diagnostic>,
 }

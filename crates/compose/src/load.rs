@@ -8,6 +8,7 @@ use corral_types::{MountKind, ServiceMode, ServiceSpec, SourceFile};
 use crate::Loaded;
 use crate::ctx::{Ctx, join};
 use crate::error::ComposeError;
+use crate::files::{self, Section};
 use crate::interpolate::interpolate_tree;
 use crate::rancher::{self, RANCHER_KEYS};
 use crate::service::{Raw, Scope, service};
@@ -66,6 +67,7 @@ struct Top<'a> {
     volumes: BTreeSet<String>,
     networks: BTreeSet<String>,
     secrets: BTreeMap<String, crate::StackSecret>,
+    configs: BTreeMap<String, crate::StackConfig>,
     /// False for version 1 files (services at the top, nothing declared).
     declared: bool,
 }
@@ -77,6 +79,7 @@ fn top_level<'a>(ctx: &mut Ctx, stack: &str, root: &'a Node) -> Result<Top<'a>, 
         volumes: BTreeSet::new(),
         networks: BTreeSet::new(),
         secrets: BTreeMap::new(),
+        configs: BTreeMap::new(),
         declared: true,
     };
     if root.get("services").is_none() && root.get("version").is_none() {
@@ -100,8 +103,9 @@ fn top_level<'a>(ctx: &mut Ctx, stack: &str, root: &'a Node) -> Result<Top<'a>, 
             "volumes" => top.volumes = declarations(ctx, &e.value, "volumes")?,
             "networks" => top.networks = declarations(ctx, &e.value, "networks")?,
             "name" => ctx.ignored(e.pos, "name", "the stack is named when it is deployed"),
-            "secrets" => top.secrets = crate::secrets::declarations(ctx, stack, &e.value)?,
-            "configs" | "include" | "models" => {
+            "secrets" => top.secrets = files::declarations(ctx, stack, &e.value, Section::Secrets)?,
+            "configs" => top.configs = files::declarations(ctx, stack, &e.value, Section::Configs)?,
+            "include" | "models" => {
                 return Err(ctx.unsupported(e.pos, &e.key, "not supported by corral yet"));
             }
             k if k.starts_with("x-") => {}
@@ -192,6 +196,7 @@ fn build(
     }
     let scope = Scope {
         secrets: &top.secrets,
+        configs: &top.configs,
         volumes: top.declared.then_some(&top.volumes),
         networks: top.declared.then_some(&top.networks),
         vars,
@@ -230,6 +235,7 @@ fn build(
         volumes,
         networks: top.networks,
         secrets: top.secrets,
+        configs: top.configs,
         warnings: std::mem::take(&mut ctx.warnings),
     })
 }

@@ -23,6 +23,8 @@ pub(crate) struct Scope<'a> {
     pub data: &'a BTreeMap<String, String>,
     /// Secrets declared at the top level.
     pub secrets: &'a BTreeMap<String, crate::StackSecret>,
+    /// Configs declared at the top level.
+    pub configs: &'a BTreeMap<String, crate::StackConfig>,
 }
 
 /// A service as read, before sidekicks are folded into their primaries.
@@ -170,8 +172,8 @@ fn key_value(
         "scale" => spec.scale = v.u32(ctx, key)?,
         "net" | "network_mode" | "pid" | "ipc" | "uts" | "userns_mode" => namespace(ctx, e, key)?,
         "secrets" => spec.secrets = crate::secrets::mounts(ctx, v, key, scope.secrets)?,
+        "configs" => spec.configs = crate::configs::mounts(ctx, v, key, scope.configs)?,
         "profiles"
-        | "configs"
         | "extends"
         | "devices"
         | "gpus"

@@ -188,13 +188,18 @@ fn to_sidekick(ctx: &mut Ctx, mut raw: Raw, group: &Group<'_>) -> Result<Sidekic
         );
         return Err(ctx.unsupported(src.pos, &src.key, msg));
     }
-    if !raw.spec.secrets.is_empty() {
-        let key = format!("services.{}.secrets", raw.name);
-        let msg = format!(
-            "a sidekick cannot mount secrets yet; mount them on {:?}",
-            group.primary
-        );
-        return Err(ctx.unsupported(raw.pos, &key, msg));
+    for (what, empty) in [
+        ("secrets", raw.spec.secrets.is_empty()),
+        ("configs", raw.spec.configs.is_empty()),
+    ] {
+        if !empty {
+            let key = format!("services.{}.{what}", raw.name);
+            let msg = format!(
+                "a sidekick cannot mount {what} yet; mount them on {:?}",
+                group.primary
+            );
+            return Err(ctx.unsupported(raw.pos, &key, msg));
+        }
     }
     let is_data = group.data.iter().any(|d| d == &raw.name);
     let mut volumes_from = Vec::new();

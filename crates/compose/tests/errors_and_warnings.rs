@@ -22,20 +22,16 @@ fn unknown_keys_are_errors_with_file_line_and_key() {
 fn unsupported_keys_are_errors_naming_the_key() {
     for (yaml, key) in [
         (
-            "services:\n  web:\n    image: a\n    configs: [s]\n",
-            "docker-compose.yml:4: services.web.configs:",
-        ),
-        (
             "services:\n  web:\n    image: a\n    profiles: [debug]\n",
             "docker-compose.yml:4: services.web.profiles:",
         ),
         (
-            "services:\n  web:\n    image: a\n    configs: [c]\n",
-            "docker-compose.yml:4: services.web.configs:",
+            "services:\n  web:\n    image: a\n    devices: [/dev/fuse]\n",
+            "docker-compose.yml:4: services.web.devices:",
         ),
         (
-            "services:\n  web:\n    image: a\nconfigs:\n  s:\n    file: ./s\n",
-            "docker-compose.yml:4: configs:",
+            "services:\n  web:\n    image: a\ninclude:\n  - other.yaml\n",
+            "docker-compose.yml:4: include:",
         ),
         (
             "services:\n  web:\n    build: .\n",

@@ -94,10 +94,12 @@ fn corpus_files_load_and_round_trip_or_fail_naming_a_key() {
                 let msg = e.to_string();
                 assert!(has_key_shape(&msg), "{label}: {msg}");
                 let d = e.diagnostic();
-                assert!(
-                    !(d.key == "secrets" || d.key.contains(".secrets")),
-                    "{label}: compose secrets are supported: {msg}"
-                );
+                for section in ["secrets", "configs"] {
+                    assert!(
+                        !(d.key == section || d.key.contains(&format!(".{section}"))),
+                        "{label}: compose {section} are supported: {msg}"
+                    );
+                }
                 *rejected.entry(e.category().to_string()).or_default() += 1;
                 let d = e.diagnostic();
                 let last = d.key.rsplit('.').next().unwrap_or(&d.key).to_string();

@@ -99,6 +99,7 @@ pub async fn create_object(
     let mut acc = accept(kind, env, body)?;
     if kind == Kind::Service {
         crate::secrets::pin_versions(state, env, &mut acc.spec).await?;
+        crate::configs::pin_versions(state, env, &mut acc.spec).await?;
     }
     if kind == Kind::Certificate {
         cert_keys::seal_key(&state.sealer, env, &acc.name, &mut acc.spec)?;
@@ -207,6 +208,7 @@ pub async fn replace_object(
     }
     if kind == Kind::Service {
         crate::secrets::pin_versions(state, env, &mut acc.spec).await?;
+        crate::configs::pin_versions(state, env, &mut acc.spec).await?;
     }
     let mut current = get_object(state, kind, env, name).await?;
     if current.spec != acc.spec {

@@ -146,7 +146,9 @@ pub fn document() -> Value {
                     "files": {"type": "array", "items": {"type": "object", "required": ["name", "content"], "properties": {
                         "name": {"type": "string"}, "content": {"type": "string"}}}},
                     "variables": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "dry_run": {"type": "boolean"}
+                    "dry_run": {"type": "boolean"},
+                    "secrets": {"type": "object", "additionalProperties": {"type": "string"}, "description": "values of the stack's own secrets (file:, environment:) by key, base64"},
+                    "configs": {"type": "object", "additionalProperties": {"type": "string"}, "description": "values of the stack's own configs (file:, environment:) by key, base64"}
                 }},
                 "Node": object_schema(json!({"type": "object", "properties": {
                     "unschedulable": {"type": "boolean"}, "draining": {"type": "boolean"}
@@ -158,6 +160,11 @@ pub fn document() -> Value {
                 "ScaleRequest": {"type": "object", "required": ["scale"], "properties": {"scale": {"type": "integer", "minimum": 0}}},
                 "SecretValueRequest": {"type": "object", "required": ["value"], "properties": {
                     "name": {"type": "string", "description": "the secret's name (create only)"},
+                    "value": {"type": "string", "description": "the value, base64; at most 500 KiB decoded"},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                }},
+                "ConfigValueRequest": {"type": "object", "required": ["value"], "properties": {
+                    "name": {"type": "string", "description": "the config's name (create only)"},
                     "value": {"type": "string", "description": "the value, base64; at most 500 KiB decoded"},
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}}
                 }},

@@ -15,14 +15,14 @@ use base64::engine::general_purpose::STANDARD as B64;
 use corral_api::List;
 use corral_store::Query;
 use corral_types::{
-    Instance, InstanceSpec, Kind, MAX_SECRET_BYTES, Object, RawObject, Secret, SecretSpec,
-    SecretStatus, SecretValue, SecretValueRequest, SecretValues, ServiceSpec, validate_label_key,
-    validate_secret_name,
+    Kind, Object, RawObject, Secret, SecretSpec, SecretStatus, SecretValue, SecretValueRequest,
+    SecretValues, ServiceSpec, validate_secret_name,
 };
 
 use crate::access::Caller;
 use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
+use crate::mounted;
 use crate::objects::{get_object, require_environment};
 use crate::state::AppState;
 
@@ -37,23 +37,6 @@ pub fn public(mut raw: RawObject) -> RawObject {
         spec.remove("sealed");
     }
     raw
-}
-
-/// A value sent base64 in `field`, at most [`MAX_SECRET_BYTES`] decoded.
-pub(crate) fn decode_value(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
-    let bytes = B64
-        .decode(value.trim())
-        .map_err(|e| ApiError::invalid(field, format!("not base64: {e}")))?;
-    if bytes.len() > MAX_SECRET_BYTES {
-        return Err(ApiError::invalid(
-            field,
-            format!(
-                "{} bytes is above the maximum of {MAX_SECRET_BYTES} bytes",
-                bytes.len()
-            ),
-        ));
-    }
-    Ok(bytes)
 }
 
 fn sealed_secret(
@@ -157,16 +140,8 @@ pub async fn create(
     require_environment(&state, &env).await?;
     let req: SecretValueRequest = decode_body(&body)?;
     validate_secret_name("name", &req.name).map_err(ApiError::Invalid)?;
-    for k in req.labels.keys() {
-        validate_label_key(k).map_err(|e| ApiError::invalid("labels", e.message))?;
-        if k.starts_with("io.corral.") {
-            return Err(ApiError::invalid(
-                "labels",
-                format!("{k:?}: the io.corral. prefix is reserved"),
-            ));
-        }
-    }
-    let value = decode_value("value", &req.value)?;
+    mounted::check_labels(&req.labels)?;
+    let value = mounted::decode_value("value", &req.value)?;
     let raw = new_secret(&state, &env, &req.name, &value, req.labels)?;
     let created = Admission::new(&state, &caller).create(raw).await;
     match created {
@@ -198,23 +173,19 @@ pub async fn update(
             ),
         ));
     }
-    let value = decode_value("value", &req.value)?;
+    let value = mounted::decode_value("value", &req.value)?;
     let admission = Admission::new(&state, &caller);
     let (updated, version) = next_version(&state, &admission, &env, &name, &value).await?;
-    for service in services_mounting(&state, &env, &name).await? {
-        admission
-            .edit::<ServiceSpec, serde_json::Value>(Kind::Service, &env, &service, |svc| {
-                let mut changed = false;
-                for m in svc.spec.secrets.iter_mut().filter(|m| m.source == name) {
-                    if m.version != version {
-                        m.version = version;
-                        changed = true;
-                    }
-                }
-                Ok(if changed { Edit::Write } else { Edit::Keep })
-            })
-            .await?;
-    }
+    let users = services_mounting(&state, &env, &name).await?;
+    mounted::roll(&admission, &env, &users, |spec| {
+        let mut changed = false;
+        for m in spec.secrets.iter_mut().filter(|m| m.source == name) {
+            changed |= m.version != version;
+            m.version = version;
+        }
+        changed
+    })
+    .await?;
     Ok(Json(public(updated)))
 }
 
@@ -224,13 +195,7 @@ pub(crate) async fn find(
     env: &str,
     name: &str,
 ) -> Result<Option<Secret>, ApiError> {
-    match get_object(state, Kind::Secret, env, name).await {
-        Ok(raw) => Object::from_raw(raw)
-            .map(Some)
-            .map_err(|e| ApiError::Internal(e.to_string())),
-        Err(ApiError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    mounted::find(state, Kind::Secret, env, name).await
 }
 
 /// Stores `value` as secret `name` of `env`: version 1 of a new secret,
@@ -258,19 +223,10 @@ async fn services_mounting(
     env: &str,
     name: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let q = Query::kind(Kind::Service).in_environment(env);
-    let listing = state.store(move |s| s.list(&q)).await?;
-    Ok(listing
-        .items
-        .into_iter()
-        .filter_map(|raw| {
-            let spec: ServiceSpec = serde_json::from_value(raw.spec).ok()?;
-            spec.secrets
-                .iter()
-                .any(|m| m.source == name)
-                .then_some(raw.meta.name)
-        })
-        .collect())
+    mounted::services_using(state, env, |spec| {
+        spec.secrets.iter().any(|m| m.source == name)
+    })
+    .await
 }
 
 /// Removes a secret no service mounts (as Swarm: 409 naming the services).
@@ -281,13 +237,11 @@ pub async fn remove(
 ) -> Result<Json<RawObject>, ApiError> {
     require_environment(&state, &env).await?;
     get_object(&state, Kind::Secret, &env, &name).await?;
-    let users = services_mounting(&state, &env, &name).await?;
-    if !users.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "secret {name:?} is in use by service(s) {}; remove it from them first",
-            users.join(", ")
-        )));
-    }
+    mounted::refuse_in_use(
+        "secret",
+        &name,
+        &services_mounting(&state, &env, &name).await?,
+    )?;
     let deleted = Admission::new(&state, &caller)
         .delete(Kind::Secret, &env, &name, None)
         .await?;
@@ -336,18 +290,7 @@ pub async fn values_for_instance(
     State(state): State<AppState>,
     Path((env, node, instance)): Path<(String, String, String)>,
 ) -> Result<Json<SecretValues>, ApiError> {
-    let raw = get_object(&state, Kind::Instance, &env, &instance).await?;
-    let inst: Instance = Object::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let InstanceSpec {
-        node: placed,
-        launch,
-        ..
-    } = inst.spec;
-    if placed != node {
-        return Err(ApiError::Forbidden(format!(
-            "instance {instance:?} is not placed on node {node:?}"
-        )));
-    }
+    let launch = mounted::placed_launch(&state, &env, &node, &instance).await?;
     let mut out = SecretValues::default();
     for m in &launch.secrets {
         let raw = get_object(&state, Kind::Secret, &env, &m.source).await?;

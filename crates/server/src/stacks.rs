@@ -14,6 +14,7 @@ use corral_types::{
 
 use crate::admission::Admission;
 use crate::error::{ApiError, decode_body};
+use crate::stack_files::{self, FileKind};
 use crate::state::AppState;
 
 fn encode<
@@ -74,9 +75,28 @@ pub async fn deploy(
     .await?;
     let mut loaded =
         loaded.map_err(|e| ApiError::invalid(e.diagnostic().key.clone(), e.to_string()))?;
-    let secrets =
-        crate::stack_secrets::plan(state, env, name, &loaded, &req.secrets, req.dry_run).await?;
+    let secrets = stack_files::plan(
+        state,
+        env,
+        name,
+        FileKind::Secret,
+        &loaded.secrets,
+        &req.secrets,
+        req.dry_run,
+    )
+    .await?;
+    let configs = stack_files::plan(
+        state,
+        env,
+        name,
+        FileKind::Config,
+        &loaded.configs,
+        &req.configs,
+        req.dry_run,
+    )
+    .await?;
     secrets.pin(&mut loaded.services);
+    configs.pin(&mut loaded.services);
     let env_spec = crate::admission::environment_open_for_writes(state, env).await?;
     for (compose_name, spec) in &loaded.services {
         let object_name = corral_controllers::stack_plan::service_object_name(name, compose_name);
@@ -99,12 +119,14 @@ pub async fn deploy(
     .await?;
     plan.placements = preview(state, env, &changes).await?;
     plan.secrets = secrets.lines.clone();
+    plan.configs = configs.lines.clone();
     if req.dry_run {
         return Ok(plan);
     }
     // Stored before the services that mount them (a separate write: a
-    // deploy refused after this leaves the secrets stored, unused).
+    // deploy refused after this leaves them stored, unused).
     secrets.apply(state, admission, env).await?;
+    configs.apply(state, admission, env).await?;
     let stack_spec = StackSpec {
         files: req.files,
         variables: req.variables,
@@ -143,6 +165,7 @@ fn describe(name: &str, changes: &StackChanges, loaded: &corral_compose::Loaded)
         placements: Vec::new(),
         volumes: loaded.volumes.iter().cloned().collect(),
         secrets: Vec::new(),
+        configs: Vec::new(),
         warnings: loaded.warnings.iter().map(ToString::to_string).collect(),
         applied: false,
     }
@@ -360,18 +383,20 @@ pub async fn remove(
             revision: Some(svc.meta.revision),
         });
     }
-    // The stack's own secrets go with it (Swarm's `stack rm`).
-    let selector = corral_types::LabelSelector::equals(crate::stack_secrets::STACK_LABEL, name);
-    let q = Query::kind(Kind::Secret)
-        .in_environment(env)
-        .with_selector(selector);
-    for secret in state.store(move |s| s.list(&q)).await?.items {
-        ops.push(Op::Delete {
-            kind: Kind::Secret,
-            environment: env.to_string(),
-            name: secret.meta.name,
-            revision: Some(secret.meta.revision),
-        });
+    // The stack's own secrets and configs go with it (Swarm's `stack rm`).
+    for kind in [FileKind::Secret, FileKind::Config] {
+        let selector = corral_types::LabelSelector::equals(stack_files::STACK_LABEL, name);
+        let q = Query::kind(kind.kind())
+            .in_environment(env)
+            .with_selector(selector);
+        for own in state.store(move |s| s.list(&q)).await?.items {
+            ops.push(Op::Delete {
+                kind: kind.kind(),
+                environment: env.to_string(),
+                name: own.meta.name,
+                revision: Some(own.meta.revision),
+            });
+        }
     }
     let mut done = admission.apply(ops).await?;
     Ok(done.remove(0))

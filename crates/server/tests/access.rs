@@ -13,7 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use corral_api::{
-    ApiKeyCreate, Client, JoinRequest, MemberRequest, RegisterRequest, StatusBatch, StatusReport,
+    ApiKeyCreate, Client, MemberRequest, RegisterRequest, StatusBatch, StatusReport,
     UserCreate,
 };
 use corral_server::login_limits::{LoginLimiter, LoginLimits};
@@ -22,7 +22,7 @@ use corral_types::{
     Instance, InstanceSpec, InstanceStatus, Kind, Object, Role, Service, ServiceSpec,
 };
 
-use common::{TestServer, env, start, start_configured, user};
+use common::{TestServer, env, joined_node, start, start_configured, user};
 
 fn service(env: &str, name: &str) -> Service {
     Object::new(
@@ -38,25 +38,7 @@ fn service(env: &str, name: &str) -> Service {
 }
 
 async fn node(s: &TestServer, env: &str, name: &str) -> Client {
-    node_with_token(s, env, name).await.0
-}
-
-/// A registered, joined node: its client and its credential.
-async fn node_with_token(s: &TestServer, env: &str, name: &str) -> (Client, String) {
-    let reg = s
-        .client
-        .register(&RegisterRequest {
-            node: name.into(),
-            environment: env.into(),
-            ..RegisterRequest::default()
-        })
-        .await
-        .unwrap();
-    let c = Client::with_trust(&s.url, &reg.credential, Default::default()).unwrap();
-    c.join_node(env, name, &JoinRequest::default())
-        .await
-        .unwrap();
-    (c, reg.credential)
+    joined_node(s, env, name).await.0
 }
 
 #[tokio::test]
@@ -126,7 +108,7 @@ async fn a_read_only_users_watch_sees_only_its_environment() {
 async fn a_node_credential_acts_for_its_own_node_only() {
     let s = start().await;
     env(&s, "dev").await;
-    let (n1, n1_token) = node_with_token(&s, "dev", "n1").await;
+    let (n1, n1_token) = joined_node(&s, "dev", "n1").await;
     node(&s, "dev", "n2").await;
     n1.heartbeat("dev", "n1").await.unwrap();
     let err = n1.heartbeat("dev", "n2").await.unwrap_err();
@@ -183,7 +165,7 @@ async fn a_node_credential_acts_for_its_own_node_only() {
     assert_eq!(err.status(), Some(403), "{err}");
     assert_eq!(n1.users().await.unwrap_err().status(), Some(403));
     // Registering the node again replaces its credential.
-    let (n2_old, _) = node_with_token(&s, "dev", "n2").await;
+    let (n2_old, _) = joined_node(&s, "dev", "n2").await;
     node(&s, "dev", "n2").await;
     assert_eq!(
         n2_old.heartbeat("dev", "n2").await.unwrap_err().status(),

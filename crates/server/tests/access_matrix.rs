@@ -168,6 +168,7 @@ fn concrete(path: &str, env: &str) -> String {
         ("/stacks/{name}", "/stacks/shop"),
         ("/certificates/{name}", "/certificates/c1"),
         ("/secrets/{name}", "/secrets/s1"),
+        ("/configs/{name}", "/configs/c1"),
         ("/members/{name}", "/members/alice"),
         ("/tokens/{name}", "/tokens/t1"),
         ("/users/{name}", "/users/alice"),

@@ -7,12 +7,12 @@
 
 mod common;
 
-use corral_api::{Client, JoinRequest, RegisterRequest};
+use corral_api::Client;
 use corral_types::{
     Certificate, CertificateSpec, Instance, InstanceSpec, Kind, LbConfig, Object, ServiceSpec,
 };
 
-use common::{TestServer, env, start};
+use common::{TestServer, env, joined_node, start};
 
 const CHAIN: &str = "-----BEGIN CERTIFICATE-----\nMIIBchain\n-----END CERTIFICATE-----\n";
 const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-key-material\n-----END PRIVATE KEY-----\n";
@@ -31,20 +31,7 @@ fn cert(env: &str, name: &str) -> Certificate {
 }
 
 async fn node(s: &TestServer, env: &str, name: &str) -> Client {
-    let reg = s
-        .client
-        .register(&RegisterRequest {
-            node: name.into(),
-            environment: env.into(),
-            ..RegisterRequest::default()
-        })
-        .await
-        .unwrap();
-    let c = Client::with_trust(&s.url, &reg.credential, Default::default()).unwrap();
-    c.join_node(env, name, &JoinRequest::default())
-        .await
-        .unwrap();
-    c
+    joined_node(s, env, name).await.0
 }
 
 /// A balancer instance naming `cert`, placed on `node`.

@@ -8,14 +8,14 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use corral_api::{Client, JoinRequest, RegisterRequest};
+use corral_api::Client;
 use corral_types::{
     Instance, InstanceSpec, Kind, Object, Role, SecretMount, SecretValueRequest, Service,
     ServiceSpec,
 };
 use reqwest::Method;
 
-use common::{TestServer, env, start, user};
+use common::{TestServer, env, joined_node, start, user};
 
 const VALUE: &str = "pa55-w0rd-91c2";
 
@@ -45,20 +45,7 @@ fn mounting(env: &str, name: &str, secret: &str) -> Service {
 }
 
 async fn node(s: &TestServer, env: &str, name: &str) -> Client {
-    let reg = s
-        .client
-        .register(&RegisterRequest {
-            node: name.into(),
-            environment: env.into(),
-            ..RegisterRequest::default()
-        })
-        .await
-        .unwrap();
-    let c = Client::with_trust(&s.url, &reg.credential, Default::default()).unwrap();
-    c.join_node(env, name, &JoinRequest::default())
-        .await
-        .unwrap();
-    c
+    joined_node(s, env, name).await.0
 }
 
 /// An instance of `service` placed on `node`, as the scheduler writes it.

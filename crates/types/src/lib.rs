@@ -7,6 +7,7 @@
 
 mod access;
 mod certificate;
+mod config;
 mod environment;
 mod instance;
 mod launch;
@@ -26,6 +27,10 @@ pub use access::{
 };
 pub use certificate::{
     CertificateMaterial, CertificateMaterials, CertificateSpec, CertificateStatus,
+};
+pub use config::{
+    ConfigMount, ConfigSpec, ConfigStatus, ConfigValue, ConfigValueRequest, ConfigValues,
+    MAX_CONFIG_BYTES, validate_config_mounts,
 };
 pub use environment::{
     DEFAULT_ENV_NETWORK, EnvironmentSpec, EnvironmentStatus, Ipv4Cidr, PlacementStrategy,
@@ -68,6 +73,8 @@ pub type Stack = Object<StackSpec, StackStatus>;
 /// A TLS certificate with its key, used by load balancers.
 pub type Certificate = Object<CertificateSpec, CertificateStatus>;
 pub type Secret = Object<SecretSpec, SecretStatus>;
+/// A value services mount as a file, readable through the API.
+pub type Config = Object<ConfigSpec, ConfigStatus>;
 /// A person.
 pub type User = Object<UserSpec, UserStatus>;
 /// A role binding of a user or group in an environment.

@@ -32,10 +32,12 @@ pub enum Kind {
     AuthProvider,
     /// A value services mount as a file, sealed at rest, never returned.
     Secret,
+    /// A value services mount as a file, stored as it is and readable.
+    Config,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Environment,
         Kind::Node,
         Kind::Service,
@@ -50,6 +52,7 @@ impl Kind {
         Kind::NodeCredential,
         Kind::AuthProvider,
         Kind::Secret,
+        Kind::Config,
     ];
 
     /// The kinds a user creates and changes through the generic
@@ -79,6 +82,7 @@ impl Kind {
             Kind::NodeCredential => "NodeCredential",
             Kind::AuthProvider => "AuthProvider",
             Kind::Secret => "Secret",
+            Kind::Config => "Config",
         }
     }
 
@@ -99,6 +103,7 @@ impl Kind {
             Kind::NodeCredential => "credentials",
             Kind::AuthProvider => "authproviders",
             Kind::Secret => "secrets",
+            Kind::Config => "configs",
         }
     }
 

@@ -132,29 +132,44 @@ impl SecretMount {
     /// (`spec.secrets[0]`).
     pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
         validate_secret_name(&format!("{field}.source"), &self.source)?;
-        let path = self.container_path();
-        if path.split('/').any(|part| part == "..") || path.contains('\0') {
-            return Err(ValidationError::new(
-                format!("{field}.target"),
-                format!("{:?} must not contain \"..\"", self.target),
-            ));
-        }
-        if path == "/" || path.ends_with('/') {
-            return Err(ValidationError::new(
-                format!("{field}.target"),
-                format!("{:?} must name a file", self.target),
-            ));
-        }
-        if let Some(mode) = self.mode
-            && mode > 0o777
-        {
-            return Err(ValidationError::new(
-                format!("{field}.mode"),
-                format!("{mode:o} is not a file mode (at most 0777)"),
-            ));
-        }
-        Ok(())
+        check_file_path(field, &self.target, &self.container_path())?;
+        check_mode(field, self.mode)
     }
+}
+
+/// A mounted file's path (`path`, from the mount's `target`): no `..`,
+/// no NUL, and it names a file. Shared by secrets and configs.
+pub(crate) fn check_file_path(
+    field: &str,
+    target: &str,
+    path: &str,
+) -> Result<(), ValidationError> {
+    if path.split('/').any(|part| part == "..") || path.contains('\0') {
+        return Err(ValidationError::new(
+            format!("{field}.target"),
+            format!("{target:?} must not contain \"..\""),
+        ));
+    }
+    if path == "/" || path.ends_with('/') {
+        return Err(ValidationError::new(
+            format!("{field}.target"),
+            format!("{target:?} must name a file"),
+        ));
+    }
+    Ok(())
+}
+
+/// A mounted file's mode: at most 0777.
+pub(crate) fn check_mode(field: &str, mode: Option<u32>) -> Result<(), ValidationError> {
+    if let Some(mode) = mode
+        && mode > 0o777
+    {
+        return Err(ValidationError::new(
+            format!("{field}.mode"),
+            format!("{mode:o} is not a file mode (at most 0777)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Secret names are Swarm's: 1 to 64 of `[A-Za-z0-9._-]`, starting and

@@ -94,6 +94,9 @@ pub struct ServiceSpec {
     /// Secrets mounted into the containers (read-only files on a tmpfs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<crate::SecretMount>,
+    /// Configs mounted into the containers (read-only files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<crate::ConfigMount>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -312,6 +315,8 @@ impl ServiceSpec {
             }
         }
         crate::validate_secret_mounts("spec.secrets", &self.secrets)?;
+        crate::validate_config_mounts("spec.configs", &self.configs)?;
+        self.validate_file_paths()?;
         self.validate_volumes_from()
     }
 
@@ -348,6 +353,21 @@ impl ServiceSpec {
 
     /// The primary mounts volumes of its own sidekicks only; those are created
     /// before it, so they cannot mount the primary's or a later sidekick's.
+    /// A secret and a config never land at one path.
+    fn validate_file_paths(&self) -> Result<(), ValidationError> {
+        let secrets: std::collections::BTreeSet<String> =
+            self.secrets.iter().map(|m| m.container_path()).collect();
+        for (i, m) in self.configs.iter().enumerate() {
+            if secrets.contains(&m.container_path()) {
+                return Err(ValidationError::new(
+                    format!("spec.configs[{i}].target"),
+                    format!("{} is also where a secret is mounted", m.container_path()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_volumes_from(&self) -> Result<(), ValidationError> {
         for (i, name) in self.volumes_from.iter().enumerate() {
             let Some(sk) = self.sidekicks.iter().find(|s| &s.name == name) else {

@@ -26,10 +26,10 @@ pub enum SecretCmd {
 }
 
 /// Where a value comes from: exactly one of a file, a literal, or `-`
-/// (standard input).
+/// (standard input). Secrets and configs alike.
 #[derive(Debug, Clone, Args)]
 pub struct SecretValueArgs {
-    /// Secret name: letters, digits, '.', '_' and '-'.
+    /// Name: letters, digits, '.', '_' and '-'.
     #[arg(value_parser = parse_secret_name)]
     pub name: String,
     /// `-` reads the value from standard input.
@@ -43,7 +43,8 @@ pub struct SecretValueArgs {
         conflicts_with = "from_literal"
     )]
     pub file: Option<PathBuf>,
-    /// The value itself (it stays in your shell's history; prefer -f or -).
+    /// The value itself (it stays in your shell's history: for a secret,
+    /// prefer -f or -).
     #[arg(long, value_name = "VALUE")]
     pub from_literal: Option<String>,
 }
@@ -83,42 +84,66 @@ pub struct SecretRmArgs {
 
 /// `--secret NAME` or `--secret source=NAME,target=PATH,uid=N,gid=N,mode=0440`.
 pub fn parse_secret_mount(s: &str) -> Result<corral_types::SecretMount, String> {
-    let mut m = corral_types::SecretMount::default();
+    let f = parse_mount_fields(s)?;
+    let m = corral_types::SecretMount {
+        source: f.source,
+        target: f.target,
+        uid: f.uid,
+        gid: f.gid,
+        mode: f.mode,
+        version: 0,
+    };
+    m.validate("--secret").map_err(|e| e.to_string())?;
+    Ok(m)
+}
+
+/// The fields of a `--secret` or `--config` flag, unchecked.
+#[derive(Debug, Default)]
+pub(super) struct MountFields {
+    pub source: String,
+    pub target: String,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub mode: Option<u32>,
+}
+
+/// `NAME` or `source=NAME,target=PATH,uid=N,gid=N,mode=0440` (Swarm's).
+pub(super) fn parse_mount_fields(s: &str) -> Result<MountFields, String> {
+    let mut m = MountFields::default();
     if !s.contains('=') {
         m.source = parse_secret_name(s)?;
-    } else {
-        for part in s.split(',') {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("{part:?}: expected KEY=VALUE"))?;
-            let number = |v: &str| {
-                v.parse::<u32>()
-                    .map_err(|_| format!("{k}={v}: not a number"))
-            };
-            match k {
-                "source" | "src" => m.source = parse_secret_name(v)?,
-                "target" => m.target = v.to_string(),
-                "uid" => m.uid = Some(number(v)?),
-                "gid" => m.gid = Some(number(v)?),
-                "mode" => {
-                    let octal = v.strip_prefix("0o").unwrap_or(v);
-                    m.mode = Some(
-                        u32::from_str_radix(octal, 8)
-                            .map_err(|_| format!("mode={v}: not an octal mode such as 0440"))?,
-                    );
-                }
-                _ => {
-                    return Err(format!(
-                        "{k:?}: the keys are source, target, uid, gid and mode"
-                    ));
-                }
+        return Ok(m);
+    }
+    for part in s.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected KEY=VALUE"))?;
+        let number = |v: &str| {
+            v.parse::<u32>()
+                .map_err(|_| format!("{k}={v}: not a number"))
+        };
+        match k {
+            "source" | "src" => m.source = parse_secret_name(v)?,
+            "target" => m.target = v.to_string(),
+            "uid" => m.uid = Some(number(v)?),
+            "gid" => m.gid = Some(number(v)?),
+            "mode" => {
+                let octal = v.strip_prefix("0o").unwrap_or(v);
+                m.mode = Some(
+                    u32::from_str_radix(octal, 8)
+                        .map_err(|_| format!("mode={v}: not an octal mode such as 0440"))?,
+                );
+            }
+            _ => {
+                return Err(format!(
+                    "{k:?}: the keys are source, target, uid, gid and mode"
+                ));
             }
         }
-        if m.source.is_empty() {
-            return Err("source=NAME is required".into());
-        }
     }
-    m.validate("--secret").map_err(|e| e.to_string())?;
+    if m.source.is_empty() {
+        return Err("source=NAME is required".into());
+    }
     Ok(m)
 }
 

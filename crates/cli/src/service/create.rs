@@ -39,6 +39,7 @@ pub(super) fn build_service(env: &str, args: &CreateArgs) -> anyhow::Result<Serv
         },
         container_labels: labels.clone(),
         secrets: args.secrets.clone(),
+        configs: args.configs.clone(),
         ..ServiceSpec::default()
     };
     spec.validate()
@@ -95,6 +96,36 @@ mod tests {
                 "corral", "service", "create", "w", "--image", "i", "--secret", bad,
             ];
             assert!(Cli::try_parse_from(argv).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn config_flags_mount_configs_at_absolute_paths_and_bad_ones_are_refused() {
+        let a = args(&[
+            "web",
+            "--image",
+            "nginx",
+            "--config",
+            "nginx.conf",
+            "--config",
+            "source=site,target=/usr/share/nginx/html/index.html,mode=0440",
+        ]);
+        let s = build_service("prod", &a).unwrap();
+        let m = &s.spec.configs;
+        assert_eq!(m[0].container_path(), "/nginx.conf");
+        assert_eq!(m[1].container_path(), "/usr/share/nginx/html/index.html");
+        assert_eq!(m[1].mode, Some(0o440));
+        for bad in [
+            "source=x,target=etc/x.conf",
+            "source=x,target=/etc/../x",
+            "source=x,mode=9",
+            "a/b",
+        ] {
+            let argv = [
+                "corral", "service", "create", "w", "--image", "i", "--config", bad,
+            ];
+            let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+            assert!(err.contains("--config"), "{bad}: {err}");
         }
     }
 

@@ -44,13 +44,13 @@ pub(super) async fn run(client: &Client, env: &str, args: &DeployArgs) -> anyhow
         &referenced,
         &process_env,
     )?;
-    let secrets =
-        super::secret_values::read(&paths, &files, &variables, &process_env, args.dry_run)?;
+    let values = super::file_values::read(&paths, &files, &variables, &process_env, args.dry_run)?;
     let request = DeployRequest {
         files,
         variables,
         dry_run: args.dry_run,
-        secrets,
+        secrets: values.secrets,
+        configs: values.configs,
     };
     let plan = client
         .deploy_stack(env, &args.name, &request)

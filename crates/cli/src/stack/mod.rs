@@ -2,10 +2,10 @@
 
 mod deploy;
 mod export;
+mod file_values;
 mod ls;
 mod plan;
 mod ps;
-mod secret_values;
 
 use corral_api::Client;
 use corral_types::{Kind, Stack};

@@ -42,6 +42,7 @@ fn take_placements<'a>(
 /// `deployed stack NAME`.
 pub(super) fn render_plan(plan: &StackPlan, name: &str) -> String {
     let mut lines: Vec<String> = plan.secrets.clone();
+    lines.extend(plan.configs.iter().cloned());
     let mut shown = vec![false; plan.placements.len()];
     for service in &plan.created {
         let mine = take_placements(plan, service, &mut shown);
@@ -129,6 +130,7 @@ mod tests {
             removed: vec!["app-old".into()],
             unchanged: vec!["app-cache".into(), "app-queue".into()],
             secrets: Vec::new(),
+            configs: Vec::new(),
             placements: vec![
                 placed("app-web-1", "vm", ""),
                 placed("app-worker-1", "vm2", ""),

@@ -79,10 +79,11 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         Resource::Environment => &Kind::ALL,
         Resource::Members => &[Member],
         Resource::Hosts => &[Node, RegistrationToken, NodeCredential],
-        // A stack deploy stores the compose file's own secrets.
-        Resource::Workloads => &[Stack, Service, Instance, Secret],
-        // A new version of a secret rolls the services that mount it.
-        Resource::Infrastructure => &[Certificate, Secret, Service],
+        // A stack deploy stores the compose file's own secrets and configs.
+        Resource::Workloads => &[Stack, Service, Instance, Secret, Config],
+        // A new version of a secret or config rolls the services that
+        // mount it.
+        Resource::Infrastructure => &[Certificate, Secret, Config, Service],
         // A join takes a slice of its environment's range; a renewal binds
         // the node's credential to its new client certificate.
         Resource::Agent => &[Node, Instance, Environment, NodeCredential],
@@ -223,6 +224,19 @@ mod tests {
         assert!(err.contains("does not write users"), "{err}");
         let read = Rule::env(Resource::Workloads, Verb::Read);
         assert!(check_write(&admin, &read, Some("dev"), &svc).is_err());
+    }
+
+    #[test]
+    fn configs_are_written_by_infrastructure_and_stack_routes_but_never_by_agents() {
+        let admin = Principal::AdminToken;
+        let config = view(Kind::Config, "dev", "nginx.conf");
+        let infra = Rule::env(Resource::Infrastructure, Verb::Write);
+        assert!(check_write(&admin, &infra, Some("dev"), &config).is_ok());
+        assert!(check_write(&admin, &WORKLOADS, Some("dev"), &config).is_ok());
+        let err = check_write(&node("n1"), &AGENT, Some("dev"), &config).unwrap_err();
+        assert!(err.contains("does not write configs"), "{err}");
+        let members = Rule::env(Resource::Members, Verb::Write);
+        assert!(check_write(&admin, &members, Some("dev"), &config).is_err());
     }
 
     #[test]

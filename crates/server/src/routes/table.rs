@@ -9,8 +9,9 @@ use corral_types::Kind;
 use super::Route;
 use crate::access::rules::{Resource, Rule, Verb};
 use crate::{
-    accounts, actions, apikeys, audit_routes, cert_keys, environments, ldap, login, members,
-    node_actions, node_certificates, nodes, objects, openapi, registration, secrets, users,
+    accounts, actions, apikeys, audit_routes, cert_keys, configs, environments, ldap, login,
+    members, node_actions, node_certificates, nodes, objects, openapi, registration, secrets,
+    users,
 };
 
 /// The resource a kind's objects are, for access rules.
@@ -18,7 +19,7 @@ pub fn resource_of(kind: Kind) -> Resource {
     match kind {
         Kind::Node | Kind::RegistrationToken => Resource::Hosts,
         Kind::Service | Kind::Instance | Kind::Stack => Resource::Workloads,
-        Kind::Certificate | Kind::Secret => Resource::Infrastructure,
+        Kind::Certificate | Kind::Secret | Kind::Config => Resource::Infrastructure,
         Kind::Member => Resource::Members,
         Kind::Environment => Resource::Environment,
         Kind::User | Kind::Session | Kind::ApiKey | Kind::NodeCredential | Kind::AuthProvider => {
@@ -461,6 +462,52 @@ pub fn table() -> Vec<Route> {
             Rule::env(Resource::Agent, Verb::Write),
             "an agent fetches the values of the secrets an instance placed on its node mounts",
             secrets::values_for_instance,
+        ),
+        // Configs: values stored as they are, readable by whoever reads the
+        // environment (as services are), written as secrets are.
+        Route::new(
+            M::GET,
+            env_path("/configs"),
+            Rule::env(Resource::Infrastructure, Verb::Read),
+            "list configs, with their values (base64 in spec.data)",
+            configs::list,
+        ),
+        Route::new(
+            M::POST,
+            env_path("/configs"),
+            Rule::env(Resource::Infrastructure, Verb::Write),
+            "create a config (the value base64; readable through the API)",
+            configs::create,
+        )
+        .body("ConfigValueRequest"),
+        Route::new(
+            M::GET,
+            env_path("/configs/{name}"),
+            Rule::env(Resource::Infrastructure, Verb::Read),
+            "a config, with its value",
+            configs::get,
+        ),
+        Route::new(
+            M::PUT,
+            env_path("/configs/{name}"),
+            Rule::env(Resource::Infrastructure, Verb::Write),
+            "a new version of a config's value; rolls the services that mount it",
+            configs::update,
+        )
+        .body("ConfigValueRequest"),
+        Route::new(
+            M::DELETE,
+            env_path("/configs/{name}"),
+            Rule::env(Resource::Infrastructure, Verb::Write),
+            "remove a config no service mounts",
+            configs::remove,
+        ),
+        Route::new(
+            M::POST,
+            env_path("/nodes/{name}/instances/{instance}/configs"),
+            Rule::env(Resource::Agent, Verb::Write),
+            "an agent fetches the values of the configs an instance placed on its node mounts",
+            configs::values_for_instance,
         ),
         Route::new(
             M::POST,

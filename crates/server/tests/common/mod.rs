@@ -258,6 +258,25 @@ pub fn service(name: &str, image: &str) -> Value {
 
 pub const SERVICES: &str = "/v1/environments/default/services";
 
+/// A registered, joined node (as an agent does it, without a client
+/// certificate: these servers serve plain HTTP): its client and credential.
+pub async fn joined_node(s: &TestServer, env: &str, name: &str) -> (Client, String) {
+    let reg = s
+        .client
+        .register(&corral_api::RegisterRequest {
+            node: name.into(),
+            environment: env.into(),
+            ..corral_api::RegisterRequest::default()
+        })
+        .await
+        .unwrap();
+    let c = Client::with_trust(&s.url, &reg.credential, Default::default()).unwrap();
+    c.join_node(env, name, &corral_api::JoinRequest::default())
+        .await
+        .unwrap();
+    (c, reg.credential)
+}
+
 /// Creates environment `name` as the admin.
 pub async fn env(s: &TestServer, name: &str) {
     let r = s

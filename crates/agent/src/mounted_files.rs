@@ -1,10 +1,12 @@
-//! Secrets on the node: the values of the secrets an instance mounts are
-//! fetched from the server when it launches (the server hands them only to
-//! the agent of the node the instance is placed on), written as files on a
-//! tmpfs (never the host's disk) with the mount's owner and mode, and
-//! bind-mounted read-only into the container at `/run/secrets/NAME` or the
-//! mount's target. The container's configuration holds only the path.
-//! The files go when the instance does.
+//! Secrets and configs on the node: the values of the secrets and configs
+//! an instance mounts are fetched from the server when it launches (the
+//! server hands them only to the agent of the node the instance is placed
+//! on), written as files on a tmpfs (never the host's disk: configs need
+//! not be, but sharing the secrets' per-instance directory costs nothing)
+//! with the mount's owner and mode, and bind-mounted read-only into the
+//! container at the mount's path (`/run/secrets/NAME`, `/NAME` for a
+//! config, or the target). The container's configuration holds only the
+//! path. The files go when the instance does.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use corral_engine::{EngineError, Mount, MountKind};
-use corral_types::Instance;
+use corral_types::{Instance, SecretValue};
 
 use crate::Shared;
 
@@ -49,7 +51,7 @@ fn is_tmpfs(path: &Path) -> bool {
 
 fn engine_error(message: String) -> EngineError {
     EngineError::Api {
-        operation: "delivering secrets",
+        operation: "delivering secrets and configs",
         message,
     }
 }
@@ -106,27 +108,74 @@ fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-/// Writes the instance's secrets and answers the mounts for its container
-/// (none when it mounts no secret).
+/// One file to write and mount.
+struct FileMount<'a> {
+    source: &'a str,
+    path: String,
+    mode: u32,
+    uid: Option<u32>,
+    gid: Option<u32>,
+}
+
+/// Writes the instance's secrets and configs and answers the mounts for
+/// its container (none when it mounts neither).
 pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>, EngineError> {
-    let mounts = &instance.spec.launch.secrets;
-    if mounts.is_empty() {
+    let launch = &instance.spec.launch;
+    if launch.secrets.is_empty() && launch.configs.is_empty() {
         return Ok(Vec::new());
     }
-    let values = shared
-        .client
-        .secret_values(
-            &instance.meta.environment,
-            &shared.options.name,
-            &instance.meta.name,
-        )
-        .await
-        .map_err(|e| engine_error(format!("fetching the values: {e}")))?;
-    let dir = root(shared)?.join(&instance.meta.name);
+    let (env, node, name) = (
+        &instance.meta.environment,
+        &shared.options.name,
+        &instance.meta.name,
+    );
+    let dir = root(shared)?.join(name);
     make_private_dir(&dir).map_err(|e| engine_error(format!("{}: {e}", dir.display())))?;
     let mut out = Vec::new();
-    for (i, m) in mounts.iter().enumerate() {
-        let Some(v) = values.secrets.iter().find(|v| v.source == m.source) else {
+    if !launch.secrets.is_empty() {
+        let values = shared
+            .client
+            .secret_values(env, node, name)
+            .await
+            .map_err(|e| engine_error(format!("fetching the secrets' values: {e}")))?;
+        let files = launch.secrets.iter().map(|m| FileMount {
+            source: &m.source,
+            path: m.container_path(),
+            mode: m.file_mode(),
+            uid: m.uid,
+            gid: m.gid,
+        });
+        out.extend(write_files(&dir, "", files, &values.secrets)?);
+    }
+    if !launch.configs.is_empty() {
+        let values = shared
+            .client
+            .config_values(env, node, name)
+            .await
+            .map_err(|e| engine_error(format!("fetching the configs' values: {e}")))?;
+        let files = launch.configs.iter().map(|m| FileMount {
+            source: &m.source,
+            path: m.container_path(),
+            mode: m.file_mode(),
+            uid: m.uid,
+            gid: m.gid,
+        });
+        out.extend(write_files(&dir, "config-", files, &values.configs)?);
+    }
+    Ok(out)
+}
+
+/// Writes each of `files` in `dir` (named `<prefix><i>-<source>`) with the
+/// value the server sent for its source.
+fn write_files<'a>(
+    dir: &Path,
+    prefix: &str,
+    files: impl Iterator<Item = FileMount<'a>>,
+    values: &[SecretValue],
+) -> Result<Vec<Mount>, EngineError> {
+    let mut out = Vec::new();
+    for (i, m) in files.enumerate() {
+        let Some(v) = values.iter().find(|v| v.source == m.source) else {
             return Err(engine_error(format!(
                 "the server sent no value for {:?}",
                 m.source
@@ -135,13 +184,13 @@ pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>,
         let bytes = B64
             .decode(&v.value)
             .map_err(|e| engine_error(format!("{}: {e}", m.source)))?;
-        let file = dir.join(format!("{i}-{}", m.source));
-        write_file(&file, &bytes, m.file_mode(), m.uid, m.gid)
+        let file = dir.join(format!("{prefix}{i}-{}", m.source));
+        write_file(&file, &bytes, m.mode, m.uid, m.gid)
             .map_err(|e| engine_error(format!("{}: {e}", file.display())))?;
         out.push(Mount {
             kind: MountKind::Bind,
             source: file.display().to_string(),
-            target: m.container_path(),
+            target: m.path,
             read_only: true,
         });
     }
@@ -172,9 +221,11 @@ fn write_file(
     std::fs::rename(&tmp, path)
 }
 
-/// Removes the instance's secret files (when it is gone from the node).
+/// Removes the instance's secret and config files (when it is gone from
+/// the node).
 pub async fn remove(shared: &Shared, instance: &Instance) {
-    if instance.spec.launch.secrets.is_empty() {
+    let launch = &instance.spec.launch;
+    if launch.secrets.is_empty() && launch.configs.is_empty() {
         return;
     }
     if let Ok(root) = root(shared) {
@@ -182,7 +233,10 @@ pub async fn remove(shared: &Shared, instance: &Instance) {
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            tracing::warn!("removing secrets of {}: {e}", instance.meta.name);
+            tracing::warn!(
+                "removing the secrets and configs of {}: {e}",
+                instance.meta.name
+            );
         }
     }
 }
