@@ -28,9 +28,13 @@ pub struct Cluster {
         watch::Sender<bool>,
         tokio::task::JoinHandle<anyhow::Result<()>>,
     )>,
+    /// Changes to the options of the server and the agent, at every boot.
+    tweak: Tweak,
     _tmp: Arc<tempfile::TempDir>,
     _cleanup: Cleanup,
 }
+
+type Tweak = Arc<dyn Fn(&mut ServerOptions, &mut AgentOptions) + Send + Sync>;
 
 /// Removes every container of the node, and the secrets its agent kept on
 /// the tmpfs (`/dev/shm/corral-secrets-<cluster>-<env>-<node>`), even when
@@ -80,6 +84,15 @@ fn docker_ids(host: &str, filter: &str) -> Vec<String> {
 impl Cluster {
     /// A fresh server and one agent named `node` on the private engine.
     pub async fn start(node: &str) -> Cluster {
+        Cluster::start_with(node, |_, _| {}).await
+    }
+
+    /// [`Cluster::start`] with the server's and agent's options changed by
+    /// `tweak` (at every boot).
+    pub async fn start_with(
+        node: &str,
+        tweak: impl Fn(&mut ServerOptions, &mut AgentOptions) + Send + Sync + 'static,
+    ) -> Cluster {
         let engine = tokio::task::spawn_blocking(|| {
             let engine = corral_testing::test_engine()?;
             corral_testing::ensure_images(&engine)?;
@@ -108,6 +121,7 @@ impl Cluster {
             node: node.to_string(),
             data_dir,
             agent: None,
+            tweak: Arc::new(tweak),
             _tmp: tmp,
             _cleanup: cleanup,
         };
@@ -116,15 +130,17 @@ impl Cluster {
     }
 
     async fn boot(&mut self) {
-        let server = start(ServerOptions::new("127.0.0.1:0", &self.data_dir))
-            .await
-            .unwrap();
+        let mut server_options = ServerOptions::new("127.0.0.1:0", &self.data_dir);
+        let mut options = AgentOptions::new("", "", &self.node);
+        (self.tweak)(&mut server_options, &mut options);
+        let server = start(server_options).await.unwrap();
         self.client = Client::new(&server.url, &server.admin_token, &server.ca_pem).unwrap();
         *self._cleanup.cluster.lock().unwrap() = server.cluster_id.clone();
         let engine = DockerEngine::connect(Some(&self.docker_host))
             .await
             .unwrap();
-        let mut options = AgentOptions::new(&server.url, &server.admin_token, &self.node);
+        options.server_url = server.url.clone();
+        options.token = server.admin_token.clone();
         options.ca_pem = Some(server.ca_pem.clone());
         options.listen = "127.0.0.1:0".into();
         // Tests share the machine's network namespace: the managed network

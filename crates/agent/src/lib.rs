@@ -83,6 +83,9 @@ pub struct AgentOptions {
     /// the load balancers, the DNS and the metadata service. Off only for
     /// simulated nodes in benchmarks.
     pub env_view: bool,
+    /// How often the node's client certificate is checked for renewal
+    /// while the agent runs (an hour).
+    pub renewal_check: Duration,
 }
 
 impl AgentOptions {
@@ -101,6 +104,7 @@ impl AgentOptions {
             resync: Duration::from_secs(5),
             managed_network: true,
             env_view: true,
+            renewal_check: Duration::from_secs(3600),
         }
     }
 }
@@ -148,10 +152,73 @@ pub async fn run_agent(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     corral_types::validate_name("--name", &options.name)?;
-    let mut options = options;
-    let Some(identity) = register::identity(&options, &mut shutdown).await? else {
+    let Some(mut identity) = register::identity(&options, &mut shutdown).await? else {
         return Ok(());
     };
+    // A session runs until shutdown, or until a renewed certificate is in
+    // hand; then it stops (containers keep running) and the next one
+    // presents the new certificate.
+    loop {
+        let (session_stop, session) = watch::channel(false);
+        let renewal = tokio::spawn(renew_when_due(
+            options.clone(),
+            identity.clone(),
+            shutdown.clone(),
+            session_stop,
+        ));
+        let ran = run_session(options.clone(), &identity, engine.clone(), session).await;
+        if ran.is_err() {
+            renewal.abort();
+        }
+        ran?;
+        match renewal.await {
+            Ok(Some(renewed)) if !*shutdown.borrow() => identity = renewed,
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Checks the node's certificate every [`AgentOptions::renewal_check`];
+/// when it is due, renews it (a failure is logged and tried again at the
+/// next check) and stops the session. Returns the renewed identity, or
+/// `None` at shutdown.
+async fn renew_when_due(
+    options: AgentOptions,
+    mut identity: register::Identity,
+    mut shutdown: watch::Receiver<bool>,
+    session_stop: watch::Sender<bool>,
+) -> Option<register::Identity> {
+    let renewed = if identity.certificate_pem.is_empty() {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        None
+    } else {
+        let mut check = tokio::time::interval(options.renewal_check);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => break None,
+                _ = check.tick() => {}
+            }
+            if !register::renewal_due(&identity.certificate_pem) {
+                continue;
+            }
+            match register::renew(&options, &mut identity).await {
+                Ok(()) => break Some(identity),
+                Err(e) => tracing::warn!("{e:#}; trying again in {:?}", options.renewal_check),
+            }
+        }
+    };
+    let _ = session_stop.send(true);
+    renewed
+}
+
+/// The agent acting as its node, with one certificate, until `shutdown`.
+async fn run_session(
+    mut options: AgentOptions,
+    identity: &register::Identity,
+    engine: Arc<dyn ContainerEngine>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     // From here on the agent acts as its node, in the environment its
     // credential is bound to.
     options.environment = identity.environment.clone();
@@ -213,7 +280,7 @@ pub async fn run_agent(
         overlay: overlay_rx,
         view,
         balancers: balancers::Balancers::default(),
-        endpoint_key: identity.endpoint_key,
+        endpoint_key: identity.endpoint_key.clone(),
         cluster: std::sync::OnceLock::new(),
         network_error: std::sync::Mutex::new(String::new()),
         joined: std::sync::OnceLock::new(),

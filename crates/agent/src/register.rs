@@ -12,8 +12,10 @@
 //! meant. The agent makes its node's key, sends a signing request with the
 //! registration, and from then on presents the certificate it got (mutual
 //! TLS); the server takes the node's credential only with it. The
-//! certificate is renewed at start when less than a third of its life is
-//! left.
+//! certificate is renewed when less than a third of its life is left: at
+//! start, and while the agent runs (checked every
+//! [`AgentOptions::renewal_check`]; the agent then starts its session again
+//! with the new certificate, see `crate::run_agent`).
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -90,16 +92,28 @@ async fn pinned_ca(options: &AgentOptions) -> anyhow::Result<Option<String>> {
 
 /// Whether a node certificate (PEM) should be renewed now: less than a
 /// third of its life left, or unreadable.
-fn renewal_due(certificate_pem: &str) -> bool {
-    let Ok(expires) = corral_pki::expires_of_pem(certificate_pem) else {
-        return true;
-    };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let third = i64::try_from(corral_pki::NODE_CERT_VALIDITY.as_secs() / 3).unwrap_or(i64::MAX);
-    expires - now < third
+pub(crate) fn renewal_due(certificate_pem: &str) -> bool {
+    corral_pki::renewal_due(
+        certificate_pem,
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    )
 }
 
-/// A new client certificate for the identity's node, with a new key.
+/// A new client certificate for the identity's node, with a new key, kept
+/// in the state directory when there is one.
+pub(crate) async fn renew(options: &AgentOptions, id: &mut Identity) -> anyhow::Result<()> {
+    renew_certificate(id).await?;
+    if let Some(dir) = &options.state_dir {
+        save(dir, id)?;
+    }
+    tracing::info!(
+        "node {}/{}: new client certificate",
+        id.environment,
+        id.node
+    );
+    Ok(())
+}
+
 async fn renew_certificate(id: &mut Identity) -> anyhow::Result<()> {
     let key = corral_pki::NodeKey::generate()?;
     let csr_pem = key.csr_pem(&id.node)?;
@@ -183,13 +197,7 @@ pub async fn identity(
             id.ca_pem = pinned_ca(options).await?.unwrap_or_default();
         }
         if !id.ca_pem.is_empty() && renewal_due(&id.certificate_pem) {
-            renew_certificate(&mut id).await?;
-            save(dir, &id)?;
-            tracing::info!(
-                "node {}/{}: new client certificate",
-                id.environment,
-                id.node
-            );
+            renew(options, &mut id).await?;
         }
         return Ok(Some(id));
     }

@@ -25,10 +25,11 @@ const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// How long the server's own certificate is valid; it is issued again at
 /// every start.
 pub const SERVER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
-/// How long a node's client certificate is valid; its agent renews it at
-/// start when less than a third of that is left.
+/// How long a node's client certificate is valid by default; its agent
+/// renews it when less than a third of that is left.
 pub const NODE_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
-/// Certificates start an hour early, for clocks that lag.
+/// Certificates start an hour early (a quarter of their life at most),
+/// for clocks that lag.
 const BACKDATE: Duration = Duration::from_secs(3600);
 
 /// A certificate and its key, as PEM.
@@ -54,6 +55,8 @@ pub struct Authority {
     cert_pem: String,
     fingerprint: String,
     issuer: Issuer<'static, KeyPair>,
+    /// How long the node certificates it signs are valid.
+    node_validity: Duration,
 }
 
 impl std::fmt::Debug for Authority {
@@ -106,7 +109,7 @@ fn random_serial() -> SerialNumber {
 
 fn validity(params: &mut CertificateParams, valid: Duration) {
     let now = OffsetDateTime::now_utc();
-    params.not_before = now - BACKDATE;
+    params.not_before = now - BACKDATE.min(valid / 4);
     params.not_after = now + valid;
 }
 
@@ -158,7 +161,15 @@ impl Authority {
             fingerprint: crate::fingerprint_of_pem(cert_pem)?,
             cert_pem: cert_pem.to_string(),
             issuer,
+            node_validity: NODE_CERT_VALIDITY,
         })
+    }
+
+    /// The same CA, signing node certificates valid for `valid` (shorter
+    /// lives let tests see renewal and expiry).
+    pub fn with_node_validity(mut self, valid: Duration) -> Authority {
+        self.node_validity = valid;
+        self
     }
 
     /// A new CA held in memory only (tests).
@@ -230,7 +241,7 @@ impl Authority {
             .distinguished_name
             .push(DnType::OrganizationalUnitName, env);
         params.serial_number = Some(random_serial());
-        validity(&mut params, NODE_CERT_VALIDITY);
+        validity(&mut params, self.node_validity);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.use_authority_key_identifier_extension = true;
@@ -304,5 +315,25 @@ mod tests {
         let issued = ca.sign_node(&csr, "dev", "n1").unwrap();
         assert!(issued.chain_pem.ends_with(ca.cert_pem()));
         assert!(ca.sign_node("not a csr", "dev", "n1").is_err());
+    }
+
+    #[test]
+    fn a_node_certificate_is_due_for_renewal_in_the_last_third_of_its_life() {
+        let ca = Authority::ephemeral()
+            .unwrap()
+            .with_node_validity(Duration::from_secs(3_000));
+        let node = crate::NodeKey::generate().unwrap();
+        let issued = ca
+            .sign_node(&node.csr_pem("n1").unwrap(), "dev", "n1")
+            .unwrap();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        // 750 s backdated (a quarter), 3,000 s ahead: 3,750 s of life, due
+        // when fewer than 1,250 s are left.
+        assert!(!crate::renewal_due(&issued.chain_pem, now));
+        assert!(!crate::renewal_due(&issued.chain_pem, now + 1_740));
+        assert!(crate::renewal_due(&issued.chain_pem, now + 1_760));
+        assert!(crate::renewal_due("not a certificate", now));
+        let expires = crate::expires_of_pem(&issued.chain_pem).unwrap();
+        assert!((now + 2_999..=now + 3_001).contains(&expires));
     }
 }

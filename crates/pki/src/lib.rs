@@ -26,7 +26,7 @@ pub mod tls;
 
 pub use authority::{Authority, Issued, NODE_CERT_VALIDITY, SERVER_CERT_VALIDITY};
 pub use fingerprint::{fingerprint, fingerprint_of_pem, normalize_fingerprint};
-pub use node_key::{NodeKey, expires_of_pem};
+pub use node_key::{NodeKey, expires_of_pem, renewal_due};
 pub use tls::{certs_of_pem, roots_of_pem};
 
 /// Roots holding exactly the given certificates.

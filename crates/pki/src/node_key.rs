@@ -54,9 +54,30 @@ impl NodeKey {
 /// When the first certificate in `pem` stops being valid (seconds since
 /// the Unix epoch).
 pub fn expires_of_pem(pem: &str) -> Result<i64, PkiError> {
+    Ok(validity_of_pem(pem)?.1)
+}
+
+/// When the first certificate in `pem` starts and stops being valid
+/// (seconds since the Unix epoch).
+fn validity_of_pem(pem: &str) -> Result<(i64, i64), PkiError> {
     let der = CertificateDer::from_pem_slice(pem.as_bytes())
         .map_err(|e| PkiError::Certificate(format!("not a PEM certificate: {e}")))?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der)
         .map_err(|e| PkiError::Certificate(e.to_string()))?;
-    Ok(cert.validity().not_after.timestamp())
+    let validity = cert.validity();
+    Ok((
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    ))
+}
+
+/// Whether the certificate in `pem` should be renewed at `now` (seconds
+/// since the Unix epoch): less than a third of its life left, or it cannot
+/// be read.
+pub fn renewal_due(pem: &str, now: i64) -> bool {
+    let Ok((not_before, not_after)) = validity_of_pem(pem) else {
+        return true;
+    };
+    let life = not_after.saturating_sub(not_before);
+    not_after.saturating_sub(now) < life / 3
 }

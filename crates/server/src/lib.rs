@@ -88,6 +88,9 @@ pub struct ServerOptions {
     /// Names and addresses the internal certificate is valid for besides
     /// the host's own (`--tls-san`).
     pub tls_names: Vec<String>,
+    /// How long the nodes' client certificates are valid (a year; shorter
+    /// in tests of renewal and expiry).
+    pub node_certificate_validity: std::time::Duration,
 }
 
 impl ServerOptions {
@@ -103,6 +106,7 @@ impl ServerOptions {
             limits: corral_serve::Limits::default(),
             tls: tls::TlsMode::default(),
             tls_names: Vec::new(),
+            node_certificate_validity: corral_pki::NODE_CERT_VALIDITY,
         }
     }
 }
@@ -280,7 +284,10 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("listening on {}", options.listen))?;
     let local_addr = listener.local_addr()?;
-    let authority = Arc::new(corral_pki::Authority::load_or_create(&options.data_dir)?);
+    let authority = Arc::new(
+        corral_pki::Authority::load_or_create(&options.data_dir)?
+            .with_node_validity(options.node_certificate_validity),
+    );
     let server_tls = tls::prepare(&authority, &options.tls, local_addr, &options.tls_names)?;
     let liveness = Arc::new(Liveness::with_interval(options.heartbeat_interval_s));
     let (shutdown, shutdown_rx) = signal::channel(false);

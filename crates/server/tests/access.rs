@@ -13,8 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use corral_api::{
-    ApiKeyCreate, Client, MemberRequest, RegisterRequest, StatusBatch, StatusReport,
-    UserCreate,
+    ApiKeyCreate, Client, MemberRequest, RegisterRequest, StatusBatch, StatusReport, UserCreate,
 };
 use corral_server::login_limits::{LoginLimiter, LoginLimits};
 use corral_store::MemoryStore;
