@@ -43,9 +43,9 @@ fn start_up(data: &std::path::Path, config: &std::path::Path, docker_host: &str)
         .unwrap_or_else(|| panic!("{first}"))
         .to_string();
     // Then the admin's password (first start only), where the break-glass
-    // token is, and where the client config went.
+    // token is, the CA's fingerprint and where the client config went.
     let mut rest = Vec::new();
-    for line in lines.by_ref().take(3) {
+    for line in lines.by_ref().take(4) {
         let line = line.unwrap();
         let done = line.contains("client config written to");
         rest.push(line);

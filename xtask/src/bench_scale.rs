@@ -192,7 +192,7 @@ async fn run_on(
     plans: &[ServicePlan],
     server: &mut ServerChild,
 ) -> anyhow::Result<ScaleReport> {
-    let client = Client::new(&server.url, &server.token, &server.ca_pem)?;
+    let client = Client::with_trust(&server.url, &server.token, server.trust())?;
     let mut report = ScaleReport {
         nodes: options.nodes,
         instances: expected_total(plans),

@@ -70,7 +70,7 @@ impl SimNodes {
     fn spawn_agent(&mut self, i: usize) {
         let name = node_name(i);
         let mut options = AgentOptions::new(&self.url, &self.token, &name);
-        options.ca_pem = Some(self.ca_pem.clone());
+        options.ca_pem = (!self.ca_pem.is_empty()).then(|| self.ca_pem.clone());
         options.labels = node_labels(i);
         options.listen = "127.0.0.1:0".to_string();
         options.address = Some("127.0.0.1".to_string());

@@ -22,7 +22,7 @@ pub struct ServerChild {
     pub pid: u32,
     pub url: String,
     pub token: String,
-    /// The server's CA (`<data dir>/ca.pem`).
+    /// The server's CA (`<data dir>/ca.pem`; empty for a plain-HTTP server).
     pub ca_pem: String,
     pub data_dir: PathBuf,
     pub log: PathBuf,
@@ -80,9 +80,13 @@ impl ServerChild {
             log,
         };
         server.url = server.wait_for_url(&rx)?;
-        let ca_path = server.data_dir.join("ca.pem");
-        server.ca_pem = std::fs::read_to_string(&ca_path)
-            .with_context(|| format!("cannot read {}", ca_path.display()))?;
+        // A server from before TLS (an A/B run with `--server-binary`)
+        // serves plain HTTP and has no CA.
+        if server.url.starts_with("https://") {
+            let ca_path = server.data_dir.join("ca.pem");
+            server.ca_pem = std::fs::read_to_string(&ca_path)
+                .with_context(|| format!("cannot read {}", ca_path.display()))?;
+        }
         let token_path = server.data_dir.join("admin-token");
         server.token = std::fs::read_to_string(&token_path)
             .with_context(|| format!("cannot read {}", token_path.display()))?
@@ -242,6 +246,18 @@ fn clock_ticks() -> f64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
+}
+
+impl ServerChild {
+    /// The client side of TLS for this server: its CA pinned, or nothing
+    /// for a plain-HTTP server.
+    pub fn trust(&self) -> corral_api::Trust {
+        if self.ca_pem.is_empty() {
+            corral_api::Trust::default()
+        } else {
+            corral_api::Trust::pinned(&self.ca_pem)
+        }
+    }
 }
 
 #[cfg(test)]
