@@ -192,7 +192,9 @@ async fn renew_when_due(
         let _ = shutdown.wait_for(|stop| *stop).await;
         None
     } else {
-        let mut check = tokio::time::interval(options.renewal_check);
+        // (`interval` takes no zero period.)
+        let period = options.renewal_check.max(Duration::from_millis(100));
+        let mut check = tokio::time::interval(period);
         check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -204,7 +206,7 @@ async fn renew_when_due(
             }
             match register::renew(&options, &mut identity).await {
                 Ok(()) => break Some(identity),
-                Err(e) => tracing::warn!("{e:#}; trying again in {:?}", options.renewal_check),
+                Err(e) => tracing::warn!("{e:#}; trying again in {period:?}"),
             }
         }
     };
