@@ -231,6 +231,24 @@ async fn teams_work_end_to_end_with_the_real_cli() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("disabled"));
 
+    // A server whose CA is not the one the user was told of is refused
+    // before the password is sent, and nothing is saved.
+    let other = corral_pki::Authority::ephemeral().unwrap();
+    let err = carol.refused(
+        &[
+            "login",
+            &url,
+            "--username",
+            "carol",
+            "--password-stdin",
+            "--ca-fingerprint",
+            other.fingerprint(),
+        ],
+        other.fingerprint(),
+    );
+    assert!(err.contains(&carol.fingerprint), "names both: {err}");
+    assert!(!carol.config.join("corral/config.json").exists());
+
     // A read-only user's watch sees only its environment.
     let tess = Person::new(tmp.path(), "tess", &url);
     tess.login("tess", "tess-password");

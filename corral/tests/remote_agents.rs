@@ -83,6 +83,30 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
         .nth(1)
         .unwrap_or_else(|| panic!("no CA fingerprint in {printed}"))
         .to_string();
+    // An agent given another CA's fingerprint refuses the server before
+    // its token is sent.
+    let other = corral_pki::Authority::ephemeral().unwrap();
+    let forged = corral()
+        .args([
+            "agent",
+            "--server",
+            &url,
+            "--registration-token",
+            &registration,
+            "--ca-fingerprint",
+            other.fingerprint(),
+            "--name",
+            "ra-forged",
+            "--listen",
+            "127.0.0.1:0",
+            "--docker-host",
+            &engine.docker_host,
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&forged.stderr);
+    assert!(!forged.status.success(), "{said}");
+    assert!(said.contains(other.fingerprint()), "names the fingerprint: {said}");
     for (name, zone) in [("ra-node1", "a"), ("ra-node2", "b")] {
         let agent = corral()
             .args([
