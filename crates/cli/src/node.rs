@@ -18,7 +18,11 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: NodeCmd) -> anyhow::Res
                 .nodes(env)
                 .await
                 .map_err(|e| list_error(e, "nodes", env))?;
-            print_rows(&node_rows(&list.items), args.output)
+            print_rows(&node_rows(&list.items), args.output)?;
+            for line in network_errors(&list.items) {
+                eprintln!("{line}");
+            }
+            Ok(())
         }
         NodeCmd::Drain(args) => drain(client, env, &args).await,
         NodeCmd::Activate(args) => {
@@ -109,6 +113,27 @@ pub(crate) struct NodeRow {
     pub memory_bytes: u64,
     pub engine_version: String,
     pub last_heartbeat: String,
+    /// Why the managed network is not programmed on the node (omitted
+    /// when it is).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub network_error: String,
+}
+
+/// One line per node whose agent could not program the managed network,
+/// saying why (a range that overlaps a route on the host, say).
+pub(crate) fn network_errors(nodes: &[Node]) -> Vec<String> {
+    let mut lines: Vec<String> = nodes
+        .iter()
+        .filter(|n| !n.status.network_error.is_empty())
+        .map(|n| {
+            format!(
+                "node {}: no managed network: {}",
+                n.meta.name, n.status.network_error
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
 }
 
 /// The state `node ls` shows: active, draining, unschedulable (cordoned),
@@ -142,6 +167,7 @@ impl From<&Node> for NodeRow {
             memory_bytes: s.memory_bytes,
             engine_version: s.engine_version.clone(),
             last_heartbeat: s.last_heartbeat.clone(),
+            network_error: s.network_error.clone(),
         }
     }
 }
@@ -261,5 +287,25 @@ mod tests {
         assert_eq!(shown_state(&n), "disconnected,draining");
         n.spec = NodeSpec::default();
         assert_eq!(shown_state(&n), "disconnected");
+    }
+
+    #[test]
+    fn a_node_without_its_managed_network_says_why() {
+        let mut n = node("n1", NodeState::Active);
+        assert!(network_errors(std::slice::from_ref(&n)).is_empty());
+        n.status.network_error = "10.42.0.0/16 overlaps the route 10.42.0.0/24 on this host".into();
+        assert_eq!(
+            network_errors(std::slice::from_ref(&n)),
+            [
+                "node n1: no managed network: 10.42.0.0/16 overlaps the route 10.42.0.0/24 on this host"
+            ]
+        );
+        let json = serde_json::to_value(node_rows(&[n])).unwrap();
+        assert!(
+            json[0]["network_error"]
+                .as_str()
+                .unwrap()
+                .contains("overlaps")
+        );
     }
 }
