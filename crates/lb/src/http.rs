@@ -79,12 +79,15 @@ pub(crate) async fn serve<IO>(
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .header_read_timeout(None)
+        // One buffer for head and small body: one write(2), no iovec.
+        .writev(false)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let check = tokio::time::sleep(header_read_timeout);
     tokio::pin!(check);
     loop {
         tokio::select! {
+            biased;
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::trace!(error = %e, "client connection ended");
@@ -290,12 +293,12 @@ fn retry_copy(req: &Request<ReqBody>) -> Option<Request<ReqBody>> {
 
 /// Sends the request to a backend of `target`, trying up to three of them
 /// when one cannot be reached. Errors are the status to answer with.
-async fn forward(
-    target: &Arc<Target>,
+async fn forward<'a>(
+    target: &'a Arc<Target>,
     wanted: Option<Arc<Backend>>,
     req: Request<ReqBody>,
 ) -> Result<(Response<RespBody>, Arc<Backend>), StatusCode> {
-    let mut tried: Vec<&Arc<Backend>> = Vec::new();
+    let mut tried: Vec<&'a Arc<Backend>> = Vec::new();
     let mut req = Some(req);
     let mut copy = req.as_ref().and_then(retry_copy);
     for attempt in 0..MAX_TRIES {
@@ -307,14 +310,18 @@ async fn forward(
                 None => break,
             },
         };
-        if let Some(b) = target.backends.iter().find(|b| Arc::ptr_eq(b, &backend)) {
-            tried.push(b);
-        }
+        // Remembered only when it failed: the first try allocates nothing.
+        let failed = |tried: &mut Vec<&'a Arc<Backend>>| {
+            if let Some(b) = target.backends.iter().find(|b| Arc::ptr_eq(b, &backend)) {
+                tried.push(b);
+            }
+        };
         let Some(r) = req.take() else { break };
         let mut sender = match backend.checkout().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(instance = %backend.instance, error = %e, "backend unreachable, trying another");
+                failed(&mut tried);
                 req = Some(r);
                 continue;
             }
@@ -328,6 +335,7 @@ async fn forward(
             }
             Err(mut e) => {
                 tracing::debug!(instance = %backend.instance, error = %e.error(), "backend failed before answering");
+                failed(&mut tried);
                 req = e
                     .take_message()
                     .or_else(|| copy.take().inspect(|c| copy = retry_copy(c)));
