@@ -21,6 +21,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::bench_net::{self, Proc};
+use crate::bench_scale_probe::percentile;
 
 mod dnsperf;
 use dnsperf::DnsperfFigures;
@@ -60,6 +61,12 @@ pub struct DnsArgs {
     /// Measure each server this many times, alternating which goes first.
     #[arg(long, default_value_t = 1)]
     pub runs: u32,
+    /// Seconds of a second dnsperf pass with `-v` (one line per answer,
+    /// with its latency) after the load, for p50/p99: dnsperf 2.10 prints
+    /// no percentiles. Printing slows the client, so this pass is kept out
+    /// of queries/s. 0: no latency pass.
+    #[arg(long, default_value_t = 2)]
+    pub latency_seconds: u64,
 }
 
 /// One server's measurement.
@@ -70,6 +77,9 @@ struct Row {
     figures: DnsperfFigures,
     /// CPU seconds the server used during the load.
     server_cpu_s: f64,
+    /// Answer latency percentiles of the `-v` pass, in milliseconds.
+    p50_ms: f64,
+    p99_ms: f64,
     server_peak_rss_mib: f64,
 }
 
@@ -213,11 +223,21 @@ fn load(
         args.seconds
     );
     let cpu_before = server.cpu_seconds();
-    let output = run_dnsperf(args, port, queries)?;
+    let output = run_dnsperf(args, port, queries, args.seconds, false)?;
     let server_cpu_s = server.cpu_seconds() - cpu_before;
     server
         .check_alive()
         .with_context(|| format!("{name} died under load"))?;
+    let (mut p50_ms, mut p99_ms) = (f64::NAN, f64::NAN);
+    if args.latency_seconds > 0 {
+        let verbose = run_dnsperf(args, port, queries, args.latency_seconds, true)?;
+        let latencies = dnsperf::answer_latencies(&verbose);
+        p50_ms = percentile(&latencies, 50.0) * 1000.0;
+        p99_ms = percentile(&latencies, 99.0) * 1000.0;
+        server
+            .check_alive()
+            .with_context(|| format!("{name} died under load"))?;
+    }
     let server_peak_rss_mib = server.peak_rss_mib();
     server.stop()?;
     let figures = dnsperf::parse(&output)
@@ -227,13 +247,21 @@ fn load(
         run,
         figures,
         server_cpu_s,
+        p50_ms,
+        p99_ms,
         server_peak_rss_mib,
     })
 }
 
-fn run_dnsperf(args: &DnsArgs, port: u16, queries: &Path) -> anyhow::Result<String> {
+fn run_dnsperf(
+    args: &DnsArgs,
+    port: u16,
+    queries: &Path,
+    seconds: u64,
+    verbose: bool,
+) -> anyhow::Result<String> {
     let dnsperf = bench_net::find_binary("dnsperf").context("dnsperf is not installed")?;
-    let argv: Vec<String> = [
+    let mut argv: Vec<String> = [
         "-s",
         "127.0.0.1",
         "-p",
@@ -241,7 +269,7 @@ fn run_dnsperf(args: &DnsArgs, port: u16, queries: &Path) -> anyhow::Result<Stri
         "-d",
         &queries.display().to_string(),
         "-l",
-        &args.seconds.to_string(),
+        &seconds.to_string(),
         "-c",
         &args.clients.to_string(),
         "-q",
@@ -251,6 +279,9 @@ fn run_dnsperf(args: &DnsArgs, port: u16, queries: &Path) -> anyhow::Result<Stri
     ]
     .map(String::from)
     .into();
+    if verbose {
+        argv.push("-v".into());
+    }
     let client_cpus = (!args.no_pin).then_some("1");
     let output = bench_net::command_on(client_cpus, &dnsperf, &argv)
         .stdin(std::process::Stdio::null())
@@ -297,7 +328,7 @@ fn wait_for_answer(
 
 fn print_header() {
     println!(
-        "{:<11} {:>3} {:>10} {:>10} {:>6} {:>10} {:>8} {:>8} {:>7} {:>12}",
+        "{:<11} {:>3} {:>10} {:>10} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>12}",
         "server",
         "run",
         "q/s",
@@ -306,6 +337,8 @@ fn print_header() {
         "NOERROR",
         "avg ms",
         "max ms",
+        "p50 ms",
+        "p99 ms",
         "cpu s",
         "q per cpu-s"
     );
@@ -314,7 +347,7 @@ fn print_header() {
 fn print_row(row: &Row) {
     let f = &row.figures;
     println!(
-        "{:<11} {:>3} {:>10.0} {:>10} {:>6} {:>10} {:>8.3} {:>8.3} {:>7.2} {:>12.0}",
+        "{:<11} {:>3} {:>10.0} {:>10} {:>6} {:>10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>7.2} {:>12.0}",
         row.server,
         row.run,
         f.qps,
@@ -323,6 +356,8 @@ fn print_row(row: &Row) {
         f.noerror,
         f.avg_latency_s * 1000.0,
         f.max_latency_s * 1000.0,
+        row.p50_ms,
+        row.p99_ms,
         row.server_cpu_s,
         row.qps_per_cpu_second()
     );
@@ -340,13 +375,14 @@ fn median_of(rows: &[Row], server: &str, pick: fn(&Row) -> f64) -> f64 {
 fn report(args: &DnsArgs, rows: &[Row]) -> anyhow::Result<()> {
     println!();
     println!(
-        "{} names x {} A records; dnsperf -c {} -q {} -T {} -l {}; {}",
+        "{} names x {} A records; dnsperf -c {} -q {} -T {} -l {} (then -v -l {} for p50/p99); {}",
         args.services,
         args.instances,
         args.clients,
         args.outstanding,
         args.threads,
         args.seconds,
+        args.latency_seconds,
         if args.no_pin {
             "not pinned: server and dnsperf share every core"
         } else {
@@ -368,9 +404,14 @@ fn report(args: &DnsArgs, rows: &[Row]) -> anyhow::Result<()> {
         .iter()
         .map(|r| r.figures.completed - r.figures.noerror.min(r.figures.completed))
         .sum();
-    let goal_met = corral_qps >= dnsmasq_qps && lost == 0;
+    let corral_p99 = median_of(rows, "corral-dns", |r| r.p99_ms);
+    let dnsmasq_p99 = median_of(rows, "dnsmasq", |r| r.p99_ms);
+    // Without a latency pass (NaN) the p99 is not part of the verdict.
+    let p99_ok = corral_p99.is_nan() || dnsmasq_p99.is_nan() || corral_p99 <= dnsmasq_p99;
+    let goal_met = corral_qps >= dnsmasq_qps && lost == 0 && p99_ok;
     println!(
         "corral-dns / dnsmasq: {:.2} (median q/s {corral_qps:.0} / {dnsmasq_qps:.0}); \
+         median p99 {corral_p99:.3} / {dnsmasq_p99:.3} ms (-v pass); \
          corral-dns lost {lost}; answers other than NOERROR (both) {wrong}; goal {}",
         bench_net::ratio(corral_qps, dnsmasq_qps),
         if goal_met { "met" } else { "MISSED" }
@@ -387,11 +428,14 @@ fn report(args: &DnsArgs, rows: &[Row]) -> anyhow::Result<()> {
             "seconds": args.seconds, "clients": args.clients,
             "outstanding": args.outstanding, "threads": args.threads,
             "pinned": !args.no_pin, "runs": args.runs,
+            "latency_seconds": args.latency_seconds,
         },
         "rows": rows.iter().map(row_json).collect::<Vec<_>>(),
         "corral_qps_median": corral_qps,
         "dnsmasq_qps_median": dnsmasq_qps,
         "ratio": bench_net::ratio(corral_qps, dnsmasq_qps),
+        "corral_p99_ms_median": corral_p99,
+        "dnsmasq_p99_ms_median": dnsmasq_p99,
         "corral_lost": lost,
         "coredns_qps_per_core_published": COREDNS_QPS_PER_CORE,
         "goal_met": goal_met,
@@ -410,6 +454,7 @@ fn row_json(row: &Row) -> serde_json::Value {
         "min_latency_ms": f.min_latency_s * 1000.0,
         "max_latency_ms": f.max_latency_s * 1000.0,
         "server_cpu_s": row.server_cpu_s,
+        "p50_ms": row.p50_ms, "p99_ms": row.p99_ms,
         "qps_per_cpu_second": row.qps_per_cpu_second(),
         "server_peak_rss_mib": row.server_peak_rss_mib,
     })

@@ -125,6 +125,7 @@ impl Backend {
         };
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::Builder::new()
+            .writev(false)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|source| BackendError::Handshake { addr, source })?;

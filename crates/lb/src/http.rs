@@ -11,12 +11,12 @@ use http_body_util::{Either, Empty, Full};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, PooledBody, ReqBody};
-use crate::limits::IdleBody;
+use crate::limits::{HeadClock, IdleBody, ServedBody};
 use crate::runtime::Shared;
 use crate::table::Target;
 
@@ -64,22 +64,48 @@ pub(crate) async fn serve<IO>(
         port_value: HeaderValue::from(port),
     });
     let header_read_timeout = ctx.shared.limits.header_read_timeout;
-    let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+    let clock = HeadClock::new();
+    let requests = Arc::clone(&clock);
+    let service = hyper::service::service_fn(move |req| {
+        let busy = requests.busy();
+        let ctx = ctx.clone();
+        async move {
+            let resp = handle(ctx, req).await?;
+            Ok::<_, Infallible>(resp.map(|body| ServedBody::new(body, busy)))
+        }
+    });
+    // No hyper timer: the header-read deadline is the coarse `HeadClock`
+    // below, not a timer armed and cancelled per request.
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
+        .header_read_timeout(None)
+        // One buffer for head and small body: one write(2), no iovec.
+        .writev(false)
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::trace!(error = %e, "client connection ended");
+    let check = tokio::time::sleep(header_read_timeout);
+    tokio::pin!(check);
+    loop {
+        tokio::select! {
+            biased;
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::trace!(error = %e, "client connection ended");
+                }
+                return;
             }
-        }
-        () = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            () = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+                return;
+            }
+            () = check.as_mut() => match clock.next_check(header_read_timeout) {
+                Some(next) => check.as_mut().reset(next),
+                None => {
+                    tracing::debug!(%peer, "no request head within the header read timeout: closing");
+                    return;
+                }
+            },
         }
     }
 }
@@ -267,12 +293,12 @@ fn retry_copy(req: &Request<ReqBody>) -> Option<Request<ReqBody>> {
 
 /// Sends the request to a backend of `target`, trying up to three of them
 /// when one cannot be reached. Errors are the status to answer with.
-async fn forward(
-    target: &Arc<Target>,
+async fn forward<'a>(
+    target: &'a Arc<Target>,
     wanted: Option<Arc<Backend>>,
     req: Request<ReqBody>,
 ) -> Result<(Response<RespBody>, Arc<Backend>), StatusCode> {
-    let mut tried: Vec<&Arc<Backend>> = Vec::new();
+    let mut tried: Vec<&'a Arc<Backend>> = Vec::new();
     let mut req = Some(req);
     let mut copy = req.as_ref().and_then(retry_copy);
     for attempt in 0..MAX_TRIES {
@@ -284,14 +310,18 @@ async fn forward(
                 None => break,
             },
         };
-        if let Some(b) = target.backends.iter().find(|b| Arc::ptr_eq(b, &backend)) {
-            tried.push(b);
-        }
+        // Remembered only when it failed: the first try allocates nothing.
+        let failed = |tried: &mut Vec<&'a Arc<Backend>>| {
+            if let Some(b) = target.backends.iter().find(|b| Arc::ptr_eq(b, &backend)) {
+                tried.push(b);
+            }
+        };
         let Some(r) = req.take() else { break };
         let mut sender = match backend.checkout().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!(instance = %backend.instance, error = %e, "backend unreachable, trying another");
+                failed(&mut tried);
                 req = Some(r);
                 continue;
             }
@@ -305,6 +335,7 @@ async fn forward(
             }
             Err(mut e) => {
                 tracing::debug!(instance = %backend.instance, error = %e.error(), "backend failed before answering");
+                failed(&mut tried);
                 req = e
                     .take_message()
                     .or_else(|| copy.take().inspect(|c| copy = retry_copy(c)));

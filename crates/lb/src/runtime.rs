@@ -353,6 +353,7 @@ async fn serve_connection(inner: Arc<Inner>, port: u16, stream: TcpStream, peer:
         }
     };
     tokio::select! {
+        biased;
         () = work => {}
         () = abort.cancelled() => {}
     }

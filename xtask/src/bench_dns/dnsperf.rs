@@ -63,6 +63,17 @@ pub fn parse(text: &str) -> anyhow::Result<DnsperfFigures> {
     Ok(figures)
 }
 
+/// The latencies in seconds of the answers dnsperf `-v` printed, one line
+/// each: `> NOERROR name A 0.000244` (a timed-out query, `> T ...`, has no
+/// latency and is not counted).
+pub fn answer_latencies(text: &str) -> Vec<f64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("> "))
+        .filter(|rest| !rest.starts_with("T "))
+        .filter_map(|rest| rest.split_whitespace().last()?.parse().ok())
+        .collect()
+}
+
 fn after_word(text: &str, word: &str) -> Option<f64> {
     let mut words = text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ','));
     words.find(|w| *w == word)?;
@@ -150,6 +161,16 @@ Statistics:
     #[test]
     fn output_without_statistics_is_an_error() {
         assert!(parse("dnsperf: socket error\n").is_err());
+    }
+
+    #[test]
+    fn verbose_lines_give_one_latency_per_answer() {
+        let text = "[Status] Sending queries\n\
+                    > NOERROR svc000.bench.default.corral.internal A 0.000244\n\
+                    > T svc001.bench.default.corral.internal A\n\
+                    > NXDOMAIN nope.corral.internal A 0.001\n\
+                    Statistics:\n";
+        assert_eq!(answer_latencies(text), vec![0.000_244, 0.001]);
     }
 
     #[test]
