@@ -106,7 +106,10 @@ async fn remote_agents_join_with_labels_and_replicas_spread_across_nodes() {
         .unwrap();
     let said = String::from_utf8_lossy(&forged.stderr);
     assert!(!forged.status.success(), "{said}");
-    assert!(said.contains(other.fingerprint()), "names the fingerprint: {said}");
+    assert!(
+        said.contains(other.fingerprint()),
+        "names the fingerprint: {said}"
+    );
     for (name, zone) in [("ra-node1", "a"), ("ra-node2", "b")] {
         let agent = corral()
             .args([
