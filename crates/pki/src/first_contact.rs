@@ -67,7 +67,10 @@ pub async fn fetch_ca(url: &str, expected: Option<&str>) -> Result<PresentedCa, 
     };
     let name = ServerName::try_from(host.clone())
         .map_err(|e| connect_error(format!("host {host:?}: {e}")))?;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(Recorder {
+        chain: Mutex::default(),
+        signatures: HandshakeSignatures::new(),
+    });
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| PkiError::Tls(e.to_string()))?
@@ -146,9 +149,44 @@ pub fn pem_of_der(der: &[u8]) -> String {
 
 /// Takes any chain (recording it) but checks the handshake signatures, so
 /// the server proves it holds the key of the certificate it shows.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Recorder {
     chain: Mutex<Vec<CertificateDer<'static>>>,
+    signatures: HandshakeSignatures,
+}
+
+/// The handshake-signature checks both verifiers make (the peer holds the
+/// key of the certificate it presented), with aws-lc-rs's algorithms,
+/// taken once.
+#[derive(Debug, Clone, Copy)]
+struct HandshakeSignatures(rustls::crypto::WebPkiSupportedAlgorithms);
+
+impl HandshakeSignatures {
+    fn new() -> Self {
+        HandshakeSignatures(provider().signature_verification_algorithms)
+    }
+
+    fn tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
 }
 
 impl ServerCertVerifier for Recorder {
@@ -174,12 +212,7 @@ impl ServerCertVerifier for Recorder {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -188,18 +221,11 @@ impl ServerCertVerifier for Recorder {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.schemes()
     }
 }
 
@@ -208,12 +234,14 @@ impl ServerCertVerifier for Recorder {
 #[derive(Debug)]
 pub struct PinnedCertificate {
     fingerprint: String,
+    signatures: HandshakeSignatures,
 }
 
 impl PinnedCertificate {
     pub fn new(fingerprint: &str) -> Self {
         PinnedCertificate {
             fingerprint: fingerprint.to_string(),
+            signatures: HandshakeSignatures::new(),
         }
     }
 }
@@ -242,7 +270,7 @@ impl ServerCertVerifier for PinnedCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Recorder::default().verify_tls12_signature(message, cert, dss)
+        self.signatures.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -251,11 +279,11 @@ impl ServerCertVerifier for PinnedCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Recorder::default().verify_tls13_signature(message, cert, dss)
+        self.signatures.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        Recorder::default().supported_verify_schemes()
+        self.signatures.schemes()
     }
 }
 
