@@ -109,18 +109,12 @@ impl ConfigMount {
 
 /// Checks a list of mounts: each valid, no two at one path.
 pub fn validate_config_mounts(field: &str, mounts: &[ConfigMount]) -> Result<(), ValidationError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, m) in mounts.iter().enumerate() {
-        let at = format!("{field}[{i}]");
-        m.validate(&at)?;
-        if !seen.insert(m.container_path()) {
-            return Err(ValidationError::new(
-                at,
-                format!("{} is mounted twice", m.container_path()),
-            ));
-        }
-    }
-    Ok(())
+    crate::secret::validate_mounts(
+        field,
+        mounts,
+        ConfigMount::validate,
+        ConfigMount::container_path,
+    )
 }
 
 #[cfg(test)]

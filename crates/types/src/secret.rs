@@ -197,16 +197,31 @@ pub fn validate_secret_name(field: &str, name: &str) -> Result<(), ValidationErr
 
 /// Checks a list of mounts: each valid, no two at one path.
 pub fn validate_secret_mounts(field: &str, mounts: &[SecretMount]) -> Result<(), ValidationError> {
+    validate_mounts(
+        field,
+        mounts,
+        SecretMount::validate,
+        SecretMount::container_path,
+    )
+}
+
+/// Checks a list of file mounts (secrets' or configs'): each valid by
+/// `validate`, no two at one `path`.
+pub(crate) fn validate_mounts<M>(
+    field: &str,
+    mounts: &[M],
+    validate: impl Fn(&M, &str) -> Result<(), ValidationError>,
+    path: impl Fn(&M) -> String,
+) -> Result<(), ValidationError> {
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in mounts.iter().enumerate() {
         let at = format!("{field}[{i}]");
-        m.validate(&at)?;
-        if !seen.insert(m.container_path()) {
-            return Err(ValidationError::new(
-                at,
-                format!("{} is mounted twice", m.container_path()),
-            ));
+        validate(m, &at)?;
+        let path = path(m);
+        if seen.contains(&path) {
+            return Err(ValidationError::new(at, format!("{path} is mounted twice")));
         }
+        seen.insert(path);
     }
     Ok(())
 }
