@@ -39,6 +39,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // `corral exec`: the command's own exit code, and nothing printed.
+            if let Some(exit) = e.downcast_ref::<corral_cli::CommandExit>() {
+                return ExitCode::from(exit.0);
+            }
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {msg}");
             ExitCode::FAILURE

@@ -1,4 +1,5 @@
-//! The agent's own endpoint: the server fetches container logs here. Over
+//! The agent's own endpoint: the server fetches container logs and runs
+//! commands in containers (`exec.rs`) here. Over
 //! HTTPS (with the node's certificate, requiring a client certificate of
 //! the CA) once the node has a certificate; it needs the key the server
 //! presents (given to the agent when it registered), and serves only
@@ -34,6 +35,7 @@ pub async fn serve(
 ) {
     let app = Router::new()
         .route("/v1/containers/{id}/logs", get(logs))
+        .route("/v1/containers/{id}/exec", get(crate::exec::exec))
         .with_state(shared);
     let stop = async move {
         let _ = shutdown.wait_for(|s| *s).await;
@@ -48,7 +50,7 @@ pub async fn serve(
     }
 }
 
-fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+pub(crate) fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

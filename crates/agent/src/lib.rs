@@ -22,6 +22,7 @@ mod balancers;
 mod container_config;
 mod desired;
 mod endpoint;
+mod exec;
 mod execute;
 mod health;
 mod join;

@@ -17,6 +17,7 @@
 //! | POST | `/v1/environments/{env}/nodes/{name}/statuses` | an agent reports the status of several of its instances ([`StatusBatch`]) |
 //! | PUT | `/v1/environments/{env}/instances/{name}/status` | an agent reports an instance's status |
 //! | GET | `/v1/environments/{env}/instances/{name}/logs` | container logs (`?follow=true&tail=N`) |
+//! | GET (WebSocket) | `/v1/environments/{env}/instances/{name}/exec` | a command in an instance's container ([`exec`]) |
 //! | GET | `/v1/watch` | events of every kind and environment (`?revision=N`) |
 //! | GET | `/openapi.json` | the OpenAPI document |
 
@@ -24,7 +25,9 @@ mod access;
 mod client;
 mod client_access;
 mod client_configs;
+mod client_exec;
 mod client_secrets;
+pub mod exec;
 mod trust;
 mod wire;
 

@@ -93,6 +93,8 @@ pub enum Command {
     Lb(LbCmd),
     /// Print the container output of an instance.
     Logs(LogsArgs),
+    /// Run a command in an instance's container (`-it` for a shell).
+    Exec(ExecArgs),
     /// Manage environments.
     #[command(subcommand)]
     Env(EnvCmd),
@@ -407,6 +409,30 @@ pub struct LogsArgs {
     /// Only the last N lines.
     #[arg(long, value_name = "N")]
     pub tail: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    /// Instance name (`<service>-<ordinal>`).
+    #[arg(value_parser = parse_name)]
+    pub instance: String,
+    /// A sidekick of the instance, by name; the primary container by default.
+    #[arg(short = 'c', long, value_name = "CONTAINER", value_parser = parse_name)]
+    pub container: Option<String>,
+    /// Keep stdin open and send it to the command.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// The command and its arguments (after `--` when they start with `-`).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
 }
 
 fn parse_name(s: &str) -> Result<String, String> {

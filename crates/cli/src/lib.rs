@@ -17,6 +17,7 @@ pub mod config;
 mod configs;
 mod env;
 mod errors;
+mod exec;
 mod host;
 mod lb;
 mod login;
@@ -29,6 +30,7 @@ mod secret;
 mod service;
 mod session;
 mod stack;
+mod terminal;
 mod token;
 mod typed;
 mod user;
@@ -46,12 +48,13 @@ pub use args::{
 };
 pub use args::{
     AgentArgs, CertCmd, CertCreateArgs, CertRmArgs, Cli, Command, CreateArgs, DeployArgs,
-    DrainArgs, ExportArgs, InspectArgs, LbCmd, LbCreateArgs, ListArgs, LivenessArgs, LogsArgs,
-    NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RetentionArgs, RmArgs, RollbackArgs, RuleArg,
-    ScaleArgs, ServerArgs, ServiceCmd, StackCmd, TlsArgs, UpArgs, UpgradeArgs, parse_cpus,
+    DrainArgs, ExecArgs, ExportArgs, InspectArgs, LbCmd, LbCreateArgs, ListArgs, LivenessArgs,
+    LogsArgs, NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RetentionArgs, RmArgs, RollbackArgs,
+    RuleArg, ScaleArgs, ServerArgs, ServiceCmd, StackCmd, TlsArgs, UpArgs, UpgradeArgs, parse_cpus,
     parse_duration_ms, parse_long_duration_ms, parse_memory, parse_node_timeout, parse_since,
     parse_ttl,
 };
+pub use exec::CommandExit;
 
 /// `$XDG_DATA_HOME/corral`, or `~/.local/share/corral`.
 pub fn default_data_dir() -> PathBuf {
@@ -80,6 +83,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Config(cmd) => configs::run(&client, &env, cmd).await,
         Command::Lb(cmd) => lb::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
+        Command::Exec(args) => exec::run(&client, &env, &args).await,
         Command::Env(cmd) => env::run(&client, cmd).await,
         Command::Host(cmd) => host::run(&client, &env, cmd).await,
         Command::Token(cmd) => token::run(&client, &env, cmd).await,

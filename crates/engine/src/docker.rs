@@ -24,8 +24,8 @@ use crate::docker_body::create_body;
 use crate::docker_network;
 use crate::{
     ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
-    EXEC_OUTPUT_LIMIT, EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream,
-    NetworkConfig, NetworkInfo,
+    EXEC_OUTPUT_LIMIT, EngineError, EngineInfo, EventStream, ExecResult, ExecSession, ExecSpec,
+    LogOptions, LogStream, NetworkConfig, NetworkInfo,
 };
 
 /// Seconds bollard waits for the response headers of one request. Long enough
@@ -148,7 +148,7 @@ fn status_of(error: &BollardError) -> Option<u16> {
     }
 }
 
-fn api_error(operation: &'static str, error: BollardError) -> EngineError {
+pub(crate) fn api_error(operation: &'static str, error: BollardError) -> EngineError {
     EngineError::Api {
         operation,
         message: error.to_string(),
@@ -156,7 +156,11 @@ fn api_error(operation: &'static str, error: BollardError) -> EngineError {
 }
 
 /// Maps a 404 to [`EngineError::NotFound`], anything else to [`EngineError::Api`].
-fn container_error(operation: &'static str, id: &str, error: BollardError) -> EngineError {
+pub(crate) fn container_error(
+    operation: &'static str,
+    id: &str,
+    error: BollardError,
+) -> EngineError {
     match status_of(&error) {
         Some(404) => EngineError::NotFound(id.to_owned()),
         _ => api_error(operation, error),
@@ -395,6 +399,18 @@ impl ContainerEngine for DockerEngine {
                 id: id.to_owned(),
                 timeout,
             })?
+    }
+
+    async fn exec_attach(&self, id: &str, spec: &ExecSpec) -> Result<ExecSession, EngineError> {
+        crate::docker_exec::attach(&self.docker, id, spec).await
+    }
+
+    async fn exec_resize(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), EngineError> {
+        crate::docker_exec::resize(&self.docker, exec_id, cols, rows).await
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, EngineError> {
+        crate::docker_exec::exit_code(&self.docker, exec_id).await
     }
 
     async fn create_network(&self, config: &NetworkConfig) -> Result<String, EngineError> {

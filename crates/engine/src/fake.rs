@@ -16,8 +16,8 @@ use crate::fake_events::{die_event, event, follow, next_id};
 use crate::fake_network::FakeNetworks;
 use crate::{
     ContainerConfig, ContainerEngine, ContainerEvent, ContainerState, ContainerSummary,
-    EngineError, EngineInfo, EventStream, ExecResult, LogOptions, LogStream, NetworkConfig,
-    NetworkInfo,
+    EngineError, EngineInfo, EventStream, ExecResult, ExecSession, ExecSpec, LogOptions, LogStream,
+    NetworkConfig, NetworkInfo,
 };
 
 /// Slots of the event channel, per engine, once someone subscribes.
@@ -27,16 +27,41 @@ const SIGNAL_CAPACITY: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FakeCall {
     Info,
-    List { label_key: String },
-    Create { name: String, image: String },
-    Start { id: String },
-    Stop { id: String },
-    Remove { id: String },
-    Inspect { id: String },
-    CreateVolume { name: String },
-    Exec { id: String, cmd: Vec<String> },
+    List {
+        label_key: String,
+    },
+    Create {
+        name: String,
+        image: String,
+    },
+    Start {
+        id: String,
+    },
+    Stop {
+        id: String,
+    },
+    Remove {
+        id: String,
+    },
+    Inspect {
+        id: String,
+    },
+    CreateVolume {
+        name: String,
+    },
+    Exec {
+        id: String,
+        cmd: Vec<String>,
+    },
+    ExecResize {
+        exec_id: String,
+        cols: u16,
+        rows: u16,
+    },
     Events,
-    Logs { id: String },
+    Logs {
+        id: String,
+    },
 }
 
 /// An operation [`FakeEngine::fail_next`] can make fail once.
@@ -132,6 +157,8 @@ struct Inner {
     exec_results: HashMap<String, ExecResult>,
     signals: Option<broadcast::Sender<Signal>>,
     networks: FakeNetworks,
+    /// The exit code of each attached exec, by exec id.
+    attached_exits: HashMap<String, i64>,
 }
 
 /// An in-memory container engine; see the module docs.
@@ -166,6 +193,7 @@ impl FakeEngine {
                 exec_results: HashMap::new(),
                 signals: None,
                 networks: FakeNetworks::default(),
+                attached_exits: HashMap::new(),
             }),
         }
     }
@@ -502,6 +530,34 @@ impl ContainerEngine for FakeEngine {
             exit_code: 0,
             output: String::new(),
         }))
+    }
+
+    async fn exec_attach(&self, id: &str, spec: &ExecSpec) -> Result<ExecSession, EngineError> {
+        let result = self.exec(id, &spec.cmd, Duration::ZERO).await?;
+        let mut inner = self.lock();
+        let exec_id = format!("fake-exec-{}", inner.attached_exits.len() + 1);
+        inner
+            .attached_exits
+            .insert(exec_id.clone(), result.exit_code);
+        Ok(crate::fake_exec::session(
+            exec_id,
+            result.output,
+            spec.stdin,
+        ))
+    }
+
+    async fn exec_resize(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), EngineError> {
+        let call = FakeCall::ExecResize {
+            exec_id: exec_id.to_owned(),
+            cols,
+            rows,
+        };
+        drop(self.enter(call, None)?);
+        Ok(())
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, EngineError> {
+        Ok(self.lock().attached_exits.get(exec_id).copied())
     }
 
     async fn create_network(&self, config: &NetworkConfig) -> Result<String, EngineError> {

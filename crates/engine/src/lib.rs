@@ -4,10 +4,13 @@
 
 mod docker;
 mod docker_body;
+mod docker_exec;
 mod docker_network;
+mod exec;
 mod fake;
 mod fake_clock;
 mod fake_events;
+mod fake_exec;
 mod fake_network;
 
 use std::collections::BTreeMap;
@@ -18,6 +21,7 @@ use std::time::Duration;
 use futures::Stream;
 
 pub use docker::DockerEngine;
+pub use exec::{ExecChunk, ExecInput, ExecOutput, ExecSession, ExecSpec};
 pub use fake::{FakeCall, FakeEngine, FakeOperation};
 
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +266,16 @@ pub trait ContainerEngine: Send + Sync + 'static {
         cmd: &[String],
         timeout: Duration,
     ) -> Result<ExecResult, EngineError>;
+
+    /// Starts `spec.cmd` in running container `id` with its output (and
+    /// stdin, when asked) attached, for a person at a terminal.
+    async fn exec_attach(&self, id: &str, spec: &ExecSpec) -> Result<ExecSession, EngineError>;
+
+    /// Sets the terminal size of an exec started with a TTY.
+    async fn exec_resize(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), EngineError>;
+
+    /// The exit code of an exec whose output has ended; `None` while it runs.
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, EngineError>;
 
     /// Creates a bridge network; returns its id. An existing name is
     /// [`EngineError::NameInUse`].

@@ -224,8 +224,27 @@ async fn agent_client(
     node: &str,
     agent_url: &str,
 ) -> Result<reqwest::Client, ApiError> {
-    if !agent_url.starts_with("https://") {
+    let Some(config) = agent_tls(state, env, node, agent_url).await? else {
         return Ok(state.http.clone());
+    };
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .use_preconfigured_tls(config)
+        .build()
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The TLS side of a call to node `node`'s agent at `agent_url`: its
+/// certificate pinned (from the node's credential) and the server's
+/// client identity; `None` for a plain `http://` agent.
+pub(crate) async fn agent_tls(
+    state: &AppState,
+    env: &str,
+    node: &str,
+    agent_url: &str,
+) -> Result<Option<rustls::ClientConfig>, ApiError> {
+    if !agent_url.starts_with("https://") {
+        return Ok(None);
     }
     let id = crate::registration::credential_id(env, node);
     let raw = get_object(state, Kind::NodeCredential, corral_types::GLOBAL, &id)
@@ -241,13 +260,8 @@ async fn agent_client(
             "node {node:?} serves HTTPS but its certificate is not known"
         )));
     };
-    let config =
-        corral_pki::tls::pinned_client_config(&cred.spec.certificate, (&identity.0, &identity.1))
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .use_preconfigured_tls(config)
-        .build()
+    corral_pki::tls::pinned_client_config(&cred.spec.certificate, (&identity.0, &identity.1))
+        .map(Some)
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 

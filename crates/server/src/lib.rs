@@ -20,6 +20,7 @@ mod configs;
 mod data_dir;
 mod environments;
 mod error;
+mod exec;
 mod instances;
 mod ldap;
 mod login;

@@ -118,6 +118,8 @@ fn role_may(role: Role, resource: Resource, verb: Verb) -> bool {
         (R::Environment | R::Members, Verb::Write) => role == Role::Owner,
         (R::Hosts | R::Infrastructure, Verb::Write) => matches!(role, Role::Owner | Role::Member),
         (R::Workloads, Verb::Write) => role != Role::ReadOnly,
+        // A shell in a container: not for read-only or restricted users.
+        (R::Exec, Verb::Write) => matches!(role, Role::Owner | Role::Member),
         _ => false,
     }
 }

@@ -68,6 +68,8 @@ const APPLETS: &[&str] = &[
     "find",
     "date",
     "id",
+    "stty",
+    "tty",
     "whoami",
     "uname",
     "printf",

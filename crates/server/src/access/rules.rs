@@ -22,6 +22,8 @@ pub enum Resource {
     Infrastructure,
     /// Container logs.
     Logs,
+    /// Commands run in containers (`corral exec`, the UI's shell).
+    Exec,
     /// What only a node's own agent does: join, heartbeat, status reports.
     Agent,
     /// Users, sessions of others, auth settings, the audit log.
@@ -104,6 +106,12 @@ pub fn role_allows(role: Role, resource: Resource, verb: Verb) -> bool {
         (Hosts | Infrastructure, Verb::Write) => matches!(role, Owner | Member),
         (Workloads, Verb::Write) => matches!(role, Owner | Member | Restricted),
         (Logs, Verb::Write) => false,
+        // A shell in a container can do whatever the container can: not
+        // for read-only users, and not for restricted ones either (their
+        // role keeps them off host-level access, and a container may have
+        // it: privileged, host network, host paths).
+        (Exec, Verb::Write) => matches!(role, Owner | Member),
+        (Exec, Verb::Read) => false,
         // Not granted by environment roles.
         (Agent | Administration | Account | Public | Registration, _) => false,
     }
@@ -192,6 +200,7 @@ pub fn describe(rule: &Rule) -> String {
         Resource::Workloads => "stacks and services",
         Resource::Infrastructure => "certificates",
         Resource::Logs => "logs",
+        Resource::Exec => "run commands in containers",
         Resource::Agent => "act as a node's agent",
         Resource::Administration => "users, auth settings or the audit log",
         Resource::Account => "the account",
@@ -199,7 +208,7 @@ pub fn describe(rule: &Rule) -> String {
         Resource::Registration => "register hosts",
     };
     match rule.resource {
-        Resource::Agent | Resource::Registration => what.to_string(),
+        Resource::Agent | Resource::Registration | Resource::Exec => what.to_string(),
         _ => format!("{verb} {what}"),
     }
 }
@@ -253,6 +262,28 @@ mod tests {
                 "{resource:?}"
             );
         }
+    }
+
+    #[test]
+    fn only_owners_and_members_run_commands_in_containers() {
+        for role in Role::ALL {
+            assert_eq!(
+                role_allows(role, Resource::Exec, Verb::Write),
+                matches!(role, Role::Owner | Role::Member),
+                "{role}"
+            );
+        }
+        let node = Principal::Node {
+            environment: "dev".into(),
+            node: "n1".into(),
+            credential: "c".into(),
+            certificate: String::new(),
+        };
+        let exec = Rule::env(Resource::Exec, Verb::Write);
+        assert!(matches!(
+            decide(&node, &exec, Some("dev"), None),
+            Decision::Deny(_)
+        ));
     }
 
     #[test]

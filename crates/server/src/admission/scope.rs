@@ -102,7 +102,7 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         ],
         // A login starts a session (and records a directory user).
         Resource::Public => &[Session, User],
-        Resource::Logs => &[],
+        Resource::Logs | Resource::Exec => &[],
     }
 }
 

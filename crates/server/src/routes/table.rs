@@ -418,6 +418,13 @@ pub fn table() -> Vec<Route> {
             "container output of an instance (?follow=true&tail=N)",
             actions::logs,
         ),
+        Route::new(
+            M::GET,
+            env_path("/instances/{name}/exec"),
+            Rule::env(Resource::Exec, Verb::Write),
+            "run a command in an instance's container: a WebSocket (?command=...&command=...&container=&tty=&stdin=; see corral_api::exec)",
+            crate::exec::exec,
+        ),
         // Secrets: values sealed at rest, never answered but to an agent.
         Route::new(
             M::GET,
