@@ -77,6 +77,7 @@ impl SimNodes {
         // Simulated nodes: no kernel networking, no view of the environment.
         options.managed_network = false;
         options.env_view = false;
+        options.stats_interval = None;
         let dyn_engine: Arc<dyn corral_engine::ContainerEngine> = self.engines[i].clone();
         // The agent stops when all stop or when this one is killed.
         let (kill, killed) = watch::channel(false);

@@ -103,6 +103,9 @@ pub async fn heartbeat_loop(
         match answer {
             Ok(ack) => {
                 interval = Duration::from_secs(ack.heartbeat_interval_s.clamp(1, 60));
+                shared
+                    .heartbeat_interval_s
+                    .store(interval.as_secs(), std::sync::atomic::Ordering::Relaxed);
                 if ack.cluster != shared.cluster() && !warned_cluster {
                     warned_cluster = true;
                     tracing::warn!(

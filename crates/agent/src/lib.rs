@@ -34,6 +34,7 @@ mod plan;
 mod probe;
 mod register;
 mod reporter;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -87,6 +88,9 @@ pub struct AgentOptions {
     /// How often the node's client certificate is checked for renewal
     /// while the agent runs (an hour).
     pub renewal_check: Duration,
+    /// How often the host and the containers are sampled for live stats
+    /// (5 s); `None`: not at all (simulated nodes).
+    pub stats_interval: Option<Duration>,
 }
 
 impl AgentOptions {
@@ -106,6 +110,7 @@ impl AgentOptions {
             managed_network: true,
             env_view: true,
             renewal_check: Duration::from_secs(3600),
+            stats_interval: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -137,9 +142,19 @@ pub(crate) struct Shared {
     pub network_error: std::sync::Mutex<String>,
     /// What the agent joined with, for joining again.
     pub joined: std::sync::OnceLock<corral_api::JoinRequest>,
+    /// The heartbeat interval the server asked for, in seconds.
+    pub heartbeat_interval_s: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
+    /// The heartbeat interval the server asked for (1 s until it answered).
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(
+            self.heartbeat_interval_s
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
     /// The cluster id, once joined.
     pub fn cluster(&self) -> &str {
         self.cluster.get().map_or("", String::as_str)
@@ -287,6 +302,7 @@ async fn run_session(
         cluster: std::sync::OnceLock::new(),
         network_error: std::sync::Mutex::new(String::new()),
         joined: std::sync::OnceLock::new(),
+        heartbeat_interval_s: std::sync::atomic::AtomicU64::new(1),
     });
     let endpoint = tokio::spawn(endpoint::serve(
         listener,
@@ -330,6 +346,13 @@ async fn run_session(
         tokio::spawn(execute::reconcile_loop(shared.clone(), shutdown.clone())),
         tokio::spawn(reporter::run(shared.clone(), shutdown.clone())),
     ]);
+    if let Some(interval) = shared.options.stats_interval {
+        tasks.push(tokio::spawn(stats::run(
+            shared.clone(),
+            interval,
+            shutdown.clone(),
+        )));
+    }
     let _ = shutdown.wait_for(|stop| *stop).await;
     for t in tasks {
         let _ = t.await;

@@ -28,6 +28,7 @@ mod client_configs;
 mod client_exec;
 mod client_secrets;
 pub mod exec;
+pub mod stats;
 mod trust;
 mod wire;
 

@@ -95,6 +95,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Run a command in an instance's container (`-it` for a shell).
     Exec(ExecArgs),
+    /// Live CPU, memory, network and disk use of instances, a service or a host.
+    Stats(StatsArgs),
     /// Manage environments.
     #[command(subcommand)]
     Env(EnvCmd),
@@ -433,6 +435,22 @@ pub struct ExecArgs {
         value_name = "CMD"
     )]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// An instance; every instance of the environment when left out.
+    #[arg(value_parser = parse_name, conflicts_with_all = ["node", "service"])]
+    pub instance: Option<String>,
+    /// A host's own use.
+    #[arg(long, value_parser = parse_name, conflicts_with = "service")]
+    pub node: Option<String>,
+    /// A service: the sum of its instances.
+    #[arg(long, value_parser = parse_name)]
+    pub service: Option<String>,
+    /// Print the latest samples once instead of following them.
+    #[arg(long)]
+    pub no_stream: bool,
 }
 
 fn parse_name(s: &str) -> Result<String, String> {

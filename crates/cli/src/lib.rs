@@ -30,6 +30,7 @@ mod secret;
 mod service;
 mod session;
 mod stack;
+mod stats;
 mod terminal;
 mod token;
 mod typed;
@@ -50,9 +51,9 @@ pub use args::{
     AgentArgs, CertCmd, CertCreateArgs, CertRmArgs, Cli, Command, CreateArgs, DeployArgs,
     DrainArgs, ExecArgs, ExportArgs, InspectArgs, LbCmd, LbCreateArgs, ListArgs, LivenessArgs,
     LogsArgs, NodeCmd, NodeNameArgs, NodeRmArgs, PsArgs, RetentionArgs, RmArgs, RollbackArgs,
-    RuleArg, ScaleArgs, ServerArgs, ServiceCmd, StackCmd, TlsArgs, UpArgs, UpgradeArgs, parse_cpus,
-    parse_duration_ms, parse_long_duration_ms, parse_memory, parse_node_timeout, parse_since,
-    parse_ttl,
+    RuleArg, ScaleArgs, ServerArgs, ServiceCmd, StackCmd, StatsArgs, TlsArgs, UpArgs, UpgradeArgs,
+    parse_cpus, parse_duration_ms, parse_long_duration_ms, parse_memory, parse_node_timeout,
+    parse_since, parse_ttl,
 };
 pub use exec::CommandExit;
 
@@ -84,6 +85,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Lb(cmd) => lb::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
         Command::Exec(args) => exec::run(&client, &env, &args).await,
+        Command::Stats(args) => stats::run(&client, &env, &args).await,
         Command::Env(cmd) => env::run(&client, cmd).await,
         Command::Host(cmd) => host::run(&client, &env, cmd).await,
         Command::Token(cmd) => token::run(&client, &env, cmd).await,

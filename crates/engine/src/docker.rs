@@ -369,6 +369,16 @@ impl ContainerEngine for DockerEngine {
         Ok(summary_from_inspect(id, response))
     }
 
+    async fn pid(&self, id: &str) -> Result<Option<u32>, EngineError> {
+        let response = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| container_error("inspect container", id, e))?;
+        let pid = response.state.and_then(|s| s.pid).unwrap_or(0);
+        Ok(u32::try_from(pid).ok().filter(|p| *p > 0))
+    }
+
     async fn create_volume(
         &self,
         name: &str,

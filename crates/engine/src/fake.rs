@@ -486,6 +486,11 @@ impl ContainerEngine for FakeEngine {
             .ok_or_else(|| EngineError::NotFound(id.to_owned()))
     }
 
+    /// Fake containers have no processes.
+    async fn pid(&self, id: &str) -> Result<Option<u32>, EngineError> {
+        self.inspect(id).await.map(|_| None)
+    }
+
     async fn create_volume(
         &self,
         name: &str,

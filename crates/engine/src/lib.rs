@@ -252,6 +252,11 @@ pub trait ContainerEngine: Send + Sync + 'static {
 
     async fn inspect(&self, id: &str) -> Result<ContainerSummary, EngineError>;
 
+    /// The host's process id of a running container's main process
+    /// (`None` when it does not run, or the engine's processes are not
+    /// this host's), for reading its cgroup and network counters.
+    async fn pid(&self, id: &str) -> Result<Option<u32>, EngineError>;
+
     /// Creates the named volume; one that exists already is fine.
     async fn create_volume(
         &self,

@@ -40,6 +40,8 @@ mod slices;
 mod stack_files;
 mod stacks;
 mod state;
+mod stats;
+mod stats_book;
 mod submit;
 pub mod tls;
 mod unmatched;

@@ -169,6 +169,20 @@ pub fn document() -> Value {
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}}
                 }},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
+                "StatsReport": {"type": "object", "required": ["host", "instances"], "properties": {
+                    "host": {"type": "array", "maxItems": corral_api::stats::MAX_SAMPLES_PER_SERIES, "items": {"$ref": "#/components/schemas/Sample"}},
+                    "instances": {"type": "array", "maxItems": corral_api::stats::MAX_INSTANCES_PER_REPORT, "items": {"type": "object", "required": ["instance", "service", "samples"], "properties": {
+                        "instance": {"type": "string"}, "service": {"type": "string"},
+                        "samples": {"type": "array", "maxItems": corral_api::stats::MAX_SAMPLES_PER_SERIES, "items": {"$ref": "#/components/schemas/Sample"}}
+                    }}}
+                }},
+                "Sample": {"type": "object", "required": ["time_ms", "cpu_percent", "memory_bytes", "memory_limit_bytes", "net_rx_bytes_per_s", "net_tx_bytes_per_s", "disk_read_bytes_per_s", "disk_write_bytes_per_s"], "properties": {
+                    "time_ms": {"type": "integer", "minimum": 0}, "cpu_percent": {"type": "number", "minimum": 0, "description": "percent of one core"},
+                    "memory_bytes": {"type": "integer", "minimum": 0}, "memory_limit_bytes": {"type": "integer", "minimum": 0},
+                    "net_rx_bytes_per_s": {"type": "integer", "minimum": 0}, "net_tx_bytes_per_s": {"type": "integer", "minimum": 0},
+                    "disk_read_bytes_per_s": {"type": "integer", "minimum": 0}, "disk_write_bytes_per_s": {"type": "integer", "minimum": 0},
+                    "disk_used_bytes": {"type": "integer", "minimum": 0}, "disk_total_bytes": {"type": "integer", "minimum": 0}
+                }},
                 "StatusBatch": {"type": "object", "required": ["statuses"], "properties": {
                     "statuses": {"type": "array", "maxItems": corral_api::MAX_STATUS_BATCH, "items": {"$ref": "#/components/schemas/StatusReport"}}
                 }},

@@ -57,6 +57,8 @@ pub struct AppState {
     /// with every join and heartbeat: they name their host-level devices,
     /// chains and engine networks after it (see `crate::cluster_id`).
     pub cluster_id: Arc<str>,
+    /// The last hour of live stats, in memory (see `crate::stats_book`).
+    pub stats: Arc<crate::stats_book::StatsBook>,
 }
 
 impl AppState {
@@ -86,6 +88,9 @@ impl AppState {
             require_node_certificates: false,
             agent_client_identity: None,
             cluster_id: crate::cluster_id::new_id().into(),
+            stats: Arc::new(crate::stats_book::StatsBook::new(
+                crate::stats_book::DEFAULT_MAX_SERIES,
+            )),
         }
     }
 

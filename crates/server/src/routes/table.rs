@@ -322,6 +322,22 @@ pub fn table() -> Vec<Route> {
         .quiet(),
         Route::new(
             M::POST,
+            env_path("/nodes/{name}/stats"),
+            Rule::env(Resource::Agent, Verb::Write),
+            "an agent reports the live stats of its host and instances (kept in memory for an hour)",
+            crate::stats::report,
+        )
+        .body("StatsReport")
+        .quiet(),
+        Route::new(
+            M::GET,
+            env_path("/stats"),
+            Rule::env(Resource::Workloads, Verb::Read),
+            "live stats as JSON lines: ?node=|instance=|service= (none: every instance's latest), since_ms=, follow=true",
+            crate::stats::read,
+        ),
+        Route::new(
+            M::POST,
             env_path("/nodes/{name}/statuses"),
             Rule::env(Resource::Agent, Verb::Write),
             "an agent reports the status of several of its instances (one transaction)",
