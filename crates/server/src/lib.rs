@@ -41,6 +41,7 @@ mod stacks;
 mod state;
 mod submit;
 pub mod tls;
+pub mod ui;
 mod unmatched;
 mod users;
 mod watch;
