@@ -6,9 +6,9 @@
 //! the access matrix) is about the API. The UI's files are the same for
 //! everyone and hold no data, so they are public; they are answered by the
 //! router's fallback, which sees only what no route took. Paths of the API
-//! (`/v1`, `/v1/...`, `/openapi.json`) that no route takes keep the API's
-//! answer (401 for an anonymous caller, else 404), and so do methods other
-//! than GET and HEAD anywhere.
+//! (`/v1`, `/v1/...`, any other version `/vN/...`, `/openapi.json`) that
+//! no route takes keep the API's answer (401 for an anonymous caller, else
+//! 404), and so do methods other than GET and HEAD anywhere.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
@@ -24,9 +24,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      frame-ancestors 'none'";
 
-/// Whether `path` belongs to the API rather than to the UI.
+/// Whether `path` belongs to the API rather than to the UI: `/openapi.json`,
+/// or a first segment `v` and a version number (`/v1/...`, a future `/v2`).
 pub fn is_api_path(path: &str) -> bool {
-    path == "/v1" || path.starts_with("/v1/") || path == "/openapi.json"
+    let first = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let version = first.strip_prefix('v').unwrap_or_default();
+    path == "/openapi.json" || (!version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The router's fallback: a UI file, `index.html` for any other address of
