@@ -82,6 +82,9 @@ it("logs in, follows the dashboard live, switches environments and logs out", as
 
   // The login page; a wrong password is refused with the API's words.
   await page.goto(server.url + "/");
+  if ((await page.getByText("built without its web UI").count()) > 0) {
+    throw new Error(`${process.env.CORRAL_BIN ?? ""} has no UI embedded: cargo xtask ui build, then cargo build`);
+  }
   await page.getByLabel("User name").fill("dana");
   await page.getByLabel("Password").fill("wrong");
   await page.getByRole("button", { name: "Log in" }).click();
@@ -107,6 +110,9 @@ it("logs in, follows the dashboard live, switches environments and logs out", as
     .poll(() => rowOf(page, "Pending", "web").first().locator("td.reason").textContent())
     .toBe("no nodes");
   await shot(page, "dashboard-pending");
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await shot(page, "dashboard-pending-1920");
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   // Removed through the API: gone without a reload.
   await server.ok("DELETE", "/v1/environments/default/services/web", admin);
