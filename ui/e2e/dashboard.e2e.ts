@@ -67,6 +67,14 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** The session token the page keeps. */
+async function sessionToken(page: Page): Promise<string> {
+  const stored = await page.evaluate(() => sessionStorage.getItem("corral.session"));
+  const token = (JSON.parse(stored ?? "{}") as { token?: string }).token ?? "";
+  expect(token).not.toBe("");
+  return token;
+}
+
 function rowOf(page: Page, table: string, name: string) {
   return page.getByRole("table", { name: table }).getByRole("row").filter({ hasText: name });
 }
@@ -132,16 +140,29 @@ it("logs in, follows the dashboard live, switches environments and logs out", as
   await page.reload();
   await rowOf(page, "Services", "api").waitFor();
 
+  // A session an admin revokes ends at the next page load: back to login.
+  const revoked = await sessionToken(page);
+  const id = /^crl_s_([^_]+)_/.exec(revoked)?.[1] ?? "";
+  expect(id).not.toBe("");
+  await server.ok("DELETE", `/v1/sessions/${id}`, admin);
+  await page.reload();
+  await page.getByLabel("User name").waitFor();
+  await page.getByLabel("User name").fill("dana");
+  await page.getByLabel("Password").fill("dana-password-1");
+  await page.getByRole("button", { name: "Log in" }).click();
+  // Back where dana was.
+  await page.getByRole("heading", { level: 1, name: /staging/ }).waitFor();
+
   // Logging out ends the session on the server too.
-  const token = await page.evaluate(() => sessionStorage.getItem("corral.session"));
+  const token = await sessionToken(page);
   await page.getByRole("button", { name: "Log out" }).click();
   await page.getByLabel("User name").waitFor();
-  const stale = (JSON.parse(token ?? "{}") as { token?: string }).token ?? "";
-  expect(stale).not.toBe("");
-  expect((await server.call("GET", "/v1/whoami", stale)).status).toBe(401);
+  expect(await page.evaluate(() => sessionStorage.getItem("corral.session"))).toBeNull();
+  expect((await server.call("GET", "/v1/whoami", token)).status).toBe(401);
   await shot(page, "login");
 
   await context.close();
-  // The one error expected: the browser's note of the refused login.
+  // The errors expected: the browser's notes of the refused login and
+  // of the revoked session's whoami (both 401).
   expect(consoleErrors.filter((e) => !/status of 401/.test(e))).toEqual([]);
 });
