@@ -1,5 +1,6 @@
 //! `cargo xtask demo`: from a fresh machine to a service answering on
-//! http://127.0.0.1:8080/, run by `corral up` on the local Docker Engine.
+//! http://127.0.0.1:8080/, run by `corral up` on the local Docker Engine,
+//! and the web UI at `corral up`'s own address.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -46,6 +47,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         root: workspace_root().join("target/demo"),
     };
     corral_testing::ensure_whoami_image(&image_engine)?;
+    // The binary embeds ui/dist when it is there: build it first. Without
+    // Node.js the demo goes on, and / says how to build the UI.
+    eprintln!("==> web UI");
+    if let Err(error) = crate::ui::install().and_then(|()| crate::ui::build()) {
+        eprintln!("==> the web UI was not built ({error:#}); the demo goes on without it");
+    }
     let binary = build_release()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -71,9 +78,15 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         echo: true,
     })?;
     show(&up, args.port)?;
+    runtime.block_on(check_ui(&up))?;
     if args.no_wait {
         return clean_up(up, &docker, started);
     }
+    println!(
+        "Web UI: {}/ (user admin; the password is printed above on the first start, \
+         and kept in the data directory's admin-password file)",
+        up.url
+    );
     println!(
         "Corral is running. Try: {} service ls | curl http://127.0.0.1:{}/ | Ctrl-C to stop (containers keep running)",
         display_binary(&up),
@@ -131,6 +144,31 @@ fn show(up: &CorralUp, port: u16) -> anyhow::Result<()> {
         || http_get(port).map(Some),
     )?;
     println!("{}", body.trim_end());
+    Ok(())
+}
+
+/// `GET /` of `corral up` (its CA pinned) answers the UI's page, or the
+/// page saying how to build it.
+async fn check_ui(up: &CorralUp) -> anyhow::Result<()> {
+    let http = corral_api::Trust::pinned(&up.ca_pem)
+        .http_client()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let url = format!("{}/", up.url);
+    let resp = http
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    let html = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !status.is_success() || !html {
+        bail!("GET {url}: {status}, not the web UI's page");
+    }
+    eprintln!("==> GET {url}: the web UI answers");
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Corral developer workflows: `cargo xtask setup|engine|images|test|demo|bench`.
+//! Corral developer workflows: `cargo xtask setup|engine|images|test|ui|demo|bench`.
 
 mod bench_dns;
 mod bench_failover;
@@ -21,6 +21,7 @@ mod docker;
 mod fuzz;
 mod system_engine;
 mod testbed;
+mod ui;
 
 use std::ffi::OsString;
 use std::process::{Command, ExitCode};
@@ -52,8 +53,9 @@ enum Task {
     },
     /// Start the private engine and build the test images locally.
     Images,
-    /// The test command (CI runs it): set-up, engine, images, `cargo test
-    /// --workspace --all-targets`, fmt and clippy; stops the engine after.
+    /// The test command (CI runs it): set-up, the UI's build and checks,
+    /// engine, images, `cargo test --workspace --all-targets`, the UI's
+    /// browser test, fmt and clippy; stops the engine after.
     Test {
         /// Leave the private engine running afterwards.
         #[arg(long)]
@@ -62,6 +64,9 @@ enum Task {
         #[arg(last = true)]
         test_args: Vec<OsString>,
     },
+    /// The web UI: `ui build` (npm ci, vite build into ui/dist, which the
+    /// binary embeds) and `ui test` (typecheck, lint, unit tests, browser test).
+    Ui(ui::UiArgs),
     /// Run Corral on the local Docker Engine with a demo service on
     /// http://127.0.0.1:8080/ (installs and starts what is missing).
     Demo(demo::DemoArgs),
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
             keep_engine,
             test_args,
         } => test(keep_engine, &test_args),
+        Task::Ui(args) => ui::ui(&args),
         Task::Demo(args) => demo::demo(&args),
         Task::Bench {
             bench: Bench::Start(args),
@@ -242,7 +248,21 @@ fn test(keep_engine: bool, test_args: &[OsString]) -> anyhow::Result<()> {
     let mut steps = Vec::new();
     let mut bed: Option<PrivateEngine> = None;
     steps.push(step("setup", corral_testing::install_prerequisites));
-    if steps.iter().all(|s| s.result.is_ok()) {
+    let set_up = steps.iter().all(|s| s.result.is_ok());
+    // The UI first: `cargo test` builds the binary, which embeds ui/dist.
+    let mut ui_built = false;
+    if set_up {
+        let built = step("ui build", || {
+            ui::install()?;
+            ui::build()
+        });
+        ui_built = built.result.is_ok();
+        steps.push(built);
+    }
+    if ui_built {
+        steps.push(step("ui checks", ui::checks));
+    }
+    if set_up {
         steps.push(step("engine and images", || {
             bed = Some(images()?);
             Ok(())
@@ -250,6 +270,9 @@ fn test(keep_engine: bool, test_args: &[OsString]) -> anyhow::Result<()> {
     }
     if let Some(engine) = &bed {
         steps.push(step("cargo test", || cargo_test(engine, test_args)));
+    }
+    if ui_built {
+        steps.push(step("ui browser test", ui::browser));
     }
     steps.push(step("cargo fmt --check", || {
         cargo(&["fmt", "--all", "--", "--check"])

@@ -44,6 +44,7 @@ mod stats;
 mod stats_book;
 mod submit;
 pub mod tls;
+pub mod ui;
 mod unmatched;
 mod users;
 mod watch;

@@ -82,7 +82,10 @@ async fn every_endpoint_needs_the_bearer_token() {
         (Method::GET, "/v1/environments/default/instances/web-1/logs"),
         (Method::GET, "/v1/watch"),
         (Method::GET, "/v1/environments/default/widgets"),
-        (Method::GET, "/no/such/path"),
+        (Method::GET, "/v2/no/such/path"),
+        // Outside the API a GET is the web UI's page (tests/ui.rs); any
+        // other method is the API's unknown path.
+        (Method::POST, "/no/such/path"),
         (Method::PATCH, "/v1/environments"),
     ];
     let wrong: &[Option<&str>] = &[

@@ -16,7 +16,14 @@ pub const PACKAGES: &[&str] = &[
     "curl",
     "slapd",
     "ldap-utils",
+    "chromium",
 ];
+
+/// Node.js and npm, for the web UI's build and tests: installed from
+/// Debian only when missing, so that a Node.js from elsewhere (NodeSource's
+/// `nodejs`, which carries its own npm) is left alone. The UI's build
+/// needs Node.js 20.19 or newer (`cargo xtask ui` says so when it is older).
+pub const NODE_PACKAGES: &[&str] = &["nodejs", "npm"];
 
 /// Debian's hook to forbid services starting during package installation.
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
@@ -47,6 +54,17 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
     if !Path::new("/usr/bin/ldapsearch").is_file() {
         missing.push("ldap-utils");
     }
+    // The web UI's browser test drives Debian's Chromium (never a
+    // downloaded browser).
+    if !Path::new("/usr/bin/chromium").is_file() {
+        missing.push("chromium");
+    }
+    if !cmd::exists("node") {
+        missing.push("nodejs");
+    }
+    if !cmd::exists("npm") {
+        missing.push("npm");
+    }
     missing
 }
 
@@ -70,7 +88,7 @@ pub fn install_prerequisites() -> anyhow::Result<()> {
     if policy_written {
         write_policy_rc_d()?;
     }
-    let installed = apt_install();
+    let installed = apt_install(&missing);
     if policy_written {
         std::fs::remove_file(POLICY_RC_D)
             .with_context(|| format!("cannot remove {POLICY_RC_D}"))?;
@@ -83,16 +101,18 @@ pub fn install_prerequisites() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn apt_install() -> anyhow::Result<()> {
+fn apt_install(missing: &[&str]) -> anyhow::Result<()> {
     run_inherited(
         Command::new("apt-get")
             .arg("update")
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
+    let node = NODE_PACKAGES.iter().filter(|p| missing.contains(p));
     run_inherited(
         Command::new("apt-get")
             .args(["install", "-y"])
             .args(PACKAGES)
+            .args(node)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

@@ -66,9 +66,10 @@ mod table;
 
 pub use table::{resource_of, table};
 
-/// The router: each route behind its gate; an unknown path or method is
-/// answered after the caller is authenticated (an anonymous caller learns
-/// nothing about which paths exist).
+/// The router: each route behind its gate; an unknown path or method of
+/// the API is answered after the caller is authenticated (an anonymous
+/// caller learns nothing about which paths exist). Every other GET is the
+/// web UI's, public (`crate::ui`): the router's fallback, not a route.
 pub fn router(state: AppState) -> Router {
     build(state, |route| route.handler)
 }
@@ -152,7 +153,5 @@ fn build(state: AppState, handler: impl Fn(Route) -> MethodRouter<AppState>) -> 
         let methods = methods.fallback(crate::unmatched::method_not_allowed);
         router = router.route(&path, methods);
     }
-    router
-        .fallback(crate::unmatched::not_found)
-        .with_state(state)
+    router.fallback(crate::ui::fallback).with_state(state)
 }

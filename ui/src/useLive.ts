@@ -1,0 +1,29 @@
+// React's view of a live list: started with the component, stopped after it.
+
+import { useEffect, useState, useSyncExternalStore } from "react";
+
+import { type ApiObject, type Client, type Plural } from "./api";
+import { LiveList, type LiveSnapshot } from "./liveList";
+
+export function liveListOf<O extends ApiObject>(client: Client, env: string, plural: Plural): LiveList<O> {
+  return new LiveList<O>({
+    list: (signal) => client.list<O>(env, plural, signal),
+    watch: (revision, onEvent, signal) => client.watch<O>(env, plural, revision, onEvent, signal),
+  });
+}
+
+export function useLive<O extends ApiObject>(client: Client, env: string, plural: Plural): LiveSnapshot<O> {
+  const [live, setLive] = useState(() => liveListOf<O>(client, env, plural));
+  const [key, setKey] = useState({ client, env, plural });
+  if (key.client !== client || key.env !== env || key.plural !== plural) {
+    // A new environment (or session): a new list, set during render so that
+    // no frame shows the old environment's objects.
+    setKey({ client, env, plural });
+    setLive(liveListOf<O>(client, env, plural));
+  }
+  useEffect(() => {
+    void live.run();
+    return () => { live.stop(); };
+  }, [live]);
+  return useSyncExternalStore(live.subscribe, live.getSnapshot);
+}
