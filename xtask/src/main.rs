@@ -15,6 +15,7 @@ mod bench_scale_report;
 mod bench_scale_server;
 mod bench_secrets;
 mod bench_start;
+mod bench_stats;
 mod corral_up;
 mod demo;
 mod docker;
@@ -109,6 +110,10 @@ enum Bench {
     /// running with the new version, against the same rolling upgrade
     /// started by an environment change.
     Secrets(bench_secrets::SecretsArgs),
+    /// What the agent's live stats cost: its sampler on N containers (100)
+    /// against `docker stats --no-stream` of the same containers, CPU of
+    /// each side and of dockerd; writes target/bench/stats.json.
+    Stats(bench_stats::StatsArgs),
     /// What authorization costs the API: GET services and status batches
     /// through the gates and behind the admin token alone, side by side;
     /// and the time of one argon2id hash (`cargo bench -p corral-server
@@ -163,6 +168,9 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Lb(args),
         } => bench_lb::bench_lb(&args),
+        Task::Bench {
+            bench: Bench::Stats(args),
+        } => bench_stats::bench_stats(&args),
         Task::Bench { bench: Bench::Auth } => server_bench("auth"),
         Task::Bench { bench: Bench::Tls } => server_bench("tls"),
         Task::Fuzz(args) => fuzz::fuzz(&args),
