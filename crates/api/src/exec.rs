@@ -31,6 +31,14 @@ pub const STDOUT: u8 = 1;
 /// The first byte of a binary message: the command's stderr.
 pub const STDERR: u8 = 2;
 
+/// The subprotocol of exec sockets; a client that offers subprotocols
+/// must offer this one.
+pub const PROTOCOL: &str = "corral.exec.v1";
+/// A browser, which cannot send `Authorization` on a WebSocket, offers
+/// its token as the subprotocol `corral.bearer.<token>` beside
+/// [`PROTOCOL`]; the server never selects it.
+pub const BEARER_PROTOCOL_PREFIX: &str = "corral.bearer.";
+
 /// Bytes of one message at most, either way.
 pub const MAX_MESSAGE: usize = 1 << 20;
 

@@ -51,6 +51,7 @@ pub async fn exec(
         options.command_line()
     );
     let mut response = upgrade
+        .protocols([corral_api::exec::PROTOCOL])
         .max_message_size(MAX_MESSAGE)
         .on_upgrade(move |client| relay(client, agent));
     response.extensions_mut().insert(AuditNote {

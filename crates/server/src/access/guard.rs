@@ -35,13 +35,40 @@ pub struct Gate {
 
 /// The bearer token of a request, if it has one.
 pub fn bearer(req: &Request) -> Option<String> {
-    req.headers()
+    let headers = req.headers();
+    let from_authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_string())
+        .filter(|t| !t.is_empty());
+    from_authorization.or_else(|| websocket_bearer(headers))
+}
+
+/// A browser's WebSocket cannot send an `Authorization` header: its
+/// token comes as one of the offered subprotocols,
+/// `corral.bearer.<token>` (as Kubernetes does), on an upgrade only. A
+/// header, unlike a query string, is not written to access logs.
+fn websocket_bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let upgrade = headers
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return None;
+    }
+    headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix(corral_api::exec::BEARER_PROTOCOL_PREFIX)
+        })
         .filter(|t| !t.is_empty())
+        .map(str::to_string)
 }
 
 pub fn client_address(req: &Request) -> String {
@@ -368,5 +395,48 @@ impl Entry {
             code: self.code,
             summary: self.summary,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_browser_websocket_brings_its_token_as_a_subprotocol() {
+        let h = headers(&[
+            (header::UPGRADE, "websocket"),
+            (
+                header::SEC_WEBSOCKET_PROTOCOL,
+                "corral.exec.v1, corral.bearer.crl_session_a_b",
+            ),
+        ]);
+        assert_eq!(websocket_bearer(&h).as_deref(), Some("crl_session_a_b"));
+    }
+
+    #[test]
+    fn a_subprotocol_token_counts_only_on_a_websocket_upgrade() {
+        let plain = headers(&[(header::SEC_WEBSOCKET_PROTOCOL, "corral.bearer.t")]);
+        assert_eq!(websocket_bearer(&plain), None);
+        let empty = headers(&[
+            (header::UPGRADE, "websocket"),
+            (
+                header::SEC_WEBSOCKET_PROTOCOL,
+                "corral.exec.v1, corral.bearer.",
+            ),
+        ]);
+        assert_eq!(websocket_bearer(&empty), None);
     }
 }
