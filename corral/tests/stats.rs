@@ -80,6 +80,12 @@ async fn stats_show_a_busy_and_an_idle_container_and_the_host() {
         "{host}"
     );
     assert!(host.contains("GiB"), "{host}");
+    let out = c.cli(&["stats", "--nodes", "--no-stream"]);
+    assert!(
+        text(&out.stdout).contains("it-stats"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // The history of an instance: samples in time order, from the API.
     let since = {

@@ -88,7 +88,8 @@ pub struct StatsLine {
 }
 
 /// `GET /v1/environments/{env}/stats` parameters: at most one of `node`,
-/// `instance` and `service` (none: the latest of every instance).
+/// `instance`, `service` and `nodes` (none: the latest of every instance;
+/// `nodes`: the latest of every node).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StatsQuery {
@@ -98,6 +99,8 @@ pub struct StatsQuery {
     pub instance: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// Every node's samples (the hosts page).
+    pub nodes: bool,
     /// History from this time on (ms since the epoch); 0: the latest only.
     pub since_ms: u64,
     /// Keep streaming new samples.

@@ -443,8 +443,11 @@ pub struct StatsArgs {
     #[arg(value_parser = parse_name, conflicts_with_all = ["node", "service"])]
     pub instance: Option<String>,
     /// A host's own use.
-    #[arg(long, value_parser = parse_name, conflicts_with = "service")]
+    #[arg(long, value_parser = parse_name, conflicts_with_all = ["service", "nodes"])]
     pub node: Option<String>,
+    /// Every host's own use.
+    #[arg(long, conflicts_with_all = ["instance", "service"])]
+    pub nodes: bool,
     /// A service: the sum of its instances.
     #[arg(long, value_parser = parse_name)]
     pub service: Option<String>,

@@ -1,4 +1,4 @@
-//! `corral stats [INSTANCE | --node NODE | --service NAME] [--no-stream]`:
+//! `corral stats [INSTANCE | --node NODE | --nodes | --service NAME] [--no-stream]`:
 //! live CPU, memory, network and disk use, as `docker stats` shows it. The
 //! table is drawn again each second while new samples arrive.
 
@@ -22,6 +22,7 @@ pub(crate) async fn run(client: &Client, env: &str, args: &StatsArgs) -> anyhow:
         node: args.node.clone(),
         instance: args.instance.clone(),
         service: args.service.clone(),
+        nodes: args.nodes,
         since_ms: 0,
         follow: !args.no_stream,
     };
@@ -29,6 +30,7 @@ pub(crate) async fn run(client: &Client, env: &str, args: &StatsArgs) -> anyhow:
         (Some(n), _, _) => ("node", n.as_str()),
         (_, Some(i), _) => ("instance", i.as_str()),
         (_, _, Some(s)) => ("service", s.as_str()),
+        _ if args.nodes => ("hosts of environment", env),
         _ => ("environment", env),
     };
     let mut stream = client

@@ -113,7 +113,8 @@ pub async fn read(
             let keep = match item {
                 Ok(line) if line.0 == env && selection.matches(&line.1) => {
                     // With one series, never a sample older than one sent.
-                    let single = !matches!(selection, Selection::AllInstances);
+                    let single =
+                        !matches!(selection, Selection::AllInstances | Selection::AllNodes);
                     if single && line.1.sample.time_ms <= last {
                         None
                     } else {
@@ -147,11 +148,12 @@ fn selection(q: &StatsQuery) -> Result<Selection, ApiError> {
     let given = [&q.node, &q.instance, &q.service]
         .iter()
         .filter(|v| v.is_some())
-        .count();
+        .count()
+        + usize::from(q.nodes);
     if given > 1 {
         return Err(ApiError::bad_request(
             Some("node"),
-            "give at most one of node, instance and service",
+            "give at most one of node, instance, service and nodes",
         ));
     }
     let named = |field: &str, v: &str| {
@@ -163,6 +165,7 @@ fn selection(q: &StatsQuery) -> Result<Selection, ApiError> {
         (Some(n), _, _) => Selection::Node(named("node", n)?),
         (_, Some(i), _) => Selection::Instance(named("instance", i)?),
         (_, _, Some(s)) => Selection::Service(named("service", s)?),
+        _ if q.nodes => Selection::AllNodes,
         _ => Selection::AllInstances,
     })
 }

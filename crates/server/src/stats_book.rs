@@ -105,6 +105,8 @@ pub enum Selection {
     Service(String),
     /// The latest of every instance.
     AllInstances,
+    /// The latest of every node.
+    AllNodes,
 }
 
 impl Selection {
@@ -115,6 +117,7 @@ impl Selection {
             Selection::Instance(n) => line.kind == SeriesKind::Instance && &line.name == n,
             Selection::Service(n) => line.kind == SeriesKind::Service && &line.name == n,
             Selection::AllInstances => line.kind == SeriesKind::Instance,
+            Selection::AllNodes => line.kind == SeriesKind::Node,
         }
     }
 }
@@ -241,21 +244,8 @@ impl StatsBook {
             Selection::Node(n) => one(SeriesKind::Node, n),
             Selection::Instance(n) => one(SeriesKind::Instance, n),
             Selection::Service(n) => one(SeriesKind::Service, n),
-            Selection::AllInstances => {
-                let mut lines: Vec<StatsLine> = all
-                    .iter()
-                    .filter(|((e, kind, _), _)| e == env && *kind == SeriesKind::Instance)
-                    .filter_map(|((_, kind, name), s)| {
-                        s.latest().map(|sample| StatsLine {
-                            kind: *kind,
-                            name: name.clone(),
-                            sample,
-                        })
-                    })
-                    .collect();
-                lines.sort_by(|a, b| a.name.cmp(&b.name));
-                lines
-            }
+            Selection::AllInstances => latest_of_kind(&all, env, SeriesKind::Instance),
+            Selection::AllNodes => latest_of_kind(&all, env, SeriesKind::Node),
         }
     }
 
@@ -270,6 +260,23 @@ impl StatsBook {
             .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
+}
+
+/// The latest sample of every series of `kind` in `env`, by name.
+fn latest_of_kind(all: &HashMap<Key, Series>, env: &str, kind: SeriesKind) -> Vec<StatsLine> {
+    let mut lines: Vec<StatsLine> = all
+        .iter()
+        .filter(|((e, k, _), _)| e == env && *k == kind)
+        .filter_map(|((_, k, name), s)| {
+            s.latest().map(|sample| StatsLine {
+                kind: *k,
+                name: name.clone(),
+                sample,
+            })
+        })
+        .collect();
+    lines.sort_by(|a, b| a.name.cmp(&b.name));
+    lines
 }
 
 /// The sum of the fresh latest samples of a service's instances.
@@ -371,6 +378,9 @@ mod tests {
         let instances = book.select("dev", &Selection::AllInstances, 0);
         let names: Vec<&str> = instances.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["web-1", "web-2"]);
+        let nodes = book.select("dev", &Selection::AllNodes, 0);
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(nodes[0].name, "n1");
         assert!(book.select("other", &Selection::AllInstances, 0).is_empty());
     }
 

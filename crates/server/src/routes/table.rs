@@ -333,7 +333,7 @@ pub fn table() -> Vec<Route> {
             M::GET,
             env_path("/stats"),
             Rule::env(Resource::Workloads, Verb::Read),
-            "live stats as JSON lines: ?node=|instance=|service= (none: every instance's latest), since_ms=, follow=true",
+            "live stats as JSON lines: ?node=|instance=|service=|nodes=true (none: every instance's latest), since_ms=, follow=true",
             crate::stats::read,
         ),
         Route::new(
