@@ -29,6 +29,9 @@
 //! - `limits`: [`LbLimits`], the idle body and the splice's activity.
 
 mod backend;
+mod body;
+mod exchange;
+mod h1;
 mod http;
 mod limits;
 mod runtime;
