@@ -1,13 +1,15 @@
 //! The HTTP/1 proxy path byte by byte, from a raw client: bodies both ways
 //! (Content-Length and chunked, large ones streamed), keep-alive and
-//! HTTP/1.0, pipelining, `Expect: 100-continue`, and bad input answered 400
-//! (or 431) and closed.
+//! HTTP/1.0, pipelining, `Expect: 100-continue`, stale pooled connections,
+//! draining on stop, and bad input answered 400 (or 431) and closed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -324,11 +326,92 @@ async fn bad_input_gets_a_400_and_the_connection_closed() {
     big.resize(70 * 1024, b'a');
     assert_eq!(refused(lp, &big).await, (431, true));
     assert_eq!(
-        web.hits.load(std::sync::atomic::Ordering::SeqCst),
+        web.hits.load(Ordering::SeqCst),
         1,
         "only the late bad chunk reached the backend"
     );
     // The balancer still serves.
     assert_eq!(get_once(lp, "x", "/").await.status, 200);
     lb.stop().await;
+}
+
+/// A backend that answers the first request of each connection (200,
+/// kept alive by its headers) and then closes that connection, so every
+/// connection the balancer pools from it goes stale. Counts connections.
+async fn one_shot_backend(addr: SocketAddr) -> Arc<AtomicUsize> {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut r = BufReader::new(s);
+                let mut length = 0;
+                loop {
+                    let l = line(&mut r).await.to_ascii_lowercase();
+                    if l.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = l.strip_prefix("content-length: ") {
+                        length = v.parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                r.read_exact(&mut body).await.unwrap();
+                let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                r.get_mut().write_all(answer).await.unwrap();
+            });
+        }
+    });
+    accepted
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_backend_closed_is_replaced_without_an_error() {
+    let bp = free_port();
+    let accepted = one_shot_backend(SocketAddr::new(LOCALHOST, bp)).await;
+    let (_view, rx) = View::new(&[instance("shop-web", 1, LOCALHOST)]);
+    let lp = free_port();
+    let config = LbConfig {
+        port_rules: vec![rule(lp, LbProtocol::Http, "web", bp)],
+        ..Default::default()
+    };
+    let lb = start(config, BTreeMap::new(), rx).await;
+    let mut c = open(lp).await;
+    // Sent again on a new connection when the pooled one gives no answer.
+    for _ in 0..5 {
+        send(&mut c, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!(response(&mut c).await.body, b"ok");
+    }
+    // Never sent twice: a pooled connection seen closed is skipped.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        send(
+            &mut c,
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+        )
+        .await;
+        assert_eq!(response(&mut c).await.status, 200);
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 10);
+    lb.stop().await;
+}
+
+#[tokio::test]
+async fn stop_lets_the_request_in_flight_finish_then_closes_its_connection() {
+    let (lb, lp, _web, _view) = lb().await;
+    let mut c = open(lp).await;
+    send(&mut c, b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = tokio::spawn(lb.stop());
+    let a = response(&mut c).await;
+    assert_eq!((a.status, &a.body[..]), (200, &b"web /slow"[..]));
+    assert_eq!(a.header("connection"), Some("close"));
+    assert!(closed(&mut c).await, "closed after the request in flight");
+    stop.await.unwrap();
+    assert!(
+        TcpStream::connect((LOCALHOST, lp)).await.is_err(),
+        "no longer listening"
+    );
 }
