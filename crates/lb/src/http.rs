@@ -101,6 +101,9 @@ pub(crate) async fn serve<IO>(
     let mut deadline = Instant::now() + timeout;
     let timer = tokio::time::sleep_until(deadline);
     tokio::pin!(timer);
+    // A child token: its own lock is the one taken each time the wait for
+    // a head is polled, not the one every connection shares.
+    let shutdown = shutdown.child_token();
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
     loop {
