@@ -70,6 +70,16 @@ pub(crate) struct Plan {
     pub sticky: Option<Arc<Sticky>>,
 }
 
+impl Plan {
+    /// Whether the connection closes after an answer of the balancer's
+    /// own: when the request body was not read to its end, the client did
+    /// not want it kept, or speaks HTTP/1.0 (the answer says nothing of
+    /// keep-alive).
+    fn close_after_answer(&self, body_read: bool) -> bool {
+        !body_read || !self.keep_alive || self.http10
+    }
+}
+
 /// Serves HTTP/1.1 with keep-alive on one client connection until it
 /// closes, or finishes the request in flight and closes on `shutdown`.
 /// A connection waiting `header_read_timeout` for a request head (since
@@ -256,7 +266,7 @@ where
     let route = match &plan.route {
         Ok((target, wanted)) => (target.clone(), wanted.clone()),
         Err(text) => {
-            let close = !plan.keep_alive || !complete;
+            let close = plan.close_after_answer(complete);
             return c.answer(503, text, !plan.head_method, close).await;
         }
     };
@@ -285,7 +295,7 @@ where
             _ => match target.pick(&tried) {
                 Some(b) => b.clone(),
                 None if attempt == 0 => {
-                    let close = !plan.keep_alive || !complete;
+                    let close = plan.close_after_answer(complete);
                     let text = "no backend is serving this request\n";
                     return c.answer(503, text, !plan.head_method, close).await;
                 }
@@ -310,7 +320,7 @@ where
             Sent::Failed(e) => return failed(c, plan, e).await,
         }
     }
-    let close = !plan.keep_alive || !req_body.is_done();
+    let close = plan.close_after_answer(req_body.is_done());
     c.answer(
         502,
         "no backend could be reached\n",
@@ -388,6 +398,20 @@ mod tests {
             let p = plan(&ctx(false), head, &mut out).unwrap();
             assert_eq!(p.keep_alive, keep, "{}", String::from_utf8_lossy(head));
         }
+    }
+
+    #[test]
+    fn an_answer_of_the_balancers_own_closes_when_the_body_or_http10_requires() {
+        let mut out = Vec::new();
+        let p11 = plan(&ctx(false), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", &mut out).unwrap();
+        assert!(!p11.close_after_answer(true));
+        assert!(p11.close_after_answer(false), "an unread body");
+        let p10 = plan(
+            &ctx(false),
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            &mut out,
+        );
+        assert!(p10.unwrap().close_after_answer(true));
     }
 
     #[test]
