@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+/// How long a backend that stopped taking the request body has to show
+/// the answer it sent early (a 413, say) before the request fails with 502.
+const EARLY_ANSWER: Duration = Duration::from_secs(1);
+
 use bytes::Buf;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
@@ -101,7 +105,7 @@ where
             r.and(c.io.flush().await)
                 .map_err(|e| TryError::Failed(PumpError::Read(e)))?;
         }
-        body::pump(
+        let sent = body::pump(
             body,
             &mut c.io,
             &mut c.buf,
@@ -109,8 +113,17 @@ where
             &mut c.out,
             Some(idle),
         )
-        .await
-        .map_err(TryError::Failed)?;
+        .await;
+        if let Err(e) = sent {
+            // A backend may answer before the body's end and stop reading.
+            let early = matches!(e, PumpError::Write(_))
+                && tokio::time::timeout(EARLY_ANSWER, read_response_head(conn))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+            if !early {
+                return Err(TryError::Failed(e));
+            }
+        }
     }
     read_response_head(conn).await
 }
@@ -149,12 +162,22 @@ struct RespPlan {
     client_close: bool,
 }
 
+/// What the exchange left of the request when the response came.
+#[derive(Clone, Copy)]
+pub(crate) struct Sending {
+    /// The request body was sent to its end (else it was answered early:
+    /// both connections close after the response).
+    pub request_done: bool,
+    /// The balancer is shutting down: the client connection closes.
+    pub closing: bool,
+}
+
 /// Writes the response head for the client into `out`.
 fn response_plan(
     buf: &[u8],
     plan: &Plan,
     set_cookie: Option<&str>,
-    closing: bool,
+    sending: Sending,
     out: &mut Vec<u8>,
 ) -> Result<RespPlan, HeadError> {
     let mut slots = h1::slots();
@@ -168,7 +191,11 @@ fn response_plan(
     };
     // An HTTP/1.0 client cannot take chunks: the data, then the close.
     let decoded = body == BodyLen::Chunked && plan.http10;
-    let client_close = closing || !plan.keep_alive || body == BodyLen::UntilClose || decoded;
+    let client_close = sending.closing
+        || !sending.request_done
+        || !plan.keep_alive
+        || body == BodyLen::UntilClose
+        || decoded;
     let framing = ClientFraming {
         length,
         keep_transfer_encoding: !decoded,
@@ -189,7 +216,7 @@ fn response_plan(
         } else {
             Recode::Chunked
         },
-        backend_reusable: backend_keeps && body != BodyLen::UntilClose,
+        backend_reusable: backend_keeps && body != BodyLen::UntilClose && sending.request_done,
         client_close,
     })
 }
@@ -202,12 +229,12 @@ pub(crate) async fn relay<IO>(
     backend: &Backend,
     mut conn: BackendConn,
     set_cookie: Option<&str>,
-    closing: bool,
+    sending: Sending,
 ) -> Next
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    let rp = match response_plan(&conn.buf, plan, set_cookie, closing, &mut c.out) {
+    let rp = match response_plan(&conn.buf, plan, set_cookie, sending, &mut c.out) {
         Ok(rp) => rp,
         Err(e) => {
             tracing::debug!(instance = %backend.instance, error = ?e, "bad response head");

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::body::{self, BodyState, PumpError, Recode};
-use crate::exchange::{Sent, relay, send};
+use crate::exchange::{Sending, Sent, relay, send};
 use crate::h1::{self, BodyLen, Forwarding, HeadError};
 use crate::runtime::Shared;
 use crate::table::{Sticky, Target};
@@ -308,8 +308,11 @@ where
                     let same = wanted.as_ref().is_some_and(|w| Arc::ptr_eq(w, &backend));
                     (!same).then(|| format!("{}={}{}", s.cookie, backend.cookie, s.attributes))
                 });
-                let closing = shutdown.is_cancelled();
-                return relay(c, plan, &backend, conn, set_cookie.as_deref(), closing).await;
+                let sending = Sending {
+                    request_done: req_body.is_done(),
+                    closing: shutdown.is_cancelled(),
+                };
+                return relay(c, plan, &backend, conn, set_cookie.as_deref(), sending).await;
             }
             Sent::Retry => {
                 // Remembered only when it failed: the first try allocates nothing.

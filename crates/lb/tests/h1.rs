@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::*;
 use corral_lb::LbHandle;
 use corral_types::{LbConfig, LbProtocol};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// A balancer in front of one HTTP backend `web`.
@@ -49,7 +49,7 @@ impl Resp {
 
 type Reader = BufReader<TcpStream>;
 
-async fn line(r: &mut Reader) -> String {
+async fn line<R: AsyncBufRead + Unpin>(r: &mut R) -> String {
     let mut l = String::new();
     r.read_line(&mut l).await.unwrap();
     l.trim_end().to_string()
@@ -414,4 +414,64 @@ async fn stop_lets_the_request_in_flight_finish_then_closes_its_connection() {
         TcpStream::connect((LOCALHOST, lp)).await.is_err(),
         "no longer listening"
     );
+}
+
+/// A backend that answers `413` with `Connection: close` as soon as it has
+/// a request head, and closes without reading the body.
+async fn rejecting_backend(addr: SocketAddr) {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut r = BufReader::new(s);
+                while !line(&mut r).await.is_empty() {}
+                let answer = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n";
+                r.get_mut().write_all(answer).await.unwrap();
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn an_answer_sent_before_the_request_body_ended_is_relayed_and_the_connection_closed() {
+    let bp = free_port();
+    rejecting_backend(SocketAddr::new(LOCALHOST, bp)).await;
+    let (_view, rx) = View::new(&[instance("shop-web", 1, LOCALHOST)]);
+    let lp = free_port();
+    let config = LbConfig {
+        port_rules: vec![rule(lp, LbProtocol::Http, "web", bp)],
+        ..Default::default()
+    };
+    let lb = start(config, BTreeMap::new(), rx).await;
+    let mut c = open(lp).await;
+    let size = 8 * 1024 * 1024;
+    let head = format!("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+    send(&mut c, head.as_bytes()).await;
+    let (mut rd, mut wr) = c.get_mut().split();
+    let upload = async {
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..size / chunk.len() {
+            if wr.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    };
+    let answer = async {
+        let mut r = BufReader::new(&mut rd);
+        let status = line(&mut r).await;
+        let mut rest = Vec::new();
+        let _ = r.read_to_end(&mut rest).await;
+        (status, String::from_utf8_lossy(&rest).into_owned())
+    };
+    let ((), (status, rest)) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(upload, answer)
+    })
+    .await
+    .expect("answered and closed");
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+    assert!(
+        rest.contains("connection: close") && rest.ends_with("too big\n"),
+        "{rest}"
+    );
+    lb.stop().await;
 }
