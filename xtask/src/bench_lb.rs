@@ -26,6 +26,11 @@ use wrk::WrkFigures;
 
 const PACKAGES: &[(&str, &str)] = &[("wrk", "wrk"), ("haproxy", "haproxy")];
 
+/// The balancers' names in the rows.
+const CORRAL: &str = "corral-lb";
+const HAPROXY: &str = "haproxy";
+const BASELINE: &str = "corral-base";
+
 #[derive(Debug, Clone, Args)]
 pub struct LbArgs {
     /// Seconds of load per balancer (wrk -d).
@@ -53,6 +58,10 @@ pub struct LbArgs {
     /// Measure each balancer this many times, alternating which goes first.
     #[arg(long, default_value_t = 1)]
     pub runs: u32,
+    /// Also measure corral-lb from this `corral-netbench-server` binary
+    /// (built from another commit), as `corral-base`, in the same runs.
+    #[arg(long)]
+    pub baseline_server: Option<PathBuf>,
 }
 
 impl LbArgs {
@@ -119,13 +128,22 @@ pub fn bench_lb(args: &LbArgs) -> anyhow::Result<()> {
         dir: dir.path(),
     };
     let mut rows = Vec::new();
+    let mut order = vec![CORRAL, HAPROXY];
+    if let Some(bin) = &args.baseline_server {
+        if !bin.is_file() {
+            bail!("--baseline-server {}: no such file", bin.display());
+        }
+        order.push(BASELINE);
+    }
     for run in 1..=args.runs {
-        let corral_first = run % 2 == 1;
-        for corral in [corral_first, !corral_first] {
-            let row = if corral {
-                bed.measure_corral(run)?
-            } else {
-                bed.measure_haproxy(run)?
+        // Each balancer goes first in turn.
+        let mut this_run = order.clone();
+        this_run.rotate_left((run as usize - 1) % order.len());
+        for balancer in this_run {
+            let row = match (balancer, &args.baseline_server) {
+                (HAPROXY, _) => bed.measure_haproxy(run)?,
+                (BASELINE, Some(bin)) => bed.measure_corral(BASELINE, bin, run)?,
+                _ => bed.measure_corral(CORRAL, &bed.server_bin, run)?,
             };
             print_row(&row);
             rows.push(row);
@@ -141,7 +159,7 @@ pub fn bench_lb(args: &LbArgs) -> anyhow::Result<()> {
 }
 
 impl Bed<'_> {
-    fn measure_corral(&self, run: u32) -> anyhow::Result<Row> {
+    fn measure_corral(&self, name: &'static str, bin: &Path, run: u32) -> anyhow::Result<Row> {
         let port = bench_net::free_port()?;
         let mut argv = vec![
             "lb".to_owned(),
@@ -152,10 +170,10 @@ impl Bed<'_> {
             argv.push("--backend".into());
             argv.push(backend.to_string());
         }
-        let command = bench_net::command_on(self.args.balancer_cpus(), &self.server_bin, &argv);
-        let log = self.dir.join(format!("corral-lb-{run}.log"));
-        let proc = Proc::spawn("corral-lb (corral-netbench-server)", command, log)?;
-        self.load("corral-lb", proc, port, run)
+        let command = bench_net::command_on(self.args.balancer_cpus(), bin, &argv);
+        let log = self.dir.join(format!("{name}-{run}.log"));
+        let proc = Proc::spawn(&format!("{name} ({})", bin.display()), command, log)?;
+        self.load(name, proc, port, run)
     }
 
     fn measure_haproxy(&self, run: u32) -> anyhow::Result<Row> {
@@ -265,7 +283,7 @@ fn check_answer(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
 
 fn print_header() {
     println!(
-        "{:<10} {:>3} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>12}",
+        "{:<11} {:>3} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>7} {:>12}",
         "balancer",
         "run",
         "req/s",
@@ -283,7 +301,7 @@ fn print_header() {
 fn print_row(row: &Row) {
     let f = &row.figures;
     println!(
-        "{:<10} {:>3} {:>10.0} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.2} {:>7} {:>7.2} {:>12.0}",
+        "{:<11} {:>3} {:>10.0} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.2} {:>7} {:>7.2} {:>12.0}",
         row.balancer,
         row.run,
         f.requests_per_s,
@@ -343,6 +361,16 @@ fn report(args: &LbArgs, rows: &[Row]) -> anyhow::Result<()> {
         .map(|r| r.figures.errors())
         .sum();
     let goal_met = corral_rps >= haproxy_rps && corral_p99 <= haproxy_p99 && corral_errors == 0;
+    let baseline = args.baseline_server.as_ref().map(|bin| {
+        let (rps, p99) = (median_of(rows, BASELINE, rps), median_of(rows, BASELINE, p99));
+        println!(
+            "corral-base ({}) / haproxy: req/s {:.2} ({rps:.0}), p99 {p99:.3} ms; corral-lb / corral-base: req/s {:.2}",
+            bin.display(),
+            bench_net::ratio(rps, haproxy_rps),
+            bench_net::ratio(corral_rps, rps),
+        );
+        json!({ "server": bin.display().to_string(), "rps_median": rps, "p99_ms_median": p99 })
+    });
     println!(
         "corral-lb / haproxy: req/s {:.2} ({corral_rps:.0} / {haproxy_rps:.0}), \
          p99 {corral_p99:.3} / {haproxy_p99:.3} ms; corral-lb errors {corral_errors}; goal {}",
@@ -370,6 +398,7 @@ fn report(args: &LbArgs, rows: &[Row]) -> anyhow::Result<()> {
         "ratio_rps": bench_net::ratio(corral_rps, haproxy_rps),
         "corral_errors": corral_errors,
         "goal_met": goal_met,
+        "baseline": baseline,
     });
     bench_net::write_json("lb", &record)
 }

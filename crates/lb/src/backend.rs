@@ -1,33 +1,25 @@
 //! One backend (an instance's address and target port) and its pool of
 //! idle HTTP/1.1 connections.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::{Either, Empty};
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use bytes::BytesMut;
 use tokio::net::TcpStream;
-
-use crate::limits::IdleBody;
-
-/// The body of a request sent to a backend: the client's, or empty (for
-/// requests without a body, so that they can be sent again elsewhere).
-pub(crate) type ReqBody = Either<IdleBody<Incoming>, Empty<Bytes>>;
+use tokio::time::Instant;
 
 /// At most this many idle connections are kept per backend.
 const MAX_IDLE: usize = 512;
+/// An idle connection unused this long is closed rather than reused (the
+/// backend may have closed it on its side).
+const POOL_IDLE: Duration = Duration::from_secs(30);
 /// Time to establish a TCP connection to a backend.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Time a pooled connection may take to become ready again.
-const READY_TIMEOUT: Duration = Duration::from_secs(1);
+/// Initial room of a backend connection's read buffer.
+const READ_BUF: usize = 8 * 1024;
 
 /// Why a connection to a backend could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -39,11 +31,18 @@ pub(crate) enum BackendError {
     },
     #[error("connect to {addr}: timed out")]
     ConnectTimeout { addr: SocketAddr },
-    #[error("http handshake with {addr}: {source}")]
-    Handshake {
-        addr: SocketAddr,
-        source: hyper::Error,
-    },
+}
+
+/// A connection to a backend, owned by one client connection's task for
+/// one exchange, then given back to the pool.
+#[derive(Debug)]
+pub(crate) struct BackendConn {
+    pub stream: TcpStream,
+    /// What was read and not used yet (empty between exchanges).
+    pub buf: BytesMut,
+    /// True when it came from the pool (it may have been closed meanwhile).
+    pub reused: bool,
+    idle_since: Instant,
 }
 
 /// An instance's address on the target port. Shared by every route that
@@ -55,7 +54,8 @@ pub(crate) struct Backend {
     /// The sticky cookie value naming this backend (a hash of the instance name).
     pub cookie: String,
     retired: AtomicBool,
-    idle: Mutex<Vec<SendRequest<ReqBody>>>,
+    /// Most recently used last.
+    idle: Mutex<VecDeque<BackendConn>>,
 }
 
 impl Backend {
@@ -65,7 +65,7 @@ impl Backend {
             addr,
             cookie: format!("{:016x}", fnv1a(instance.as_bytes())),
             retired: AtomicBool::new(false),
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -82,41 +82,58 @@ impl Backend {
         drop(idle);
     }
 
-    fn take_idle(&self) -> Option<SendRequest<ReqBody>> {
+    fn take_idle(&self) -> Option<BackendConn> {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .pop()
+            .pop_back()
     }
 
-    /// Gives a connection back after its response was read to the end.
-    pub fn put_idle(&self, sender: SendRequest<ReqBody>) {
-        if self.is_retired() || sender.is_closed() {
+    /// Gives a connection back after a complete exchange (its response read
+    /// to the end, nothing left over). Connections idle past `POOL_IDLE`
+    /// are closed on the way.
+    pub fn put_idle(&self, mut conn: BackendConn) {
+        if self.is_retired() || !conn.buf.is_empty() {
             return;
         }
+        let now = Instant::now();
+        conn.idle_since = now;
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while idle
+            .front()
+            .is_some_and(|c| now.duration_since(c.idle_since) > POOL_IDLE)
+        {
+            idle.pop_front();
+        }
         if idle.len() < MAX_IDLE {
-            idle.push(sender);
+            idle.push_back(conn);
         }
     }
 
-    /// An idle connection that is still open, or a new one.
-    pub async fn checkout(&self) -> Result<SendRequest<ReqBody>, BackendError> {
-        while let Some(mut sender) = self.take_idle() {
-            if sender.is_ready() {
-                return Ok(sender);
-            }
-            if sender.is_closed() {
+    /// The most recently used idle connection, or a new one. With `probe`
+    /// (for a request that cannot be sent twice), a pooled connection the
+    /// backend closed or wrote to meanwhile is skipped: a read that would
+    /// block (no system call when the reactor saw nothing) tells.
+    pub async fn checkout(&self, probe: bool) -> Result<BackendConn, BackendError> {
+        while let Some(mut conn) = self.take_idle() {
+            if conn.idle_since.elapsed() > POOL_IDLE {
                 continue;
             }
-            if let Ok(Ok(())) = tokio::time::timeout(READY_TIMEOUT, sender.ready()).await {
-                return Ok(sender);
+            if probe {
+                let mut byte = [0u8; 1];
+                match conn.stream.try_read(&mut byte) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    _ => continue,
+                }
             }
+            conn.reused = true;
+            return Ok(conn);
         }
         self.connect().await
     }
 
-    async fn connect(&self) -> Result<SendRequest<ReqBody>, BackendError> {
+    /// A new connection.
+    pub async fn connect(&self) -> Result<BackendConn, BackendError> {
         let addr = self.addr;
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -124,17 +141,12 @@ impl Backend {
             Err(_) => return Err(BackendError::ConnectTimeout { addr }),
         };
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::Builder::new()
-            .writev(false)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|source| BackendError::Handshake { addr, source })?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%addr, error = %e, "backend connection ended");
-            }
-        });
-        Ok(sender)
+        Ok(BackendConn {
+            stream,
+            buf: BytesMut::with_capacity(READ_BUF),
+            reused: false,
+            idle_since: Instant::now(),
+        })
     }
 }
 
@@ -146,68 +158,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
-}
-
-/// A backend's response body; gives the connection back to the pool once
-/// the body was read to the end (a body dropped early closes it).
-pub(crate) struct PooledBody {
-    inner: Incoming,
-    done: bool,
-    conn: Option<(SendRequest<ReqBody>, Arc<Backend>)>,
-}
-
-impl PooledBody {
-    pub fn new(inner: Incoming, sender: SendRequest<ReqBody>, backend: Arc<Backend>) -> Self {
-        PooledBody {
-            inner,
-            done: false,
-            conn: Some((sender, backend)),
-        }
-    }
-
-    fn release(&mut self) {
-        if let Some((sender, backend)) = self.conn.take() {
-            backend.put_idle(sender);
-        }
-    }
-}
-
-impl Body for PooledBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => {
-                this.done = true;
-                this.release();
-            }
-            Poll::Ready(Some(Err(_))) => this.conn = None,
-            _ => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.done || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for PooledBody {
-    fn drop(&mut self) {
-        if self.done || self.inner.is_end_stream() {
-            self.release();
-        }
-    }
 }
 
 #[cfg(test)]

@@ -25,10 +25,15 @@
 //! - `runtime`: [`LbRuntime::start`], [`LbHandle`] (update, stop), listeners.
 //! - `table`: the routing table rebuilt from config and snapshot.
 //! - `backend`: one backend and its connection pool.
-//! - `http`, `tcp`: the proxying. `tls`: certificates and SNI.
-//! - `limits`: [`LbLimits`], the idle body and the splice's activity.
+//! - `http`, `tcp`: the proxying; `exchange`: one HTTP request on one
+//!   backend connection; `h1`: HTTP/1 heads (httparse); `body`: bodies
+//!   moved as they come. `tls`: certificates and SNI.
+//! - `limits`: [`LbLimits`] and the splice's activity.
 
 mod backend;
+mod body;
+mod exchange;
+mod h1;
 mod http;
 mod limits;
 mod runtime;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use corral_lb::{LbHandle, LbRuntime, TlsMaterial};
 use corral_netview::EnvSnapshot;
 use corral_types::{Instance, InstanceState, Kind, LbConfig, LbProtocol, Object, PortRule};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, Response};
@@ -70,6 +70,10 @@ impl HttpBackend {
                         let (n, h) = (n.clone(), h.clone());
                         async move {
                             h.fetch_add(1, Ordering::SeqCst);
+                            if let Some(resp) = echo(&n, req.uri().path(), &req).await {
+                                let body = req.into_body().collect().await.unwrap().to_bytes();
+                                return Ok::<_, Infallible>(resp(body));
+                            }
                             if req.uri().path() == "/slow" {
                                 tokio::time::sleep(Duration::from_millis(500)).await;
                             }
@@ -97,12 +101,14 @@ impl HttpBackend {
                             let body = format!("{n} {}", req.uri().path());
                             let resp = Response::builder()
                                 .header("x-backend", n.as_str())
+                                .header("x-seen-te", seen("transfer-encoding"))
+                                .header("x-seen-cl", seen("content-length"))
                                 .header("x-seen-xff", xff)
                                 .header("x-seen-proto", proto)
                                 .header("x-seen-real-ip", real_ip)
                                 .header("x-seen-port", port)
                                 .header("x-seen-forwarded", forwarded)
-                                .body(Full::new(Bytes::from(body)))
+                                .body(EchoBody::whole(Bytes::from(body)))
                                 .unwrap();
                             Ok::<_, Infallible>(resp)
                         }
@@ -290,4 +296,82 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("condition not reached within 5 s");
+}
+
+/// A response body: whole (Content-Length) or in two frames of unknown
+/// length (sent chunked).
+pub struct EchoBody {
+    frames: std::collections::VecDeque<Bytes>,
+    exact: Option<u64>,
+}
+
+impl EchoBody {
+    pub fn whole(b: Bytes) -> Self {
+        EchoBody {
+            exact: Some(b.len() as u64),
+            frames: [b].into(),
+        }
+    }
+
+    pub fn chunked(b: Bytes) -> Self {
+        let half = b.len() / 2;
+        EchoBody {
+            exact: None,
+            frames: [b.slice(..half), b.slice(half..)].into(),
+        }
+    }
+}
+
+impl http_body::Body for EchoBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(
+            self.frames
+                .pop_front()
+                .map(|b| Ok(http_body::Frame::data(b))),
+        )
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.exact {
+            Some(n) => http_body::SizeHint::with_exact(n),
+            None => http_body::SizeHint::default(),
+        }
+    }
+}
+
+type EchoResp = Box<dyn FnOnce(Bytes) -> Response<EchoBody> + Send>;
+
+/// `/echo` answers the request body (Content-Length), `/echo-chunked`
+/// the same in chunks (both with `x-backend` and the request's
+/// `Transfer-Encoding` as `x-seen-te`); other paths get `None`.
+async fn echo(name: &str, path: &str, req: &Request<Incoming>) -> Option<EchoResp> {
+    let chunked = match path {
+        "/echo" => false,
+        "/echo-chunked" => true,
+        _ => return None,
+    };
+    let name = name.to_string();
+    let te = req
+        .headers()
+        .get("transfer-encoding")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    Some(Box::new(move |body: Bytes| {
+        let body = if chunked {
+            EchoBody::chunked(body)
+        } else {
+            EchoBody::whole(body)
+        };
+        Response::builder()
+            .header("x-backend", name)
+            .header("x-seen-te", te)
+            .body(body)
+            .unwrap()
+    }))
 }
