@@ -61,9 +61,12 @@ impl PrivateEngine {
         format!("crl-{:08x}", self.root_hash() & 0xffff_ffff)
     }
 
-    /// The bridge's address: `172.30.X.1/24`, X from the root (16 to 239).
+    /// The bridge's address: `172.30.X.1/24`, X from the root (16 to 239),
+    /// or the next X whose /24 no route of this host uses yet (another
+    /// worktree's engine may hold the one the hash picks).
     pub fn bridge_cidr(&self) -> String {
-        format!("172.30.{}.1/24", 16 + (self.root_hash() >> 32) % 224)
+        let start = u8::try_from(16 + (self.root_hash() >> 32) % 224).unwrap_or(16);
+        format!("172.30.{}.1/24", free_subnet(start, subnet_in_use))
     }
 
     fn root_hash(&self) -> u64 {
@@ -201,6 +204,29 @@ fn is_zombie(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// The first X from `start` (wrapping within 16..=239) for which
+/// `in_use(X)` is false; `start` itself when all are taken.
+fn free_subnet(start: u8, in_use: impl Fn(u8) -> bool) -> u8 {
+    (0..224u16)
+        .filter_map(|i| u8::try_from(16 + (u16::from(start) - 16 + i) % 224).ok())
+        .find(|x| !in_use(*x))
+        .unwrap_or(start)
+}
+
+/// Whether a route of this host covers `172.30.X.0/24`.
+fn subnet_in_use(x: u8) -> bool {
+    Command::new("ip")
+        .args(["-4", "route", "show", "match", &format!("172.30.{x}.1")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| !l.starts_with("default"))
+        })
+}
+
 fn bridge_exists(name: &str) -> bool {
     Command::new("ip")
         .args(["link", "show", name])
@@ -290,6 +316,14 @@ pub fn log_tail(path: &Path, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subnet_another_engine_holds_is_skipped_wrapping_around() {
+        assert_eq!(free_subnet(94, |_| false), 94);
+        assert_eq!(free_subnet(94, |x| x == 94), 95);
+        assert_eq!(free_subnet(239, |x| x == 239), 16);
+        assert_eq!(free_subnet(50, |_| true), 50);
+    }
 
     #[test]
     fn ping_of_a_missing_socket_is_false() {
