@@ -8,7 +8,8 @@
 //!
 //! `cargo bench -p corral-server --bench tls` (or `cargo xtask bench
 //! tls`); without `--bench` (as `cargo test --all-targets` runs it) it runs
-//! a short smoke of the same code.
+//! a short smoke of the same code. With `--profile-https` too, only the
+//! HTTPS keep-alive load runs (for `perf record -g`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -113,6 +114,19 @@ fn main() {
         let tls = server(a.path(), TlsMode::Internal).await;
         let plain = server(b.path(), TlsMode::Off).await;
         assert!(tls.url.starts_with("https://") && plain.url.starts_with("http://"));
+        // `--profile-https`: only the HTTPS keep-alive load, for a profiler
+        // to see where its time goes (`perf record -g`).
+        if std::env::args().any(|a| a == "--profile-https") {
+            for r in 0..rounds {
+                let (rate, p99) = load(&tls, true, round).await;
+                println!(
+                    "https keep-alive, round {}: {rate:.0} req/s (p99 {:.1} ms)",
+                    r + 1,
+                    p99.as_secs_f64() * 1e3
+                );
+            }
+            return;
+        }
         for reuse in [true, false] {
             let what = if reuse {
                 "GET services, keep-alive"
