@@ -145,6 +145,36 @@ export class Client {
   }
 
   /**
+   * Reads a streamed answer (logs, stats) chunk by chunk as text until it
+   * ends or `signal` aborts; rejects with the API's error.
+   */
+  async stream(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const response = await fetch(this.base + path, { headers: this.headers(false), signal });
+    if (!response.ok) throw await errorOf(response);
+    if (!response.body) throw new ApiError(0, "the answer has no body");
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      onText(value);
+    }
+  }
+
+  /** `stream`, cut into whole lines. */
+  async streamLines(path: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    let rest = "";
+    await this.stream(
+      path,
+      (text) => {
+        const split = splitLines(rest + text);
+        rest = split.rest;
+        for (const line of split.lines) onLine(line);
+      },
+      signal,
+    );
+  }
+
+  /**
    * Follows the events after `revision` until the stream ends (the server
    * stopped, `signal` aborted, or after an `expired` event), calling `onEvent`
    * for each. Resolves when the stream ends; rejects on an API error.
