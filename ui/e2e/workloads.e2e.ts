@@ -165,6 +165,18 @@ it("shows a container's log, runs a shell in it, graphs its stats, shows the hos
   await page.locator(`meter[aria-label="CPU of ${node}"]`).waitFor({ timeout: 60_000 });
   await page.getByRole("link", { name }).waitFor();
   await page.getByRole("button", { name: `Drain ${node}` }).waitFor();
+  // Add Host: the line corral host add-command prints, with a fresh token.
+  await page.getByRole("button", { name: "Make the command" }).click();
+  const command = page.getByRole("textbox", { name: "Command" });
+  await expect
+    .poll(() => command.inputValue())
+    .toMatch(
+      new RegExp(`^corral agent --server ${server.url} --ca-fingerprint sha256:[0-9a-f]{64} --registration-token crl_r_\\S+$`),
+    );
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+  await page.getByRole("button", { name: "Copy" }).click();
+  await page.getByText("copied").waitFor();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(await command.inputValue());
   await shot(page, "hosts");
 
   // Services: + scales hello to 2, and the new instance appears.

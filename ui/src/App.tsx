@@ -145,7 +145,7 @@ export function App(): ReactElement {
           </ul>
         </nav>
         {page.page === "dashboard" && <Dashboard client={client} env={name} />}
-        {page.page === "hosts" && <Hosts client={client} env={name} role={visible.role} />}
+        {page.page === "hosts" && <Hosts client={client} env={name} role={visible.role} fingerprint={who.ca_fingerprint ?? ""} />}
         {page.page === "services" && <Services client={client} env={name} role={visible.role} />}
         {page.page === "service" && (
           <Services client={client} env={name} role={visible.role} service={page.name} />

@@ -48,6 +48,8 @@ export interface WhoAmI {
   admin: boolean;
   method: string;
   environments: EnvironmentRole[];
+  /** What `corral agent --ca-fingerprint` pins (absent from older servers). */
+  ca_fingerprint?: string;
 }
 
 /** The kinds the dashboard follows, by their path segment. */

@@ -68,8 +68,9 @@ function useNodeStats(client: Client, env: string): { latest: ReadonlyMap<string
 }
 
 /** The line `corral host add-command` prints (crates/cli/src/host.rs). */
-export function agentCommand(origin: string, token: string): string {
-  return `corral agent --server ${origin} --registration-token ${token}`;
+export function agentCommand(origin: string, fingerprint: string, token: string): string {
+  const pin = fingerprint ? ` --ca-fingerprint ${fingerprint}` : "";
+  return `corral agent --server ${origin}${pin} --registration-token ${token}`;
 }
 
 interface TokenCreated {
@@ -78,7 +79,7 @@ interface TokenCreated {
   expires?: string;
 }
 
-function AddHost({ client, env }: { client: Client; env: string }): ReactElement {
+function AddHost({ client, env, fingerprint }: { client: Client; env: string; fingerprint: string }): ReactElement {
   const [created, setCreated] = useState<TokenCreated | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
@@ -95,7 +96,7 @@ function AddHost({ client, env }: { client: Client; env: string }): ReactElement
       setError(message(e));
     }
   }
-  const command = created ? agentCommand(window.location.origin, created.token) : "";
+  const command = created ? agentCommand(window.location.origin, fingerprint, created.token) : "";
   return (
     <section aria-labelledby="add-host" className="panel">
       <h2 id="add-host">Add Host</h2>
@@ -244,7 +245,18 @@ function HostCard({
   );
 }
 
-export function Hosts({ client, env, role }: { client: Client; env: string; role: string }): ReactElement {
+export function Hosts({
+  client,
+  env,
+  role,
+  fingerprint,
+}: {
+  client: Client;
+  env: string;
+  role: string;
+  /** The server's CA fingerprint (`whoami`), for the Add Host command. */
+  fingerprint: string;
+}): ReactElement {
   const nodes = useLive<NodeObject>(client, env, "nodes");
   const instances = useLive<InstanceObject>(client, env, "instances");
   const { latest, error } = useNodeStats(client, env);
@@ -277,7 +289,7 @@ export function Hosts({ client, env, role }: { client: Client; env: string; role
           writable={writable}
         />
       ))}
-      {writable && <AddHost client={client} env={env} />}
+      {writable && <AddHost client={client} env={env} fingerprint={fingerprint} />}
     </div>
   );
 }
