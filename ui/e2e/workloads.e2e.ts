@@ -6,7 +6,7 @@
 // sees its stats graph, the host's CPU bar, and scales the service with +;
 // a read-only user is refused the shell with the API's error.
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -135,6 +135,17 @@ it("shows a container's log, runs a shell in it, graphs its stats, shows the hos
   await page.getByLabel("Search").fill("no such line");
   await page.getByText("0 matching").waitFor();
   await page.getByLabel("Search").fill("");
+  // Follow off keeps what was loaded; Download saves it.
+  await page.getByRole("checkbox", { name: "Follow" }).uncheck();
+  await log.getByText("hello-from-corral").waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download" }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`${name}.log`);
+  expect(readFileSync(await download.path(), "utf8")).toBe("hello-from-corral\n");
+  await page.getByRole("checkbox", { name: "Follow" }).check();
+  await log.getByText("hello-from-corral").waitFor();
 
   // A shell: 6*7 is 42, and exit 3 shows its code.
   await page.getByRole("button", { name: "Open shell" }).click();
@@ -145,13 +156,22 @@ it("shows a container's log, runs a shell in it, graphs its stats, shows the hos
   await page.keyboard.press("Enter");
   await expect.poll(() => rows.innerText(), { timeout: TIMEOUT }).toMatch(/^42\s*$/m);
   await shot(page, "container-shell");
+
+  // The CPU graph moves while the container burns CPU (a loop started
+  // from the shell, stopped before the shell exits).
+  const cpu = page.getByRole("img", { name: "CPU graph" });
+  await expect.poll(async () => Number(await cpu.getAttribute("data-samples")), { timeout: 60_000 }).toBeGreaterThan(0);
+  await page.keyboard.type("(while :; do :; done) &");
+  await page.keyboard.press("Enter");
+  const cpuNow = page.getByRole("figure").filter({ has: cpu }).locator(".legend");
+  await expect
+    .poll(async () => parseFloat((await cpuNow.textContent())?.replace(/^cpu\s*/, "") ?? "0"), { timeout: 60_000 })
+    .toBeGreaterThan(20);
+  await page.keyboard.type("kill %1");
+  await page.keyboard.press("Enter");
   await page.keyboard.type("exit 3");
   await page.keyboard.press("Enter");
   await page.getByText("exited with code 3").waitFor();
-
-  // The stats graph fills from the agent's samples.
-  const cpu = page.getByRole("img", { name: "CPU graph" });
-  await expect.poll(async () => Number(await cpu.getAttribute("data-samples")), { timeout: 60_000 }).toBeGreaterThan(0);
   await page.getByRole("button", { name: "15 min" }).click();
   await shot(page, "container");
   await page.setViewportSize({ width: 1920, height: 1080 });

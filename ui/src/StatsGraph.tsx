@@ -54,7 +54,10 @@ export function StatsGraph<S extends StatsSample>({
       >
         <line x1="0" y1={HEIGHT} x2={WIDTH} y2={HEIGHT} className="axis" />
         {scaled.map(({ line, plot: p }) => (
-          <polyline key={line.label} points={p.points} className={`series ${line.className}`} />
+          <g key={line.label}>
+            <polyline points={p.points} className={`series ${line.className}`} />
+            {p.last && <circle cx={p.last.x} cy={p.last.y} r="2.5" className={`dot ${line.className}`} />}
+          </g>
         ))}
       </svg>
       <span className="scale">max {format(max)}</span>

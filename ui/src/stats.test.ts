@@ -50,6 +50,8 @@ describe("a stats series", () => {
     const p = plot([sample(0, 50), sample(5000, 100), sample(10_000, 0)], (s) => s.cpu_percent, now, 10_000, 100, 50);
     expect(p.max).toBe(100);
     expect(p.points).toBe("0.0,25.0 50.0,0.0 100.0,50.0");
+    expect(p.last).toEqual({ x: 100, y: 50 });
+    expect(plot([] as StatsSample[], (s) => s.cpu_percent, now, 10_000, 100, 50).last).toBeNull();
     expect(plot([sample(10_000, 0)], (s) => s.cpu_percent, now, 10_000, 100, 50).points).toBe("100.0,50.0");
   });
 

@@ -85,6 +85,8 @@ export function windowOf<S extends StatsSample>(series: readonly S[], nowMs: num
 export interface Plot {
   points: string;
   max: number;
+  /** The newest point (a dot marks it: one sample draws no line). */
+  last: { x: number; y: number } | null;
 }
 
 /**
@@ -104,14 +106,12 @@ export function plot<S extends StatsSample>(
 ): Plot {
   const max = Math.max(floor, ...samples.map(value));
   const start = nowMs - windowMs;
-  const points = samples
-    .map((s) => {
-      const x = ((s.time_ms - start) / windowMs) * width;
-      const y = height - (value(s) / max) * height;
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
-    })
-    .join(" ");
-  return { points, max };
+  const xy = samples.map((s) => ({
+    x: ((s.time_ms - start) / windowMs) * width,
+    y: height - (value(s) / max) * height,
+  }));
+  const points = xy.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
+  return { points, max, last: xy[xy.length - 1] ?? null };
 }
 
 /** Bytes per second, short. */

@@ -55,14 +55,16 @@ function LogViewer({ client, env, name }: { client: Client; env: string; name: s
   const box = useRef<HTMLPreElement>(null);
 
   useEffect(() => {
+    // Follow off: the stream closed (the cleanup below), the lines stay.
+    if (!follow) return;
     const abort = new AbortController();
-    // A new stream starts over from the last lines.
+    // Following again starts over from the last lines.
     setLog(emptyLog());
     setError(null);
     setLoading(true);
     client
       .stream(
-        `${instancePath(env, name)}/logs?follow=${follow}&tail=${TAIL}`,
+        `${instancePath(env, name)}/logs?follow=true&tail=${TAIL}`,
         (text) => { setLog((l) => appendLog(l, text)); },
         abort.signal,
       )
@@ -74,7 +76,10 @@ function LogViewer({ client, env, name }: { client: Client; env: string; name: s
           setError(message(e));
         },
       );
-    return () => { abort.abort(); };
+    return () => {
+      abort.abort();
+      setLoading(false);
+    };
   }, [client, env, name, follow]);
 
   // Following: keep the newest line in view.
