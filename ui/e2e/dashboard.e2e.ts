@@ -59,7 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser.close();
-  server.stop();
+  await server.stop();
 });
 
 async function shot(page: Page, name: string): Promise<void> {

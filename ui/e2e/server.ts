@@ -8,8 +8,46 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { connect } from "node:tls";
+
+/** The URL the child prints on the line starting with `prefix`. */
+function urlOf(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
+  if (!child.stdout) throw new Error("no standard output to read");
+  const lines = createInterface({ input: child.stdout });
+  // Keep reading, so that the child never blocks on a full pipe.
+  lines.on("line", () => undefined);
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`no line "${prefix}..." within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.once("exit", (code) => {
+      reject(new Error(`corral exited (${String(code)})`));
+    });
+    lines.on("line", (line) => {
+      if (line.startsWith(prefix)) {
+        clearTimeout(timer);
+        resolve(line.slice(prefix.length).trim());
+      }
+    });
+  });
+}
+
+/** A loopback port free now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
 
 export interface Reply {
   status: number;
@@ -36,23 +74,36 @@ export class CorralServer {
     const child = spawn(binary, ["server", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data")], {
       stdio: ["ignore", "pipe", "inherit"],
     });
-    const lines = createInterface({ input: child.stdout });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error("corral server did not say where it listens within 30 s"));
-      }, 30_000);
-      child.once("exit", (code) => {
-        reject(new Error(`corral server exited (${String(code)})`));
-      });
-      lines.once("line", (line) => {
-        clearTimeout(timer);
-        const prefix = "corral server listening on ";
-        if (line.startsWith(prefix)) resolve(line.slice(prefix.length).trim());
-        else reject(new Error(`unexpected first line: ${line}`));
-      });
-    });
-    // Keep reading, so that the server never blocks on a full pipe.
-    lines.on("line", () => undefined);
+    const url = await urlOf(child, "corral server listening on ", 30_000);
+    return new CorralServer(child, dir, url);
+  }
+
+  /**
+   * `corral up` on the Docker engine at `dockerHost`: the server and its
+   * embedded agent (one node, without the managed network), its client
+   * config written into its own directory.
+   */
+  static async up(binary: string, dockerHost: string): Promise<CorralServer> {
+    const dir = mkdtempSync(join(tmpdir(), "corral-ui-e2e-up-"));
+    const agentPort = await freePort();
+    const child = spawn(
+      binary,
+      [
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--agent-listen",
+        `127.0.0.1:${agentPort}`,
+        "--data-dir",
+        join(dir, "data"),
+        "--no-managed-network",
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, DOCKER_HOST: dockerHost, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "share") },
+      },
+    );
+    const url = await urlOf(child, "corral is up at ", 120_000);
     return new CorralServer(child, dir, url);
   }
 
@@ -114,8 +165,19 @@ export class CorralServer {
     return parsed.token;
   }
 
-  stop(): void {
-    this.child.kill("SIGTERM");
+  /** Stops it (SIGTERM, waiting up to 30 s for the exit) and removes its directory. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) {
+      const exited = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 30_000);
+        this.child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.child.kill("SIGTERM");
+      await exited;
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

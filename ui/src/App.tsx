@@ -1,14 +1,21 @@
 // The shell: the login page without a session; with one, the header (the
 // environment switcher, the user, log out) over the environment's dashboard.
 
-import { useEffect, useMemo, useState, type ReactElement } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState, type ReactElement } from "react";
 
 import { ApiError, Client, type WhoAmI } from "./api";
 import { EnvironmentSwitcher } from "./EnvironmentSwitcher";
+import { Link } from "./Link";
 import { Dashboard } from "./pages/Dashboard";
+import { Hosts } from "./pages/Hosts";
+import { Services } from "./pages/Services";
 import { Login } from "./pages/Login";
-import { dashboardPath, environmentOf, navigate, usePath } from "./route";
+import { dashboardPath, environmentOf, navigate, pageOf, pathOf, usePath, type Page } from "./route";
 import { clearSession, loadSession, saveSession, type Session } from "./session";
+
+// The container page brings the terminal (xterm.js, most of the UI's
+// weight): loaded when first opened, not with the first page.
+const Container = lazy(() => import("./pages/Container").then((m) => ({ default: m.Container })));
 
 export function App(): ReactElement {
   const [session, setSession] = useState<Session | null>(loadSession);
@@ -113,14 +120,41 @@ export function App(): ReactElement {
       </>
     );
   }
+  const page = pageOf(path);
+  const name = visible.environment;
+  const tab = (to: Page, label: string): ReactElement => {
+    const current = page.page === to.page || (to.page === "services" && page.page === "service");
+    return (
+      <li aria-current={current ? "page" : undefined}>
+        <Link to={pathOf(name, to)}>{label}</Link>
+      </li>
+    );
+  };
   return (
     <>
       {header}
       <main>
         <h1>
-          {visible.environment} <span className="role">your role: {visible.role}</span>
+          {name} <span className="role">your role: {visible.role}</span>
         </h1>
-        <Dashboard client={client} env={visible.environment} />
+        <nav aria-label="Pages" className="pages">
+          <ul>
+            {tab({ page: "dashboard" }, "Dashboard")}
+            {tab({ page: "hosts" }, "Hosts")}
+            {tab({ page: "services" }, "Services")}
+          </ul>
+        </nav>
+        {page.page === "dashboard" && <Dashboard client={client} env={name} />}
+        {page.page === "hosts" && <Hosts client={client} env={name} role={visible.role} fingerprint={who.ca_fingerprint ?? ""} />}
+        {page.page === "services" && <Services client={client} env={name} role={visible.role} />}
+        {page.page === "service" && (
+          <Services client={client} env={name} role={visible.role} service={page.name} />
+        )}
+        {page.page === "instance" && (
+          <Suspense fallback={<p role="status">loading…</p>}>
+            <Container key={page.name} client={client} env={name} name={page.name} />
+          </Suspense>
+        )}
       </main>
     </>
   );

@@ -48,6 +48,8 @@ export interface WhoAmI {
   admin: boolean;
   method: string;
   environments: EnvironmentRole[];
+  /** What `corral agent --ca-fingerprint` pins (absent from older servers). */
+  ca_fingerprint?: string;
 }
 
 /** The kinds the dashboard follows, by their path segment. */
@@ -142,6 +144,36 @@ export class Client {
 
   list<O>(env: string, plural: Plural, signal?: AbortSignal): Promise<ListResponse<O>> {
     return this.request<ListResponse<O>>("GET", environmentPath(env, plural), undefined, signal);
+  }
+
+  /**
+   * Reads a streamed answer (logs, stats) chunk by chunk as text until it
+   * ends or `signal` aborts; rejects with the API's error.
+   */
+  async stream(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const response = await fetch(this.base + path, { headers: this.headers(false), signal });
+    if (!response.ok) throw await errorOf(response);
+    if (!response.body) throw new ApiError(0, "the answer has no body");
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      onText(value);
+    }
+  }
+
+  /** `stream`, cut into whole lines. */
+  async streamLines(path: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    let rest = "";
+    await this.stream(
+      path,
+      (text) => {
+        const split = splitLines(rest + text);
+        rest = split.rest;
+        for (const line of split.lines) onLine(line);
+      },
+      signal,
+    );
   }
 
   /**

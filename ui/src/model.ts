@@ -31,15 +31,36 @@ export interface ServiceSpec {
   stack?: string;
   mode?: string;
 }
+export interface UpgradeStatus {
+  state: string;
+  revision: number;
+  reason?: string;
+  started_at?: string;
+  finished_at?: string;
+}
+export interface LaunchRevision {
+  revision: number;
+  launch: { image?: string };
+  created_at?: string;
+}
 export interface ServiceStatus {
   running?: number;
   pending?: number;
   health?: string;
+  upgrade?: UpgradeStatus;
+  history?: LaunchRevision[];
 }
 export type ServiceObject = ApiObject<ServiceSpec, ServiceStatus>;
 
+export interface PortSpec {
+  host_port?: number;
+  container_port: number;
+  protocol?: string;
+}
+
 export interface InstanceSpec {
   service: string;
+  launch?: { image?: string; command?: string[]; ports?: PortSpec[] };
   ordinal?: number;
   node?: string;
   removing?: boolean;
@@ -94,6 +115,19 @@ export function instancesByService(instances: readonly InstanceObject[]): Map<st
     const list = by.get(instance.spec.service) ?? [];
     list.push(instance);
     by.set(instance.spec.service, list);
+  }
+  return by;
+}
+
+/** The instances on each node, by node name. */
+export function instancesByNode(instances: readonly InstanceObject[]): Map<string, InstanceObject[]> {
+  const by = new Map<string, InstanceObject[]>();
+  for (const instance of instances) {
+    const node = instance.spec.node ?? "";
+    if (node === "") continue;
+    const list = by.get(node) ?? [];
+    list.push(instance);
+    by.set(node, list);
   }
   return by;
 }

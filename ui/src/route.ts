@@ -21,6 +21,54 @@ export function environmentOf(path: string): string | null {
   }
 }
 
+/** The pages of an environment, after its name in the address. */
+export type Page =
+  | { page: "dashboard" }
+  | { page: "hosts" }
+  | { page: "services" }
+  | { page: "service"; name: string }
+  | { page: "instance"; name: string };
+
+function pagePath(page: Page): string {
+  switch (page.page) {
+    case "dashboard":
+      return "";
+    case "hosts":
+    case "services":
+      return `/${page.page}`;
+    case "service":
+      return `/services/${encodeURIComponent(page.name)}`;
+    case "instance":
+      return `/instances/${encodeURIComponent(page.name)}`;
+  }
+}
+
+export function pathOf(env: string, page: Page): string {
+  return dashboardPath(env) + pagePath(page);
+}
+
+/** The page an address names inside its environment (the dashboard if none). */
+export function pageOf(path: string): Page {
+  if (!path.startsWith(PREFIX)) return { page: "dashboard" };
+  const parts = path.slice(PREFIX.length).split("/").slice(1);
+  let name: string;
+  try {
+    name = decodeURIComponent(parts[1] ?? "");
+  } catch {
+    return { page: "dashboard" };
+  }
+  switch (parts[0]) {
+    case "hosts":
+      return { page: "hosts" };
+    case "services":
+      return name ? { page: "service", name } : { page: "services" };
+    case "instances":
+      return name ? { page: "instance", name } : { page: "dashboard" };
+    default:
+      return { page: "dashboard" };
+  }
+}
+
 const listeners = new Set<(path: string) => void>();
 
 export function navigate(path: string, replace = false): void {

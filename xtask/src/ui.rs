@@ -80,20 +80,25 @@ pub fn build() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The browser test: builds `corral` (embedding ui/dist) and runs
-/// ui/e2e with it and Debian's Chromium.
+/// The browser test: builds `corral` (embedding ui/dist), starts the
+/// private engine with the busybox image (the container page's test runs
+/// `corral up` on it), and runs ui/e2e with them and Debian's Chromium.
 pub fn browser() -> anyhow::Result<()> {
     let chromium = Path::new("/usr/bin/chromium");
     if !chromium.is_file() {
         bail!("no {}: run `cargo xtask setup` as root", chromium.display());
     }
     let binary = build_corral()?;
+    let engine = corral_testing::test_engine()?;
+    corral_testing::ensure_busybox_image(&engine)?;
     let screenshots = target_dir().join("ui");
     let mut command = npm_command(&["run", "e2e"]);
     command
         .env("CORRAL_BIN", &binary)
         .env("CHROMIUM", chromium)
-        .env("CORRAL_UI_SCREENSHOTS", &screenshots);
+        .env("CORRAL_UI_SCREENSHOTS", &screenshots)
+        .env("CORRAL_E2E_DOCKER_HOST", &engine.docker_host)
+        .env("CORRAL_E2E_IMAGE", corral_testing::BUSYBOX_IMAGE);
     run(&mut command, "npm run e2e")?;
     eprintln!("==> screenshots in {}", screenshots.display());
     Ok(())

@@ -78,6 +78,11 @@ pub struct WhoAmI {
     /// The environments the caller sees, with its role in each (`admin`
     /// for admins).
     pub environments: Vec<EnvironmentRole>,
+    /// The fingerprint of the CA the server's certificate chains to (what
+    /// `corral agent --ca-fingerprint` pins on first contact; public like
+    /// the certificate itself). Empty when the server does not know it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ca_fingerprint: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -80,6 +80,7 @@ mod tests {
                     role: "owner".into(),
                 },
             ],
+            ca_fingerprint: String::new(),
         }
     }
 

@@ -57,5 +57,6 @@ pub async fn whoami(
         admin: caller.principal.is_admin(),
         method: caller.principal.method().to_string(),
         environments,
+        ca_fingerprint: state.ca_fingerprint.to_string(),
     }))
 }

@@ -311,6 +311,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         .context("issuing the server's client certificate for agents")?;
     state.agent_client_identity = Some(Arc::new((identity.chain_pem, identity.key_pem)));
     state.authority = Some(authority);
+    state.ca_fingerprint = server_tls.ca_fingerprint.as_str().into();
     state.require_node_certificates = server_tls.config.is_some();
     state.sealer = Arc::new(corral_seal::Sealer::load_or_create(
         &options.data_dir.join("secret-key"),

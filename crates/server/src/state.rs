@@ -47,6 +47,9 @@ pub struct AppState {
     /// The internal CA, which signs the nodes' client certificates
     /// (`None` in tests that need no node certificate).
     pub authority: Option<Arc<corral_pki::Authority>>,
+    /// The fingerprint of the CA of the server's TLS certificate, for the
+    /// web UI's Add Host command (`whoami`); empty in tests.
+    pub ca_fingerprint: Arc<str>,
     /// Node credentials are taken only with their client certificate
     /// (true when the server serves TLS).
     pub require_node_certificates: bool,
@@ -85,6 +88,7 @@ impl AppState {
             auth_cache: Arc::default(),
             sealer: Arc::new(corral_seal::Sealer::in_memory()),
             authority: None,
+            ca_fingerprint: "".into(),
             require_node_certificates: false,
             agent_client_identity: None,
             cluster_id: crate::cluster_id::new_id().into(),

@@ -18,9 +18,12 @@ use corral_ui_assets::Asset;
 
 use crate::state::AppState;
 
-/// What the pages may load: their own scripts, styles and API, nothing
-/// inline, and they may not be framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+/// What the pages may load: their own scripts, styles and API, no inline
+/// script, and they may not be framed. Inline styles are allowed: the
+/// browser's terminal (xterm.js) sizes its rows and colours with `<style>`
+/// elements it writes at run time; a style cannot run code.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; \
      frame-ancestors 'none'";
 

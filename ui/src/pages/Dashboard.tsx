@@ -4,6 +4,7 @@
 import type { ReactElement, ReactNode } from "react";
 
 import type { Client } from "../api";
+import { Link } from "../Link";
 import type { LiveSnapshot } from "../liveList";
 import {
   countBy,
@@ -17,6 +18,7 @@ import {
   type ServiceObject,
   type StackObject,
 } from "../model";
+import { pathOf } from "../route";
 import { useLive } from "../useLive";
 
 function LiveBadge({ live }: { live: LiveSnapshot<unknown> }): ReactElement | null {
@@ -188,7 +190,9 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
             <tbody>
               {services.items.map((s) => (
                 <tr key={s.meta.name}>
-                  <td>{s.meta.name}</td>
+                  <td>
+                    <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{s.meta.name}</Link>
+                  </td>
                   <td>{s.spec.stack ?? ""}</td>
                   <td>{s.spec.image}</td>
                   <td>{s.spec.mode === "global" ? "global" : (s.spec.scale ?? 0)}</td>
@@ -223,7 +227,9 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
             <tbody>
               {instances.items.map((i) => (
                 <tr key={i.meta.name}>
-                  <td>{i.meta.name}</td>
+                  <td>
+                    <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>
+                  </td>
                   <td>{i.spec.service}</td>
                   <td>{i.spec.node || "–"}</td>
                   <td className={`state ${instanceState(i)}`}>{instanceState(i)}</td>

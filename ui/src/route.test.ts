@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+
+import { pageOf, pathOf } from "./route";
+
+describe("the addresses of an environment's pages", () => {
+  it("reads each page from its address, and writes it back", () => {
+    const cases = [
+      ["/environments/dev", { page: "dashboard" }],
+      ["/environments/dev/hosts", { page: "hosts" }],
+      ["/environments/dev/services", { page: "services" }],
+      ["/environments/dev/services/web", { page: "service", name: "web" }],
+      ["/environments/dev/instances/web-1", { page: "instance", name: "web-1" }],
+    ] as const;
+    for (const [path, page] of cases) {
+      expect(pageOf(path)).toEqual(page);
+      expect(pathOf("dev", page)).toBe(path);
+    }
+  });
+
+  it("takes an unknown or broken address for the dashboard", () => {
+    expect(pageOf("/environments/dev/nothing")).toEqual({ page: "dashboard" });
+    expect(pageOf("/environments/dev/instances/%E0")).toEqual({ page: "dashboard" });
+    expect(pageOf("/login")).toEqual({ page: "dashboard" });
+  });
+});
