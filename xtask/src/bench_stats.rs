@@ -29,6 +29,72 @@ pub struct StatsArgs {
     /// Seconds between two rounds (the agent's default is 5).
     #[arg(long, default_value_t = 5)]
     pub interval: u64,
+    /// Instances whose hour of samples the server's book is filled with,
+    /// for its memory.
+    #[arg(long, default_value_t = 1_000)]
+    pub book_instances: u32,
+}
+
+/// Resident memory of this process, in bytes.
+fn rss_bytes() -> anyhow::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .context("/proc/self/statm")?;
+    Ok(pages * rustix::param::page_size() as u64)
+}
+
+/// The server's memory for an hour of stats of `instances` instances on
+/// 10 nodes: their reports, every 5 s for an hour, into the server's own
+/// `StatsBook`; resident memory before and after, and the time per report.
+fn server_memory(instances: u32) -> anyhow::Result<()> {
+    use corral_api::stats::{InstanceSamples, Sample, StatsReport};
+    use corral_server::stats_book::{DEFAULT_MAX_SERIES, StatsBook};
+    const NODES: u32 = 10;
+    let book = StatsBook::new(DEFAULT_MAX_SERIES);
+    let before = rss_bytes()?;
+    let start_ms = 1_000_000_000_000u64;
+    let mut reports = 0u32;
+    let started = Instant::now();
+    for tick in 0..720u64 {
+        let time_ms = start_ms + tick * 5_000;
+        let sample = |i: u64| Sample {
+            time_ms,
+            cpu_percent: (i % 100) as f64,
+            memory_bytes: 50 << 20,
+            memory_limit_bytes: 1 << 30,
+            net_rx_bytes_per_s: 1_000 + i,
+            ..Sample::default()
+        };
+        for node in 0..NODES {
+            let report = StatsReport {
+                host: vec![sample(u64::from(node))],
+                instances: (0..instances)
+                    .filter(|i| i % NODES == node)
+                    .map(|i| InstanceSamples {
+                        instance: format!("web{}-{}", i / 10, i % 10 + 1),
+                        service: format!("web{}", i / 10),
+                        samples: vec![sample(u64::from(i))],
+                    })
+                    .collect(),
+            };
+            book.ingest("default", &format!("n{node}"), &report, time_ms);
+            reports += 1;
+        }
+    }
+    let spent = started.elapsed();
+    let after = rss_bytes()?;
+    let grown = after.saturating_sub(before);
+    println!(
+        "server book: an hour of {instances} instances ({} series): {:.1} MiB resident more, {:.0} µs per report of {} instances",
+        book.len(),
+        grown as f64 / (1u64 << 20) as f64,
+        spent.as_secs_f64() * 1e6 / f64::from(reports),
+        instances / NODES
+    );
+    Ok(())
 }
 
 /// CPU seconds of a process (`self`, or a pid), and of its waited-for
@@ -50,6 +116,7 @@ pub fn bench_stats(args: &StatsArgs) -> anyhow::Result<()> {
     if args.containers == 0 || args.seconds == 0 || args.interval == 0 {
         bail!("--containers, --seconds and --interval must be at least 1");
     }
+    server_memory(args.book_instances)?;
     let engine = corral_testing::ensure_engine()?;
     corral_testing::ensure_images(&engine)?;
     let docker = Docker::new(&engine.docker_host);

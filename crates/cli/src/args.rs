@@ -97,6 +97,8 @@ pub enum Command {
     Exec(ExecArgs),
     /// Live CPU, memory, network and disk use of instances, a service or a host.
     Stats(StatsArgs),
+    /// Print a shell's completion script (`source <(corral completion bash)`).
+    Completion(CompletionArgs),
     /// Manage environments.
     #[command(subcommand)]
     Env(EnvCmd),
@@ -435,6 +437,12 @@ pub struct ExecArgs {
         value_name = "CMD"
     )]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionArgs {
+    /// bash, zsh, fish (or elvish, powershell).
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

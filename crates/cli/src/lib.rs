@@ -71,6 +71,7 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(_) => bail!("`corral agent` runs a process, not a client verb"),
         Command::Up(_) => bail!("`corral up` runs a process, not a client verb"),
         Command::Login(args) => return login::login(&args).await,
+        Command::Completion(args) => return completion(args.shell),
         other => other,
     };
     let cfg = config::resolve()?;
@@ -97,8 +98,22 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::run(&client, cmd).await,
         Command::Auth(cmd) => auth::run(&client, cmd).await,
         Command::Session(cmd) => session::run(&client, cmd).await,
-        Command::Server(_) | Command::Agent(_) | Command::Up(_) | Command::Login(_) => Ok(()),
+        Command::Server(_)
+        | Command::Agent(_)
+        | Command::Up(_)
+        | Command::Login(_)
+        | Command::Completion(_) => Ok(()),
     }
+}
+
+/// `corral completion SHELL`: the completion script on stdout.
+fn completion(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command, "corral", &mut out);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -111,6 +126,26 @@ mod tests {
         let cli = Cli::try_parse_from(["corral", "server"]).unwrap();
         let msg = run_client(cli).await.unwrap_err().to_string();
         assert!(msg.contains("corral server"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn completion_scripts_name_the_verbs_without_a_server() {
+        for shell in ["bash", "zsh", "fish"] {
+            let cli = Cli::try_parse_from(["corral", "completion", shell]).unwrap();
+            assert!(matches!(cli.command, Command::Completion(_)));
+        }
+        let mut out = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "corral",
+            &mut out,
+        );
+        let script = String::from_utf8(out).unwrap();
+        for verb in ["exec", "stats", "service", "stack"] {
+            assert!(script.contains(verb), "{verb}");
+        }
+        assert!(Cli::try_parse_from(["corral", "completion", "tcsh"]).is_err());
     }
 
     #[test]

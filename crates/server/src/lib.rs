@@ -41,7 +41,7 @@ mod stack_files;
 mod stacks;
 mod state;
 mod stats;
-mod stats_book;
+pub mod stats_book;
 mod submit;
 pub mod tls;
 pub mod ui;

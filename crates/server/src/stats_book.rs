@@ -193,8 +193,9 @@ impl StatsBook {
                 touched.push(&inst.service);
             }
         }
+        let sums = service_sums(&all, env, &touched, now_ms);
         for service in touched {
-            let Some(sum) = service_sum(&all, env, service, now_ms) else {
+            let Some(&sum) = sums.get(service) else {
                 continue;
             };
             let key = (env.to_string(), SeriesKind::Service, service.to_string());
@@ -279,22 +280,24 @@ fn latest_of_kind(all: &HashMap<Key, Series>, env: &str, kind: SeriesKind) -> Ve
     lines
 }
 
-/// The sum of the fresh latest samples of a service's instances.
-fn service_sum(
+/// The sums of the fresh latest samples of each of `services`' instances.
+fn service_sums(
     all: &HashMap<Key, Series>,
     env: &str,
-    service: &str,
+    services: &[&str],
     now_ms: u64,
-) -> Option<Sample> {
-    let mut sum: Option<Sample> = None;
+) -> HashMap<String, Sample> {
+    let mut sums: HashMap<String, Sample> = HashMap::new();
+    // One pass over the series for every service a report touched.
     for ((e, kind, _), series) in all.iter() {
-        if e != env || *kind != SeriesKind::Instance || series.service != service {
+        if e != env || *kind != SeriesKind::Instance || !services.contains(&series.service.as_str())
+        {
             continue;
         }
         let Some(s) = series.latest().filter(|s| s.time_ms + FRESH_MS >= now_ms) else {
             continue;
         };
-        let t = sum.get_or_insert(Sample::default());
+        let t = sums.entry(series.service.clone()).or_default();
         t.time_ms = t.time_ms.max(s.time_ms);
         t.cpu_percent = ((t.cpu_percent + s.cpu_percent) * 100.0).round() / 100.0;
         t.memory_bytes += s.memory_bytes;
@@ -304,7 +307,7 @@ fn service_sum(
         t.disk_read_bytes_per_s += s.disk_read_bytes_per_s;
         t.disk_write_bytes_per_s += s.disk_write_bytes_per_s;
     }
-    sum
+    sums
 }
 
 #[cfg(test)]

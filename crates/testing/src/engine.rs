@@ -61,10 +61,14 @@ impl PrivateEngine {
         format!("crl-{:08x}", self.root_hash() & 0xffff_ffff)
     }
 
-    /// The bridge's address: `172.30.X.1/24`, X from the root (16 to 239),
-    /// or the next X whose /24 no route of this host uses yet (another
-    /// worktree's engine may hold the one the hash picks).
+    /// The bridge's address: the one it has when it exists; else
+    /// `172.30.X.1/24`, X from the root (16 to 239), or the next X whose
+    /// /24 no route of this host uses yet (another worktree's engine may
+    /// hold the one the hash picks).
     pub fn bridge_cidr(&self) -> String {
+        if let Some(cidr) = bridge_address(&self.bridge()) {
+            return cidr;
+        }
         let start = u8::try_from(16 + (self.root_hash() >> 32) % 224).unwrap_or(16);
         format!("172.30.{}.1/24", free_subnet(start, subnet_in_use))
     }
@@ -211,6 +215,20 @@ fn free_subnet(start: u8, in_use: impl Fn(u8) -> bool) -> u8 {
         .filter_map(|i| u8::try_from(16 + (u16::from(start) - 16 + i) % 224).ok())
         .find(|x| !in_use(*x))
         .unwrap_or(start)
+}
+
+/// The IPv4 address (`A.B.C.D/N`) of device `name`, if it exists and has one.
+fn bridge_address(name: &str) -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", name])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "inet")?;
+    words.next().map(str::to_string)
 }
 
 /// Whether a route of this host covers `172.30.X.0/24`.
