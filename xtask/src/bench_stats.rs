@@ -89,7 +89,7 @@ fn server_memory(instances: u32) -> anyhow::Result<()> {
     let grown = after.saturating_sub(before);
     println!(
         "server book: an hour of {instances} instances ({} series): {:.1} MiB resident more, {:.0} µs per report of {} instances",
-        book.len(),
+        book.series_count(),
         grown as f64 / (1u64 << 20) as f64,
         spent.as_secs_f64() * 1e6 / f64::from(reports),
         instances / NODES

@@ -255,7 +255,7 @@ impl StatsBook {
     }
 
     /// Series held now.
-    pub fn len(&self) -> usize {
+    pub fn series_count(&self) -> usize {
         self.series
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -392,14 +392,14 @@ mod tests {
         let book = StatsBook::new(3);
         // Node, two instances: the service is one too many.
         assert_eq!(book.ingest("dev", "n1", &report(1_000), 1_000), 1);
-        assert_eq!(book.len(), 3);
+        assert_eq!(book.series_count(), 3);
         let later = 1_000 + HOUR_MS + 1;
         let host_only = StatsReport {
             host: vec![sample(later, 1.0)],
             instances: Vec::new(),
         };
         book.ingest("dev", "n1", &host_only, later);
-        assert_eq!(book.len(), 1);
+        assert_eq!(book.series_count(), 1);
     }
 
     #[test]
