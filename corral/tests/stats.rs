@@ -100,15 +100,19 @@ async fn stats_show_a_busy_and_an_idle_container_and_the_host() {
         since_ms: since,
         ..StatsQuery::default()
     };
-    let lines: Vec<_> = c
-        .client
-        .stats("default", &query)
-        .await
-        .unwrap()
-        .map(|l| l.unwrap())
-        .collect()
-        .await;
-    assert!(lines.len() >= 2, "{lines:?}");
+    // The table above may have shown the first sample: wait for a second.
+    let lines = wait_for("two samples of hog-1", Duration::from_secs(30), || async {
+        let lines: Vec<_> = c
+            .client
+            .stats("default", &query)
+            .await
+            .unwrap()
+            .map(|l| l.unwrap())
+            .collect()
+            .await;
+        (lines.len() >= 2).then_some(lines)
+    })
+    .await;
     assert!(
         lines
             .iter()
