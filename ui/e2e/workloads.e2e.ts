@@ -220,7 +220,9 @@ it("refuses a read-only user the shell with the API's error", async () => {
   const errors: string[] = [];
   const { context, page } = await loggedIn("rory", "rory-password-1", errors);
   await page.goto(`${server.url}/environments/default/instances/${running.meta.name}`);
-  await page.getByRole("button", { name: "Open shell" }).click();
+  // A deep link loads the whole app and the container page's own code:
+  // give a busy machine longer than one step's timeout for it.
+  await page.getByRole("button", { name: "Open shell" }).click({ timeout: 90_000 });
   const alert = page.getByRole("region", { name: "Shell" }).getByRole("alert");
   await alert.waitFor();
   expect(await alert.textContent()).not.toMatch(/could not connect/);
