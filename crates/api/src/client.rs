@@ -436,15 +436,53 @@ impl Client {
     }
 }
 
-/// Splits a byte stream into lines and decodes each as JSON.
+/// Splits a byte stream into lines and decodes each as a watch event.
 fn json_lines<T, S>(body: S, url: String) -> EventStream<T>
 where
     T: DeserializeOwned + Send + 'static,
     S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
 {
+    decoded_lines(body, url, |line, url| match marker_of(line) {
+        Some(WatchEventType::Bookmark) => Line::Skip,
+        Some(_) => Line::Stop(ApiError::Status {
+            status: 410,
+            message: "watch expired: list again and watch from the new revision".into(),
+            field: None,
+        }),
+        None => Line::Item(serde_json::from_slice::<WatchEvent<T>>(line).map_err(|e| {
+            ApiError::Decode {
+                url: url.to_string(),
+                message: e.to_string(),
+            }
+        })),
+    })
+}
+
+/// What one line of a JSON-lines body becomes.
+pub(crate) enum Line<T> {
+    /// Nothing (a bookmark).
+    Skip,
+    Item(Result<T, ApiError>),
+    /// An error after which the bytes already read are dropped.
+    Stop(ApiError),
+}
+
+/// Splits a byte stream into its non-blank lines (without the newline)
+/// and turns each into an item with `decode`, which gets the line and the
+/// URL; a transport error ends the stream with an error.
+pub(crate) fn decoded_lines<T, S, F>(
+    body: S,
+    url: String,
+    decode: F,
+) -> Pin<Box<dyn Stream<Item = Result<T, ApiError>> + Send>>
+where
+    T: Send + 'static,
+    S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    F: Fn(&[u8], &str) -> Line<T> + Send + 'static,
+{
     let stream = futures::stream::unfold(
-        (Box::pin(body), Vec::<u8>::new(), url),
-        |(mut body, mut buf, url)| async move {
+        (Box::pin(body), Vec::<u8>::new(), url, decode),
+        |(mut body, mut buf, url, decode)| async move {
             loop {
                 if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=pos).collect();
@@ -452,27 +490,13 @@ where
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    match marker_of(line) {
-                        Some(WatchEventType::Bookmark) => continue,
-                        Some(_) => {
-                            let err = ApiError::Status {
-                                status: 410,
-                                message:
-                                    "watch expired: list again and watch from the new revision"
-                                        .into(),
-                                field: None,
-                            };
-                            return Some((Err(err), (body, Vec::new(), url)));
+                    match decode(line, &url) {
+                        Line::Skip => continue,
+                        Line::Item(item) => return Some((item, (body, buf, url, decode))),
+                        Line::Stop(err) => {
+                            return Some((Err(err), (body, Vec::new(), url, decode)));
                         }
-                        None => {}
                     }
-                    let item = serde_json::from_slice::<WatchEvent<T>>(line).map_err(|e| {
-                        ApiError::Decode {
-                            url: url.clone(),
-                            message: e.to_string(),
-                        }
-                    });
-                    return Some((item, (body, buf, url)));
                 }
                 match body.next().await {
                     Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
@@ -481,7 +505,7 @@ where
                             url: url.clone(),
                             message: error_chain(&e),
                         };
-                        return Some((Err(err), (body, Vec::new(), url)));
+                        return Some((Err(err), (body, Vec::new(), url, decode)));
                     }
                     None => return None,
                 }

@@ -1,9 +1,9 @@
 //! Live resource stats: what agents sample (hosts and the containers of
 //! their instances) and report, and what `GET .../stats` streams.
 
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use crate::client::Line;
 use crate::{ApiError, Client};
 
 /// Samples in one report at most (one per 5 s for an hour, per series).
@@ -130,37 +130,16 @@ impl Client {
             .send(self.http.get(self.url(&path)).query(query))
             .await?;
         let url = resp.url().to_string();
-        let body = Box::pin(resp.bytes_stream());
-        let stream = futures::stream::unfold(
-            (body, Vec::<u8>::new(), url),
-            |(mut body, mut buf, url)| async move {
-                loop {
-                    if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = buf.drain(..=pos).collect();
-                        if line.iter().all(u8::is_ascii_whitespace) {
-                            continue;
-                        }
-                        let item = serde_json::from_slice(&line).map_err(|e| ApiError::Decode {
-                            url: url.clone(),
-                            message: e.to_string(),
-                        });
-                        return Some((item, (body, buf, url)));
-                    }
-                    match body.next().await {
-                        Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                        Some(Err(e)) => {
-                            let err = ApiError::Transport {
-                                url: url.clone(),
-                                message: e.to_string(),
-                            };
-                            return Some((Err(err), (body, Vec::new(), url)));
-                        }
-                        None => return None,
-                    }
-                }
+        Ok(crate::client::decoded_lines(
+            resp.bytes_stream(),
+            url,
+            |line, url| {
+                Line::Item(serde_json::from_slice(line).map_err(|e| ApiError::Decode {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                }))
             },
-        );
-        Ok(Box::pin(stream))
+        ))
     }
 }
 
