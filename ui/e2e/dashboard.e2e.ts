@@ -7,12 +7,12 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
+import { launchChromium } from "./browser";
 import { CorralServer } from "./server";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SCREENSHOTS = process.env.CORRAL_UI_SCREENSHOTS ?? join(import.meta.dirname, "../../target/ui");
 const TIMEOUT = 15_000;
 
@@ -40,21 +40,7 @@ beforeAll(async () => {
   await server.ok("POST", "/v1/environments/staging/members", admin, { subject: "dana", role: "read-only" });
 
   const spki = await server.presentedSpkiHash();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      // Trust the server's certificate (its key, checked above against
-      // the server's CA), and nothing else.
-      `--ignore-certificate-errors-spki-list=${spki}`,
-    ],
-  });
+  browser = await launchChromium(spki);
 });
 
 afterAll(async () => {

@@ -9,12 +9,12 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
+import { launchChromium } from "./browser";
 import { CorralServer } from "./server";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SCREENSHOTS = process.env.CORRAL_UI_SCREENSHOTS ?? join(import.meta.dirname, "../../target/ui");
 const DOCKER_HOST = process.env.CORRAL_E2E_DOCKER_HOST ?? "";
 const IMAGE = process.env.CORRAL_E2E_IMAGE ?? "corral-busybox:latest";
@@ -62,19 +62,7 @@ beforeAll(async () => {
     spec: { image: IMAGE, command: ["sh", "-c", "echo hello-from-corral; exec sleep 3600"], scale: 1 },
   });
   const spki = await server.presentedSpkiHash();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--ignore-certificate-errors-spki-list=${spki}`,
-    ],
-  });
+  browser = await launchChromium(spki);
 }, 180_000);
 
 afterAll(async () => {
