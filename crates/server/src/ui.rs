@@ -9,12 +9,18 @@
 //! (`/v1`, `/v1/...`, any other version `/vN/...`, `/openapi.json`) that
 //! no route takes keep the API's answer (401 for an anonymous caller, else
 //! 404), and so do methods other than GET and HEAD anywhere.
+//!
+//! For work on the UI, `CORRAL_UI_DIR=ui/dist` makes the server read the
+//! files from that directory on every request instead (rebuilt by `npm run
+//! build`, no new binary needed); see docs/UI.md.
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-
-use corral_ui_assets::Asset;
 
 use crate::state::AppState;
 
@@ -46,35 +52,86 @@ pub async fn fallback(state: State<AppState>, req: Request) -> Response {
     if is_api_path(path) || !(req.method() == Method::GET || req.method() == Method::HEAD) {
         return crate::unmatched::not_found(state, req).await;
     }
-    // A missing file with an extension (a stale hashed script) is a 404,
-    // not the page: a browser would run HTML as a script otherwise.
+    if let Some(dir) = ui_dir() {
+        return from_dir(dir, path).await;
+    }
+    // A missing file under /assets/ (a stale hashed script) is a 404, not
+    // the page: a browser would run HTML as a script otherwise.
     match corral_ui_assets::get(path) {
-        Some(asset) => respond(asset),
-        None if path.starts_with("/assets/") => {
-            (axum::http::StatusCode::NOT_FOUND, "no such file").into_response()
+        Some(asset) => respond(
+            Body::from(asset.body),
+            asset.content_type,
+            asset.immutable(),
+        ),
+        None if path.starts_with("/assets/") => not_found(),
+        None => {
+            let index = corral_ui_assets::index();
+            respond(Body::from(index.body), index.content_type, false)
         }
-        None => respond(corral_ui_assets::index()),
     }
 }
 
-fn respond(asset: &'static Asset) -> Response {
-    let cache = if asset.immutable() {
+/// The directory named by `CORRAL_UI_DIR`, read once.
+fn ui_dir() -> Option<&'static Path> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("CORRAL_UI_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+    })
+    .as_deref()
+}
+
+/// The same answers as the embedded files, read from `dir` now. Only plain
+/// names below `dir` are read: no `..`, `.` or empty segment.
+async fn from_dir(dir: &Path, path: &str) -> Response {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let plain = segments
+        .iter()
+        .all(|s| !s.is_empty() && *s != "." && *s != ".." && !s.contains('\\'));
+    if plain && let Ok(body) = tokio::fs::read(dir.join(segments.join("/"))).await {
+        return respond(
+            Body::from(body),
+            corral_ui_assets::content_type(path),
+            false,
+        );
+    }
+    if path.starts_with("/assets/") {
+        return not_found();
+    }
+    match tokio::fs::read(dir.join("index.html")).await {
+        Ok(body) => respond(
+            Body::from(body),
+            corral_ui_assets::content_type("index.html"),
+            false,
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("CORRAL_UI_DIR {}: index.html: {e}", dir.display()),
+        )
+            .into_response(),
+    }
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "no such file").into_response()
+}
+
+fn respond(body: Body, content_type: &'static str, immutable: bool) -> Response {
+    let cache = if immutable {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"
     };
-    let mut resp = asset.body.into_response();
+    let mut resp = body.into_response();
     let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if asset.content_type.starts_with("text/html") {
+    if content_type.starts_with("text/html") {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -106,5 +163,36 @@ mod tests {
         ] {
             assert!(!is_api_path(ui), "{ui}");
         }
+    }
+
+    async fn body_of(resp: Response) -> String {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_ui_dir_serves_only_files_below_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dist = root.path().join("dist");
+        std::fs::create_dir_all(dist.join("assets")).unwrap();
+        std::fs::write(dist.join("index.html"), "the page").unwrap();
+        std::fs::write(dist.join("assets/a.js"), "the script").unwrap();
+        std::fs::write(root.path().join("secret"), "not served").unwrap();
+
+        let script = from_dir(&dist, "/assets/a.js").await;
+        assert_eq!(
+            script.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(body_of(script).await, "the script");
+        assert_eq!(body_of(from_dir(&dist, "/hosts").await).await, "the page");
+        assert_eq!(
+            body_of(from_dir(&dist, "/../secret").await).await,
+            "the page"
+        );
+        let missing = from_dir(&dist, "/assets/../../secret").await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     }
 }

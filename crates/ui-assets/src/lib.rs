@@ -3,6 +3,10 @@
 //! still compiles: [`built`] is false and [`index`] is a page saying how to
 //! build the UI.
 
+mod content_type;
+
+pub use content_type::content_type;
+
 /// One embedded file.
 #[derive(Debug)]
 pub struct Asset {
