@@ -53,10 +53,21 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-/** The session token the page keeps. */
+/**
+ * The session token in the browser's cookie, which must be HttpOnly (no
+ * script of the page can read it) and SameSite=Strict.
+ */
 async function sessionToken(page: Page): Promise<string> {
-  const stored = await page.evaluate(() => sessionStorage.getItem("corral.session"));
-  const token = (JSON.parse(stored ?? "{}") as { token?: string }).token ?? "";
+  const cookie = (await page.context().cookies()).find((c) => c.name === "corral_session");
+  expect(cookie?.httpOnly).toBe(true);
+  expect(cookie?.secure).toBe(true);
+  expect(cookie?.sameSite).toBe("Strict");
+  expect(await page.evaluate(() => document.cookie)).not.toContain("corral_session");
+  const stored = await page.evaluate(() =>
+    [localStorage, sessionStorage].flatMap((s) => Object.keys(s).map((k) => s.getItem(k) ?? "")).join("\n"),
+  );
+  expect(stored).not.toContain("crl_");
+  const token = cookie?.value ?? "";
   expect(token).not.toBe("");
   return token;
 }
@@ -143,7 +154,7 @@ it("logs in, follows the dashboard live, switches environments and logs out", as
   const token = await sessionToken(page);
   await page.getByRole("button", { name: "Log out" }).click();
   await page.getByLabel("User name").waitFor();
-  expect(await page.evaluate(() => sessionStorage.getItem("corral.session"))).toBeNull();
+  expect((await page.context().cookies()).some((c) => c.name === "corral_session")).toBe(false);
   expect((await server.call("GET", "/v1/whoami", token)).status).toBe(401);
   await shot(page, "login");
 

@@ -11,21 +11,26 @@ import { Hosts } from "./pages/Hosts";
 import { Services } from "./pages/Services";
 import { Login } from "./pages/Login";
 import { dashboardPath, environmentOf, navigate, pageOf, pathOf, usePath, type Page } from "./route";
-import { clearSession, loadSession, saveSession, type Session } from "./session";
+import { clearHint, loggedInHint, saveHint, type Session } from "./session";
 
 // The container page brings the terminal (xterm.js, most of the UI's
 // weight): loaded when first opened, not with the first page.
 const Container = lazy(() => import("./pages/Container").then((m) => ({ default: m.Container })));
 
+/** A session being looked for: the cookie may hold one (a reload). */
+const RESUMING: Session = { user: "", csrf: "" };
+
 export function App(): ReactElement {
-  const [session, setSession] = useState<Session | null>(loadSession);
+  // With the hint of a login, whoami tells whether the cookie still holds a
+  // session (and gives its CSRF token); without it, the login form.
+  const [session, setSession] = useState<Session | null>(() => (loggedInHint() ? RESUMING : null));
   const [who, setWho] = useState<WhoAmI | null>(null);
   const [error, setError] = useState<string | null>(null);
   const path = usePath();
-  const client = useMemo(() => new Client("", session?.token ?? null), [session]);
+  const client = useMemo(() => new Client("", session?.csrf || null), [session]);
 
   function endSession(): void {
-    clearSession();
+    clearHint();
     setSession(null);
     setWho(null);
     navigate("/login", true);
@@ -34,16 +39,24 @@ export function App(): ReactElement {
   useEffect(() => {
     if (!session) return;
     const abort = new AbortController();
-    client.whoami(abort.signal).then(setWho, (e: unknown) => {
-      if (abort.signal.aborted) return;
-      if (e instanceof ApiError && e.status === 401) {
-        // The session expired or was revoked: log in again.
-        clearSession();
-        setSession(null);
-        return;
-      }
-      setError(e instanceof Error ? e.message : String(e));
-    });
+    client.whoami(abort.signal).then(
+      (me) => {
+        if (session === RESUMING) {
+          setSession({ user: me.user, csrf: me.csrf_token ?? "" });
+        }
+        setWho(me);
+      },
+      (e: unknown) => {
+        if (abort.signal.aborted) return;
+        if (e instanceof ApiError && e.status === 401) {
+          // The session expired or was revoked: log in again.
+          clearHint();
+          setSession(null);
+          return;
+        }
+        setError(e instanceof Error ? e.message : String(e));
+      },
+    );
     return () => { abort.abort(); };
   }, [client, session]);
 
@@ -60,7 +73,7 @@ export function App(): ReactElement {
     return (
       <Login
         onLoggedIn={(s) => {
-          saveSession(s);
+          saveHint(s.user);
           setError(null);
           setSession(s);
         }}

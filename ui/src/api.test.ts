@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ApiError, environmentPath, errorOf, splitLines } from "./api";
+import { ApiError, environmentPath, errorOf, isWrite, splitLines } from "./api";
 
 describe("splitLines", () => {
   it("answers whole lines and keeps the unfinished rest", () => {
@@ -36,4 +36,14 @@ describe("errorOf", () => {
 
 it("escapes environment names in paths", () => {
   expect(environmentPath("a b", "services")).toBe("/v1/environments/a%20b/services");
+});
+
+describe("the CSRF token", () => {
+  it("goes with writes only", () => {
+    expect(isWrite("GET")).toBe(false);
+    expect(isWrite("head")).toBe(false);
+    expect(isWrite("POST")).toBe(true);
+    expect(isWrite("PUT")).toBe(true);
+    expect(isWrite("DELETE")).toBe(true);
+  });
 });

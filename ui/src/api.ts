@@ -1,5 +1,6 @@
 // The typed client of Corral's HTTP API: JSON over fetch with the session's
-// bearer token, and watches read as JSON lines from a streamed response.
+// cookie (sent by the browser; scripts never see it) and its CSRF token on
+// every write, and watches read as JSON lines from a streamed response.
 
 /** The envelope every object has (crates/types/src/meta.rs). */
 export interface Meta {
@@ -32,7 +33,8 @@ export interface WatchEvent<O> {
 }
 
 export interface LoginResponse {
-  token: string;
+  /** The session's CSRF token (a cookie login: the token itself is only in the cookie). */
+  csrf_token: string;
   user: string;
   provider: string;
   expires: string;
@@ -50,6 +52,8 @@ export interface WhoAmI {
   environments: EnvironmentRole[];
   /** What `corral agent --ca-fingerprint` pins (absent from older servers). */
   ca_fingerprint?: string;
+  /** The session cookie's CSRF token (when the request came by cookie). */
+  csrf_token?: string;
 }
 
 /** The kinds the dashboard follows, by their path segment. */
@@ -102,27 +106,34 @@ export function environmentPath(env: string, plural: Plural): string {
   return `/v1/environments/${encodeURIComponent(env)}/${plural}`;
 }
 
+/** Whether a request of `method` changes something (and so carries the CSRF token). */
+export function isWrite(method: string): boolean {
+  return !["GET", "HEAD", "OPTIONS"].includes(method.toUpperCase());
+}
+
 export class Client {
   readonly base: string;
-  readonly token: string | null;
+  /** The session's CSRF token; null before login. */
+  readonly csrf: string | null;
 
-  constructor(base: string, token: string | null) {
+  constructor(base: string, csrf: string | null) {
     this.base = base;
-    this.token = token;
+    this.csrf = csrf;
   }
 
-  private headers(json: boolean): Headers {
+  private headers(method: string, json: boolean): Headers {
     const headers = new Headers({ accept: "application/json" });
     if (json) headers.set("content-type", "application/json");
-    if (this.token) headers.set("authorization", `Bearer ${this.token}`);
+    if (this.csrf && isWrite(method)) headers.set("x-csrf-token", this.csrf);
     return headers;
   }
 
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const response = await fetch(this.base + path, {
       method,
-      headers: this.headers(body !== undefined),
+      headers: this.headers(method, body !== undefined),
       body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
       signal,
     });
     if (!response.ok) throw await errorOf(response);
@@ -130,8 +141,9 @@ export class Client {
     return (text ? JSON.parse(text) : null) as T;
   }
 
+  /** A cookie login: the server sets the session cookie and answers its CSRF token. */
   login(username: string, password: string): Promise<LoginResponse> {
-    return this.request<LoginResponse>("POST", "/v1/login", { username, password });
+    return this.request<LoginResponse>("POST", "/v1/login", { username, password, cookie: true });
   }
 
   async logout(): Promise<void> {
@@ -151,7 +163,11 @@ export class Client {
    * ends or `signal` aborts; rejects with the API's error.
    */
   async stream(path: string, onText: (text: string) => void, signal: AbortSignal): Promise<void> {
-    const response = await fetch(this.base + path, { headers: this.headers(false), signal });
+    const response = await fetch(this.base + path, {
+      headers: this.headers("GET", false),
+      credentials: "same-origin",
+      signal,
+    });
     if (!response.ok) throw await errorOf(response);
     if (!response.body) throw new ApiError(0, "the answer has no body");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -189,7 +205,11 @@ export class Client {
     signal: AbortSignal,
   ): Promise<void> {
     const path = `${environmentPath(env, plural)}?watch=true&revision=${revision}`;
-    const response = await fetch(this.base + path, { headers: this.headers(false), signal });
+    const response = await fetch(this.base + path, {
+      headers: this.headers("GET", false),
+      credentials: "same-origin",
+      signal,
+    });
     if (!response.ok) throw await errorOf(response);
     if (!response.body) throw new ApiError(0, "the watch answered without a body");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -37,10 +37,10 @@ describe("exec frames", () => {
     expect(parseControl("nope")).toBeNull();
   });
 
-  it("addresses the socket beside the page, the token as a subprotocol", () => {
+  it("addresses the socket beside the page, the CSRF token as a subprotocol", () => {
     expect(execUrl("https://h:7480", "dev", "web-1", ["sh"])).toBe(
       "wss://h:7480/v1/environments/dev/instances/web-1/exec?command=sh&tty=true&stdin=true",
     );
-    expect(execProtocols("crl_s_a_b")).toEqual(["corral.exec.v1", "corral.bearer.crl_s_a_b"]);
+    expect(execProtocols("9f3c")).toEqual(["corral.exec.v1", "corral.csrf.9f3c"]);
   });
 });

@@ -6,7 +6,7 @@ export const STDIN = 0;
 export const STDOUT = 1;
 export const STDERR = 2;
 export const PROTOCOL = "corral.exec.v1";
-export const BEARER_PREFIX = "corral.bearer.";
+export const CSRF_PREFIX = "corral.csrf.";
 
 /** A control from the server. */
 export type ServerControl = { type: "exit"; code: number | null } | { type: "error"; message: string };
@@ -63,7 +63,11 @@ export function execUrl(origin: string, env: string, instance: string, command: 
   return `${base}/v1/environments/${encodeURIComponent(env)}/instances/${encodeURIComponent(instance)}/exec?${query.toString()}`;
 }
 
-/** The subprotocols a browser offers: the protocol, and its token (it cannot send Authorization). */
-export function execProtocols(token: string): string[] {
-  return [PROTOCOL, BEARER_PREFIX + token];
+/**
+ * The subprotocols a browser offers: the protocol, and the session's CSRF
+ * token (the session itself goes as its cookie; a WebSocket cannot send
+ * headers, and an upgrade that starts a command is a write).
+ */
+export function execProtocols(csrf: string): string[] {
+  return [PROTOCOL, CSRF_PREFIX + csrf];
 }

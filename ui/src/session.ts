@@ -1,32 +1,30 @@
-// The session a login made: its bearer token and user, kept for the tab
-// (sessionStorage), so a reload stays logged in and a closed tab does not.
+// The browser's session. Its token lives only in an HttpOnly,
+// SameSite=Strict cookie the server set at login, which scripts cannot
+// read; the page holds the session's CSRF token (in memory: whoami gives
+// it again after a reload) and sends it with every write.
+//
+// localStorage keeps only a hint that a login happened (the user's name,
+// no secret), so that a page without one shows the login form at once
+// instead of asking whoami and drawing a 401.
 
 export interface Session {
-  token: string;
   user: string;
+  /** What every write carries as `X-CSRF-Token`. */
+  csrf: string;
 }
 
-const KEY = "corral.session";
+const KEY = "corral.user";
 
-function isSession(value: unknown): value is Session {
-  if (typeof value !== "object" || value === null) return false;
-  const record = value as Record<string, unknown>;
-  return typeof record.token === "string" && typeof record.user === "string";
+/** The user who logged in last in this browser, if the hint is there. */
+export function loggedInHint(storage: Storage = localStorage): string | null {
+  const user = storage.getItem(KEY);
+  return user && user.length > 0 ? user : null;
 }
 
-export function loadSession(storage: Storage = sessionStorage): Session | null {
-  try {
-    const parsed: unknown = JSON.parse(storage.getItem(KEY) ?? "null");
-    return isSession(parsed) ? parsed : null;
-  } catch {
-    return null;
-  }
+export function saveHint(user: string, storage: Storage = localStorage): void {
+  storage.setItem(KEY, user);
 }
 
-export function saveSession(session: Session, storage: Storage = sessionStorage): void {
-  storage.setItem(KEY, JSON.stringify(session));
-}
-
-export function clearSession(storage: Storage = sessionStorage): void {
+export function clearHint(storage: Storage = localStorage): void {
   storage.removeItem(KEY);
 }

@@ -54,13 +54,23 @@ impl AuditQuery {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// A browser's login: the session goes into an `HttpOnly` cookie and
+    /// the answer carries its CSRF token instead of the session's token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cookie: bool,
 }
 
 /// A new session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginResponse {
-    /// The bearer token of the session (shown once).
+    /// The bearer token of the session (shown once); empty for a cookie
+    /// login, whose token only the cookie holds.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
+    /// A cookie login's CSRF token: what every write sends as
+    /// `X-CSRF-Token`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub csrf_token: String,
     pub user: String,
     /// `local` or `ldap`.
     pub provider: String,
@@ -83,6 +93,10 @@ pub struct WhoAmI {
     /// the certificate itself). Empty when the server does not know it.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub ca_fingerprint: String,
+    /// The CSRF token of the session cookie the request came with (a
+    /// browser's page, after a reload); empty for any other credential.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub csrf_token: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

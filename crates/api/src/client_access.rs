@@ -35,6 +35,7 @@ impl Client {
         let req = LoginRequest {
             username: username.into(),
             password: password.into(),
+            cookie: false,
         };
         self.post_json("/v1/login", &req).await
     }

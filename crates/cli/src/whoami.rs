@@ -70,6 +70,7 @@ mod tests {
             user: "alice".into(),
             admin: false,
             method: "session".into(),
+            csrf_token: String::new(),
             environments: vec![
                 EnvironmentRole {
                     environment: "prod".into(),

@@ -9,6 +9,7 @@ use corral_api::{EnvironmentRole, WhoAmI};
 use corral_store::Query;
 use corral_types::Kind;
 
+use crate::access::cookie::CookieSession;
 use crate::access::guard::env_role;
 use crate::access::{Caller, Principal};
 use crate::error::ApiError;
@@ -17,6 +18,7 @@ use crate::state::AppState;
 pub async fn whoami(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    cookie: Option<Extension<CookieSession>>,
 ) -> Result<Json<WhoAmI>, ApiError> {
     let principal = caller.principal.clone();
     let environments = state
@@ -58,5 +60,6 @@ pub async fn whoami(
         method: caller.principal.method().to_string(),
         environments,
         ca_fingerprint: state.ca_fingerprint.to_string(),
+        csrf_token: cookie.map(|c| c.0.csrf_token).unwrap_or_default(),
     }))
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
@@ -19,6 +20,7 @@ use corral_types::{
 };
 
 use crate::access::authenticate::load_user;
+use crate::access::cookie;
 use crate::access::principal::Via;
 use crate::access::secrets::{
     new_id, new_secret, password_matches, redact, rfc3339_at_ms, token_hash,
@@ -72,6 +74,14 @@ pub async fn login(
         Ok(identity) => {
             state.logins.succeeded(&user);
             match new_session(&admission, &identity, &caller.client).await {
+                Ok(resp) if req.cookie => {
+                    let summary = format!("login ({}, cookie) succeeded", identity.provider);
+                    noted(
+                        cookie_login(resp, state.session_ttl_s),
+                        &identity.user,
+                        summary,
+                    )
+                }
                 Ok(resp) => {
                     let summary = format!("login ({}) succeeded", identity.provider);
                     noted(Json(resp).into_response(), &identity.user, summary)
@@ -91,6 +101,20 @@ pub async fn login(
 
 /// The identity behind a user name and password, or why not (401 for a
 /// wrong name or password, 502 for a directory that cannot be asked).
+/// A browser's login: the session's token goes only into the `HttpOnly`
+/// cookie; the body carries the CSRF token in its place.
+fn cookie_login(mut resp: LoginResponse, ttl_s: u64) -> Response {
+    let token = std::mem::take(&mut resp.token);
+    resp.csrf_token = cookie::csrf_token(&token);
+    let Some(set_cookie) = cookie::set_cookie(&token, ttl_s) else {
+        return ApiError::Internal("the session token is not a valid cookie value".into())
+            .into_response();
+    };
+    let mut out = Json(resp).into_response();
+    out.headers_mut().insert(header::SET_COOKIE, set_cookie);
+    out
+}
+
 async fn check_credentials(
     admission: &Admission,
     user: &str,
@@ -163,6 +187,7 @@ pub async fn new_session(
     admission.create(raw).await?;
     Ok(LoginResponse {
         token: TokenKind::Session.format(&id, &secret),
+        csrf_token: String::new(),
         user: identity.user.clone(),
         provider: identity.provider.to_string(),
         expires,
@@ -173,7 +198,19 @@ pub async fn new_session(
 pub async fn logout(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<RawObject>, ApiError> {
+) -> Response {
+    match end_session(&state, &caller).await {
+        Ok(deleted) => {
+            let mut resp = Json(deleted).into_response();
+            resp.headers_mut()
+                .insert(header::SET_COOKIE, cookie::clear_cookie());
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn end_session(state: &AppState, caller: &Caller) -> Result<RawObject, ApiError> {
     let Principal::User {
         via: Via::Session(id),
         ..
@@ -184,11 +221,11 @@ pub async fn logout(
             "logout ends a login session; this credential is not one (remove API keys with corral apikey rm)",
         ));
     };
-    let deleted = Admission::new(&state, &caller)
+    let deleted = Admission::new(state, caller)
         .delete(Kind::Session, GLOBAL, id, None)
         .await?;
     state.auth_cache.invalidate();
-    Ok(Json(redact(deleted)))
+    Ok(redact(deleted))
 }
 
 /// `GET /v1/sessions`.

@@ -166,12 +166,12 @@ function Shell({ client, env, name }: { client: Client; env: string; name: strin
 
   useEffect(() => {
     const el = host.current;
-    if (session === 0 || !el || !client.token) return;
+    if (session === 0 || !el || !client.csrf) return;
     const term = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 14 });
     const fit = new FitAddon();
     term.loadAddon(fit);
     term.open(el);
-    const socket = new WebSocket(execUrl(window.location.origin, env, name, ["sh"]), execProtocols(client.token));
+    const socket = new WebSocket(execUrl(window.location.origin, env, name, ["sh"]), execProtocols(client.csrf));
     socket.binaryType = "arraybuffer";
     const encoder = new TextEncoder();
     const decoder = new TextDecoder();

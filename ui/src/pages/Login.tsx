@@ -18,7 +18,7 @@ export function Login({ onLoggedIn }: { onLoggedIn: (session: Session) => void }
     setError(null);
     try {
       const answer = await new Client("", null).login(username, password);
-      onLoggedIn({ token: answer.token, user: answer.user });
+      onLoggedIn({ csrf: answer.csrf_token, user: answer.user });
     } catch (e) {
       setError(e instanceof ApiError || e instanceof Error ? e.message : String(e));
       setBusy(false);

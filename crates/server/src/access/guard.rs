@@ -268,7 +268,18 @@ fn certificate_refusal(
 /// The middleware of every route.
 pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Response {
     let client = client_address(&req);
-    let token = bearer(&req);
+    let mut token = bearer(&req);
+    // A browser's session comes as a cookie (never beside a header token;
+    // public routes such as login ignore it).
+    let cookie = match token {
+        None if gate.rule.resource != Resource::Public => {
+            super::cookie::session_token(req.headers())
+        }
+        _ => None,
+    };
+    if cookie.is_some() {
+        token = cookie.clone();
+    }
     // What was asked, as the audit log's summary of a write: the method
     // and the path with its query (never a body: bodies may hold secrets).
     let asked = format!("{} {}", req.method(), req.uri());
@@ -313,6 +324,18 @@ pub async fn check(State(gate): State<Gate>, mut req: Request, next: Next) -> Re
             return err.into_response();
         }
     };
+    if let Some(session_token) = &cookie {
+        if let Some(reason) =
+            super::cookie::csrf_refusal(req.method(), req.headers(), session_token)
+        {
+            let record = entry(principal, 403, format!("refused: {reason}"));
+            gate.state.audit.record(record.into_record(now_ms));
+            return ApiError::Forbidden(reason).into_response();
+        }
+        req.extensions_mut().insert(super::cookie::CookieSession {
+            csrf_token: super::cookie::csrf_token(session_token),
+        });
+    }
     let presented = req.extensions().get::<corral_serve::ClientCertificate>();
     if let Some(reason) = certificate_refusal(&gate, &principal, presented) {
         let record = entry(principal, 401, format!("refused: {reason}"));

@@ -4,6 +4,7 @@
 
 pub mod authenticate;
 pub mod cache;
+pub mod cookie;
 pub mod guard;
 pub mod principal;
 pub mod rules;
