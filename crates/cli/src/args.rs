@@ -29,7 +29,9 @@ pub use apikey::{ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs};
 pub use auth::{AuthCmd, LdapCmd, LdapSetArgs, LdapShowArgs, LdapTestArgs};
 pub use cert::{CertCmd, CertCreateArgs, CertRmArgs};
 pub use config::{ConfigCmd, ConfigFormat};
-pub use duration::{parse_duration_ms, parse_long_duration_ms, parse_since, parse_ttl};
+pub use duration::{
+    parse_duration, parse_duration_ms, parse_long_duration_ms, parse_since, parse_ttl,
+};
 pub use env::{EnvCmd, EnvCreateArgs, EnvInspectArgs, EnvNameArgs};
 pub use host::{AddCommandArgs, HostCmd, IdArgs, IdsArgs, SessionCmd, TokenCmd};
 pub use lb::{LbCmd, LbCreateArgs, RuleArg};
@@ -385,6 +387,22 @@ pub struct PsArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    /// Show the list again whenever it changes, until interrupted (on a
+    /// terminal: redrawn in place).
+    #[arg(short, long)]
+    pub watch: bool,
+}
+
+/// `--wait` and `--timeout` of the commands that start a rollout.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Wait until the services are ready, with a progress bar for each (on
+    /// a terminal); exit non-zero if the rollout is rolled back or paused.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits before giving up (the rollout goes on).
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration, requires = "wait")]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -26,6 +26,7 @@ mod member;
 mod node;
 pub mod output;
 mod password;
+mod progress;
 mod secret;
 mod service;
 mod session;
@@ -35,6 +36,8 @@ mod terminal;
 mod token;
 mod typed;
 mod user;
+mod wait;
+mod watch;
 mod whoami;
 
 use std::path::PathBuf;

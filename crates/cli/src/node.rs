@@ -1,7 +1,7 @@
 //! `corral node ls|drain|activate|rm`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use corral_api::Client;
 use corral_types::{ContainerLabels, Instance, InstanceState, Kind, Node, NodeState};
@@ -49,17 +49,23 @@ async fn drain(client: &Client, env: &str, args: &DrainArgs) -> anyhow::Result<(
         return Ok(());
     }
     let started = Instant::now();
+    let initial = left as u64;
+    let mut bars = crate::progress::Bars::new();
     while left > 0 {
+        let moved = initial.saturating_sub(left as u64);
+        bars.set(name, moved, initial, &format!("{left} instances to move"));
         if started.elapsed() >= args.timeout {
+            bars.clear();
             anyhow::bail!(
                 "node {name:?} still runs {left} instances after {:?}; the drain goes on \
                  (see corral node ls and corral service ps)",
                 args.timeout
             );
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(crate::progress::POLL).await;
         left = instances_left(client, env, name).await?;
     }
+    bars.clear();
     print(&format!("{name} drained\n"))
 }
 

@@ -82,6 +82,11 @@ fn parse_with_units(s: &str, units: &[(&str, u64)], examples: &str) -> Result<u6
     Ok(total)
 }
 
+/// A duration (`30s`, `5m`) as a `Duration`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration_ms(s).map(std::time::Duration::from_millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{parse_duration_ms, parse_name};
+use super::{parse_duration, parse_name};
 
 #[derive(Debug, Clone, Args)]
 pub struct NodeNameArgs {
@@ -50,10 +50,6 @@ pub struct LivenessArgs {
     /// rescheduled on other nodes (0: at once).
     #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
     pub reschedule_after: Duration,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    parse_duration_ms(s).map(Duration::from_millis)
 }
 
 /// A node timeout: a duration of at least one second (the shortest

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{InspectArgs, ListArgs, PsArgs, RmArgs, parse_name};
+use super::{InspectArgs, ListArgs, PsArgs, RmArgs, WaitArgs, parse_name};
 use crate::output::Format;
 
 #[derive(Debug, Subcommand)]
@@ -47,6 +47,8 @@ pub struct DeployArgs {
     /// Output format: the plan as text (table), or the plan object.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Clone, Args)]

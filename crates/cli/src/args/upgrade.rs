@@ -5,7 +5,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use corral_types::FailureAction;
 
 use super::duration::parse_duration_ms;
-use super::{parse_env_var, parse_name};
+use super::{WaitArgs, parse_env_var, parse_name};
 
 /// Everything but `--pause` and `--resume`, which take no other flag.
 const CHANGES: [&str; 9] = [
@@ -60,6 +60,8 @@ pub struct UpgradeArgs {
     /// Resume a paused rollout.
     #[arg(long, conflicts_with_all = CHANGES)]
     pub resume: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// New arguments for the image's entrypoint.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -93,6 +95,8 @@ pub struct RollbackArgs {
     /// Service name.
     #[arg(value_parser = parse_name)]
     pub name: String,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// `--env-rm KEY`: a variable name.
@@ -208,7 +212,7 @@ mod tests {
         assert!(service(&["rollback"]).is_err());
         assert!(service(&["rollback", "a", "b"]).is_err());
         match service(&["history", "web", "-o", "json"]) {
-            Ok(ServiceCmd::History(PsArgs { name, output })) => {
+            Ok(ServiceCmd::History(PsArgs { name, output, .. })) => {
                 assert_eq!((name.as_str(), output), ("web", Format::Json))
             }
             other => panic!("{other:?}"),

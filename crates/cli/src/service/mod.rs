@@ -29,7 +29,11 @@ pub(crate) async fn run(client: &Client, env: &str, cmd: ServiceCmd) -> anyhow::
 }
 
 /// Reads one service, with a clear message when it does not exist.
-async fn get(client: &Client, env: &str, name: &str) -> anyhow::Result<corral_types::Service> {
+pub(crate) async fn get(
+    client: &Client,
+    env: &str,
+    name: &str,
+) -> anyhow::Result<corral_types::Service> {
     client
         .get(env, corral_types::Kind::Service, name)
         .await

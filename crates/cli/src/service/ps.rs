@@ -6,16 +6,24 @@ use serde::Serialize;
 
 use crate::args::PsArgs;
 use crate::errors::object_error;
-use crate::output::{Row, print_rows};
+use crate::output::{Row, print, render_rows};
 
 pub(super) async fn run(client: &Client, env: &str, args: &PsArgs) -> anyhow::Result<()> {
+    if args.watch {
+        let title = format!("corral service ps {}", args.name);
+        return crate::watch::repeat(&title, || render(client, env, args)).await;
+    }
+    print(&render(client, env, args).await?)
+}
+
+async fn render(client: &Client, env: &str, args: &PsArgs) -> anyhow::Result<String> {
     // Read the service first, so an unknown name is an error, not an empty list.
     super::get(client, env, &args.name).await?;
     let list = client
         .service_instances(env, &args.name)
         .await
         .map_err(|e| object_error(e, "list the instances of", "service", env, &args.name))?;
-    print_rows(&instance_rows(&list.items), args.output)
+    render_rows(&instance_rows(&list.items), args.output)
 }
 
 /// One instance as `service ps` shows it.

@@ -12,7 +12,12 @@ pub(super) async fn run(client: &Client, env: &str, args: &RollbackArgs) -> anyh
         .rollback_service(env, &args.name)
         .await
         .map_err(|e| object_error(e, "roll back", "service", env, &args.name))?;
-    print(&rollback_message(&args.name, &service))
+    print(&rollback_message(&args.name, &service))?;
+    if args.wait.wait {
+        let scope = crate::wait::Scope::Service(&args.name);
+        crate::wait::services(client, env, scope, args.wait.timeout).await?;
+    }
+    Ok(())
 }
 
 /// `web: rolling back to revision N`, N being the revision the rollback

@@ -21,7 +21,8 @@ pub(super) async fn run(client: &Client, env: &str, args: &UpgradeArgs) -> anyho
             .pause_service(env, name, args.pause)
             .await
             .map_err(|e| object_error(e, verb, "service", env, name))?;
-        return print(&format!("{name}: {done}\n"));
+        print(&format!("{name}: {done}\n"))?;
+        return wait_if_asked(client, env, args).await;
     }
     if !args.has_changes() {
         bail!(
@@ -42,11 +43,23 @@ pub(super) async fn run(client: &Client, env: &str, args: &UpgradeArgs) -> anyho
             ));
         }
         match client.update(&wanted).await {
-            Ok(_) => return print(&upgrade_message(&current, &wanted)),
+            Ok(_) => {
+                print(&upgrade_message(&current, &wanted))?;
+                return wait_if_asked(client, env, args).await;
+            }
             Err(e) if e.is_conflict() && !retried => retried = true,
             Err(e) => return Err(object_error(e, "upgrade", "service", env, name)),
         }
     }
+}
+
+/// With `--wait`, follows the rollout to its end.
+async fn wait_if_asked(client: &Client, env: &str, args: &UpgradeArgs) -> anyhow::Result<()> {
+    if !args.wait.wait {
+        return Ok(());
+    }
+    let scope = crate::wait::Scope::Service(&args.name);
+    crate::wait::services(client, env, scope, args.wait.timeout).await
 }
 
 /// The service with the flags applied, checked as the server would check it.

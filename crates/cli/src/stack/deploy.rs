@@ -61,7 +61,12 @@ pub(super) async fn run(client: &Client, env: &str, args: &DeployArgs) -> anyhow
         Format::Json => render_object(&plan, ObjectFormat::Json)?,
         Format::Yaml => render_object(&plan, ObjectFormat::Yaml)?,
     };
-    print(&text)
+    print(&text)?;
+    if args.wait.wait && !args.dry_run {
+        let scope = crate::wait::Scope::Stack(&args.name);
+        crate::wait::services(client, env, scope, args.wait.timeout).await?;
+    }
+    Ok(())
 }
 
 /// The files given, or the default ones found in `dir`: the first of

@@ -6,17 +6,25 @@ use serde::Serialize;
 
 use crate::args::PsArgs;
 use crate::errors::object_error;
-use crate::output::{Row, print_rows};
+use crate::output::{Row, print, render_rows};
 use crate::service::ps::{InstanceRow, instance_rows};
 
 pub(super) async fn run(client: &Client, env: &str, args: &PsArgs) -> anyhow::Result<()> {
+    if args.watch {
+        let title = format!("corral stack ps {}", args.name);
+        return crate::watch::repeat(&title, || render(client, env, args)).await;
+    }
+    print(&render(client, env, args).await?)
+}
+
+async fn render(client: &Client, env: &str, args: &PsArgs) -> anyhow::Result<String> {
     // Read the stack first, so an unknown name is an error, not an empty list.
     super::get(client, env, &args.name).await?;
     let list = client
         .stack_instances(env, &args.name)
         .await
         .map_err(|e| object_error(e, "list the instances of", "stack", env, &args.name))?;
-    print_rows(&stack_instance_rows(&list.items), args.output)
+    render_rows(&stack_instance_rows(&list.items), args.output)
 }
 
 /// A `service ps` row with a SERVICE column in the table (its JSON and YAML
