@@ -66,6 +66,12 @@ describe("where an error points", () => {
       message: "unknown key",
     });
     expect(locate("rancher-compose.yml:0: (root): the file is empty", files)?.line).toBe(0);
+    expect(locate("services.db.x: docker-compose.yml:15: services.db.x: unknown key", files)).toEqual({
+      file: "docker-compose.yml",
+      line: 15,
+      key: "services.db.x",
+      message: "unknown key",
+    });
     expect(locate("services.web: something else", files)).toBeNull();
     expect(locate("other.yml:3: a: b", files)).toBeNull();
   });

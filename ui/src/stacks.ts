@@ -87,9 +87,10 @@ export interface Located {
 }
 
 export function locate(error: string, files: readonly string[]): Located | null {
+  // The API's text is `FIELD: FILE:LINE: KEY: message` (the field is the key).
   for (const file of files) {
-    if (!error.startsWith(`${file}:`)) continue;
-    const match = /^(\d+): (.*?): ([\s\S]*)$/.exec(error.slice(file.length + 1));
+    const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const match = new RegExp(`(?:^|: )${escaped}:(\\d+): (.*?): ([\\s\\S]*)$`).exec(error);
     if (!match) continue;
     return { file, line: Number(match[1]), key: match[2] ?? "", message: match[3] ?? "" };
   }
