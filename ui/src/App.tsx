@@ -9,6 +9,7 @@ import { Link } from "./Link";
 import { Dashboard } from "./pages/Dashboard";
 import { Hosts } from "./pages/Hosts";
 import { Services } from "./pages/Services";
+import { Stacks } from "./pages/Stacks";
 import { Login } from "./pages/Login";
 import { dashboardPath, environmentOf, navigate, pageOf, pathOf, usePath, type Page } from "./route";
 import { clearHint, loggedInHint, saveHint, type Session } from "./session";
@@ -136,7 +137,10 @@ export function App(): ReactElement {
   const page = pageOf(path);
   const name = visible.environment;
   const tab = (to: Page, label: string): ReactElement => {
-    const current = page.page === to.page || (to.page === "services" && page.page === "service");
+    const current =
+      page.page === to.page ||
+      (to.page === "services" && page.page === "service") ||
+      (to.page === "stacks" && page.page === "stack");
     return (
       <li aria-current={current ? "page" : undefined}>
         <Link to={pathOf(name, to)}>{label}</Link>
@@ -154,6 +158,7 @@ export function App(): ReactElement {
           <ul>
             {tab({ page: "dashboard" }, "Dashboard")}
             {tab({ page: "hosts" }, "Hosts")}
+            {tab({ page: "stacks" }, "Stacks")}
             {tab({ page: "services" }, "Services")}
           </ul>
         </nav>
@@ -163,6 +168,8 @@ export function App(): ReactElement {
         {page.page === "service" && (
           <Services client={client} env={name} role={visible.role} service={page.name} />
         )}
+        {page.page === "stacks" && <Stacks client={client} env={name} role={visible.role} />}
+        {page.page === "stack" && <Stacks client={client} env={name} role={visible.role} stack={page.name} />}
         {page.page === "instance" && (
           <Suspense fallback={<p role="status">loading…</p>}>
             <Container key={page.name} client={client} env={name} name={page.name} />

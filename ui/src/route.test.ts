@@ -10,6 +10,8 @@ describe("the addresses of an environment's pages", () => {
       ["/environments/dev/services", { page: "services" }],
       ["/environments/dev/services/web", { page: "service", name: "web" }],
       ["/environments/dev/instances/web-1", { page: "instance", name: "web-1" }],
+      ["/environments/dev/stacks", { page: "stacks" }],
+      ["/environments/dev/stacks/shop", { page: "stack", name: "shop" }],
     ] as const;
     for (const [path, page] of cases) {
       expect(pageOf(path)).toEqual(page);

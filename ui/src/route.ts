@@ -27,7 +27,9 @@ export type Page =
   | { page: "hosts" }
   | { page: "services" }
   | { page: "service"; name: string }
-  | { page: "instance"; name: string };
+  | { page: "instance"; name: string }
+  | { page: "stacks" }
+  | { page: "stack"; name: string };
 
 function pagePath(page: Page): string {
   switch (page.page) {
@@ -40,6 +42,10 @@ function pagePath(page: Page): string {
       return `/services/${encodeURIComponent(page.name)}`;
     case "instance":
       return `/instances/${encodeURIComponent(page.name)}`;
+    case "stacks":
+      return "/stacks";
+    case "stack":
+      return `/stacks/${encodeURIComponent(page.name)}`;
   }
 }
 
@@ -64,6 +70,8 @@ export function pageOf(path: string): Page {
       return name ? { page: "service", name } : { page: "services" };
     case "instances":
       return name ? { page: "instance", name } : { page: "dashboard" };
+    case "stacks":
+      return name ? { page: "stack", name } : { page: "stacks" };
     default:
       return { page: "dashboard" };
   }

@@ -1,11 +1,14 @@
-// Services of an environment: the list with scale +/-, and one service's
-// page (`service` set): its instances (links to each container), upgrade
-// progress, history and rollback. Two streams while open.
+// Services of an environment: the list with scale +/- and "Create service",
+// and one service's page (`service` set): its instances (links to each
+// container), "Edit" (the service form), upgrade progress per batch,
+// history and rollback. Two streams while open.
 
 import { useState, type ReactElement } from "react";
 
 import type { Client } from "../api";
 import { Link } from "../Link";
+import { upgradeProgress, type FullServiceObject } from "../serviceForm";
+import { ServiceForm } from "./ServiceForm";
 import {
   countBy,
   instanceHealth,
@@ -14,7 +17,7 @@ import {
   type InstanceObject,
   type ServiceObject,
 } from "../model";
-import { pathOf } from "../route";
+import { navigate, pathOf } from "../route";
 import { useLive } from "../useLive";
 
 function message(e: unknown): string {
@@ -30,7 +33,7 @@ function servicePath(env: string, name: string): string {
   return `/v1/environments/${encodeURIComponent(env)}/services/${encodeURIComponent(name)}`;
 }
 
-function Scale({
+export function Scale({
   client,
   env,
   service,
@@ -79,7 +82,7 @@ function Scale({
   );
 }
 
-function Counts({ counts }: { counts: [string, number][] }): ReactElement {
+export function Counts({ counts }: { counts: [string, number][] }): ReactElement {
   return (
     <span className="counts">
       {counts.map(([key, n]) => (
@@ -100,26 +103,44 @@ function ServiceDetail({
 }: {
   client: Client;
   env: string;
-  service: ServiceObject;
+  service: FullServiceObject;
   instances: InstanceObject[];
   writable: boolean;
 }): ReactElement {
   const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState(false);
   const name = service.meta.name;
   const upgrade = service.status.upgrade;
   const history = service.status.history ?? [];
-  async function rollback(): Promise<void> {
+  const progress = upgradeProgress(service, instances);
+  async function act(verb: "rollback" | "pause" | "resume"): Promise<void> {
     setError(null);
     try {
-      await client.request<unknown>("POST", `${servicePath(env, name)}/rollback`);
+      await client.request<unknown>("POST", `${servicePath(env, name)}/${verb}`);
     } catch (e) {
       setError(message(e));
     }
   }
   return (
     <>
+      {editing && (
+        <ServiceForm
+          client={client}
+          env={env}
+          service={service}
+          onDone={() => { setEditing(false); }}
+          onCancel={() => { setEditing(false); }}
+        />
+      )}
       <section aria-labelledby="service" className="panel">
-        <h2 id="service">Service {name}</h2>
+        <h2 id="service">
+          Service {name}{" "}
+          {writable && !editing && (
+            <button type="button" onClick={() => { setEditing(true); }}>
+              Edit
+            </button>
+          )}
+        </h2>
         <dl className="facts">
           <dt>Image</dt>
           <dd>{service.spec.image}</dd>
@@ -138,7 +159,7 @@ function ServiceDetail({
       <section aria-labelledby="upgrade" className="panel">
         <h2 id="upgrade">Upgrade</h2>
         {upgrade ? (
-          <p>
+          <p aria-label="Upgrade state">
             <span className={`pill ${upgrade.state}`}>{upgrade.state}</span> to revision {upgrade.revision}
             {upgrade.reason ? ` (${upgrade.reason})` : ""}
             {upgrade.started_at ? `, started ${upgrade.started_at}` : ""}
@@ -147,10 +168,35 @@ function ServiceDetail({
         ) : (
           <p className="empty">No upgrade yet.</p>
         )}
-        {writable && history.length > 1 && (
-          <button type="button" onClick={() => void rollback()}>
-            Roll back
-          </button>
+        {progress && (
+          <div className="progress">
+            <progress aria-label="Upgrade progress" value={progress.updated} max={Math.max(1, progress.wanted)} />
+            <span aria-label="Upgrade batches">
+              batch {progress.batch} of {progress.batches} ({progress.batchSize} at a time): {progress.updated} of{" "}
+              {progress.wanted} on revision {progress.revision}, {progress.ready} ready
+              {progress.old > 0 ? `, ${progress.old} on older revisions` : ""}
+              {progress.batchStartedMs > 0 ? `; batch started ${new Date(progress.batchStartedMs).toLocaleTimeString()}` : ""}
+            </span>
+          </div>
+        )}
+        {writable && (
+          <div className="toolbar">
+            {history.length > 1 && (
+              <button type="button" onClick={() => void act("rollback")}>
+                Roll back
+              </button>
+            )}
+            {upgrade && (upgrade.state === "upgrading" || upgrade.state === "rolling-back") && (
+              <button type="button" onClick={() => void act("pause")}>
+                Pause
+              </button>
+            )}
+            {upgrade?.state === "paused" && (
+              <button type="button" onClick={() => void act("resume")}>
+                Resume
+              </button>
+            )}
+          </div>
         )}
         {error && (
           <p role="alert" className="error">
@@ -227,7 +273,8 @@ export function Services({
   role: string;
   service?: string;
 }): ReactElement {
-  const services = useLive<ServiceObject>(client, env, "services");
+  const services = useLive<FullServiceObject>(client, env, "services");
+  const [creating, setCreating] = useState(false);
   const instances = useLive<InstanceObject>(client, env, "instances");
   const byService = instancesByService(instances.items);
   const writable = canChangeWorkloads(role);
@@ -258,8 +305,24 @@ export function Services({
   return (
     <section aria-labelledby="services" className="panel services">
       <h2 id="services">
-        Services <span className="count">{services.items.length}</span>
+        Services <span className="count">{services.items.length}</span>{" "}
+        {writable && !creating && (
+          <button type="button" onClick={() => { setCreating(true); }}>
+            Create service
+          </button>
+        )}
       </h2>
+      {creating && (
+        <ServiceForm
+          client={client}
+          env={env}
+          onDone={(created) => {
+            setCreating(false);
+            navigate(pathOf(env, { page: "service", name: created }));
+          }}
+          onCancel={() => { setCreating(false); }}
+        />
+      )}
       {failed && (
         <p role="alert" className="error">
           {failed.error}
