@@ -87,6 +87,19 @@ function watchConsole(page: Page): void {
   page.on("dialog", (dialog) => void dialog.accept());
 }
 
+/** The controls of the page without an accessible name (a label, aria-label or text). */
+function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>("input, select, textarea, button")]
+      .filter((el) => {
+        if (el.getAttribute("aria-label")?.trim()) return false;
+        if (el.closest("label") !== null || el.getAttribute("aria-labelledby")) return false;
+        return el.tagName !== "BUTTON" || el.innerText.trim() === "";
+      })
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
+}
+
 /** The element focused now: where it is, and whether a ring is drawn. */
 function focused(page: Page): Promise<{ tag: string; inHeader: boolean; outline: string; width: number }> {
   return page.evaluate(() => {
@@ -154,6 +167,7 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   await page.getByRole("button", { name: "Set password of erin" }).click();
   await rowOf(page, "Users", "erin").getByText("password set").waitFor();
   await server.login("erin", "erin-password-2");
+  expect(await unlabelled(page)).toEqual([]);
   await shot(page, "admin-users");
 
   // Members: erin joins default as read-only, then becomes a member.
@@ -176,6 +190,7 @@ it("administers users, members, keys, balancers and certificates, with themes, f
       return members.find((m) => m.spec.subject === "erin")?.spec.role;
     })
     .toBe("member");
+  expect(await unlabelled(page)).toEqual([]);
   await shot(page, "members");
 
   // API keys: the secret is shown once, works, and stops working when deactivated.
@@ -200,12 +215,13 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   await keyRow.getByRole("button", { name: `Deactivate ${keyId}` }).click();
   await keyRow.getByText("inactive").waitFor();
   expect((await server.call("GET", "/v1/whoami", secret)).status).toBe(401);
+  expect(await unlabelled(page)).toEqual([]);
   await shot(page, "admin-apikeys");
 
   // The audit log shows these actions, newest first, filtered by action.
   await page.getByRole("navigation", { name: "Admin pages" }).getByRole("link", { name: "Audit log" }).click();
-  await rowOf(page, "Audit log", "users/erin").first().waitFor();
-  await rowOf(page, "Audit log", "members").first().waitFor();
+  await rowOf(page, "Audit log", "stored user _global/erin").first().waitFor();
+  await rowOf(page, "Audit log", "stored member default/user--erin").first().waitFor();
   await rowOf(page, "Audit log", `apikeys/${keyId}`).first().waitFor();
   await page.getByLabel("Action").fill("deactivate");
   await expect.poll(() => page.getByRole("table", { name: "Audit log" }).locator("tbody tr").count()).toBe(1);
@@ -224,6 +240,7 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   await expect.poll(() => timeCells.count()).toBeGreaterThan(10);
   const times = await timeCells.allTextContents();
   expect([...times].sort().reverse()).toEqual(times);
+  expect(await unlabelled(page)).toEqual([]);
   await shot(page, "admin-audit");
 
   // Certificates: added by pasting the PEMs; the page and the API never show the key.
@@ -274,6 +291,7 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   await lbRow.waitFor();
   expect(await lbRow.textContent()).toContain("443/https shop.example.com -> web:8080");
   expect(await certRow.textContent()).toContain("edge");
+  expect(await unlabelled(page)).toEqual([]);
   await shot(page, "balancers");
 
   // The dark theme: toggled, remembered over a reload.
@@ -288,7 +306,7 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
   await shot(page, "balancers-dark");
   await page.goto(server.url + "/admin/audit");
-  await rowOf(page, "Audit log", "users/erin").first().waitFor();
+  await rowOf(page, "Audit log", "stored user _global/erin").first().waitFor();
   await shot(page, "admin-audit-dark");
   await page.getByRole("button", { name: "Switch to the light theme" }).click();
   expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe("light");

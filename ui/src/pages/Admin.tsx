@@ -22,6 +22,7 @@ import {
   type UserObject,
 } from "../admin";
 import { isNetworkError, reportConnection } from "../connection";
+import { besideField } from "../forms";
 import { Link } from "../Link";
 import { adminPath, ADMIN_PAGES, type AdminPage } from "../route";
 
@@ -35,7 +36,7 @@ interface FieldFailure {
 }
 
 function failureOf(e: unknown): FieldFailure {
-  return { message: message(e), field: e instanceof ApiError ? (e.field ?? "") : "" };
+  return { message: besideField(e), field: e instanceof ApiError ? (e.field ?? "") : "" };
 }
 
 function Alert({ text, id }: { text: string | null | undefined; id?: string }): ReactNode {
@@ -126,8 +127,8 @@ function UserRow({ client, user, self, onChanged }: { client: Client; user: User
                 value={password}
                 onChange={(e) => { setPassword(e.target.value); }}
               />
-              <button type="submit" disabled={busy || password === ""}>
-                Set password of {name}
+              <button type="submit" aria-label={`Set password of ${name}`} disabled={busy || password === ""}>
+                Set password
               </button>
             </form>
           )}
@@ -293,8 +294,13 @@ function KeyRow({ client, apiKey, onChanged }: { client: Client; apiKey: ApiKeyO
       <td>{apiKey.status?.last_used ?? ""}</td>
       <td>
         <div className="row-actions">
-          <button type="button" disabled={busy} onClick={() => void act("POST", `${base}/${active ? "deactivate" : "activate"}`)}>
-            {active ? "Deactivate" : "Activate"} {id}
+          <button
+            type="button"
+            aria-label={`${active ? "Deactivate" : "Activate"} ${id}`}
+            disabled={busy}
+            onClick={() => void act("POST", `${base}/${active ? "deactivate" : "activate"}`)}
+          >
+            {active ? "Deactivate" : "Activate"}
           </button>
           <button
             type="button"
@@ -302,8 +308,9 @@ function KeyRow({ client, apiKey, onChanged }: { client: Client; apiKey: ApiKeyO
             onClick={() => {
               if (window.confirm(`Remove API key ${id}?`)) void act("DELETE", base);
             }}
+            aria-label={`Remove ${id}`}
           >
-            Remove {id}
+            Remove
           </button>
           <Alert text={error} />
         </div>

@@ -22,6 +22,7 @@ import {
   type LbProtocol,
   type RuleForm,
 } from "../balancers";
+import { besideField } from "../forms";
 import { useLive } from "../useLive";
 import { daysLeft, summarize } from "../x509";
 
@@ -39,7 +40,8 @@ interface FormError {
 }
 
 function errorOf(e: unknown): FormError {
-  return { message: message(e), place: placeOf(e instanceof ApiError ? e.field : undefined) };
+  const place = placeOf(e instanceof ApiError ? e.field : undefined);
+  return { message: place.at === "form" ? message(e) : besideField(e), place };
 }
 
 /** The error beside a field, when it names that field. */
@@ -381,6 +383,8 @@ function AddCertificate({ client, env }: { client: Client; env: string }): React
   const [error, setError] = useState<{ message: string; field: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const [added, setAdded] = useState<string | null>(null);
+  // Remounts the file inputs after an upload, so that none still names a file.
+  const [round, setRound] = useState(0);
   async function submit(): Promise<void> {
     setBusy(true);
     setError(null);
@@ -396,9 +400,10 @@ function AddCertificate({ client, env }: { client: Client; env: string }): React
       setCertificate("");
       // The key leaves the page as soon as the server has it.
       setKey("");
+      setRound((r) => r + 1);
     } catch (e) {
       const field = e instanceof ApiError ? (e.field ?? "") : "";
-      setError({ message: message(e), field });
+      setError({ message: besideField(e), field });
     } finally {
       setBusy(false);
     }
@@ -421,8 +426,8 @@ function AddCertificate({ client, env }: { client: Client; env: string }): React
           <input value={name} onChange={(e) => { setName(e.target.value); }} />
           <FieldError error={at((f) => f === "meta.name")} id="cert-name-error" />
         </label>
-        <PemField label="Certificate" value={certificate} onChange={setCertificate} error={at((f) => f === "spec.certificate")} id="cert-pem-error" />
-        <PemField label="Private key" value={key} onChange={setKey} error={at((f) => f === "spec.key")} id="cert-key-error" secret />
+        <PemField key={`cert-${round}`} label="Certificate" value={certificate} onChange={setCertificate} error={at((f) => f === "spec.certificate")} id="cert-pem-error" />
+        <PemField key={`key-${round}`} label="Private key" value={key} onChange={setKey} error={at((f) => f === "spec.key")} id="cert-key-error" secret />
         <div className="toolbar">
           <button type="submit" disabled={busy}>
             Add certificate

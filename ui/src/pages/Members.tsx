@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useState, type ReactElement } from "react";
 
 import { ApiError, type Client, type ListResponse } from "../api";
+import { besideField } from "../forms";
 import {
   canManageMembers,
   ROLES,
@@ -119,7 +120,8 @@ function AddMember({ client, env, users, onChanged }: { client: Client; env: str
       setName("");
       onChanged();
     } catch (e) {
-      setError({ message: message(e), field: e instanceof ApiError ? (e.field ?? "") : "" });
+      const field = e instanceof ApiError ? (e.field ?? "") : "";
+      setError({ message: /subject/.test(field) ? besideField(e) : message(e), field });
     } finally {
       setBusy(false);
     }
