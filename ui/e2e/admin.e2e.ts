@@ -190,8 +190,18 @@ it("administers users, members, keys, balancers and certificates, with themes, f
       return members.find((m) => m.spec.subject === "erin")?.spec.role;
     })
     .toBe("member");
+  // A directory group as owner, then removed.
+  await addMember.getByLabel("Member kind").selectOption("group");
+  await addMember.getByLabel("Group name").fill("ops");
+  await addMember.getByRole("combobox", { name: "Role" }).selectOption("owner");
+  await addMember.getByRole("button", { name: "Add member" }).click();
+  const group = rowOf(page, "Members", "ops (group)");
+  await group.waitFor();
+  expect(await page.getByLabel("Role of ops (group)").inputValue()).toBe("owner");
   expect(await unlabelled(page)).toEqual([]);
   await shot(page, "members");
+  await page.getByRole("button", { name: "Remove ops (group)" }).click();
+  await group.waitFor({ state: "detached" });
 
   // API keys: the secret is shown once, works, and stops working when deactivated.
   await page.getByRole("link", { name: "Admin" }).click();
@@ -217,6 +227,21 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   expect((await server.call("GET", "/v1/whoami", secret)).status).toBe(401);
   expect(await unlabelled(page)).toEqual([]);
   await shot(page, "admin-apikeys");
+  // Activated again, it works again; removed, it is gone.
+  await keyRow.getByRole("button", { name: `Activate ${keyId}` }).click();
+  await keyRow.getByText("active", { exact: true }).waitFor();
+  expect((await server.call("GET", "/v1/whoami", secret)).status).toBe(200);
+  await keyRow.getByRole("button", { name: `Remove ${keyId}` }).click();
+  await page.getByText("No API keys yet.").waitFor();
+  expect((await server.call("GET", "/v1/whoami", secret)).status).toBe(401);
+  // A user made through the API, removed from the page.
+  await server.ok("POST", "/v1/users", admin, { name: "temp", password: "temp-password-1" });
+  await page.getByRole("navigation", { name: "Admin pages" }).getByRole("link", { name: "Users" }).click();
+  await rowOf(page, "Users", "temp").waitFor();
+  await page.getByRole("button", { name: "Remove temp" }).click();
+  await rowOf(page, "Users", "temp").waitFor({ state: "detached" });
+  expect((await server.call("GET", "/v1/users/temp", admin)).status).toBe(404);
+  await page.getByRole("navigation", { name: "Admin pages" }).getByRole("link", { name: "API keys" }).click();
 
   // The audit log shows these actions, newest first, filtered by action.
   await page.getByRole("navigation", { name: "Admin pages" }).getByRole("link", { name: "Audit log" }).click();
@@ -361,6 +386,11 @@ it("follows the system's dark preference, and keeps members read-only and admin 
   await rowOf(page, "Load balancers", "edge").waitFor();
   expect(await page.getByRole("region", { name: "New load balancer" }).count()).toBe(1);
   expect(await page.getByRole("region", { name: "Add certificate" }).count()).toBe(1);
+  // Removed from the page: the balancer, then its certificate.
+  await page.getByRole("button", { name: "Remove edge" }).click();
+  await page.getByText("No load balancers yet.").waitFor();
+  await page.getByRole("button", { name: "Remove shop" }).click();
+  await page.getByText("No certificates yet.").waitFor();
   await context.close();
   expect(consoleErrors.filter((e) => !/ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|ERR_EMPTY_RESPONSE|network error|Failed to fetch/i.test(e))).toEqual([]);
 });
