@@ -56,10 +56,14 @@ export interface Reply {
 
 export class CorralServer {
   readonly url: string;
-  readonly ca: string;
+  /** The CA the test's own calls pin (the internal one, or `tls.ca`). */
+  ca: string;
   readonly adminPassword: string;
-  private readonly child: ChildProcess;
+  private child: ChildProcess;
   private readonly dir: string;
+  /** The binary `start` ran and its extra flags, for `restart` (empty after `up`). */
+  private binary = "";
+  private extraArgs: string[] = [];
 
   private constructor(child: ChildProcess, dir: string, url: string) {
     this.child = child;
@@ -69,13 +73,49 @@ export class CorralServer {
     this.adminPassword = readFileSync(join(dir, "data", "admin-password"), "utf8").trim();
   }
 
-  static async start(binary: string): Promise<CorralServer> {
+  /**
+   * `tls`: serve this certificate (files) instead of a new one from the
+   * internal CA at each start, so that a restarted server presents the key
+   * Chromium was told to accept; `ca` (PEM text) is what it chains to.
+   */
+  static async start(binary: string, tls?: { cert: string; key: string; ca: string }): Promise<CorralServer> {
     const dir = mkdtempSync(join(tmpdir(), "corral-ui-e2e-"));
-    const child = spawn(binary, ["server", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data")], {
+    const extraArgs = tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : [];
+    const child = spawn(binary, ["server", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), ...extraArgs], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const url = await urlOf(child, "corral server listening on ", 30_000);
-    return new CorralServer(child, dir, url);
+    const server = new CorralServer(child, dir, url);
+    server.binary = binary;
+    server.extraArgs = extraArgs;
+    if (tls) server.ca = tls.ca;
+    return server;
+  }
+
+  /** Ends the process (SIGTERM, up to 30 s), keeping its data for `restart`. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      this.child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.child.kill("SIGTERM");
+    await exited;
+  }
+
+  /** Starts a server of `start` again on the same address with the same data. */
+  async restart(): Promise<void> {
+    if (!this.binary) throw new Error("only a server of CorralServer.start restarts");
+    await this.kill();
+    const { host } = new URL(this.url);
+    const child = spawn(this.binary, ["server", "--listen", host, "--data-dir", join(this.dir, "data"), ...this.extraArgs], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await urlOf(child, "corral server listening on ", 30_000);
+    this.child = child;
   }
 
   /**
@@ -167,7 +207,7 @@ export class CorralServer {
 
   /** Stops it (SIGTERM, waiting up to 30 s for the exit) and removes its directory. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 30_000);
         this.child.once("exit", () => {

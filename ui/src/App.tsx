@@ -4,14 +4,19 @@
 import { Suspense, lazy, useEffect, useMemo, useState, type ReactElement } from "react";
 
 import { ApiError, Client, type WhoAmI } from "./api";
+import { ConnectionBanner } from "./ConnectionBanner";
 import { EnvironmentSwitcher } from "./EnvironmentSwitcher";
 import { Link } from "./Link";
+import { Admin } from "./pages/Admin";
+import { Balancers } from "./pages/Balancers";
 import { Dashboard } from "./pages/Dashboard";
 import { Hosts } from "./pages/Hosts";
 import { Services } from "./pages/Services";
 import { Stacks } from "./pages/Stacks";
 import { Login } from "./pages/Login";
-import { dashboardPath, environmentOf, navigate, pageOf, pathOf, usePath, type Page } from "./route";
+import { Members } from "./pages/Members";
+import { adminPageOf, adminPath, dashboardPath, environmentOf, navigate, pageOf, pathOf, usePath, type Page } from "./route";
+import { ThemeToggle } from "./ThemeToggle";
 import { clearHint, loggedInHint, saveHint, type Session } from "./session";
 
 // The container page brings the terminal (xterm.js, most of the UI's
@@ -65,6 +70,7 @@ export function App(): ReactElement {
   useEffect(() => {
     const first = who?.environments[0];
     const env = environmentOf(path);
+    if (adminPageOf(path) && who?.admin) return;
     if (first && !who.environments.some((e) => e.environment === env)) {
       navigate(dashboardPath(first.environment), true);
     }
@@ -72,13 +78,18 @@ export function App(): ReactElement {
 
   if (!session) {
     return (
-      <Login
+      <>
+        <div className="login-theme">
+          <ThemeToggle />
+        </div>
+        <Login
         onLoggedIn={(s) => {
           saveHint(s.user);
           setError(null);
           setSession(s);
         }}
-      />
+        />
+      </>
     );
   }
 
@@ -101,15 +112,22 @@ export function App(): ReactElement {
           onChange={(env) => { navigate(dashboardPath(env)); }}
         />
       )}
+      {who?.admin && (
+        <nav aria-label="Administration" className="admin-link">
+          <Link to={adminPath("users")}>Admin</Link>
+        </nav>
+      )}
       <span className="user">
         {session.user}
         {who?.admin ? " (admin)" : ""}
       </span>
+      <ThemeToggle />
       <button type="button" onClick={() => void logout()}>
         Log out
       </button>
     </header>
   );
+  const banner = <ConnectionBanner />;
 
   if (error) {
     return (
@@ -122,6 +140,16 @@ export function App(): ReactElement {
     );
   }
   if (!who) return header;
+  const admin = adminPageOf(path);
+  if (admin && who.admin) {
+    return (
+      <>
+        {header}
+        {banner}
+        <Admin client={client} page={admin} self={who.user} environments={who.environments.map((e) => e.environment)} />
+      </>
+    );
+  }
   const env = environmentOf(path);
   const visible = who.environments.find((e) => e.environment === env);
   if (!visible) {
@@ -150,6 +178,7 @@ export function App(): ReactElement {
   return (
     <>
       {header}
+      {banner}
       <main>
         <h1>
           {name} <span className="role">your role: {visible.role}</span>
@@ -160,6 +189,8 @@ export function App(): ReactElement {
             {tab({ page: "hosts" }, "Hosts")}
             {tab({ page: "stacks" }, "Stacks")}
             {tab({ page: "services" }, "Services")}
+            {tab({ page: "balancers" }, "Load balancers")}
+            {tab({ page: "members" }, "Members")}
           </ul>
         </nav>
         {page.page === "dashboard" && <Dashboard client={client} env={name} />}
@@ -170,6 +201,8 @@ export function App(): ReactElement {
         )}
         {page.page === "stacks" && <Stacks client={client} env={name} role={visible.role} />}
         {page.page === "stack" && <Stacks client={client} env={name} role={visible.role} stack={page.name} />}
+        {page.page === "balancers" && <Balancers client={client} env={name} role={visible.role} />}
+        {page.page === "members" && <Members client={client} env={name} role={visible.role} admin={who.admin} />}
         {page.page === "instance" && (
           <Suspense fallback={<p role="status">loading…</p>}>
             <Container key={page.name} client={client} env={name} name={page.name} />

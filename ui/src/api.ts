@@ -57,7 +57,7 @@ export interface WhoAmI {
 }
 
 /** The kinds the dashboard follows, by their path segment. */
-export type Plural = "nodes" | "stacks" | "services" | "instances";
+export type Plural = "nodes" | "stacks" | "services" | "instances" | "certificates";
 
 /** An answer of the API that is not a success, with the field it names. */
 export class ApiError extends Error {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { ApiError, type ApiObject, type ListResponse, type WatchEvent } from "./api";
+import { connectionLost } from "./connection";
 import { applyEvent, LiveList, type ListSource, type LiveSnapshot } from "./liveList";
 
 type Obj = ApiObject<{ image: string }, null>;
@@ -131,6 +132,19 @@ describe("LiveList", () => {
     expect(seen[0]).toBe("reconnecting");
     expect(s.status).toBe("live");
     expect(s.error).toBeNull();
+    live.stop();
+  });
+
+  it("reports the server lost on a network error until it lists again, not on the API's errors", async () => {
+    const source = new Script();
+    source.lists.push(new TypeError("Failed to fetch"), new ApiError(503, "busy"), { items: [], revision: 2 });
+    const live = new LiveList(source, { retryMs: 1 });
+    const lost: boolean[] = [];
+    live.subscribe(() => lost.push(connectionLost()));
+    void live.run();
+    await until(live, (x) => x.status === "live");
+    expect(lost.slice(0, 2)).toEqual([false, true]);
+    expect(connectionLost()).toBe(false);
     live.stop();
   });
 

@@ -3,6 +3,7 @@
 // again when the server says the watch expired.
 
 import { ApiError, type ApiObject, type ListResponse, type WatchEvent } from "./api";
+import { isNetworkError, reportConnection } from "./connection";
 
 /** Where a live list reads from (a `Client` bound to a kind and environment). */
 export interface ListSource<O> {
@@ -122,6 +123,7 @@ export class LiveList<O extends ApiObject> {
           watch.relist = false;
         }
         this.publish({ status: "live", error: null, revision });
+        reportConnection(this, false);
         await this.source.watch(
           revision,
           (event) => {
@@ -146,6 +148,8 @@ export class LiveList<O extends ApiObject> {
           return;
         }
         this.publish({ status: "reconnecting", error: message(error) });
+        // No answer at all: the server is out of reach (the shell's banner).
+        reportConnection(this, isNetworkError(error));
         await sleep(wait, signal);
         wait = Math.min(wait * 2, this.maxRetryMs);
         watch.relist = true;
@@ -155,5 +159,6 @@ export class LiveList<O extends ApiObject> {
 
   stop(): void {
     this.abort.abort();
+    reportConnection(this, false);
   }
 }

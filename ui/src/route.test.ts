@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { pageOf, pathOf } from "./route";
+import { adminPageOf, adminPath, pageOf, pathOf } from "./route";
 
 describe("the addresses of an environment's pages", () => {
   it("reads each page from its address, and writes it back", () => {
@@ -8,6 +8,8 @@ describe("the addresses of an environment's pages", () => {
       ["/environments/dev", { page: "dashboard" }],
       ["/environments/dev/hosts", { page: "hosts" }],
       ["/environments/dev/services", { page: "services" }],
+      ["/environments/dev/balancers", { page: "balancers" }],
+      ["/environments/dev/members", { page: "members" }],
       ["/environments/dev/services/web", { page: "service", name: "web" }],
       ["/environments/dev/instances/web-1", { page: "instance", name: "web-1" }],
       ["/environments/dev/stacks", { page: "stacks" }],
@@ -23,5 +25,17 @@ describe("the addresses of an environment's pages", () => {
     expect(pageOf("/environments/dev/nothing")).toEqual({ page: "dashboard" });
     expect(pageOf("/environments/dev/instances/%E0")).toEqual({ page: "dashboard" });
     expect(pageOf("/login")).toEqual({ page: "dashboard" });
+  });
+});
+
+describe("the admin pages' addresses", () => {
+  it("reads each from its address, and writes it back", () => {
+    for (const page of ["users", "apikeys", "audit"] as const) {
+      expect(adminPageOf(adminPath(page))).toBe(page);
+    }
+    expect(adminPageOf("/admin")).toBe("users");
+    expect(adminPageOf("/admin/nothing")).toBe("users");
+    expect(adminPageOf("/environments/admin")).toBeNull();
+    expect(adminPageOf("/administrators")).toBeNull();
   });
 });

@@ -26,6 +26,8 @@ export type Page =
   | { page: "dashboard" }
   | { page: "hosts" }
   | { page: "services" }
+  | { page: "balancers" }
+  | { page: "members" }
   | { page: "service"; name: string }
   | { page: "instance"; name: string }
   | { page: "stacks" }
@@ -37,6 +39,8 @@ function pagePath(page: Page): string {
       return "";
     case "hosts":
     case "services":
+    case "balancers":
+    case "members":
       return `/${page.page}`;
     case "service":
       return `/services/${encodeURIComponent(page.name)}`;
@@ -66,6 +70,10 @@ export function pageOf(path: string): Page {
   switch (parts[0]) {
     case "hosts":
       return { page: "hosts" };
+    case "balancers":
+      return { page: "balancers" };
+    case "members":
+      return { page: "members" };
     case "services":
       return name ? { page: "service", name } : { page: "services" };
     case "instances":
@@ -75,6 +83,21 @@ export function pageOf(path: string): Page {
     default:
       return { page: "dashboard" };
   }
+}
+
+/** The admin pages (`/admin/users`, `/admin/apikeys`, `/admin/audit`). */
+export const ADMIN_PAGES = ["users", "apikeys", "audit"] as const;
+export type AdminPage = (typeof ADMIN_PAGES)[number];
+
+export function adminPath(page: AdminPage): string {
+  return `/admin/${page}`;
+}
+
+/** The admin page an address names (`/admin` is the users), or null. */
+export function adminPageOf(path: string): AdminPage | null {
+  if (path !== "/admin" && !path.startsWith("/admin/")) return null;
+  const rest = path.slice("/admin/".length).split("/")[0] ?? "";
+  return ADMIN_PAGES.find((p) => p === rest) ?? "users";
 }
 
 const listeners = new Set<(path: string) => void>();
