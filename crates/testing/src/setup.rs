@@ -17,6 +17,7 @@ pub const PACKAGES: &[&str] = &[
     "slapd",
     "ldap-utils",
     "chromium",
+    "openssl",
 ];
 
 /// Node.js and npm, for the web UI's build and tests: installed from
@@ -58,6 +59,10 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
     // downloaded browser).
     if !Path::new("/usr/bin/chromium").is_file() {
         missing.push("chromium");
+    }
+    // The admin page's browser test makes its server's certificate with it.
+    if !cmd::exists("openssl") {
+        missing.push("openssl");
     }
     if !cmd::exists("node") {
         missing.push("nodejs");
