@@ -64,6 +64,50 @@ async fn listings_print_tables_json_and_yaml() {
         inspect.contains("kind: Service") && inspect.contains("tier: web"),
         "{inspect}"
     );
+    ps_watch_prints_the_list_again_when_it_changes(&c).await;
+}
+
+/// `service ps --watch` into a pipe: the table, then after a blank line
+/// the table again whenever it changed.
+async fn ps_watch_prints_the_list_again_when_it_changes(c: &Cluster) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["service", "ps", "cliweb", "--watch"])
+        .env("CORRAL_URL", c.url())
+        .env("CORRAL_TOKEN", c.token())
+        .env("CORRAL_CA_FILE", c.data_dir.join("ca.pem"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_until = |wanted: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(60)) {
+            let done = line.contains(wanted);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("no line with {wanted:?} from ps --watch; saw {seen:?}");
+    };
+    next_until("cliweb-2");
+    let scaled = c.cli(&["service", "scale", "cliweb", "3"]);
+    assert!(scaled.status.success(), "{}", stderr(&scaled));
+    let again = next_until("cliweb-3");
+    assert!(again.iter().any(|l| l.is_empty()), "{again:?}");
+    assert!(again.iter().any(|l| l.starts_with("INSTANCE")), "{again:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

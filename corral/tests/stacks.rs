@@ -49,6 +49,24 @@ fn deploy(
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `n` healthy instances of the current launch config right now, without waiting.
+async fn assert_healthy_now(c: &Cluster, name: &str, n: usize) {
+    let svc = service(c, name).await;
+    let launch = svc.spec.launch();
+    let good = c
+        .instances(name)
+        .await
+        .iter()
+        .filter(|i| {
+            !i.spec.removing
+                && i.spec.launch == launch
+                && i.status.state == InstanceState::Running
+                && matches!(i.status.health, Health::Healthy | Health::None)
+        })
+        .count();
+    assert_eq!(good, n, "{name}: {good} of {n} ready");
+}
+
 async fn service(c: &Cluster, name: &str) -> Service {
     c.client.get("default", Kind::Service, name).await.unwrap()
 }
@@ -215,28 +233,32 @@ async fn an_exported_rancher_stack_deploys_to_the_same_stack_unchanged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upgrade_to_a_good_config_finishes_and_a_bad_one_rolls_back_by_itself() {
     let c = Cluster::start("it-st-upgrade").await;
+    // --wait returns once every service is ready: nothing left to wait for.
     deploy(
         &c,
         "up",
         &[fixture("webapp", "docker-compose.yml")],
         &[],
-        &[],
+        &["--wait", "--timeout", "120s"],
     );
-    wait_healthy(&c, "up-web", 2).await;
+    assert_healthy_now(&c, "up-web", 2).await;
 
-    let out = c.cli(&["service", "upgrade", "up-web", "-e", "VERSION=2"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wait_for("the upgrade to finish", Duration::from_secs(90), || async {
-        let svc = service(&c, "up-web").await;
-        let up = svc.status.upgrade?;
-        (up.state == UpgradeState::Done).then_some(())
-    })
-    .await;
-    wait_healthy(&c, "up-web", 2).await;
+    let out = c.cli(&[
+        "service",
+        "upgrade",
+        "up-web",
+        "-e",
+        "VERSION=2",
+        "--wait",
+        "--timeout",
+        "120s",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("up-web: ready 2/2"), "{stderr}");
+    let svc = service(&c, "up-web").await;
+    assert_eq!(svc.status.upgrade.unwrap().state, UpgradeState::Done);
+    assert_healthy_now(&c, "up-web", 2).await;
     let insts = c.instances("up-web").await;
     assert!(
         insts
@@ -244,24 +266,26 @@ async fn an_upgrade_to_a_good_config_finishes_and_a_bad_one_rolls_back_by_itself
             .all(|i| i.spec.launch.env.get("VERSION").map(String::as_str) == Some("2"))
     );
 
-    // An image without the health check's binary: the new instance never gets healthy.
+    // An image without the health check's binary: the new instance never
+    // gets healthy, and --wait fails with the rollback's reason.
     let out = c.cli(&[
         "service",
         "upgrade",
         "up-web",
         "--image",
         "corral-busybox:latest",
+        "--wait",
+        "--timeout",
+        "150s",
         "--",
         "httpd",
         "-f",
         "-p",
         "80",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("rolled back"), "{stderr}");
     let svc = wait_for(
         "the automatic rollback",
         Duration::from_secs(120),

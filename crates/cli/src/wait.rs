@@ -1,7 +1,8 @@
 //! `--wait`: follows services until they converge, with a bar each
-//! (`progress`), then prints one line per service; fails with what holds
-//! them up when the rollout was rolled back or paused, or after `timeout`
-//! (the rollout itself goes on).
+//! (`progress`), then prints one line per service on standard error
+//! (standard output keeps the command's own output, such as a plan in
+//! JSON); fails with what holds them up when the rollout was rolled back
+//! or paused, or after `timeout` (the rollout itself goes on).
 
 use std::time::Duration;
 
@@ -10,7 +11,6 @@ use corral_api::Client;
 use corral_types::{Instance, Service};
 
 use crate::errors::list_error;
-use crate::output::print;
 use crate::progress::{Bars, POLL, Step, convergence};
 
 /// Whose instances to read on each round.
@@ -46,7 +46,7 @@ pub(crate) async fn services(
         let done = steps.iter().all(|(_, s)| s.outcome == Some(Ok(())));
         if !failed.is_empty() || done || bars.elapsed() >= timeout {
             bars.clear();
-            print(&summary(&steps))?;
+            eprint!("{}", summary(&steps));
             if !failed.is_empty() {
                 bail!("{}", failed.join("; "));
             }
