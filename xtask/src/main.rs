@@ -1,6 +1,7 @@
 //! Corral developer workflows: `cargo xtask setup|engine|images|test|ui|demo|bench`.
 
 mod bench_dns;
+mod bench_exec;
 mod bench_failover;
 mod bench_footprint;
 mod bench_lb;
@@ -114,6 +115,10 @@ enum Bench {
     /// against `docker stats --no-stream` of the same containers, CPU of
     /// each side and of dockerd; writes target/bench/stats.json.
     Stats(bench_stats::StatsArgs),
+    /// The round trip of a keystroke through `corral exec -it` against
+    /// `docker exec -it` into the same container, side by side; writes
+    /// target/bench/exec.json.
+    Exec(bench_exec::ExecArgs),
     /// What authorization costs the API: GET services and status batches
     /// through the gates and behind the admin token alone, side by side;
     /// and the time of one argon2id hash (`cargo bench -p corral-server
@@ -171,6 +176,9 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Stats(args),
         } => bench_stats::bench_stats(&args),
+        Task::Bench {
+            bench: Bench::Exec(args),
+        } => bench_exec::bench_exec(&args),
         Task::Bench { bench: Bench::Auth } => server_bench("auth"),
         Task::Bench { bench: Bench::Tls } => server_bench("tls"),
         Task::Fuzz(args) => fuzz::fuzz(&args),
