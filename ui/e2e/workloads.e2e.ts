@@ -221,6 +221,19 @@ it("refuses a read-only user the shell with the API's error", async () => {
   await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Hosts" }).click();
   await page.getByRole("heading", { name: "Hosts" }).waitFor();
   expect(await page.getByRole("button", { name: /Drain|Remove|Make the command/ }).count()).toBe(0);
+  // Nor on any other page of the environment: only reading, moving and
+  // looking controls are left.
+  const harmless = /^(Log out|Switch to the (dark|light) theme|Follow|Download|Search|Refresh|Export|Open shell|\d+ min|Scroll.*)$/;
+  for (const link of ["Dashboard", "Stacks", "Services", "Load balancers", "Members"]) {
+    await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: link }).click();
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    // Rows (with their own buttons) come with the lists: let them load.
+    await page.waitForTimeout(1_500);
+    const names = await page.getByRole("button").evaluateAll((buttons) =>
+      buttons.map((b) => (b.getAttribute("aria-label") ?? b.textContent).trim()),
+    );
+    expect(names.filter((n) => !harmless.test(n)), `buttons on ${link}`).toEqual([]);
+  }
   await context.close();
   // The browser notes the refused upgrade and the 403 that explained it.
   expect(errors.filter((e) => !/WebSocket|status of 403/.test(e))).toEqual([]);
