@@ -5,9 +5,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::{Extension, Json};
 
-use corral_api::{ApiKeyCreate, List, SecretCreated};
+use corral_api::{ApiKeyCreate, SecretCreated};
 use corral_store::Query;
 use corral_types::{
     ApiKey, ApiKeySpec, CredentialLabels, GLOBAL, Kind, LabelSelector, Object, RawObject, Role,
@@ -19,7 +20,7 @@ use crate::access::secrets::{new_id, new_secret, redact, token_hash};
 use crate::access::{Caller, Principal};
 use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
-use crate::objects::get_object;
+use crate::objects::{ListParams, get_object, list_or_watch};
 use crate::state::AppState;
 
 /// The user a person's credential acts for (env keys may not manage keys).
@@ -34,10 +35,13 @@ fn owner(caller: &Caller) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The caller's keys (every key for an admin), or with
+/// `?watch=true&revision=N` their changes.
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-) -> Result<Json<List<RawObject>>, ApiError> {
+    axum::extract::Query(params): axum::extract::Query<ListParams>,
+) -> Result<Response, ApiError> {
     let user = owner(&caller)?;
     let mut query = Query::kind(Kind::ApiKey).in_environment(GLOBAL);
     if !caller.principal.is_admin()
@@ -48,11 +52,7 @@ pub async fn list(
                 .map_err(|e| ApiError::Internal(e.to_string()))?,
         );
     }
-    let listing = state.store(move |s| s.list(&query)).await?;
-    Ok(Json(List {
-        items: listing.items.into_iter().map(redact).collect(),
-        revision: listing.revision,
-    }))
+    list_or_watch(&state, query, params, redact).await
 }
 
 pub async fn create(

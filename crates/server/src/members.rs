@@ -3,30 +3,28 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::{Extension, Json};
 
-use corral_api::{List, MemberRequest};
+use corral_api::MemberRequest;
 use corral_store::{Query, StoreError};
 use corral_types::{Kind, Member, MemberSpec, Object, RawObject};
 
 use crate::access::Caller;
 use crate::admission::Admission;
 use crate::error::{ApiError, decode_body};
-use crate::objects::{get_object, require_environment};
+use crate::objects::{ListParams, get_object, list_or_watch, require_environment};
 use crate::state::AppState;
 
+/// The members of `env`, or with `?watch=true&revision=N` their changes.
 pub async fn list(
     State(state): State<AppState>,
     Path(env): Path<String>,
-) -> Result<Json<List<RawObject>>, ApiError> {
+    axum::extract::Query(params): axum::extract::Query<ListParams>,
+) -> Result<Response, ApiError> {
     require_environment(&state, &env).await?;
-    let listing = state
-        .store(move |s| s.list(&Query::kind(Kind::Member).in_environment(&env)))
-        .await?;
-    Ok(Json(List {
-        items: listing.items,
-        revision: listing.revision,
-    }))
+    let query = Query::kind(Kind::Member).in_environment(&env);
+    list_or_watch(&state, query, params, |member| member).await
 }
 
 /// Adds a binding, or changes the role of the subject's binding.

@@ -60,12 +60,24 @@ pub async fn list_objects(
     query: StoreQuery,
     params: ListParams,
 ) -> Result<Response, ApiError> {
+    list_or_watch(state, query, params, cert_keys::public).await
+}
+
+/// The objects of `query`, each through `public` (what the API may show
+/// of it); or with `watch=true` the events after `revision` (which the
+/// watch strips of hashes and keys by kind).
+pub async fn list_or_watch(
+    state: &AppState,
+    query: StoreQuery,
+    params: ListParams,
+    public: fn(RawObject) -> RawObject,
+) -> Result<Response, ApiError> {
     if params.watch.unwrap_or(false) {
         return watch_response(state, query, params.revision).await;
     }
     let listing = state.store(move |s| s.list(&query)).await?;
     Ok(Json(List {
-        items: listing.items.into_iter().map(cert_keys::public).collect(),
+        items: listing.items.into_iter().map(public).collect(),
         revision: listing.revision,
     })
     .into_response())

@@ -3,9 +3,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::response::Response;
 use axum::{Extension, Json};
 
-use corral_api::{List, PasswordChange, UserCreate};
+use corral_api::{PasswordChange, UserCreate};
 use corral_store::{Op, Query, Store};
 use corral_types::{
     CredentialLabels, GLOBAL, Kind, LabelSelector, Object, Provider, RawObject, User, UserSpec,
@@ -15,7 +16,7 @@ use crate::access::Caller;
 use crate::access::secrets::{hash_password, redact};
 use crate::admission::{Admission, Edit};
 use crate::error::{ApiError, decode_body};
-use crate::objects::get_object;
+use crate::objects::{ListParams, get_object, list_or_watch};
 use crate::state::AppState;
 
 /// The shortest password a local user may have.
@@ -34,14 +35,13 @@ pub fn check_password(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<List<RawObject>>, ApiError> {
-    let listing = state
-        .store(|s| s.list(&Query::kind(Kind::User).in_environment(GLOBAL)))
-        .await?;
-    Ok(Json(List {
-        items: listing.items.into_iter().map(redact).collect(),
-        revision: listing.revision,
-    }))
+/// The users, or with `?watch=true&revision=N` their changes.
+pub async fn list(
+    State(state): State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<ListParams>,
+) -> Result<Response, ApiError> {
+    let query = Query::kind(Kind::User).in_environment(GLOBAL);
+    list_or_watch(&state, query, params, redact).await
 }
 
 pub async fn get(
