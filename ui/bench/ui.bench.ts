@@ -176,7 +176,16 @@ async function newDashboardPage(context: BrowserContext): Promise<Page> {
   return page;
 }
 
-async function dashboardOnce(state: Awaited<ReturnType<BrowserContext["storageState"]>>): Promise<{ ms: number; page: Page; context: BrowserContext }> {
+interface Requested {
+  path: string;
+  startMs: number;
+  endMs: number;
+  bytes: number;
+}
+
+async function dashboardOnce(
+  state: Awaited<ReturnType<BrowserContext["storageState"]>>,
+): Promise<{ ms: number; page: Page; context: BrowserContext; requests: Requested[] }> {
   const context = await browser.newContext({ viewport: VIEWPORT, storageState: state });
   const page = await newDashboardPage(context);
   await page.goto(`${server.url}/environments/default`, { timeout: 60_000 });
@@ -184,18 +193,31 @@ async function dashboardOnce(state: Awaited<ReturnType<BrowserContext["storageSt
     await page.waitForFunction(() => window.__benchShown !== undefined, undefined, { timeout: 60_000 });
   } catch (e) {
     const seen = await page.locator("body").innerText().catch(() => "");
-    throw new Error(`the dashboard was not complete: ${String(e)}; the page showed: ${seen.slice(0, 600)}`);
+    throw new Error(`the dashboard was not complete; the page showed: ${seen.slice(0, 600)}`, { cause: e });
   }
   const ms = await page.evaluate(() => window.__benchShown ?? NaN);
-  return { ms, page, context };
+  // Where the time went: the API's answers the page waited for.
+  const requests = await page.evaluate(() =>
+    (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
+      .filter((r) => r.name.includes("/v1/") && !r.name.includes("watch=true"))
+      .map((r) => ({
+        path: new URL(r.name).pathname,
+        startMs: Math.round(r.startTime),
+        endMs: Math.round(r.responseEnd),
+        bytes: r.encodedBodySize,
+      })),
+  );
+  return { ms, page, context, requests };
 }
 
 // (c) ---------------------------------------------------------------------
 
 /** In the page: records the live lists' marks and each services revision rendered. */
 function watchBurst(): void {
+  const installed = window.__benchMarks !== undefined;
   window.__benchMarks = [];
   window.__benchRevisions = [];
+  if (installed) return;
   new PerformanceObserver((list) => {
     for (const entry of list.getEntriesByName("corral:live")) {
       const detail = (entry as PerformanceMark).detail as { list: string; events: number; firstEventMs: number; revision: number };
@@ -210,6 +232,7 @@ function watchBurst(): void {
 }
 
 interface Burst {
+  held: boolean;
   writesMs: number;
   /** First event applied in the page to the last write's revision in the DOM. */
   renderedMs: number;
@@ -217,10 +240,23 @@ interface Burst {
   publishes: number;
 }
 
-async function burst(page: Page): Promise<Burst> {
+/**
+ * Changes a label of every service, 16 writes at a time. `held`: the page's
+ * scripts are paused in the debugger (CDP) while the writes are made and
+ * resumed after the last, so that the page gets the 1,000 events as one
+ * burst (its stream buffered meanwhile): the figure is then the UI's own
+ * time. Not held, the events come as fast as the API makes them, and the
+ * figure is mostly the writes' pace.
+ */
+async function burst(page: Page, value: string, held: boolean): Promise<Burst> {
   await page.evaluate(watchBurst);
   const services = (await listed("services")).items;
   const started = await page.evaluate(() => performance.now());
+  const cdp = held ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send("Debugger.enable");
+    await cdp.send("Debugger.pause");
+  }
   const t0 = performance.now();
   const revisions = await bounded(services, CONCURRENCY, async (listedService) => {
     // The listed object as it is, with one more label; read again after a 409
@@ -230,7 +266,7 @@ async function burst(page: Page): Promise<Burst> {
       const name = current.meta.name;
       const reply = await call("PUT", `${ENV}/services/${name}`, {
         ...current,
-        meta: { ...current.meta, labels: { ...current.meta.labels, bench: "burst" } },
+        meta: { ...current.meta, labels: { ...current.meta.labels, bench: value } },
       });
       if (reply.status === 200) return (JSON.parse(reply.body) as Listed["items"][number]).meta.revision;
       if (reply.status !== 409) throw new Error(`PUT ${name}: ${reply.status} ${reply.body}`);
@@ -240,6 +276,11 @@ async function burst(page: Page): Promise<Burst> {
     throw new Error(`PUT ${listedService.meta.name}: still conflicting`);
   });
   const writesMs = performance.now() - t0;
+  if (cdp) {
+    await cdp.send("Debugger.resume");
+    await cdp.send("Debugger.disable");
+    await cdp.detach();
+  }
   const target = Math.max(...revisions);
   await page.waitForFunction(
     (t) => (window.__benchRevisions ?? []).some(([r]) => r >= t),
@@ -255,7 +296,7 @@ async function burst(page: Page): Promise<Burst> {
   const last = rendered.find(([r]) => r >= target)?.[1] ?? NaN;
   const events: Record<string, number> = {};
   for (const m of marks.filter((m) => m.at >= started)) events[m.list] = (events[m.list] ?? 0) + m.events;
-  return { writesMs, renderedMs: last - first, events, publishes: ours.length };
+  return { held, writesMs, renderedMs: last - first, events, publishes: ours.length };
 }
 
 // ---------------------------------------------------------------------------
@@ -315,19 +356,23 @@ it("measures the first page's JS, the dashboard of 10,000 instances and a burst 
   await loginContext.close();
 
   const runs: number[] = [];
+  const requestsOfRuns: Requested[][] = [];
   let last: { page: Page; context: BrowserContext } | null = null;
   for (let run = 0; run < RUNS; run += 1) {
     if (last) await last.context.close();
     const once = await dashboardOnce(state);
     runs.push(once.ms);
+    requestsOfRuns.push(once.requests);
     last = once;
   }
   if (!last) throw new Error("no run");
   // The dashboard at rest: 10,000 instances, a few dozen rows in the DOM.
   const domRows = await last.page.locator("tbody tr").count();
 
-  const b = await burst(last.page);
+  const live = await burst(last.page, "live", false);
+  const b = await burst(last.page, "held", true);
   await last.context.close();
+  const medianRun = runs.indexOf(median(runs));
 
   const figures = {
     date: new Date().toISOString(),
@@ -335,24 +380,37 @@ it("measures the first page's JS, the dashboard of 10,000 instances and a burst 
     instances: INSTANCES,
     firstPageJs: { files: js.files, rawBytes: js.rawBytes, gzipBytes: js.gzipBytes },
     create: { ms: Math.round(createMs), untilAllInstancesListedMs: Math.round(settledMs) },
-    dashboard: { runsMs: runs.map(Math.round), medianMs: Math.round(median(runs)), domRows },
-    burst: {
-      renderedMs: Math.round(b.renderedMs),
-      writesMs: Math.round(b.writesMs),
-      events: b.events,
-      publishes: b.publishes,
+    dashboard: {
+      runsMs: runs.map(Math.round),
+      medianMs: Math.round(median(runs)),
+      domRows,
+      requestsOfMedianRun: requestsOfRuns[medianRun] ?? [],
     },
+    burst: [b, live].map((x) => ({
+      held: x.held,
+      renderedMs: Math.round(x.renderedMs),
+      writesMs: Math.round(x.writesMs),
+      events: x.events,
+      publishes: x.publishes,
+    })),
     goals: GOALS,
   };
   const rows: [string, string, string, string][] = [
     ["(a) first page JS, gzipped", `${(js.gzipBytes / 1000).toFixed(1)} kB (${js.files.length} file(s), ${(js.rawBytes / 1000).toFixed(0)} kB raw)`, `< ${GOALS.firstPageJsGzipKb} kB`, ANCHORS.firstPageJsGzipKb],
     [`(b) dashboard of ${SERVICES} services / ${INSTANCES} instances`, `${figures.dashboard.medianMs} ms (runs ${figures.dashboard.runsMs.join(", ")}; ${domRows} rows in the DOM)`, `< ${GOALS.dashboardMs} ms`, ANCHORS.dashboardMs],
-    [`(c) burst of ${SERVICES} watch events`, `${figures.burst.renderedMs} ms first applied to last rendered (${b.publishes} publishes; API writes ${figures.burst.writesMs} ms)`, `< ${GOALS.burstMs} ms`, ANCHORS.burstMs],
+    [`(c) burst of ${SERVICES} watch events, delivered at once`, `${Math.round(b.renderedMs)} ms first applied to last rendered (${b.publishes} publishes; API writes ${Math.round(b.writesMs)} ms)`, `< ${GOALS.burstMs} ms`, ANCHORS.burstMs],
+    [`(c') the same, as the API makes them`, `${Math.round(live.renderedMs)} ms first applied to last rendered (${live.publishes} publishes; API writes ${Math.round(live.writesMs)} ms)`, "(the writes' pace)", ""],
   ];
   const table = ["| figure | measured | goal | anchor |", "|---|---|---|---|", ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
-  console.log(`\n${table}\n\nevents seen in the burst by list: ${JSON.stringify(b.events)}; creating took ${figures.create.ms} ms, all instances listed after ${figures.create.untilAllInstancesListedMs} ms\n`);
+  const waited = figures.dashboard.requestsOfMedianRun.map((r) => `${r.path} ${r.startMs}-${r.endMs} ms (${Math.round(r.bytes / 1000)} kB)`).join("; ");
+  console.log(
+    `\n${table}\n\nthe median run's API requests (from navigation start): ${waited}\n` +
+      `events seen in the bursts by list: ${JSON.stringify(b.events)}, ${JSON.stringify(live.events)}; ` +
+      `creating took ${figures.create.ms} ms, all instances listed after ${figures.create.untilAllInstancesListedMs} ms\n`,
+  );
   if (process.env.CORRAL_BENCH_OUT) writeFileSync(process.env.CORRAL_BENCH_OUT, JSON.stringify(figures, null, 2) + "\n");
 
   expect(js.gzipBytes).toBeGreaterThan(0);
   expect(b.events.services ?? 0).toBeGreaterThanOrEqual(SERVICES);
+  expect(live.events.services ?? 0).toBeGreaterThanOrEqual(SERVICES);
 }, 900_000);

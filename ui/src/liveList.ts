@@ -52,7 +52,14 @@ export class NamedIndex<O extends ApiObject> {
   reset(items: readonly O[]): void {
     this.byName.clear();
     for (const o of items) this.byName.set(o.meta.name, o);
-    this.order = [...this.byName.values()].sort((a, b) => compareNames(a.meta.name, b.meta.name));
+    const order = [...this.byName.values()];
+    // A listing usually comes in name order already: a pass checks, and
+    // only one that does not is sorted.
+    let inOrder = true;
+    for (let i = 1; i < order.length && inOrder; i += 1) {
+      inOrder = compareNames((order[i - 1] as O).meta.name, (order[i] as O).meta.name) <= 0;
+    }
+    this.order = inOrder ? order : order.sort((a, b) => compareNames(a.meta.name, b.meta.name));
   }
 
   /** Where `name` is, or would go, in the order. */
