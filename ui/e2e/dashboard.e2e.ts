@@ -132,6 +132,37 @@ it("logs in, follows the dashboard live, switches environments and logs out", as
   await rowOf(page, "Services", "api").waitFor();
   expect(await page.getByRole("table", { name: "Services" }).getByText("web").count()).toBe(0);
 
+  // A long list is windowed: 250 more instances, only those in view (and a
+  // margin) in the DOM, the table telling how many rows it has; the
+  // keyboard scrolls its box to the last one (names in localeCompare order:
+  // bulk-24-9 comes after bulk-24-10).
+  for (let i = 0; i < 25; i += 1) {
+    await server.ok("POST", "/v1/environments/staging/services", admin, {
+      kind: "Service",
+      meta: { name: `bulk-${String(i).padStart(2, "0")}` },
+      spec: { image: "corral-test/busybox", scale: 10 },
+    });
+  }
+  const instancesTable = page.getByRole("table", { name: "Instances" });
+  await expect
+    .poll(async () => (JSON.parse(await server.ok("GET", "/v1/environments/staging/instances", admin)) as { items: unknown[] }).items.length, {
+      timeout: 30_000,
+    })
+    .toBe(252);
+  await expect.poll(() => instancesTable.getAttribute("aria-rowcount"), { timeout: 10_000 }).toBe("253");
+  const rendered = await instancesTable.getByRole("row").count();
+  expect(rendered).toBeGreaterThan(10);
+  expect(rendered).toBeLessThan(100);
+  await expect.poll(() => rowOf(page, "Instances", "bulk-24-9").count()).toBe(0);
+  const scroller = page.getByRole("region", { name: /^Instances: 252 rows/ });
+  await scroller.focus();
+  await page.keyboard.press("End");
+  await rowOf(page, "Instances", "bulk-24-9").waitFor();
+  expect(await rowOf(page, "Instances", "bulk-24-9").getAttribute("aria-rowindex")).toBe("253");
+  await shot(page, "dashboard-windowed");
+  await page.keyboard.press("Home");
+  await rowOf(page, "Instances", "api-1").waitFor();
+
   // A reload keeps the session and the address (the server answers
   // index.html for it).
   await page.reload();

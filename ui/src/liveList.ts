@@ -22,32 +22,111 @@ export interface LiveSnapshot<O> {
   revision: number;
 }
 
-/** The objects after one event; the same map when the event changes none. */
-export function applyEvent<O extends ApiObject>(
-  objects: ReadonlyMap<string, O>,
-  event: WatchEvent<O>,
-): ReadonlyMap<string, O> {
-  const name = event.object.meta.name;
-  switch (event.type) {
-    case "created":
-    case "updated": {
-      const next = new Map(objects);
-      next.set(name, event.object);
-      return next;
+const collator = new Intl.Collator();
+
+/** The order of names (as `localeCompare` sorts them). */
+export function compareNames(a: string, b: string): number {
+  return collator.compare(a, b);
+}
+
+/**
+ * The objects of a list by name and in name order, changed in place by one
+ * event at a time: a lookup in the map, a binary search in the order, and a
+ * splice only when an object comes or goes (an update replaces it where it
+ * is). A burst of events costs no copy of the list per event; `items` copies
+ * it once, when it is published.
+ */
+export class NamedIndex<O extends ApiObject> {
+  private readonly byName = new Map<string, O>();
+  private order: O[] = [];
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  get(name: string): O | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Replaces everything with `items` (a listing). */
+  reset(items: readonly O[]): void {
+    this.byName.clear();
+    for (const o of items) this.byName.set(o.meta.name, o);
+    const order = [...this.byName.values()];
+    // A listing usually comes in name order already: a pass checks, and
+    // only one that does not is sorted.
+    let inOrder = true;
+    for (let i = 1; i < order.length && inOrder; i += 1) {
+      inOrder = compareNames((order[i - 1] as O).meta.name, (order[i] as O).meta.name) <= 0;
     }
-    case "deleted": {
-      if (!objects.has(name)) return objects;
-      const next = new Map(objects);
-      next.delete(name);
-      return next;
+    this.order = inOrder ? order : order.sort((a, b) => compareNames(a.meta.name, b.meta.name));
+  }
+
+  /** Where `name` is, or would go, in the order. */
+  private position(name: string): number {
+    let low = 0;
+    let high = this.order.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      const other = this.order[mid];
+      if (other !== undefined && compareNames(other.meta.name, name) < 0) low = mid + 1;
+      else high = mid;
     }
-    default:
-      return objects;
+    // Names the collator finds equal but that differ: step to the exact one.
+    let at = low;
+    while (at < this.order.length && this.order[at]?.meta.name !== name) {
+      const other = this.order[at];
+      if (other === undefined || compareNames(other.meta.name, name) !== 0) return low;
+      at += 1;
+    }
+    return at < this.order.length ? at : low;
+  }
+
+  /** Applies one event; answers whether it changed the objects. */
+  apply(event: WatchEvent<O>): boolean {
+    const name = event.object.meta.name;
+    switch (event.type) {
+      case "created":
+      case "updated": {
+        const had = this.byName.has(name);
+        this.byName.set(name, event.object);
+        const at = this.position(name);
+        if (had && this.order[at]?.meta.name === name) this.order[at] = event.object;
+        else this.order.splice(at, 0, event.object);
+        return true;
+      }
+      case "deleted": {
+        if (!this.byName.delete(name)) return false;
+        const at = this.position(name);
+        if (this.order[at]?.meta.name === name) this.order.splice(at, 1);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** A copy of the objects in name order. */
+  items(): O[] {
+    return this.order.slice();
   }
 }
 
-function sorted<O extends ApiObject>(objects: ReadonlyMap<string, O>): O[] {
-  return [...objects.values()].sort((a, b) => a.meta.name.localeCompare(b.meta.name));
+/**
+ * Runs `flush` once before the next frame is drawn (or after 50 ms when no
+ * frame comes, as in a hidden tab or outside a browser), so that a burst of
+ * events is rendered once per frame, not once per event.
+ */
+export function nextFrame(flush: () => void): void {
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    flush();
+  };
+  const timer = setTimeout(once, 50);
+  if (typeof requestAnimationFrame === "function") requestAnimationFrame(once);
 }
 
 /** Errors a retry cannot mend: the caller must log in again or lacks the right. */
@@ -73,21 +152,46 @@ export interface LiveOptions {
   /** The first wait before reconnecting; doubles up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
+  /** When the events applied since the last publish are published (default: `nextFrame`). */
+  schedule?: (flush: () => void) => void;
+  /** The list's name in the `corral:live` performance marks (the kind's plural). */
+  name?: string;
+}
+
+/** What a `corral:live` performance mark carries: one publish of a watch's events. */
+export interface LiveMarkDetail {
+  list: string;
+  /** Events applied since the last publish. */
+  events: number;
+  /** When the first of them was applied (`performance.now()`). */
+  firstEventMs: number;
+  revision: number;
 }
 
 export class LiveList<O extends ApiObject> {
-  private objects: ReadonlyMap<string, O> = new Map();
+  private readonly index = new NamedIndex<O>();
+  /** Events applied and not yet published, and when the first of them came. */
+  private pending = 0;
+  private firstPendingMs = 0;
+  private scheduled = false;
+  /** Whether the objects changed since the last publish. */
+  private dirty = false;
+  private revision = 0;
   private snapshot: LiveSnapshot<O> = { items: [], status: "loading", error: null, revision: 0 };
   private readonly listeners = new Set<() => void>();
   private abort = new AbortController();
   private readonly source: ListSource<O>;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
+  private readonly schedule: (flush: () => void) => void;
+  private readonly name: string;
 
   constructor(source: ListSource<O>, options: LiveOptions = {}) {
     this.source = source;
     this.retryMs = options.retryMs ?? 500;
     this.maxRetryMs = options.maxRetryMs ?? 10_000;
+    this.schedule = options.schedule ?? nextFrame;
+    this.name = options.name ?? "list";
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -97,9 +201,42 @@ export class LiveList<O extends ApiObject> {
 
   getSnapshot = (): LiveSnapshot<O> => this.snapshot;
 
+  /** Publishes now (a status change), with whatever events were pending. */
   private publish(change: Partial<LiveSnapshot<O>>): void {
-    this.snapshot = { ...this.snapshot, ...change, items: sorted(this.objects) };
+    const events = this.pending;
+    const firstEventMs = this.firstPendingMs;
+    this.pending = 0;
+    this.snapshot = {
+      ...this.snapshot,
+      ...change,
+      revision: this.revision,
+      items: this.dirty ? this.index.items() : this.snapshot.items,
+    };
+    this.dirty = false;
+    if (events > 0) this.mark(events, firstEventMs);
     for (const listener of this.listeners) listener();
+  }
+
+  /** Tells performance observers (the UI benchmark) that events were published. */
+  private mark(events: number, firstEventMs: number): void {
+    if (typeof performance === "undefined" || typeof performance.mark !== "function") return;
+    const detail: LiveMarkDetail = { list: this.name, events, firstEventMs, revision: this.revision };
+    performance.mark("corral:live", { detail });
+    // Observers have it; the timeline need not keep one per frame forever.
+    performance.clearMarks("corral:live");
+  }
+
+  /** One event applied: published with the others of its frame. */
+  private applied(event: WatchEvent<O>): void {
+    if (this.index.apply(event)) this.dirty = true;
+    if (this.pending === 0) this.firstPendingMs = typeof performance === "undefined" ? 0 : performance.now();
+    this.pending += 1;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      if (this.pending > 0 || this.dirty) this.publish({});
+    });
   }
 
   /** Runs until [`stop`]; resolves then (never rejects). Runs again after a stop. */
@@ -118,11 +255,13 @@ export class LiveList<O extends ApiObject> {
       try {
         if (watch.relist) {
           const listing = await this.source.list(signal);
-          this.objects = new Map(listing.items.map((o) => [o.meta.name, o]));
+          this.index.reset(listing.items);
+          this.dirty = true;
           revision = listing.revision;
+          this.revision = revision;
           watch.relist = false;
         }
-        this.publish({ status: "live", error: null, revision });
+        this.publish({ status: "live", error: null });
         reportConnection(this, false);
         await this.source.watch(
           revision,
@@ -132,9 +271,9 @@ export class LiveList<O extends ApiObject> {
               return;
             }
             revision = Math.max(revision, event.object.meta.revision);
-            this.objects = applyEvent(this.objects, event);
+            this.revision = revision;
             wait = this.retryMs;
-            this.publish({ revision });
+            this.applied(event);
           },
           signal,
         );

@@ -12,6 +12,8 @@ import {
   locate,
   nameError,
   planKey,
+  servicesByStack,
+  servicesOf,
   summarize,
   withFiles,
 } from "./stacks";
@@ -119,5 +121,16 @@ describe("a stack's services", () => {
     expect(downloadName("docker-compose.yml", "x")).toBe("docker-compose.yml");
     expect(downloadName("../a/b", "x")).toBe(".._a_b");
     expect(downloadName("..", "x")).toBe("x");
+  });
+});
+
+describe("servicesByStack", () => {
+  it("groups the services by their stack in one pass, as servicesOf does one by one", () => {
+    const all = [service("shop-web", "shop", "healthy", 1, 1), service("blog-db", "blog", "", 1, 0), service("shop-db", "shop", "", 1, 1)];
+    const lone: Linked = { ...service("lone", "", "", 1, 1) };
+    const by = servicesByStack([...all, lone]);
+    expect(by.get("shop")).toEqual(servicesOf("shop", all));
+    expect(by.get("blog")?.map((s) => s.meta.name)).toEqual(["blog-db"]);
+    expect([...by.keys()].sort()).toEqual(["blog", "shop"]);
   });
 });

@@ -123,6 +123,18 @@ export function servicesOf<S extends ApiObject<{ stack?: string }>>(stack: strin
   return services.filter((s) => s.spec.stack === stack);
 }
 
+/** The services of every stack, by stack name (one pass, for a list of stacks). */
+export function servicesByStack<S extends ApiObject<{ stack?: string }>>(services: readonly S[]): Map<string, S[]> {
+  const by = new Map<string, S[]>();
+  for (const s of services) {
+    if (!s.spec.stack) continue;
+    const list = by.get(s.spec.stack) ?? [];
+    list.push(s);
+    by.set(s.spec.stack, list);
+  }
+  return by;
+}
+
 export interface StackSummary {
   services: number;
   scale: number;

@@ -6,10 +6,13 @@ import { type ApiObject, type Client, type Plural } from "./api";
 import { LiveList, type LiveSnapshot } from "./liveList";
 
 export function liveListOf<O extends ApiObject>(client: Client, env: string, plural: Plural): LiveList<O> {
-  return new LiveList<O>({
-    list: (signal) => client.list<O>(env, plural, signal),
-    watch: (revision, onEvent, signal) => client.watch<O>(env, plural, revision, onEvent, signal),
-  });
+  return new LiveList<O>(
+    {
+      list: (signal) => client.list<O>(env, plural, signal),
+      watch: (revision, onEvent, signal) => client.watch<O>(env, plural, revision, onEvent, signal),
+    },
+    { name: plural },
+  );
 }
 
 export function useLive<O extends ApiObject>(client: Client, env: string, plural: Plural): LiveSnapshot<O> {

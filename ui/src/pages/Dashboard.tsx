@@ -1,7 +1,7 @@
 // The dashboard of one environment: hosts, stacks, services and instances,
 // each a live list (list, then watch), and what is pending and why.
 
-import type { ReactElement, ReactNode } from "react";
+import { useMemo, type ReactElement, type ReactNode } from "react";
 
 import type { Client } from "../api";
 import { Link } from "../Link";
@@ -20,6 +20,7 @@ import {
 } from "../model";
 import { pathOf } from "../route";
 import { useLive } from "../useLive";
+import { WindowedTable } from "../WindowedTable";
 
 function LiveBadge({ live }: { live: LiveSnapshot<unknown> }): ReactElement | null {
   if (live.status === "live") return null;
@@ -48,7 +49,9 @@ function Section({
   children: ReactNode;
 }): ReactElement {
   return (
-    <section aria-labelledby={id} className="panel">
+    // data-revision: the revision shown, for the UI benchmark to see a
+    // watch's events rendered.
+    <section aria-labelledby={id} className="panel" data-revision={live.revision}>
       <h2 id={id}>
         {title} <span className="count">{live.items.length}</span> <LiveBadge live={live} />
       </h2>
@@ -78,39 +81,47 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
   const stacks = useLive<StackObject>(client, env, "stacks");
   const services = useLive<ServiceObject>(client, env, "services");
   const instances = useLive<InstanceObject>(client, env, "instances");
-  const byService = instancesByService(instances.items);
-  const pending = pendingInstances(instances.items);
-  const onNode = countBy(instances.items, (i) => i.spec.node ?? "");
+  // Derived once per change of the instances (at most once a frame), not
+  // on every render nor per row.
+  const derived = useMemo(() => {
+    const items = instances.items;
+    return {
+      byService: instancesByService(items),
+      pending: pendingInstances(items),
+      onNode: new Map(countBy(items, (i) => i.spec.node ?? "")),
+      states: countBy(items, instanceState),
+      health: countBy(items, instanceHealth).filter(([h]) => h !== "none"),
+    };
+  }, [instances.items]);
+  const { byService, pending, onNode } = derived;
 
   return (
     <div className="dashboard">
       <p className="summary">
-        <Counts counts={countBy(instances.items, instanceState)} />
-        <Counts counts={countBy(instances.items, instanceHealth).filter(([h]) => h !== "none")} />
+        <Counts counts={derived.states} />
+        <Counts counts={derived.health} />
       </p>
 
       <Section id="pending" title="Pending" live={instances}>
         {pending.length === 0 ? (
           <Empty what="pending instances" />
         ) : (
-          <table aria-labelledby="pending">
-            <thead>
-              <tr>
-                <th>Instance</th>
-                <th>Service</th>
-                <th>Why</th>
-              </tr>
-            </thead>
-            <tbody>
-              {pending.map((p) => (
-                <tr key={p.name}>
-                  <td>{p.name}</td>
-                  <td>{p.service}</td>
-                  <td className="reason">{p.reason}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <WindowedTable
+            labelledBy="pending"
+            what="Pending instances"
+            columns={["Instance", "Service", "Why"]}
+            rows={pending}
+            rowKey={(p) => p.name}
+            cells={(p) => (
+              <>
+                <td>{p.name}</td>
+                <td>{p.service}</td>
+                <td className="reason" title={p.reason}>
+                  {p.reason}
+                </td>
+              </>
+            )}
+          />
         )}
       </Section>
 
@@ -118,33 +129,26 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
         {nodes.items.length === 0 ? (
           <Empty what="hosts" />
         ) : (
-          <table aria-labelledby="hosts">
-            <thead>
-              <tr>
-                <th>Host</th>
-                <th>State</th>
-                <th>Address</th>
-                <th>CPU</th>
-                <th>Memory</th>
-                <th>Instances</th>
-              </tr>
-            </thead>
-            <tbody>
-              {nodes.items.map((n) => (
-                <tr key={n.meta.name}>
-                  <td>{n.meta.name}</td>
-                  <td>
-                    {n.status.state ?? "joining"}
-                    {n.spec.draining ? " (draining)" : n.spec.unschedulable ? " (cordoned)" : ""}
-                  </td>
-                  <td>{n.status.address ?? ""}</td>
-                  <td>{n.status.cpu_millis ? `${n.status.cpu_millis / 1000} cores` : "–"}</td>
-                  <td>{formatBytes(n.status.memory_bytes)}</td>
-                  <td>{onNode.find(([name]) => name === n.meta.name)?.[1] ?? 0}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <WindowedTable
+            labelledBy="hosts"
+            what="Hosts"
+            columns={["Host", "State", "Address", "CPU", "Memory", "Instances"]}
+            rows={nodes.items}
+            rowKey={(n) => n.meta.name}
+            cells={(n) => (
+              <>
+                <td>{n.meta.name}</td>
+                <td>
+                  {n.status.state ?? "joining"}
+                  {n.spec.draining ? " (draining)" : n.spec.unschedulable ? " (cordoned)" : ""}
+                </td>
+                <td>{n.status.address ?? ""}</td>
+                <td>{n.status.cpu_millis ? `${n.status.cpu_millis / 1000} cores` : "–"}</td>
+                <td>{formatBytes(n.status.memory_bytes)}</td>
+                <td>{onNode.get(n.meta.name) ?? 0}</td>
+              </>
+            )}
+          />
         )}
       </Section>
 
@@ -152,22 +156,19 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
         {stacks.items.length === 0 ? (
           <Empty what="stacks" />
         ) : (
-          <table aria-labelledby="stacks">
-            <thead>
-              <tr>
-                <th>Stack</th>
-                <th>Services</th>
-              </tr>
-            </thead>
-            <tbody>
-              {stacks.items.map((s) => (
-                <tr key={s.meta.name}>
-                  <td>{s.meta.name}</td>
-                  <td>{(s.status.services ?? []).join(", ")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <WindowedTable
+            labelledBy="stacks"
+            what="Stacks"
+            columns={["Stack", "Services"]}
+            rows={stacks.items}
+            rowKey={(s) => s.meta.name}
+            cells={(s) => (
+              <>
+                <td>{s.meta.name}</td>
+                <td>{(s.status.services ?? []).join(", ")}</td>
+              </>
+            )}
+          />
         )}
       </Section>
 
@@ -175,36 +176,28 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
         {services.items.length === 0 ? (
           <Empty what="services" />
         ) : (
-          <table aria-labelledby="services">
-            <thead>
-              <tr>
-                <th>Service</th>
-                <th>Stack</th>
-                <th>Image</th>
-                <th>Scale</th>
-                <th>Running</th>
-                <th>Instances</th>
-                <th>Health</th>
-              </tr>
-            </thead>
-            <tbody>
-              {services.items.map((s) => (
-                <tr key={s.meta.name}>
-                  <td>
-                    <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{s.meta.name}</Link>
-                  </td>
-                  <td>{s.spec.stack ?? ""}</td>
-                  <td>{s.spec.image}</td>
-                  <td>{s.spec.mode === "global" ? "global" : (s.spec.scale ?? 0)}</td>
-                  <td>{s.status.running ?? 0}</td>
-                  <td>
-                    <Counts counts={countBy(byService.get(s.meta.name) ?? [], instanceState)} />
-                  </td>
-                  <td>{s.status.health || "–"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <WindowedTable
+            labelledBy="services"
+            what="Services"
+            columns={["Service", "Stack", "Image", "Scale", "Running", "Instances", "Health"]}
+            rows={services.items}
+            rowKey={(s) => s.meta.name}
+            cells={(s) => (
+              <>
+                <td>
+                  <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{s.meta.name}</Link>
+                </td>
+                <td>{s.spec.stack ?? ""}</td>
+                <td>{s.spec.image}</td>
+                <td>{s.spec.mode === "global" ? "global" : (s.spec.scale ?? 0)}</td>
+                <td>{s.status.running ?? 0}</td>
+                <td>
+                  <Counts counts={countBy(byService.get(s.meta.name) ?? [], instanceState)} />
+                </td>
+                <td>{s.status.health || "–"}</td>
+              </>
+            )}
+          />
         )}
       </Section>
 
@@ -212,34 +205,28 @@ export function Dashboard({ client, env }: { client: Client; env: string }): Rea
         {instances.items.length === 0 ? (
           <Empty what="instances" />
         ) : (
-          <table aria-labelledby="instances">
-            <thead>
-              <tr>
-                <th>Instance</th>
-                <th>Service</th>
-                <th>Host</th>
-                <th>State</th>
-                <th>Health</th>
-                <th>Restarts</th>
-                <th>Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {instances.items.map((i) => (
-                <tr key={i.meta.name}>
-                  <td>
-                    <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>
-                  </td>
-                  <td>{i.spec.service}</td>
-                  <td>{i.spec.node || "–"}</td>
-                  <td className={`state ${instanceState(i)}`}>{instanceState(i)}</td>
-                  <td>{instanceHealth(i)}</td>
-                  <td>{i.status?.restarts ?? 0}</td>
-                  <td className="reason">{i.status?.reason ?? ""}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <WindowedTable
+            labelledBy="instances"
+            what="Instances"
+            columns={["Instance", "Service", "Host", "State", "Health", "Restarts", "Reason"]}
+            rows={instances.items}
+            rowKey={(i) => i.meta.name}
+            cells={(i) => (
+              <>
+                <td>
+                  <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>
+                </td>
+                <td>{i.spec.service}</td>
+                <td>{i.spec.node || "–"}</td>
+                <td className={`state ${instanceState(i)}`}>{instanceState(i)}</td>
+                <td>{instanceHealth(i)}</td>
+                <td>{i.status?.restarts ?? 0}</td>
+                <td className="reason" title={i.status?.reason ?? ""}>
+                  {i.status?.reason ?? ""}
+                </td>
+              </>
+            )}
+          />
         )}
       </Section>
     </div>

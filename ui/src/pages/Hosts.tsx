@@ -3,7 +3,7 @@
 // instances on it; drain, activate, remove; Add Host with the one-line
 // command and a fresh registration token. Three streams while open.
 
-import { useEffect, useState, type ReactElement } from "react";
+import { useEffect, useMemo, useState, type ReactElement } from "react";
 
 import type { Client } from "../api";
 import { Link } from "../Link";
@@ -11,6 +11,7 @@ import { formatBytes, instanceState, instancesByNode, type InstanceObject, type 
 import { pathOf } from "../route";
 import { parseStatsLine, percentOf, type StatsLine } from "../stats";
 import { useLive } from "../useLive";
+import { WindowedTable } from "../WindowedTable";
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -233,14 +234,21 @@ function HostCard({
         </p>
       )}
       <h4>Instances {instances.length}</h4>
-      <ul className="instances">
-        {instances.map((i) => (
-          <li key={i.meta.name}>
-            <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>{" "}
-            <span className={`state ${instanceState(i)}`}>{instanceState(i)}</span>
-          </li>
-        ))}
-      </ul>
+      <WindowedTable
+        label={`Instances on ${name}`}
+        what={`Instances on ${name}`}
+        columns={["Instance", "State"]}
+        rows={instances}
+        rowKey={(i) => i.meta.name}
+        cells={(i) => (
+          <>
+            <td>
+              <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>
+            </td>
+            <td className={`state ${instanceState(i)}`}>{instanceState(i)}</td>
+          </>
+        )}
+      />
     </article>
   );
 }
@@ -260,7 +268,7 @@ export function Hosts({
   const nodes = useLive<NodeObject>(client, env, "nodes");
   const instances = useLive<InstanceObject>(client, env, "instances");
   const { latest, error } = useNodeStats(client, env);
-  const byNode = instancesByNode(instances.items);
+  const byNode = useMemo(() => instancesByNode(instances.items), [instances.items]);
   const writable = canWrite(role);
   return (
     <div className="hosts">

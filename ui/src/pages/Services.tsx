@@ -3,7 +3,7 @@
 // container), "Edit" (the service form), upgrade progress per batch,
 // history and rollback. Two streams while open.
 
-import { useState, type ReactElement } from "react";
+import { useMemo, useState, type ReactElement } from "react";
 
 import type { Client } from "../api";
 import { Link } from "../Link";
@@ -19,6 +19,7 @@ import {
 } from "../model";
 import { navigate, pathOf } from "../route";
 import { useLive } from "../useLive";
+import { WindowedTable } from "../WindowedTable";
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -231,32 +232,27 @@ function ServiceDetail({
         <h2 id="service-instances">
           Instances <span className="count">{instances.length}</span>
         </h2>
-        <table aria-labelledby="service-instances">
-          <thead>
-            <tr>
-              <th>Instance</th>
-              <th>Host</th>
-              <th>State</th>
-              <th>Health</th>
-              <th>Restarts</th>
-              <th>Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            {instances.map((i) => (
-              <tr key={i.meta.name}>
-                <td>
-                  <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>
-                </td>
-                <td>{i.spec.node || "–"}</td>
-                <td className={`state ${instanceState(i)}`}>{instanceState(i)}</td>
-                <td>{instanceHealth(i)}</td>
-                <td>{i.status?.restarts ?? 0}</td>
-                <td className="reason">{i.status?.reason ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <WindowedTable
+          labelledBy="service-instances"
+          what="Instances"
+          columns={["Instance", "Host", "State", "Health", "Restarts", "Reason"]}
+          rows={instances}
+          rowKey={(i) => i.meta.name}
+          cells={(i) => (
+            <>
+              <td>
+                <Link to={pathOf(env, { page: "instance", name: i.meta.name })}>{i.meta.name}</Link>
+              </td>
+              <td>{i.spec.node || "–"}</td>
+              <td className={`state ${instanceState(i)}`}>{instanceState(i)}</td>
+              <td>{instanceHealth(i)}</td>
+              <td>{i.status?.restarts ?? 0}</td>
+              <td className="reason" title={i.status?.reason ?? ""}>
+                {i.status?.reason ?? ""}
+              </td>
+            </>
+          )}
+        />
       </section>
     </>
   );
@@ -276,7 +272,7 @@ export function Services({
   const services = useLive<FullServiceObject>(client, env, "services");
   const [creating, setCreating] = useState(false);
   const instances = useLive<InstanceObject>(client, env, "instances");
-  const byService = instancesByService(instances.items);
+  const byService = useMemo(() => instancesByService(instances.items), [instances.items]);
   const writable = canChangeWorkloads(role);
   const failed = [services, instances].find((l) => l.status === "failed");
   if (service !== undefined) {
@@ -331,36 +327,30 @@ export function Services({
       {services.items.length === 0 ? (
         services.status !== "loading" && <p className="empty">No services yet.</p>
       ) : (
-        <table aria-labelledby="services">
-          <thead>
-            <tr>
-              <th>Service</th>
-              <th>Stack</th>
-              <th>Image</th>
-              <th>Scale</th>
-              <th>Instances</th>
-              <th>Health</th>
-            </tr>
-          </thead>
-          <tbody>
-            {services.items.map((s) => (
-              <tr key={s.meta.name}>
-                <td>
-                  <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{s.meta.name}</Link>
-                </td>
-                <td>{s.spec.stack ?? ""}</td>
-                <td>{s.spec.image}</td>
-                <td>
-                  <Scale client={client} env={env} service={s} writable={writable} />
-                </td>
-                <td>
-                  <Counts counts={countBy(byService.get(s.meta.name) ?? [], instanceState)} />
-                </td>
-                <td>{s.status.health || "–"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <WindowedTable
+          labelledBy="services"
+          what="Services"
+          columns={["Service", "Stack", "Image", "Scale", "Instances", "Health"]}
+          rows={services.items}
+          rowKey={(s) => s.meta.name}
+          rowHeight={44}
+          cells={(s) => (
+            <>
+              <td>
+                <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{s.meta.name}</Link>
+              </td>
+              <td>{s.spec.stack ?? ""}</td>
+              <td>{s.spec.image}</td>
+              <td>
+                <Scale client={client} env={env} service={s} writable={writable} />
+              </td>
+              <td>
+                <Counts counts={countBy(byService.get(s.meta.name) ?? [], instanceState)} />
+              </td>
+              <td>{s.status.health || "–"}</td>
+            </>
+          )}
+        />
       )}
     </section>
   );

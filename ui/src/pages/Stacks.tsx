@@ -5,7 +5,7 @@
 // their links and dependencies, Redeploy, Export and Remove. Three streams
 // while open (stacks, services, instances).
 
-import { useState, type ReactElement } from "react";
+import { useMemo, useState, type ReactElement } from "react";
 
 import { ApiError, type Client } from "../api";
 import { Link } from "../Link";
@@ -23,6 +23,7 @@ import {
   locate,
   nameError,
   planKey,
+  servicesByStack,
   servicesOf,
   summarize,
   withFiles,
@@ -33,6 +34,7 @@ import {
   type StackPlan,
 } from "../stacks";
 import { useLive } from "../useLive";
+import { WindowedTable } from "../WindowedTable";
 import { Counts, Scale, canChangeWorkloads } from "./Services";
 
 function message(e: unknown): string {
@@ -452,40 +454,33 @@ function StackDetail({
             ))}
           </ul>
         )}
-        <table aria-label={`Services of ${name}`}>
-          <thead>
-            <tr>
-              <th>Service</th>
-              <th>Image</th>
-              <th>Scale</th>
-              <th>Instances</th>
-              <th>Health</th>
-              <th>Links</th>
-              <th>Depends on</th>
-            </tr>
-          </thead>
-          <tbody>
-            {services.map((s) => (
-              <tr key={s.meta.name}>
-                <td>
-                  <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{composeName(name, s.meta.name)}</Link>
-                </td>
-                <td>{s.spec.image}</td>
-                <td>
-                  <Scale client={client} env={env} service={s} writable={writable} />
-                </td>
-                <td>
-                  <Counts counts={countBy(instances.get(s.meta.name) ?? [], instanceState)} />
-                </td>
-                <td>
-                  <span className={`pill ${s.status.health ?? ""}`}>{s.status.health || "–"}</span>
-                </td>
-                <td>{(s.spec.links ?? []).map((l) => (l.alias === l.service ? l.service : `${l.service} as ${l.alias}`)).join(", ")}</td>
-                <td>{(s.spec.depends_on ?? []).map((d) => `${d.service} (${d.condition ?? "service_started"})`).join(", ")}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <WindowedTable
+          label={`Services of ${name}`}
+          what={`Services of ${name}`}
+          columns={["Service", "Image", "Scale", "Instances", "Health", "Links", "Depends on"]}
+          rows={services}
+          rowKey={(s) => s.meta.name}
+          rowHeight={44}
+          cells={(s) => (
+            <>
+              <td>
+                <Link to={pathOf(env, { page: "service", name: s.meta.name })}>{composeName(name, s.meta.name)}</Link>
+              </td>
+              <td>{s.spec.image}</td>
+              <td>
+                <Scale client={client} env={env} service={s} writable={writable} />
+              </td>
+              <td>
+                <Counts counts={countBy(instances.get(s.meta.name) ?? [], instanceState)} />
+              </td>
+              <td>
+                <span className={`pill ${s.status.health ?? ""}`}>{s.status.health || "–"}</span>
+              </td>
+              <td>{(s.spec.links ?? []).map((l) => (l.alias === l.service ? l.service : `${l.service} as ${l.alias}`)).join(", ")}</td>
+              <td>{(s.spec.depends_on ?? []).map((d) => `${d.service} (${d.condition ?? "service_started"})`).join(", ")}</td>
+            </>
+          )}
+        />
       </section>
       <section aria-labelledby="links" className="panel">
         <h2 id="links">Links</h2>
@@ -534,7 +529,8 @@ export function Stacks({
   const stacks = useLive<StackObject>(client, env, "stacks");
   const services = useLive<FullServiceObject>(client, env, "services");
   const instances = useLive<InstanceObject>(client, env, "instances");
-  const byService = instancesByService(instances.items);
+  const byService = useMemo(() => instancesByService(instances.items), [instances.items]);
+  const byStack = useMemo(() => servicesByStack(services.items), [services.items]);
   const writable = canChangeWorkloads(role);
   const failed = [stacks, services, instances].find((l) => l.status === "failed");
   const failure = failed && (
@@ -572,41 +568,35 @@ export function Stacks({
         {stacks.items.length === 0 ? (
           stacks.status !== "loading" && <p className="empty">No stacks yet.</p>
         ) : (
-          <table aria-labelledby="stacks">
-            <thead>
-              <tr>
-                <th>Stack</th>
-                <th>Services</th>
-                <th>Running</th>
-                <th>Instances</th>
-                <th>Health</th>
-              </tr>
-            </thead>
-            <tbody>
-              {stacks.items.map((s) => {
-                const own = servicesOf(s.meta.name, services.items);
-                const sum = summarize(own);
-                const insts = own.flatMap((o) => byService.get(o.meta.name) ?? []);
-                return (
-                  <tr key={s.meta.name}>
-                    <td>
-                      <Link to={pathOf(env, { page: "stack", name: s.meta.name })}>{s.meta.name}</Link>
-                    </td>
-                    <td>{own.map((o) => composeName(s.meta.name, o.meta.name)).join(", ")}</td>
-                    <td aria-label={`Running in ${s.meta.name}`}>
-                      {sum.running} / {sum.scale}
-                    </td>
-                    <td>
-                      <Counts counts={countBy(insts, instanceState)} />
-                    </td>
-                    <td>
-                      <span className={`pill ${sum.health}`}>{sum.health}</span>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
+          <WindowedTable
+            labelledBy="stacks"
+            what="Stacks"
+            columns={["Stack", "Services", "Running", "Instances", "Health"]}
+            rows={stacks.items}
+            rowKey={(s) => s.meta.name}
+            cells={(s) => {
+              const own = byStack.get(s.meta.name) ?? [];
+              const sum = summarize(own);
+              const insts = own.flatMap((o) => byService.get(o.meta.name) ?? []);
+              return (
+                <>
+                  <td>
+                    <Link to={pathOf(env, { page: "stack", name: s.meta.name })}>{s.meta.name}</Link>
+                  </td>
+                  <td>{own.map((o) => composeName(s.meta.name, o.meta.name)).join(", ")}</td>
+                  <td aria-label={`Running in ${s.meta.name}`}>
+                    {sum.running} / {sum.scale}
+                  </td>
+                  <td>
+                    <Counts counts={countBy(insts, instanceState)} />
+                  </td>
+                  <td>
+                    <span className={`pill ${sum.health}`}>{sum.health}</span>
+                  </td>
+                </>
+              );
+            }}
+          />
         )}
       </section>
       {writable && <Deploy client={client} env={env} />}
