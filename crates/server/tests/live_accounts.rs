@@ -7,7 +7,6 @@
 mod common;
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 #[tokio::test]
 async fn users_and_members_can_be_watched_and_their_events_hold_no_hash() {
