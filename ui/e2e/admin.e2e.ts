@@ -202,6 +202,13 @@ it("administers users, members, keys, balancers and certificates, with themes, f
   await shot(page, "members");
   await page.getByRole("button", { name: "Remove ops (group)" }).click();
   await group.waitFor({ state: "detached" });
+  // The list is live: a member added elsewhere (through the API) shows
+  // without a reload, and goes the same way.
+  await server.ok("POST", "/v1/environments/default/members", admin, { subject: "group:auditors", role: "read-only" });
+  const auditors = rowOf(page, "Members", "auditors (group)");
+  await auditors.waitFor();
+  await server.ok("DELETE", "/v1/environments/default/members/group:auditors", admin);
+  await auditors.waitFor({ state: "detached" });
 
   // API keys: the secret is shown once, works, and stops working when deactivated.
   await page.getByRole("link", { name: "Admin" }).click();

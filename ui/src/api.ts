@@ -197,14 +197,24 @@ export class Client {
    * stopped, `signal` aborted, or after an `expired` event), calling `onEvent`
    * for each. Resolves when the stream ends; rejects on an API error.
    */
-  async watch<O>(
+  watch<O>(
     env: string,
     plural: Plural,
     revision: number,
     onEvent: (event: WatchEvent<O>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = `${environmentPath(env, plural)}?watch=true&revision=${revision}`;
+    return this.watchPath(environmentPath(env, plural), revision, onEvent, signal);
+  }
+
+  /** `watch` of any list the API answers at `path` (members, users, API keys). */
+  async watchPath<O>(
+    listPath: string,
+    revision: number,
+    onEvent: (event: WatchEvent<O>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const path = `${listPath}?watch=true&revision=${revision}`;
     const response = await fetch(this.base + path, {
       headers: this.headers("GET", false),
       credentials: "same-origin",

@@ -2,7 +2,7 @@
 
 import { useEffect, useState, useSyncExternalStore } from "react";
 
-import { type ApiObject, type Client, type Plural } from "./api";
+import { type ApiObject, type Client, type ListResponse, type Plural } from "./api";
 import { LiveList, type LiveSnapshot } from "./liveList";
 
 export function liveListOf<O extends ApiObject>(client: Client, env: string, plural: Plural): LiveList<O> {
@@ -23,6 +23,32 @@ export function useLive<O extends ApiObject>(client: Client, env: string, plural
     // no frame shows the old environment's objects.
     setKey({ client, env, plural });
     setLive(liveListOf<O>(client, env, plural));
+  }
+  useEffect(() => {
+    void live.run();
+    return () => { live.stop(); };
+  }, [live]);
+  return useSyncExternalStore(live.subscribe, live.getSnapshot);
+}
+
+/** A live list of any path the API lists and watches (`/v1/users`, `.../members`). */
+export function liveListAt<O extends ApiObject>(client: Client, path: string): LiveList<O> {
+  return new LiveList<O>(
+    {
+      list: (signal) => client.request<ListResponse<O>>("GET", path, undefined, signal),
+      watch: (revision, onEvent, signal) => client.watchPath<O>(path, revision, onEvent, signal),
+    },
+    { name: path },
+  );
+}
+
+/** `useLive` of a list by its path. */
+export function useLiveAt<O extends ApiObject>(client: Client, path: string): LiveSnapshot<O> {
+  const [live, setLive] = useState(() => liveListAt<O>(client, path));
+  const [key, setKey] = useState({ client, path });
+  if (key.client !== client || key.path !== path) {
+    setKey({ client, path });
+    setLive(liveListAt<O>(client, path));
   }
   useEffect(() => {
     void live.run();

@@ -1,12 +1,13 @@
 // The members of an environment and their roles. Everyone who sees the
 // environment reads them; owners (and admins) add a user or a group with a
-// role, change a role and remove a member. The API has no watch of
-// members: the list is read on opening, after each change and on Refresh.
+// role, change a role and remove a member. The list is live (listed, then
+// watched), so a change by anyone shows without a reload.
 
-import { useCallback, useEffect, useState, type ReactElement } from "react";
+import { useEffect, useMemo, useState, type ReactElement } from "react";
 
 import { ApiError, type Client, type ListResponse } from "../api";
 import { besideField } from "../forms";
+import { useLiveAt } from "../useLive";
 import {
   canManageMembers,
   ROLES,
@@ -44,13 +45,11 @@ function MemberRow({
   env,
   member,
   writable,
-  onChanged,
 }: {
   client: Client;
   env: string;
   member: MemberObject;
   writable: boolean;
-  onChanged: () => void;
 }): ReactElement {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -61,7 +60,6 @@ function MemberRow({
     setError(null);
     try {
       await client.request<unknown>(method, path, body);
-      onChanged();
     } catch (e) {
       setError(message(e));
     } finally {
@@ -106,7 +104,7 @@ function MemberRow({
   );
 }
 
-function AddMember({ client, env, users, onChanged }: { client: Client; env: string; users: string[]; onChanged: () => void }): ReactElement {
+function AddMember({ client, env, users }: { client: Client; env: string; users: string[] }): ReactElement {
   const [kind, setKind] = useState<"user" | "group">("user");
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("member");
@@ -118,7 +116,6 @@ function AddMember({ client, env, users, onChanged }: { client: Client; env: str
     try {
       await client.request<unknown>("POST", membersPath(env), { subject: subjectOf(kind, name), role });
       setName("");
-      onChanged();
     } catch (e) {
       const field = e instanceof ApiError ? (e.field ?? "") : "";
       setError({ message: /subject/.test(field) ? besideField(e) : message(e), field });
@@ -183,23 +180,11 @@ function AddMember({ client, env, users, onChanged }: { client: Client; env: str
 }
 
 export function Members({ client, env, role, admin }: { client: Client; env: string; role: string; admin: boolean }): ReactElement {
-  const [members, setMembers] = useState<MemberObject[] | null>(null);
+  const live = useLiveAt<MemberObject>(client, membersPath(env));
+  const members = useMemo(() => (live.status === "loading" ? null : sortMembers(live.items)), [live.status, live.items]);
+  const error = live.status === "failed" || live.status === "reconnecting" ? live.error : null;
   const [users, setUsers] = useState<string[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
-  const refresh = useCallback(() => { setTick((t) => t + 1); }, []);
   const writable = canManageMembers(role);
-  useEffect(() => {
-    const abort = new AbortController();
-    client.request<ListResponse<MemberObject>>("GET", membersPath(env), undefined, abort.signal).then(
-      (list) => {
-        setMembers(sortMembers(list.items));
-        setError(null);
-      },
-      (e: unknown) => { if (!abort.signal.aborted) setError(message(e)); },
-    );
-    return () => { abort.abort(); };
-  }, [client, env, tick]);
   useEffect(() => {
     // Only admins may list users; for others the name is typed.
     if (!admin || !writable) return;
@@ -215,12 +200,11 @@ export function Members({ client, env, role, admin }: { client: Client; env: str
       <h2 className="page-title">
         Members <span className="count">{members?.length ?? ""}</span>
       </h2>
-      <div className="toolbar">
-        <button type="button" onClick={refresh}>
-          Refresh
-        </button>
-        {!writable && <span className="empty">Only the environment&apos;s owners change its members.</span>}
-      </div>
+      {!writable && (
+        <div className="toolbar">
+          <span className="empty">Only the environment&apos;s owners change its members.</span>
+        </div>
+      )}
       {error && (
         <p role="alert" className="error">
           {error}
@@ -239,12 +223,12 @@ export function Members({ client, env, role, admin }: { client: Client; env: str
           </thead>
           <tbody>
             {members.map((m) => (
-              <MemberRow key={m.meta.name} client={client} env={env} member={m} writable={writable} onChanged={refresh} />
+              <MemberRow key={m.meta.name} client={client} env={env} member={m} writable={writable} />
             ))}
           </tbody>
         </table>
       )}
-      {writable && <AddMember client={client} env={env} users={users} onChanged={refresh} />}
+      {writable && <AddMember client={client} env={env} users={users} />}
     </div>
   );
 }

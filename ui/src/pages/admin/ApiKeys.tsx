@@ -13,7 +13,7 @@ function newestFirst(a: ApiKeyObject, b: ApiKeyObject): number {
 }
 
 
-function KeyRow({ client, apiKey, onChanged }: { client: Client; apiKey: ApiKeyObject; onChanged: () => void }): ReactElement {
+function KeyRow({ client, apiKey }: { client: Client; apiKey: ApiKeyObject }): ReactElement {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const id = apiKey.meta.name;
@@ -23,7 +23,6 @@ function KeyRow({ client, apiKey, onChanged }: { client: Client; apiKey: ApiKeyO
     setError(null);
     try {
       await client.request<unknown>(method, path);
-      onChanged();
     } catch (e) {
       setError(message(e));
     } finally {
@@ -70,7 +69,7 @@ function KeyRow({ client, apiKey, onChanged }: { client: Client; apiKey: ApiKeyO
   );
 }
 
-function NewKey({ client, environments, onChanged }: { client: Client; environments: string[]; onChanged: () => void }): ReactElement {
+function NewKey({ client, environments }: { client: Client; environments: string[] }): ReactElement {
   const [description, setDescription] = useState("");
   const [env, setEnv] = useState("");
   const [role, setRole] = useState<Role>("member");
@@ -87,7 +86,6 @@ function NewKey({ client, environments, onChanged }: { client: Client; environme
       const body = env ? { description, environment: env, role } : { description };
       setSecret(await client.request<SecretCreated>("POST", "/v1/apikeys", body));
       setDescription("");
-      onChanged();
     } catch (e) {
       setError(failureOf(e));
     } finally {
@@ -196,12 +194,12 @@ export function ApiKeys({ client, environments }: { client: Client; environments
           </thead>
           <tbody>
             {items.map((k) => (
-              <KeyRow key={k.meta.name} client={client} apiKey={k} onChanged={keys.refresh} />
+              <KeyRow key={k.meta.name} client={client} apiKey={k} />
             ))}
           </tbody>
         </table>
       )}
-      <NewKey client={client} environments={environments} onChanged={keys.refresh} />
+      <NewKey client={client} environments={environments} />
     </>
   );
 }

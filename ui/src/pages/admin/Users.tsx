@@ -13,7 +13,7 @@ function byName(a: UserObject, b: UserObject): number {
 }
 
 
-function UserRow({ client, user, self, onChanged }: { client: Client; user: UserObject; self: string; onChanged: () => void }): ReactElement {
+function UserRow({ client, user, self }: { client: Client; user: UserObject; self: string }): ReactElement {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -28,7 +28,6 @@ function UserRow({ client, user, self, onChanged }: { client: Client; user: User
       await client.request<unknown>(method, path, body);
       setDone(said);
       setPassword("");
-      onChanged();
     } catch (e) {
       setError(message(e));
     } finally {
@@ -89,7 +88,7 @@ function UserRow({ client, user, self, onChanged }: { client: Client; user: User
   );
 }
 
-function NewUser({ client, onChanged }: { client: Client; onChanged: () => void }): ReactElement {
+function NewUser({ client }: { client: Client }): ReactElement {
   const [name, setName] = useState("");
   const [display, setDisplay] = useState("");
   const [password, setPassword] = useState("");
@@ -108,7 +107,6 @@ function NewUser({ client, onChanged }: { client: Client; onChanged: () => void 
       setDisplay("");
       setPassword("");
       setAdmin(false);
-      onChanged();
     } catch (e) {
       setError(failureOf(e));
     } finally {
@@ -190,12 +188,12 @@ export function Users({ client, self }: { client: Client; self: string }): React
           </thead>
           <tbody>
             {items.map((u) => (
-              <UserRow key={u.meta.name} client={client} user={u} self={self} onChanged={users.refresh} />
+              <UserRow key={u.meta.name} client={client} user={u} self={self} />
             ))}
           </tbody>
         </table>
       )}
-      <NewUser client={client} onChanged={users.refresh} />
+      <NewUser client={client} />
     </>
   );
 }

@@ -1,10 +1,11 @@
 // What the admin pages share: error text, a field error's place, the alert
-// under a control, and a list read with a plain request (no watch).
+// under a control, and a live list (listed, then watched).
 
-import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { useMemo, type ReactNode } from "react";
 
-import { ApiError, type ApiObject, type Client, type ListResponse } from "../../api";
+import { ApiError, type ApiObject, type Client } from "../../api";
 import { besideField } from "../../forms";
+import { useLiveAt } from "../../useLive";
 
 export function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -28,22 +29,10 @@ export function Alert({ text, id }: { text: string | null | undefined; id?: stri
   );
 }
 
-/** A list read with GET (sorted by `order`), again after `refresh()`. */
-export function useList<O extends ApiObject>(client: Client, path: string, order: (a: O, b: O) => number): { items: O[] | null; error: string | null; refresh: () => void } {
-  const [items, setItems] = useState<O[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const abort = new AbortController();
-    client.request<ListResponse<O>>("GET", path, undefined, abort.signal).then(
-      (list) => {
-        setItems([...list.items].sort(order));
-        setError(null);
-      },
-      (e: unknown) => { if (!abort.signal.aborted) setError(message(e)); },
-    );
-    return () => { abort.abort(); };
-  }, [client, path, tick, order]);
-  return { items, error, refresh: useCallback(() => { setTick((t) => t + 1); }, []) };
+/** A list the API lists and watches at `path`, live, sorted by `order`. */
+export function useList<O extends ApiObject>(client: Client, path: string, order: (a: O, b: O) => number): { items: O[] | null; error: string | null } {
+  const live = useLiveAt<O>(client, path);
+  const items = useMemo(() => [...live.items].sort(order), [live.items, order]);
+  const error = live.status === "failed" || live.status === "reconnecting" ? live.error : null;
+  return { items: live.status === "loading" ? null : items, error };
 }
-
