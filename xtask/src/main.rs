@@ -119,6 +119,10 @@ enum Bench {
     /// `docker exec -it` into the same container, side by side; writes
     /// target/bench/exec.json.
     Exec(bench_exec::ExecArgs),
+    /// The web UI: the first page's JavaScript (gzip), a dashboard of 1,000
+    /// services and 10,000 instances, a burst of 1,000 watch events, in
+    /// Chromium against the release server; writes target/bench/ui.json.
+    Ui,
     /// What authorization costs the API: GET services and status batches
     /// through the gates and behind the admin token alone, side by side;
     /// and the time of one argon2id hash (`cargo bench -p corral-server
@@ -179,6 +183,7 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Exec(args),
         } => bench_exec::bench_exec(&args),
+        Task::Bench { bench: Bench::Ui } => ui::bench(),
         Task::Bench { bench: Bench::Auth } => server_bench("auth"),
         Task::Bench { bench: Bench::Tls } => server_bench("tls"),
         Task::Fuzz(args) => fuzz::fuzz(&args),

@@ -80,6 +80,30 @@ pub fn build() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench ui`: builds the UI and the release `corral` (which
+/// embeds it), then `npm run bench` (ui/bench/ui.bench.ts) against it: the
+/// first page's JavaScript, a dashboard of 1,000 services and 10,000
+/// instances, a burst of 1,000 watch events; target/bench/ui.json.
+pub fn bench() -> anyhow::Result<()> {
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.is_file() {
+        bail!("no {}: run `cargo xtask setup` as root", chromium.display());
+    }
+    install()?;
+    build()?;
+    let binary = crate::corral_up::build_release()?;
+    let out = target_dir().join("bench");
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut command = npm_command(&["run", "bench"]);
+    command
+        .env("CORRAL_BIN", &binary)
+        .env("CHROMIUM", chromium)
+        .env("CORRAL_BENCH_OUT", out.join("ui.json"));
+    run(&mut command, "npm run bench")?;
+    eprintln!("==> wrote {}", out.join("ui.json").display());
+    Ok(())
+}
+
 /// The browser test: builds `corral` (embedding ui/dist), starts the
 /// private engine with the busybox image (the container page's test runs
 /// `corral up` on it), and runs ui/e2e with them and Debian's Chromium.
