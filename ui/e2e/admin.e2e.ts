@@ -5,17 +5,16 @@
 // binary's).
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-import { launchChromium } from "./browser";
+import { launchChromium, shot } from "./browser";
 import { CorralServer } from "./server";
 
-const SCREENSHOTS = process.env.CORRAL_UI_SCREENSHOTS ?? join(import.meta.dirname, "../../target/ui");
 const TIMEOUT = 15_000;
 
 let server: CorralServer;
@@ -64,14 +63,6 @@ afterAll(async () => {
   rmSync(certDir, { recursive: true, force: true });
 });
 
-async function shot(page: Page, name: string, both = true): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  if (!both) return;
-  await page.setViewportSize({ width: 1920, height: 1080 });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}-1920.png`), fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 720 });
-}
 
 function rowOf(page: Page, table: string, text: string) {
   return page.getByRole("table", { name: table }).getByRole("row").filter({ hasText: text });

@@ -4,16 +4,13 @@
 // reason). Run by `cargo xtask ui test`, which builds the UI into the
 // binary first and passes CORRAL_BIN.
 
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 
 import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-import { launchChromium } from "./browser";
+import { launchChromium, shot } from "./browser";
 import { CorralServer } from "./server";
 
-const SCREENSHOTS = process.env.CORRAL_UI_SCREENSHOTS ?? join(import.meta.dirname, "../../target/ui");
 const TIMEOUT = 15_000;
 
 let server: CorralServer;
@@ -48,10 +45,6 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
 
 /**
  * The session token in the browser's cookie, which must be HttpOnly (no
@@ -115,9 +108,6 @@ it("logs in, follows the dashboard live, switches environments and logs out", as
     .poll(() => rowOf(page, "Pending", "web").first().locator("td.reason").textContent())
     .toBe("no nodes");
   await shot(page, "dashboard-pending");
-  await page.setViewportSize({ width: 1920, height: 1080 });
-  await shot(page, "dashboard-pending-1920");
-  await page.setViewportSize({ width: 1280, height: 720 });
 
   // Removed through the API: gone without a reload.
   await server.ok("DELETE", "/v1/environments/default/services/web", admin);

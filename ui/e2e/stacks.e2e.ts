@@ -8,16 +8,14 @@
 // back; sees the API's error for a bad value at its field; exports the
 // stack and removes it.
 
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
-import { type Browser, type Page } from "playwright-core";
+import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-import { launchChromium } from "./browser";
+import { launchChromium, shot } from "./browser";
 import { CorralServer } from "./server";
 
-const SCREENSHOTS = process.env.CORRAL_UI_SCREENSHOTS ?? join(import.meta.dirname, "../../target/ui");
 const DOCKER_HOST = process.env.CORRAL_E2E_DOCKER_HOST ?? "";
 const IMAGE = process.env.CORRAL_E2E_IMAGE ?? "corral-busybox:latest";
 const TIMEOUT = 30_000;
@@ -101,13 +99,6 @@ afterAll(async () => {
   await server.stop();
 }, 120_000);
 
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  await page.setViewportSize({ width: 1920, height: 1080 });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}-1920.png`), fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 720 });
-}
 
 it("deploys a stack from a plan, scales, upgrades and rolls back a service through the form, exports and removes the stack", async () => {
   const errors: string[] = [];

@@ -6,16 +6,14 @@
 // sees its stats graph, the host's CPU bar, and scales the service with +;
 // a read-only user is refused the shell with the API's error.
 
-import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
 import { type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-import { launchChromium } from "./browser";
+import { launchChromium, shot } from "./browser";
 import { CorralServer } from "./server";
 
-const SCREENSHOTS = process.env.CORRAL_UI_SCREENSHOTS ?? join(import.meta.dirname, "../../target/ui");
 const DOCKER_HOST = process.env.CORRAL_E2E_DOCKER_HOST ?? "";
 const IMAGE = process.env.CORRAL_E2E_IMAGE ?? "corral-busybox:latest";
 const TIMEOUT = 30_000;
@@ -77,10 +75,6 @@ afterAll(async () => {
   await server.stop();
 }, 120_000);
 
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
 
 async function loggedIn(user: string, password: string, errors: string[]): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
@@ -162,9 +156,6 @@ it("shows a container's log, runs a shell in it, graphs its stats, shows the hos
   await page.getByText("exited with code 3").waitFor();
   await page.getByRole("button", { name: "15 min" }).click();
   await shot(page, "container");
-  await page.setViewportSize({ width: 1920, height: 1080 });
-  await shot(page, "container-1920");
-  await page.setViewportSize({ width: 1280, height: 720 });
 
   // Hosts: the node, its CPU bar from the nodes' stats stream, the instance on it.
   await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Hosts" }).click();
@@ -191,6 +182,7 @@ it("shows a container's log, runs a shell in it, graphs its stats, shows the hos
   await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Services" }).click();
   await page.getByRole("button", { name: "Scale hello up" }).click();
   await expect.poll(() => page.getByLabel("Scale of hello").textContent()).toBe("2");
+  await shot(page, "services");
   await page.getByRole("table", { name: "Services" }).getByRole("link", { name: "hello" }).click();
   const table = page.getByRole("table", { name: /Instances/ });
   await expect.poll(() => table.getByRole("row").count(), { timeout: 60_000 }).toBe(3);
