@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use corral_types::{ServiceSpec, SourceFile};
 
+mod catalog_meta;
 mod configs;
 mod ctx;
 mod deploy;
@@ -34,6 +35,7 @@ mod value;
 mod volumes;
 mod yaml;
 
+pub use catalog_meta::catalog_meta;
 pub use envfile::parse_env_file;
 pub use error::{ComposeError, Diagnostic};
 pub use files::{FileSource, StackFile};

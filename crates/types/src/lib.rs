@@ -6,6 +6,7 @@
 //! share it.
 
 mod access;
+mod catalog;
 mod certificate;
 mod config;
 mod environment;
@@ -24,6 +25,10 @@ pub use access::{
     ApiKeySpec, ApiKeyStatus, CredentialLabels, GLOBAL, MemberSpec, NodeCredentialSpec, Provider,
     RegistrationTokenSpec, Role, SessionSpec, TokenKind, UserSpec, UserStatus,
     validate_subject_name,
+};
+pub use catalog::{
+    AnswerError, AppRef, CatalogMeta, CatalogSpec, CatalogStatus, Question, QuestionType,
+    TemplateInfo, VersionInfo, check_answer, resolve_answers,
 };
 pub use certificate::{
     CertificateMaterial, CertificateMaterials, CertificateSpec, CertificateStatus,

@@ -1,0 +1,12 @@
+//! Rancher 1.x catalog repositories, read unchanged: `templates/NAME/
+//! config.yml` and `templates/NAME/N/{docker-compose.yml[.tpl],
+//! rancher-compose.yml[.tpl], README.md}` (and `infra-templates/`, listed
+//! apart). [`read_repository`] lists the templates of a checked-out tree;
+//! [`render`] turns a version and its answers into the compose files and
+//! variables a stack is deployed from.
+
+mod read;
+mod render;
+
+pub use read::{Repository, read_icon, read_repository};
+pub use render::{RenderError, Rendered, render};
