@@ -5,11 +5,10 @@ mod processes;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use corral_cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_args() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };

@@ -22,8 +22,10 @@
 //! | GET | `/openapi.json` | the OpenAPI document |
 
 mod access;
+mod catalog;
 mod client;
 mod client_access;
+mod client_catalogs;
 mod client_configs;
 mod client_exec;
 mod client_secrets;
@@ -33,6 +35,7 @@ mod trust;
 mod wire;
 
 pub use access::*;
+pub use catalog::*;
 
 pub use client::{ApiError, Client, EventStream};
 pub use trust::Trust;

@@ -13,6 +13,7 @@ use crate::output::{Format, ObjectFormat};
 
 mod apikey;
 mod auth;
+mod catalog;
 mod cert;
 mod config;
 mod duration;
@@ -27,6 +28,7 @@ mod user;
 
 pub use apikey::{ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs};
 pub use auth::{AuthCmd, LdapCmd, LdapSetArgs, LdapShowArgs, LdapTestArgs};
+pub use catalog::{AppCmd, AppLaunchArgs, CatalogCmd, CatalogShowArgs};
 pub use cert::{CertCmd, CertCreateArgs, CertRmArgs};
 pub use config::{ConfigCmd, ConfigFormat};
 pub use duration::{
@@ -60,8 +62,37 @@ pub struct Cli {
     )]
     pub environment: String,
 
+    /// Whether `-E` or `CORRAL_ENVIRONMENT` gave the environment (not the
+    /// default): `catalog add` is then the environment's own, not global.
+    #[arg(skip)]
+    pub environment_given: bool,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments, noting whether the environment was
+    /// given (see [`Cli::environment_given`]).
+    pub fn try_parse_args() -> Result<Cli, clap::Error> {
+        Self::try_parse_from_args(std::env::args_os())
+    }
+
+    /// [`Cli::try_parse_args`] over `args`.
+    pub fn try_parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.environment_given = matches!(
+            matches.value_source("environment"),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        Ok(cli)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +121,12 @@ pub enum Command {
     /// Manage configs: values services mount as files, readable back.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Catalogs of one-click applications (Rancher catalog repositories).
+    #[command(subcommand)]
+    Catalog(CatalogCmd),
+    /// Applications launched from catalog templates.
+    #[command(subcommand)]
+    App(AppCmd),
     /// Manage load balancers: services whose instances are proxies run by the agents.
     #[command(subcommand)]
     Lb(LbCmd),
@@ -482,7 +519,7 @@ pub struct StatsArgs {
     pub no_stream: bool,
 }
 
-fn parse_name(s: &str) -> Result<String, String> {
+pub(crate) fn parse_name(s: &str) -> Result<String, String> {
     validate_name("name", s).map_err(|e| e.message)?;
     Ok(s.to_string())
 }
@@ -509,7 +546,7 @@ fn parse_id(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn split_key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn split_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some(("", _)) => Err(format!("{s:?} has an empty key (expected KEY=VALUE)")),
         Some((k, v)) => Ok((k.to_string(), v.to_string())),

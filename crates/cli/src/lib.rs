@@ -12,6 +12,7 @@ mod apikey;
 mod args;
 mod audit;
 mod auth;
+mod catalog;
 mod cert;
 pub mod config;
 mod configs;
@@ -69,6 +70,7 @@ pub fn default_data_dir() -> PathBuf {
 /// server it names).
 pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
     let env = cli.environment;
+    let env_given = cli.environment_given;
     let command = match cli.command {
         Command::Server(_) => bail!("`corral server` runs a process, not a client verb"),
         Command::Agent(_) => bail!("`corral agent` runs a process, not a client verb"),
@@ -86,6 +88,8 @@ pub async fn run_client(cli: Cli) -> anyhow::Result<()> {
         Command::Cert(cmd) => cert::run(&client, &env, cmd).await,
         Command::Secret(cmd) => secret::run(&client, &env, cmd).await,
         Command::Config(cmd) => configs::run(&client, &env, cmd).await,
+        Command::Catalog(cmd) => catalog::run(&client, &env, env_given, cmd).await,
+        Command::App(cmd) => catalog::run_app(&client, &env, cmd).await,
         Command::Lb(cmd) => lb::run(&client, &env, cmd).await,
         Command::Logs(args) => logs::run(&client, &env, &args).await,
         Command::Exec(args) => exec::run(&client, &env, &args).await,

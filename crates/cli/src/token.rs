@@ -116,6 +116,7 @@ mod tests {
             Cli {
                 environment,
                 command: Command::Token(TokenCmd::Rm(r)),
+                ..
             } => {
                 assert_eq!(r.ids, ["ab1", "cd2"]);
                 assert_eq!(environment, "prod");

@@ -6,6 +6,9 @@
 //! the `default` environment and the admin token, starts the controllers and
 //! serves.
 
+// The OpenAPI document is one `json!` literal, deeper than the default limit.
+#![recursion_limit = "256"]
+
 pub mod access;
 mod accounts;
 mod actions;
@@ -14,6 +17,7 @@ mod apikeys;
 pub mod audit;
 mod audit_routes;
 mod bootstrap;
+pub mod catalogs;
 mod cert_keys;
 pub mod cluster_id;
 mod configs;
@@ -323,6 +327,14 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         sqlite.scrub()?;
         tracing::info!("sealed the private keys of {sealed} certificate(s) stored in clear");
     }
+    state.catalogs = Arc::new(catalogs::book::CatalogBook::new(
+        Some(options.data_dir.join("catalogs")),
+        Arc::new(catalogs::fetch::GitFetcher),
+    ));
+    tokio::spawn(catalogs::book::refresh_forever(
+        state.clone(),
+        catalogs::book::REFRESH_INTERVAL,
+    ));
     let controllers = run_controllers(
         store,
         liveness,

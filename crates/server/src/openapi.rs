@@ -168,6 +168,17 @@ pub fn document() -> Value {
                     "value": {"type": "string", "description": "the value, base64; at most 500 KiB decoded"},
                     "labels": {"type": "object", "additionalProperties": {"type": "string"}}
                 }},
+                "CatalogRequest": {"type": "object", "required": ["name", "url"], "properties": {
+                    "name": {"type": "string"},
+                    "url": {"type": "string", "description": "https://, ssh:// or user@host:path, git://, or file:// (global catalogs only)"},
+                    "branch": {"type": "string", "description": "the branch to follow; the repository's default when absent"}
+                }},
+                "LaunchRequest": {"type": "object", "required": ["name", "template"], "properties": {
+                    "name": {"type": "string", "description": "the stack's name"},
+                    "template": {"type": "string", "description": "CATALOG/TEMPLATE or TEMPLATE, optionally :VERSION (a version folder)"},
+                    "answers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "dry_run": {"type": "boolean"}
+                }},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
                 "StatsReport": {"type": "object", "required": ["host", "instances"], "properties": {
                     "host": {"type": "array", "maxItems": corral_api::stats::MAX_SAMPLES_PER_SERIES, "items": {"$ref": "#/components/schemas/Sample"}},

@@ -61,6 +61,19 @@ pub async fn deploy(
 ) -> Result<StackPlan, ApiError> {
     validate_name("name", name)?;
     let req: DeployRequest = decode_body(body)?;
+    deploy_request(state, admission, env, name, req, None).await
+}
+
+/// Deploys `req` as stack `name` of `env`; `app` is the catalog template
+/// it was launched from, kept in the stack's spec.
+pub async fn deploy_request(
+    state: &AppState,
+    admission: &Admission,
+    env: &str,
+    name: &str,
+    req: DeployRequest,
+    app: Option<corral_types::AppRef>,
+) -> Result<StackPlan, ApiError> {
     if req.files.is_empty() {
         return Err(ApiError::invalid(
             "files",
@@ -130,6 +143,7 @@ pub async fn deploy(
     let stack_spec = StackSpec {
         files: req.files,
         variables: req.variables,
+        app,
     };
     let stack_status = StackStatus {
         services: loaded

@@ -62,6 +62,8 @@ pub struct AppState {
     pub cluster_id: Arc<str>,
     /// The last hour of live stats, in memory (see `crate::stats_book`).
     pub stats: Arc<crate::stats_book::StatsBook>,
+    /// The catalogs' templates as last refreshed.
+    pub catalogs: Arc<crate::catalogs::book::CatalogBook>,
 }
 
 impl AppState {
@@ -92,6 +94,10 @@ impl AppState {
             require_node_certificates: false,
             agent_client_identity: None,
             cluster_id: crate::cluster_id::new_id().into(),
+            catalogs: Arc::new(crate::catalogs::book::CatalogBook::new(
+                None,
+                Arc::new(crate::catalogs::fetch::GitFetcher),
+            )),
             stats: Arc::new(crate::stats_book::StatsBook::new(
                 crate::stats_book::DEFAULT_MAX_SERIES,
             )),

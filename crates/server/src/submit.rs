@@ -97,6 +97,7 @@ pub fn accept(kind: Kind, env: &str, body: &[u8]) -> Result<Accepted, ApiError> 
         Kind::User
         | Kind::Secret
         | Kind::Config
+        | Kind::Catalog
         | Kind::Member
         | Kind::Session
         | Kind::ApiKey

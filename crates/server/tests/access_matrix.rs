@@ -112,10 +112,16 @@ fn role_may(role: Role, resource: Resource, verb: Verb) -> bool {
     use Resource as R;
     match (resource, verb) {
         (
-            R::Environment | R::Members | R::Hosts | R::Workloads | R::Infrastructure | R::Logs,
+            R::Environment
+            | R::Members
+            | R::Hosts
+            | R::Workloads
+            | R::Infrastructure
+            | R::Catalogs
+            | R::Logs,
             Verb::Read,
         ) => true,
-        (R::Environment | R::Members, Verb::Write) => role == Role::Owner,
+        (R::Environment | R::Members | R::Catalogs, Verb::Write) => role == Role::Owner,
         (R::Hosts | R::Infrastructure, Verb::Write) => matches!(role, Role::Owner | Role::Member),
         (R::Workloads, Verb::Write) => role != Role::ReadOnly,
         // A shell in a container: not for read-only or restricted users.
@@ -153,7 +159,8 @@ fn expect(who: Who, resource: Resource, verb: Verb, scope: Scope, own: bool) -> 
         (Who::Node, Scope::Global) => false,
         (Who::Registration, scope) => scope == Scope::Global && resource == R::Registration,
         (_, Scope::Global) => {
-            resource == R::Account || (resource == R::Environment && verb == Verb::Read)
+            resource == R::Account
+                || (matches!(resource, R::Environment | R::Catalogs) && verb == Verb::Read)
         }
         (who, Scope::Environment) => who.role().is_some_and(|r| role_may(r, resource, verb)),
     };
@@ -176,6 +183,8 @@ fn concrete(path: &str, env: &str) -> String {
         ("/users/{name}", "/users/alice"),
         ("/sessions/{name}", "/sessions/s1"),
         ("/apikeys/{name}", "/apikeys/k1"),
+        ("/catalogs/{name}", "/catalogs/c1"),
+        ("/templates/{catalog}/{template}", "/templates/c1/t1"),
     ];
     let mut p = path.replace("{env}", env);
     for (pattern, with) in named {

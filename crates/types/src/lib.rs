@@ -80,6 +80,8 @@ pub type Certificate = Object<CertificateSpec, CertificateStatus>;
 pub type Secret = Object<SecretSpec, SecretStatus>;
 /// A value services mount as a file, readable through the API.
 pub type Config = Object<ConfigSpec, ConfigStatus>;
+/// A repository of catalog templates.
+pub type Catalog = Object<CatalogSpec, CatalogStatus>;
 /// A person.
 pub type User = Object<UserSpec, UserStatus>;
 /// A role binding of a user or group in an environment.

@@ -34,10 +34,13 @@ pub enum Kind {
     Secret,
     /// A value services mount as a file, stored as it is and readable.
     Config,
+    /// A repository of Rancher catalog templates (global, or for one
+    /// environment).
+    Catalog,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Environment,
         Kind::Node,
         Kind::Service,
@@ -53,6 +56,7 @@ impl Kind {
         Kind::AuthProvider,
         Kind::Secret,
         Kind::Config,
+        Kind::Catalog,
     ];
 
     /// The kinds a user creates and changes through the generic
@@ -83,6 +87,7 @@ impl Kind {
             Kind::AuthProvider => "AuthProvider",
             Kind::Secret => "Secret",
             Kind::Config => "Config",
+            Kind::Catalog => "Catalog",
         }
     }
 
@@ -104,6 +109,7 @@ impl Kind {
             Kind::AuthProvider => "authproviders",
             Kind::Secret => "secrets",
             Kind::Config => "configs",
+            Kind::Catalog => "catalogs",
         }
     }
 

@@ -20,6 +20,9 @@ pub struct StackSpec {
     pub files: Vec<SourceFile>,
     /// `${VAR}` values (from `.env`, `--env-file` and the deploying shell).
     pub variables: BTreeMap<String, String>,
+    /// The catalog template, version and answers it was launched from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<crate::AppRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

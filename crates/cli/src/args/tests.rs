@@ -391,3 +391,12 @@ fn env_verbs_parse_and_reject_bad_names_and_networks() {
         assert!(e.contains("--network") && e.contains(bad), "{e}");
     }
 }
+
+#[test]
+fn the_environment_counts_as_given_only_from_the_flag_or_the_variable() {
+    let cli = Cli::try_parse_from_args(["corral", "catalog", "sources"]).unwrap();
+    assert!(!cli.environment_given || std::env::var_os("CORRAL_ENVIRONMENT").is_some());
+    let cli = Cli::try_parse_from_args(["corral", "-E", "dev", "catalog", "sources"]).unwrap();
+    assert!(cli.environment_given);
+    assert_eq!(cli.environment, "dev");
+}

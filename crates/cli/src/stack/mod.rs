@@ -5,6 +5,7 @@ mod export;
 mod file_values;
 mod ls;
 mod plan;
+pub(crate) use plan::render_plan;
 mod ps;
 
 use corral_api::Client;
@@ -70,6 +71,7 @@ mod tests {
                 content: "services: {}\n".into(),
             }],
             variables: [("TAG".to_string(), "1".to_string())].into(),
+            app: None,
         };
         let s: Stack = Object::new(Kind::Stack, "default", "app", spec);
         let yaml = render_object(&s, ObjectFormat::Yaml).unwrap();

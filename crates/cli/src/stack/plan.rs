@@ -40,7 +40,7 @@ fn take_placements<'a>(
 
 /// The plan, one line per action, ending in `dry run: nothing changed` or
 /// `deployed stack NAME`.
-pub(super) fn render_plan(plan: &StackPlan, name: &str) -> String {
+pub(crate) fn render_plan(plan: &StackPlan, name: &str) -> String {
     let mut lines: Vec<String> = plan.secrets.clone();
     lines.extend(plan.configs.iter().cloned());
     let mut shown = vec![false; plan.placements.len()];

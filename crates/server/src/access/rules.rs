@@ -20,6 +20,10 @@ pub enum Resource {
     Workloads,
     /// Certificates (and, later, secrets and other infrastructure).
     Infrastructure,
+    /// Catalogs of templates: global ones are an admin's, an
+    /// environment's own are its owners'; everyone who sees the
+    /// environment reads its templates.
+    Catalogs,
     /// Container logs.
     Logs,
     /// Commands run in containers (`corral exec`, the UI's shell).
@@ -101,8 +105,11 @@ pub fn role_allows(role: Role, resource: Resource, verb: Verb) -> bool {
     use Role::*;
     match (resource, verb) {
         // Everyone who sees the environment reads all of it.
-        (Environment | Members | Hosts | Workloads | Infrastructure | Logs, Verb::Read) => true,
-        (Environment | Members, Verb::Write) => role == Owner,
+        (
+            Environment | Members | Hosts | Workloads | Infrastructure | Catalogs | Logs,
+            Verb::Read,
+        ) => true,
+        (Environment | Members | Catalogs, Verb::Write) => role == Owner,
         (Hosts | Infrastructure, Verb::Write) => matches!(role, Owner | Member),
         (Workloads, Verb::Write) => matches!(role, Owner | Member | Restricted),
         (Logs, Verb::Write) => false,
@@ -173,6 +180,9 @@ pub fn decide(
                 Resource::Account => Decision::Allow,
                 // The list of environments is filtered by the handler.
                 Resource::Environment if rule.verb == Verb::Read => Decision::Allow,
+                // Global catalogs: every user reads them (their templates
+                // are offered in every environment); admins change them.
+                Resource::Catalogs if rule.verb == Verb::Read => Decision::Allow,
                 _ => Decision::Deny(format!("only an admin may {what}")),
             },
             Scope::Environment => match env_role {
@@ -199,6 +209,7 @@ pub fn describe(rule: &Rule) -> String {
         Resource::Hosts => "hosts",
         Resource::Workloads => "stacks and services",
         Resource::Infrastructure => "certificates",
+        Resource::Catalogs => "catalogs",
         Resource::Logs => "logs",
         Resource::Exec => "run commands in containers",
         Resource::Agent => "act as a node's agent",

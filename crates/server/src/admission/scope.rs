@@ -78,6 +78,7 @@ pub fn kinds_written_by(resource: Resource) -> &'static [Kind] {
         // removes everything in it and the credentials bound to it.
         Resource::Environment => &Kind::ALL,
         Resource::Members => &[Member],
+        Resource::Catalogs => &[Catalog],
         Resource::Hosts => &[Node, RegistrationToken, NodeCredential],
         // A stack deploy stores the compose file's own secrets and configs.
         Resource::Workloads => &[Stack, Service, Instance, Secret, Config],

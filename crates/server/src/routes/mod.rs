@@ -63,6 +63,7 @@ impl Route {
 }
 
 mod table;
+mod table_catalogs;
 
 pub use table::{resource_of, table};
 

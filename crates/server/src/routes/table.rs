@@ -21,6 +21,7 @@ pub fn resource_of(kind: Kind) -> Resource {
         Kind::Service | Kind::Instance | Kind::Stack => Resource::Workloads,
         Kind::Certificate | Kind::Secret | Kind::Config => Resource::Infrastructure,
         Kind::Member => Resource::Members,
+        Kind::Catalog => Resource::Catalogs,
         Kind::Environment => Resource::Environment,
         Kind::User | Kind::Session | Kind::ApiKey | Kind::NodeCredential | Kind::AuthProvider => {
             Resource::Administration
@@ -557,6 +558,7 @@ pub fn table() -> Vec<Route> {
     for kind in Kind::WORKLOAD {
         routes.extend(kind_routes(kind));
     }
+    routes.extend(super::table_catalogs::routes());
     routes
 }
 

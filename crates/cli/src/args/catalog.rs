@@ -1,0 +1,92 @@
+//! The arguments of `corral catalog ...` and `corral app ...`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::{ListArgs, parse_name};
+use crate::output::Format;
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCmd {
+    /// Add a catalog: a git repository of Rancher templates (global; with -E, the environment's own).
+    Add(CatalogAddArgs),
+    /// Remove catalogs (global; with -E, the environment's own).
+    #[command(visible_alias = "remove")]
+    Rm(CatalogRmArgs),
+    /// Fetch catalogs now (every one you see, or those named) and show what each found.
+    Refresh(CatalogRefreshArgs),
+    /// List the catalog repositories: URL, branch, commit, last refresh, errors.
+    Sources(ListArgs),
+    /// List the templates of every catalog (one line per template).
+    #[command(visible_alias = "list")]
+    Ls(CatalogLsArgs),
+    /// Show a template: README, versions and questions (TEMPLATE[:VERSION]).
+    Show(CatalogShowArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CatalogAddArgs {
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// https://, ssh:// or user@host:path, git://, or file:// (global catalogs only).
+    pub url: String,
+    /// The branch to follow (the repository's default when not given).
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CatalogRmArgs {
+    #[arg(required = true, value_parser = parse_name)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CatalogRefreshArgs {
+    #[arg(value_parser = parse_name)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CatalogLsArgs {
+    /// Only templates of this category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CatalogShowArgs {
+    /// `CATALOG/TEMPLATE` or `TEMPLATE`, optionally `:VERSION`.
+    pub template: String,
+    /// Output format: table prints the README and the questions.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCmd {
+    /// Launch a catalog template as a stack, after checking the answers and showing the plan.
+    Launch(AppLaunchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppLaunchArgs {
+    /// `CATALOG/TEMPLATE` or `TEMPLATE`, optionally `:VERSION` (a version folder).
+    pub template: String,
+    /// The stack's name.
+    #[arg(long, value_parser = parse_name)]
+    pub name: String,
+    /// Answers from a file: KEY=VALUE lines, or a JSON object.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// An answer (repeatable); wins over the file's.
+    #[arg(short = 'a', long = "answer", value_name = "KEY=VALUE", value_parser = super::split_key_value)]
+    pub answer: Vec<(String, String)>,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
