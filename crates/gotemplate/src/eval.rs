@@ -4,12 +4,15 @@
 use crate::error::PosError;
 use crate::funcs::{self, FnError};
 use crate::parse::{Arg, ArgKind, Command, Control, Node, Pipeline, Tree};
-use crate::value::Value;
+use crate::value::{Value, weigh};
 
 /// Output beyond this many bytes is an error.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 /// Evaluation steps (nodes and commands) beyond this many are an error.
-pub const MAX_STEPS: u64 = 10_000_000;
+pub const MAX_STEPS: u64 = 5_000_000;
+/// A value built or copied during execution may not weigh more than this
+/// (one per list or map element, one per 16 bytes of string).
+pub const MAX_VALUE_WEIGHT: u64 = 2_000_000;
 /// `{{template}}` calls nested deeper than this are an error.
 pub const MAX_TEMPLATE_DEPTH: usize = 100;
 
@@ -50,6 +53,21 @@ impl Exec<'_> {
                 pos,
                 format!("template execution exceeded {MAX_STEPS} steps"),
             ));
+        }
+        Ok(())
+    }
+
+    /// Charges the copying of `v` to the step budget, and refuses values
+    /// over [`MAX_VALUE_WEIGHT`].
+    fn charge(&mut self, v: &Value, pos: usize) -> R<()> {
+        let left = MAX_STEPS.saturating_sub(self.steps).min(MAX_VALUE_WEIGHT);
+        let w = weigh(v, left);
+        if w > MAX_VALUE_WEIGHT {
+            return Err(PosError::new(pos, format!("value exceeds the size limit ({MAX_VALUE_WEIGHT})")));
+        }
+        self.steps += w;
+        if self.steps > MAX_STEPS {
+            return Err(PosError::new(pos, format!("template execution exceeded {MAX_STEPS} steps")));
         }
         Ok(())
     }
@@ -264,13 +282,15 @@ impl Exec<'_> {
         vals.extend(piped);
         let f = funcs::lookup(name)
             .ok_or_else(|| PosError::new(pos, format!("function \"{name}\" not defined")))?;
-        f(&vals).map_err(|e| match e {
+        let v = f(&vals).map_err(|e| match e {
             FnError::Arity(m) => {
                 PosError::new(pos, format!("wrong number of args for {name}: {m}"))
             }
             FnError::Arg(m) => PosError::new(pos, m),
             FnError::Call(m) => PosError::new(pos, format!("error calling {name}: {m}")),
-        })
+        })?;
+        self.charge(&v, pos)?;
+        Ok(v)
     }
 
     /// `and`/`or`: the first falsy (truthy) argument, or the last; later
@@ -303,16 +323,27 @@ impl Exec<'_> {
 
     fn arg(&mut self, dot: &Value, arg: &Arg) -> R<Value> {
         match &arg.kind {
-            ArgKind::Dot => Ok(dot.clone()),
+            ArgKind::Dot => {
+                self.charge(dot, arg.pos)?;
+                Ok(dot.clone())
+            }
             ArgKind::Nil => Ok(Value::Null),
             ArgKind::Bool(b) => Ok(Value::Bool(*b)),
             ArgKind::Int(i) => Ok(Value::Int(*i)),
             ArgKind::Float(f) => Ok(Value::Float(*f)),
             ArgKind::Str(s) => Ok(Value::String(s.clone())),
-            ArgKind::Field(chain) => fields(dot, chain, arg.pos),
+            ArgKind::Field(chain) => {
+                let v = fields(dot, chain, arg.pos)?;
+                self.charge(&v, arg.pos)?;
+                Ok(v)
+            }
             ArgKind::Var(name, chain) => {
-                let v = self.var(name, arg.pos)?;
-                fields(&v, chain, arg.pos)
+                let v = match self.vars.iter().rev().find(|(n, _)| n == name) {
+                    Some((_, v)) => fields(v, chain, arg.pos)?,
+                    None => return Err(PosError::new(arg.pos, format!("undefined variable: {name}"))),
+                };
+                self.charge(&v, arg.pos)?;
+                Ok(v)
             }
             ArgKind::Func(name) => self.call(dot, arg.pos, name, &[], None),
             ArgKind::Pipe(pipe, chain) => {
@@ -322,12 +353,6 @@ impl Exec<'_> {
         }
     }
 
-    fn var(&self, name: &str, pos: usize) -> R<Value> {
-        match self.vars.iter().rev().find(|(n, _)| n == name) {
-            Some((_, v)) => Ok(v.clone()),
-            None => Err(PosError::new(pos, format!("undefined variable: {name}"))),
-        }
-    }
 }
 
 /// Follows `.a.b.c`: map keys; a missing key or a field of nil gives nil.

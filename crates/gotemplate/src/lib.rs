@@ -23,7 +23,7 @@ mod sprig;
 mod value;
 
 pub use error::TemplateError;
-pub use eval::{MAX_OUTPUT, MAX_STEPS, MAX_TEMPLATE_DEPTH};
+pub use eval::{MAX_OUTPUT, MAX_STEPS, MAX_TEMPLATE_DEPTH, MAX_VALUE_WEIGHT};
 pub use parse::MAX_NESTING;
 pub use value::Value;
 

@@ -82,7 +82,7 @@ pub(crate) struct Tree {
 /// What ended a list of nodes.
 enum End {
     Eof,
-    End,
+    End(usize),
     Else(usize),
     ElseIf(usize),
     ElseWith(usize),
@@ -101,7 +101,7 @@ pub(crate) fn parse(toks: Vec<Token>, is_func: &dyn Fn(&str) -> bool) -> Result<
     let (root, end) = p.list(true)?;
     match end {
         End::Eof => {}
-        End::End => return Err(PosError::new(p.last_pos(), "unexpected {{end}}")),
+        End::End(pos) => return Err(PosError::new(pos, "unexpected {{end}}")),
         End::Else(pos) | End::ElseIf(pos) | End::ElseWith(pos) => {
             return Err(PosError::new(pos, "unexpected {{else}}"));
         }
@@ -214,7 +214,7 @@ impl Parser<'_> {
             "end" => {
                 self.i += 1;
                 self.expect_right("end")?;
-                Ok(Some(End::End))
+                Ok(Some(End::End(open)))
             }
             "else" => self.else_action(pos).map(Some),
             "if" | "range" | "with" => {
@@ -286,10 +286,10 @@ impl Parser<'_> {
         self.in_range -= in_range;
         let els = match end {
             End::Eof => return self.err(format!("unexpected EOF in {kind}")),
-            End::End => None,
+            End::End(_) => None,
             End::Else(_) => {
                 let (els, end) = self.list(false)?;
-                if !matches!(end, End::End) {
+                if !matches!(end, End::End(_)) {
                     return self.err(format!("expected end; found {}", describe(self.peek())));
                 }
                 Some(els)
@@ -345,7 +345,7 @@ impl Parser<'_> {
         self.vars = saved;
         self.in_range = saved_range;
         self.depth -= 1;
-        if !matches!(end, End::End) {
+        if !matches!(end, End::End(_)) {
             return Err(PosError::new(open, "unexpected EOF or else in define"));
         }
         let empty = body

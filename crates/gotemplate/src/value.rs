@@ -84,6 +84,31 @@ impl Value {
     }
 }
 
+/// A measure of a value's size (one per node, one per 16 bytes of string),
+/// counted up to `limit` and no further.
+pub(crate) fn weigh(v: &Value, limit: u64) -> u64 {
+    let mut total = 0u64;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        total += 1;
+        match v {
+            Value::String(s) => total += s.len() as u64 / 16,
+            Value::List(l) => stack.extend(l.iter()),
+            Value::Map(m) => {
+                for (k, v) in m {
+                    total += k.len() as u64 / 16;
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+        if total > limit {
+            return total;
+        }
+    }
+    total
+}
+
 /// Formats a float as Go's `%v` does: the shortest digits, in exponent form
 /// when the exponent is below -4 or at least 6 (`1e+06`, `100000`).
 pub(crate) fn format_float_v(f: f64) -> String {
@@ -249,6 +274,13 @@ mod tests {
         ] {
             assert!(v.truthy(), "{v:?}");
         }
+    }
+
+    #[test]
+    fn weight_counts_nodes_and_string_bytes_and_stops_at_the_limit() {
+        let v = Value::from(vec!["x".repeat(160), "y".into()]);
+        assert_eq!(weigh(&v, 1000), 13);
+        assert!(weigh(&Value::from(vec![0; 1000]), 10) <= 11);
     }
 
     #[test]
