@@ -63,11 +63,17 @@ impl Exec<'_> {
         let left = MAX_STEPS.saturating_sub(self.steps).min(MAX_VALUE_WEIGHT);
         let w = weigh(v, left);
         if w > MAX_VALUE_WEIGHT {
-            return Err(PosError::new(pos, format!("value exceeds the size limit ({MAX_VALUE_WEIGHT})")));
+            return Err(PosError::new(
+                pos,
+                format!("value exceeds the size limit ({MAX_VALUE_WEIGHT})"),
+            ));
         }
         self.steps += w;
         if self.steps > MAX_STEPS {
-            return Err(PosError::new(pos, format!("template execution exceeded {MAX_STEPS} steps")));
+            return Err(PosError::new(
+                pos,
+                format!("template execution exceeded {MAX_STEPS} steps"),
+            ));
         }
         Ok(())
     }
@@ -340,7 +346,12 @@ impl Exec<'_> {
             ArgKind::Var(name, chain) => {
                 let v = match self.vars.iter().rev().find(|(n, _)| n == name) {
                     Some((_, v)) => fields(v, chain, arg.pos)?,
-                    None => return Err(PosError::new(arg.pos, format!("undefined variable: {name}"))),
+                    None => {
+                        return Err(PosError::new(
+                            arg.pos,
+                            format!("undefined variable: {name}"),
+                        ));
+                    }
                 };
                 self.charge(&v, arg.pos)?;
                 Ok(v)
@@ -352,7 +363,6 @@ impl Exec<'_> {
             }
         }
     }
-
 }
 
 /// Follows `.a.b.c`: map keys; a missing key or a field of nil gives nil.

@@ -44,12 +44,18 @@ fn missing_keys_print_no_value_like_go() {
     assert_eq!(r("{{ .Nothing.at.all }}"), "<no value>");
     assert_eq!(r("{{ print .Values.missing }}"), "<nil>");
     assert_eq!(r("{{ if .Values.missing }}y{{ else }}n{{ end }}"), "n");
-    assert_eq!(r("{{ if eq .Values.missing \"x\" }}y{{ else }}n{{ end }}"), "n");
+    assert_eq!(
+        r("{{ if eq .Values.missing \"x\" }}y{{ else }}n{{ end }}"),
+        "n"
+    );
 }
 
 #[test]
 fn fields_of_non_maps_are_errors() {
-    assert_eq!(r("{{ .Values.name.x }}"), "ERR t.tpl:1:4: can't evaluate field x in type string");
+    assert_eq!(
+        r("{{ .Values.name.x }}"),
+        "ERR t.tpl:1:4: can't evaluate field x in type string"
+    );
 }
 
 #[test]
@@ -65,7 +71,11 @@ fn if_else_if_else_chains() {
     let t = "{{ if eq .Values.name \"db\" }}1{{ else if eq .Values.name \"web\" }}2{{ else }}3{{ end }}";
     assert_eq!(r(t), "2");
     assert_eq!(r("{{ if .Values.empty }}y{{ else }}n{{ end }}"), "n");
-    assert_eq!(r("{{ if .Values.off }}y{{ end }}"), "y", "a non-empty string is true even when it says false");
+    assert_eq!(
+        r("{{ if .Values.off }}y{{ end }}"),
+        "y",
+        "a non-empty string is true even when it says false"
+    );
     assert_eq!(r("{{ if (.Values.enable) }}y{{ end }}"), "y");
 }
 
@@ -78,31 +88,63 @@ fn rancher_booleans_are_strings_compared_with_eq() {
 #[test]
 fn range_over_lists_maps_ints_and_else() {
     assert_eq!(r("{{ range .Values.list }}{{ . }}{{ end }}"), "abc");
-    assert_eq!(r("{{ range $i, $v := .Values.list }}{{ $i }}={{ $v }} {{ end }}"), "0=a 1=b 2=c ");
-    assert_eq!(r("{{ range $k, $v := .Values.map }}{{ $k }}{{ $v }}{{ end }}"), "a2m3z1");
+    assert_eq!(
+        r("{{ range $i, $v := .Values.list }}{{ $i }}={{ $v }} {{ end }}"),
+        "0=a 1=b 2=c "
+    );
+    assert_eq!(
+        r("{{ range $k, $v := .Values.map }}{{ $k }}{{ $v }}{{ end }}"),
+        "a2m3z1"
+    );
     assert_eq!(r("{{ range $v := .Values.nums }}{{ $v }}{{ end }}"), "312");
-    assert_eq!(r("{{ range .Values.none }}x{{ else }}empty{{ end }}"), "empty");
+    assert_eq!(
+        r("{{ range .Values.none }}x{{ else }}empty{{ end }}"),
+        "empty"
+    );
     assert_eq!(r("{{ range 3 }}{{ . }}{{ end }}"), "012");
     assert_eq!(r("{{ range until 3 }}{{ . }}{{ end }}"), "012");
-    assert_eq!(r("{{ range .Values.list }}{{ if eq . \"b\" }}{{ break }}{{ end }}{{ . }}{{ end }}"), "a");
-    assert_eq!(r("{{ range .Values.list }}{{ if eq . \"b\" }}{{ continue }}{{ end }}{{ . }}{{ end }}"), "ac");
-    assert!(r("{{ range .Values.name }}{{ end }}").starts_with("ERR t.tpl:1:10: range can't iterate"));
+    assert_eq!(
+        r("{{ range .Values.list }}{{ if eq . \"b\" }}{{ break }}{{ end }}{{ . }}{{ end }}"),
+        "a"
+    );
+    assert_eq!(
+        r("{{ range .Values.list }}{{ if eq . \"b\" }}{{ continue }}{{ end }}{{ . }}{{ end }}"),
+        "ac"
+    );
+    assert!(
+        r("{{ range .Values.name }}{{ end }}").starts_with("ERR t.tpl:1:10: range can't iterate")
+    );
 }
 
 #[test]
 fn with_changes_dot_and_has_else() {
     assert_eq!(r("{{ with .Values.name }}{{ . }}{{ end }}"), "web");
-    assert_eq!(r("{{ with .Values.empty }}{{ . }}{{ else }}none{{ end }}"), "none");
+    assert_eq!(
+        r("{{ with .Values.empty }}{{ . }}{{ else }}none{{ end }}"),
+        "none"
+    );
     assert_eq!(r("{{ with $x := .Values.name }}{{ $x }}{{ end }}"), "web");
-    assert_eq!(r("{{ with .Values.empty }}a{{ else with .Values.name }}{{ . }}{{ end }}"), "web");
+    assert_eq!(
+        r("{{ with .Values.empty }}a{{ else with .Values.name }}{{ . }}{{ end }}"),
+        "web"
+    );
 }
 
 #[test]
 fn variables_declare_assign_and_scope() {
     assert_eq!(r("{{ $x := 1 }}{{ $x = 2 }}{{ $x }}"), "2");
-    assert_eq!(r("{{ $x := 1 }}{{ if true }}{{ $x = 5 }}{{ end }}{{ $x }}"), "5");
-    assert_eq!(r("{{ $x := 1 }}{{ if true }}{{ $x := 5 }}{{ $x }}{{ end }}{{ $x }}"), "51");
-    assert_eq!(r("{{ range .Values.list }}{{ $.Stack.Name }}{{ end }}"), "demodemodemo");
+    assert_eq!(
+        r("{{ $x := 1 }}{{ if true }}{{ $x = 5 }}{{ end }}{{ $x }}"),
+        "5"
+    );
+    assert_eq!(
+        r("{{ $x := 1 }}{{ if true }}{{ $x := 5 }}{{ $x }}{{ end }}{{ $x }}"),
+        "51"
+    );
+    assert_eq!(
+        r("{{ range .Values.list }}{{ $.Stack.Name }}{{ end }}"),
+        "demodemodemo"
+    );
     assert_eq!(r("{{ $x }}"), "ERR t.tpl:1:4: undefined variable \"$x\"");
 }
 
@@ -114,7 +156,10 @@ fn pipelines_pass_the_value_as_last_argument() {
     assert_eq!(r("{{ (printf \"%.1s\" .Values.name) }}"), "w");
     assert_eq!(r("{{ .Values.empty | default \"dflt\" }}"), "dflt");
     assert_eq!(r("{{ (split \",\" \"a,b\")._1 }}"), "b");
-    assert_eq!(r("{{ .Values.name 1 }}").contains("can't give argument to non-function"), true);
+    assert_eq!(
+        r("{{ .Values.name 1 }}").contains("can't give argument to non-function"),
+        true
+    );
 }
 
 #[test]
@@ -131,32 +176,61 @@ fn and_or_return_an_argument_and_short_circuit() {
 #[test]
 fn comparisons_follow_go() {
     assert_eq!(r("{{ eq .Values.name \"db\" \"web\" }}"), "true");
-    assert_eq!(r("{{ lt 1 2 }} {{ ge \"b\" \"a\" }} {{ gt 1.5 2.5 }}"), "true true false");
-    assert_eq!(r("{{ eq 1 \"1\" }}"), "ERR t.tpl:1:4: error calling eq: incompatible types for comparison");
+    assert_eq!(
+        r("{{ lt 1 2 }} {{ ge \"b\" \"a\" }} {{ gt 1.5 2.5 }}"),
+        "true true false"
+    );
+    assert_eq!(
+        r("{{ eq 1 \"1\" }}"),
+        "ERR t.tpl:1:4: error calling eq: incompatible types for comparison"
+    );
     assert_eq!(r("{{ eq (atoi .Values.count) 3 }}"), "true");
 }
 
 #[test]
 fn literals_print_as_go() {
-    assert_eq!(r("{{ 1 }} {{ -2 }} {{ 0x10 }} {{ 1.5 }} {{ 'a' }} {{ true }} {{ \"s\\t\" }} {{ `raw\\n` }}"), "1 -2 16 1.5 97 true s\t raw\\n");
+    assert_eq!(
+        r(
+            "{{ 1 }} {{ -2 }} {{ 0x10 }} {{ 1.5 }} {{ 'a' }} {{ true }} {{ \"s\\t\" }} {{ `raw\\n` }}"
+        ),
+        "1 -2 16 1.5 97 true s\t raw\\n"
+    );
     assert_eq!(r("{{ nil }}"), "ERR t.tpl:1:4: nil is not a command");
 }
 
 #[test]
 fn print_family_and_index_len() {
-    assert_eq!(r("{{ print 1 2 \"a\" }}|{{ println \"x\" 1 }}|"), "1 2a|x 1\n|");
-    assert_eq!(r("{{ printf \"%q %d %v\" .Values.name 7 .Values.nums }}"), "\"web\" 7 [3 1 2]");
-    assert_eq!(r("{{ index .Values.list 1 }}{{ index .Values.map \"z\" }}{{ len .Values.map }}"), "b13");
-    assert_eq!(r("{{ index .Values.list 9 }}"), "ERR t.tpl:1:4: error calling index: index out of range: 9");
+    assert_eq!(
+        r("{{ print 1 2 \"a\" }}|{{ println \"x\" 1 }}|"),
+        "1 2a|x 1\n|"
+    );
+    assert_eq!(
+        r("{{ printf \"%q %d %v\" .Values.name 7 .Values.nums }}"),
+        "\"web\" 7 [3 1 2]"
+    );
+    assert_eq!(
+        r("{{ index .Values.list 1 }}{{ index .Values.map \"z\" }}{{ len .Values.map }}"),
+        "b13"
+    );
+    assert_eq!(
+        r("{{ index .Values.list 9 }}"),
+        "ERR t.tpl:1:4: error calling index: index out of range: 9"
+    );
 }
 
 #[test]
 fn define_template_and_block() {
     let t = "{{ define \"x\" }}[{{ . }}]{{ end }}{{ template \"x\" .Values.name }}{{ block \"y\" 1 }}<{{ . }}>{{ end }}";
     assert_eq!(r(t), "[web]<1>");
-    assert_eq!(r("{{ template \"nope\" }}"), "ERR t.tpl:1:4: no such template \"nope\"");
+    assert_eq!(
+        r("{{ template \"nope\" }}"),
+        "ERR t.tpl:1:4: no such template \"nope\""
+    );
     let t = parse("t", "{{ define \"a\" }}A{{ .x }}{{ end }}").ok();
-    let names: Vec<String> = t.iter().flat_map(|t| t.defined().map(str::to_string).collect::<Vec<_>>()).collect();
+    let names: Vec<String> = t
+        .iter()
+        .flat_map(|t| t.defined().map(str::to_string).collect::<Vec<_>>())
+        .collect();
     assert_eq!(names, vec!["a".to_string()]);
 }
 
@@ -171,7 +245,9 @@ fn huge_loops_and_outputs_are_refused() {
     assert!(r("{{ range until 100000000 }}x{{ end }}").starts_with("ERR"));
     let out = r("{{ range until 1000000 }}{{ range until 1000000 }}{{ end }}{{ end }}");
     assert!(out.contains("steps"), "{out}");
-    let out = r("{{ $s := \"xxxxxxxxxxxxxxxx\" }}{{ range until 40 }}{{ $s = printf \"%s%s\" $s $s }}{{ end }}");
+    let out = r(
+        "{{ $s := \"xxxxxxxxxxxxxxxx\" }}{{ range until 40 }}{{ $s = printf \"%s%s\" $s $s }}{{ end }}",
+    );
     assert!(out.starts_with("ERR"), "{out}");
     let out = r("{{ $l := list 1 }}{{ range until 40 }}{{ $l = list $l $l }}{{ end }}");
     assert!(out.starts_with("ERR"), "{out}");
@@ -181,24 +257,50 @@ fn huge_loops_and_outputs_are_refused() {
 
 #[test]
 fn parse_errors_name_the_line_and_column() {
-    let err = |s: &str| render("docker-compose.yml.tpl", s, &data()).err().map(|e| e.to_string());
+    let err = |s: &str| {
+        render("docker-compose.yml.tpl", s, &data())
+            .err()
+            .map(|e| e.to_string())
+    };
     assert_eq!(
         err("a: 1\nb:\n    {{ foo }}"),
         Some("docker-compose.yml.tpl:3:8: function \"foo\" not defined".into())
     );
-    assert_eq!(err("{{ if true }}x"), Some("docker-compose.yml.tpl:1:15: unexpected EOF in if".into()));
-    assert_eq!(err("x\n{{ end }}"), Some("docker-compose.yml.tpl:2:1: unexpected {{end}}".into()));
-    assert_eq!(err("{{ \"abc }}"), Some("docker-compose.yml.tpl:1:4: unterminated quoted string".into()));
+    assert_eq!(
+        err("{{ if true }}x"),
+        Some("docker-compose.yml.tpl:1:15: unexpected EOF in if".into())
+    );
+    assert_eq!(
+        err("x\n{{ end }}"),
+        Some("docker-compose.yml.tpl:2:1: unexpected {{end}}".into())
+    );
+    assert_eq!(
+        err("{{ \"abc }}"),
+        Some("docker-compose.yml.tpl:1:4: unterminated quoted string".into())
+    );
 }
 
 #[test]
 fn execution_errors_name_the_line_and_column() {
     let e = render("x.tpl", "line1\n  {{ div 1 0 }}", &data()).err();
-    assert_eq!(e.map(|e| (e.line, e.col, e.message)), Some((2, 6, "error calling div: runtime error: integer divide by zero".into())));
+    assert_eq!(
+        e.map(|e| (e.line, e.col, e.message)),
+        Some((
+            2,
+            6,
+            "error calling div: runtime error: integer divide by zero".into()
+        ))
+    );
     let e = render("x.tpl", "\n\n {{ upper 3 }}", &data()).err();
-    assert_eq!(e.map(|e| e.to_string()), Some("x.tpl:3:5: wrong type for value; expected string; got int".into()));
+    assert_eq!(
+        e.map(|e| e.to_string()),
+        Some("x.tpl:3:5: wrong type for value; expected string; got int".into())
+    );
     let e = render("x.tpl", "{{ upper }}", &data()).err();
-    assert_eq!(e.map(|e| e.to_string()), Some("x.tpl:1:4: wrong number of args for upper: want 1 got 0".into()));
+    assert_eq!(
+        e.map(|e| e.to_string()),
+        Some("x.tpl:1:4: wrong number of args for upper: want 1 got 0".into())
+    );
 }
 
 #[test]
@@ -206,8 +308,14 @@ fn sprig_functions_in_context() {
     assert_eq!(r("{{ if contains \"/\" \"a/b\" }}y{{ end }}"), "y");
     assert_eq!(r("{{ join \",\" (splitList \":\" \"a:b\") }}"), "a,b");
     assert_eq!(r("{{ add (atoi .Values.count) 2 | sub 10 }}"), "5");
-    assert_eq!(r("{{ range $i := until (int .Values.count) }}{{ $i }}{{ end }}"), "012");
-    assert_eq!(r("{{ .Values.name | replace \"w\" \"W\" | trimSuffix \"b\" }}"), "We");
+    assert_eq!(
+        r("{{ range $i := until (int .Values.count) }}{{ $i }}{{ end }}"),
+        "012"
+    );
+    assert_eq!(
+        r("{{ .Values.name | replace \"w\" \"W\" | trimSuffix \"b\" }}"),
+        "We"
+    );
     assert_eq!(r("{{ default \"x\" .Values.missing }}"), "x");
     assert_eq!(r("{{ if hasPrefix \"w\" .Values.name }}y{{ end }}"), "y");
     assert_eq!(r("{{ $d := dict \"a\" 1 }}{{ $d.a }}"), "1");
