@@ -142,14 +142,20 @@ impl Exec<'_> {
     fn range(&mut self, dot: &Value, c: &Control) -> R<Flow> {
         self.step(c.pipe.pos)?;
         let v = self.pipeline_raw(dot, &c.pipe)?;
-        let items: Vec<(Value, Value)> = match v {
-            Value::Null => Vec::new(),
-            Value::List(l) => l
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v))
-                .collect(),
-            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+        let (len, items): (usize, Box<dyn Iterator<Item = (Value, Value)>>) = match v {
+            Value::Null => (0, Box::new(std::iter::empty())),
+            Value::List(l) => (
+                l.len(),
+                Box::new(
+                    l.into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::Int(i as i64), v)),
+                ),
+            ),
+            Value::Map(m) => (
+                m.len(),
+                Box::new(m.into_iter().map(|(k, v)| (Value::String(k), v))),
+            ),
             Value::Int(n) => {
                 if c.pipe.decl.len() > 1 {
                     return Err(PosError::new(
@@ -157,10 +163,11 @@ impl Exec<'_> {
                         "can't use two variables to iterate over int",
                     ));
                 }
-                let n = usize::try_from(n).unwrap_or(0).min(MAX_STEPS as usize);
-                (0..n)
-                    .map(|i| (Value::Int(i as i64), Value::Int(i as i64)))
-                    .collect()
+                let n = n.max(0);
+                (
+                    usize::try_from(n).unwrap_or(usize::MAX),
+                    Box::new((0..n).map(|i| (Value::Int(i), Value::Int(i)))),
+                )
             }
             other => {
                 return Err(PosError::new(
@@ -169,7 +176,7 @@ impl Exec<'_> {
                 ));
             }
         };
-        if items.is_empty() {
+        if len == 0 {
             return match &c.els {
                 Some(els) => self.walk(dot, els),
                 None => Ok(Flow::Normal),

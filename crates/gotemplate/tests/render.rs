@@ -320,3 +320,9 @@ fn sprig_functions_in_context() {
     assert_eq!(r("{{ if hasPrefix \"w\" .Values.name }}y{{ end }}"), "y");
     assert_eq!(r("{{ $d := dict \"a\" 1 }}{{ $d.a }}"), "1");
 }
+
+#[test]
+fn ranging_over_a_huge_int_stops_at_the_step_budget_without_allocating() {
+    let out = r("{{ range 9223372036854775807 }}{{ end }}");
+    assert!(out.contains("steps"), "{out}");
+}
