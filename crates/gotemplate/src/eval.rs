@@ -1,9 +1,9 @@
 //! The evaluator: walks the parse tree against the data, with bounds on
 //! output size, work and template recursion.
 
+use crate::ast::{Arg, ArgKind, Command, Control, Node, Pipeline, Tree};
 use crate::error::PosError;
 use crate::funcs::{self, FnError};
-use crate::parse::{Arg, ArgKind, Command, Control, Node, Pipeline, Tree};
 use crate::value::{Value, weigh};
 
 /// Output beyond this many bytes is an error.

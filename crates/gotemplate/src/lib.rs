@@ -13,6 +13,7 @@
 //! `text/template`; see the crate's README for the supported actions and
 //! functions, the limits and the places where a choice had to be made.
 
+mod ast;
 mod error;
 mod eval;
 mod funcs;
@@ -32,7 +33,7 @@ pub use value::Value;
 pub struct Template {
     name: String,
     source: String,
-    tree: parse::Tree,
+    tree: ast::Tree,
 }
 
 /// Parses `source`; `name` is used in error messages.

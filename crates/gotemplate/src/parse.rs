@@ -1,86 +1,15 @@
 //! The parser: tokens to a tree of nodes, following the grammar of Go's
 //! `text/template` (actions, pipelines, commands, operands).
 
-use std::collections::BTreeMap;
-
+use crate::ast::{Arg, ArgKind, Command, Control, Node, Pipeline, Tree};
 use crate::error::PosError;
 use crate::lexer::{Tok, Token};
 
 /// How deeply control structures and parentheses may nest.
 pub const MAX_NESTING: usize = 100;
 
-#[derive(Debug, Clone)]
-pub(crate) enum Node {
-    Text(String),
-    Action(Pipeline),
-    If(Control),
-    Range(Control),
-    With(Control),
-    Template {
-        pos: usize,
-        name: String,
-        pipe: Option<Pipeline>,
-    },
-    Break,
-    Continue,
-}
-
-/// `if`, `range` and `with`: a pipeline, a body and an optional else.
-#[derive(Debug, Clone)]
-pub(crate) struct Control {
-    pub pipe: Pipeline,
-    pub body: Vec<Node>,
-    pub els: Option<Vec<Node>>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Pipeline {
-    pub pos: usize,
-    /// Variables declared (`:=`) or assigned (`=`) by the pipeline.
-    pub decl: Vec<String>,
-    pub assign: bool,
-    pub cmds: Vec<Command>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Command {
-    pub pos: usize,
-    pub args: Vec<Arg>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Arg {
-    pub pos: usize,
-    pub kind: ArgKind,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum ArgKind {
-    Dot,
-    Nil,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    /// `.a.b`: fields of dot.
-    Field(Vec<String>),
-    /// `$x.a.b`.
-    Var(String, Vec<String>),
-    /// A function name.
-    Func(String),
-    /// `(pipeline).a.b`.
-    Pipe(Box<Pipeline>, Vec<String>),
-}
-
-/// The parse result: the main body and the `define`d templates.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Tree {
-    pub root: Vec<Node>,
-    pub defines: BTreeMap<String, Vec<Node>>,
-}
-
 /// What ended a list of nodes.
-enum End {
+enum Stop {
     Eof,
     End(usize),
     Else(usize),
@@ -100,9 +29,9 @@ pub(crate) fn parse(toks: Vec<Token>, is_func: &dyn Fn(&str) -> bool) -> Result<
     };
     let (root, end) = p.list(true)?;
     match end {
-        End::Eof => {}
-        End::End(pos) => return Err(PosError::new(pos, "unexpected {{end}}")),
-        End::Else(pos) | End::ElseIf(pos) | End::ElseWith(pos) => {
+        Stop::Eof => {}
+        Stop::End(pos) => return Err(PosError::new(pos, "unexpected {{end}}")),
+        Stop::Else(pos) | Stop::ElseIf(pos) | Stop::ElseWith(pos) => {
             return Err(PosError::new(pos, "unexpected {{else}}"));
         }
     }
@@ -173,12 +102,12 @@ impl Parser<'_> {
     }
 
     /// Parses nodes up to `{{end}}`, `{{else}}` or the end of input.
-    fn list(&mut self, top: bool) -> Result<(Vec<Node>, End), PosError> {
+    fn list(&mut self, top: bool) -> Result<(Vec<Node>, Stop), PosError> {
         let mut nodes = Vec::new();
         loop {
             let tok = self.next();
             match tok.kind {
-                Tok::Eof => return Ok((nodes, End::Eof)),
+                Tok::Eof => return Ok((nodes, Stop::Eof)),
                 Tok::Text(s) => nodes.push(Node::Text(s)),
                 Tok::LeftDelim => {
                     if let Some(end) = self.action(&mut nodes, top, tok.pos)? {
@@ -201,7 +130,7 @@ impl Parser<'_> {
         nodes: &mut Vec<Node>,
         top: bool,
         open: usize,
-    ) -> Result<Option<End>, PosError> {
+    ) -> Result<Option<Stop>, PosError> {
         let pos = self.pos();
         let word = match self.peek() {
             Tok::Ident(w) => w.clone(),
@@ -214,7 +143,7 @@ impl Parser<'_> {
             "end" => {
                 self.i += 1;
                 self.expect_right("end")?;
-                Ok(Some(End::End(open)))
+                Ok(Some(Stop::End(open)))
             }
             "else" => self.else_action(pos).map(Some),
             "if" | "range" | "with" => {
@@ -257,20 +186,20 @@ impl Parser<'_> {
         }
     }
 
-    fn else_action(&mut self, pos: usize) -> Result<End, PosError> {
+    fn else_action(&mut self, pos: usize) -> Result<Stop, PosError> {
         self.i += 1;
         match self.peek() {
             Tok::Ident(w) if w == "if" => {
                 self.i += 1;
-                Ok(End::ElseIf(pos))
+                Ok(Stop::ElseIf(pos))
             }
             Tok::Ident(w) if w == "with" => {
                 self.i += 1;
-                Ok(End::ElseWith(pos))
+                Ok(Stop::ElseWith(pos))
             }
             _ => {
                 self.expect_right("else")?;
-                Ok(End::Else(pos))
+                Ok(Stop::Else(pos))
             }
         }
     }
@@ -285,17 +214,17 @@ impl Parser<'_> {
         let (body, end) = self.list(false)?;
         self.in_range -= in_range;
         let els = match end {
-            End::Eof => return self.err(format!("unexpected EOF in {kind}")),
-            End::End(_) => None,
-            End::Else(_) => {
+            Stop::Eof => return self.err(format!("unexpected EOF in {kind}")),
+            Stop::End(_) => None,
+            Stop::Else(_) => {
                 let (els, end) = self.list(false)?;
-                if !matches!(end, End::End(_)) {
+                if !matches!(end, Stop::End(_)) {
                     return self.err(format!("expected end; found {}", describe(self.peek())));
                 }
                 Some(els)
             }
-            End::ElseIf(pos) | End::ElseWith(pos) => {
-                let nested = if matches!(end, End::ElseIf(_)) {
+            Stop::ElseIf(pos) | Stop::ElseWith(pos) => {
+                let nested = if matches!(end, Stop::ElseIf(_)) {
                     "if"
                 } else {
                     "with"
@@ -345,7 +274,7 @@ impl Parser<'_> {
         self.vars = saved;
         self.in_range = saved_range;
         self.depth -= 1;
-        if !matches!(end, End::End(_)) {
+        if !matches!(end, Stop::End(_)) {
             return Err(PosError::new(open, "unexpected EOF or else in define"));
         }
         let empty = body
@@ -367,10 +296,7 @@ impl Parser<'_> {
     fn declarations(&mut self, allow_two: bool) -> (Vec<String>, bool) {
         let mut names = Vec::new();
         let save = self.i;
-        loop {
-            let Tok::Var(v) = self.peek().clone() else {
-                break;
-            };
+        while let Tok::Var(v) = self.peek().clone() {
             match self.peek_at(1) {
                 Tok::Declare | Tok::Assign => {
                     let assign = matches!(self.peek_at(1), Tok::Assign);

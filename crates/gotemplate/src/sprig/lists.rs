@@ -232,7 +232,7 @@ fn keys(args: &[Value]) -> FnResult {
     for a in at_least(args, 1)? {
         out.extend(map_arg(a)?.keys().cloned().map(Value::String));
     }
-    out.sort_by(|a, b| strval(a).cmp(&strval(b)));
+    out.sort_by_key(strval);
     Ok(Value::List(out))
 }
 

@@ -205,8 +205,7 @@ fn indent(args: &[Value], newline: bool) -> FnResult {
 fn go_split<'a>(s: &'a str, sep: &str, limit: Option<usize>) -> Vec<&'a str> {
     if sep.is_empty() {
         let mut out: Vec<&str> = Vec::new();
-        let mut idx = s.char_indices().peekable();
-        while let Some((i, c)) = idx.next() {
+        for (i, c) in s.char_indices() {
             if limit.is_some_and(|l| out.len() + 1 == l) {
                 out.push(&s[i..]);
                 break;
