@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 /// A node of a template body.
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    Text(String),
+    /// Literal text and where it starts.
+    Text(usize, String),
     Action(Pipeline),
     If(Control),
     Range(Control),

@@ -101,7 +101,7 @@ impl Exec<'_> {
 
     fn node(&mut self, dot: &Value, node: &Node) -> R<Flow> {
         match node {
-            Node::Text(t) => self.write(0, t)?,
+            Node::Text(pos, t) => self.write(*pos, t)?,
             Node::Action(pipe) => {
                 self.step(pipe.pos)?;
                 let v = self.pipeline(dot, pipe)?;

@@ -108,7 +108,7 @@ impl Parser<'_> {
             let tok = self.next();
             match tok.kind {
                 Tok::Eof => return Ok((nodes, Stop::Eof)),
-                Tok::Text(s) => nodes.push(Node::Text(s)),
+                Tok::Text(s) => nodes.push(Node::Text(tok.pos, s)),
                 Tok::LeftDelim => {
                     if let Some(end) = self.action(&mut nodes, top, tok.pos)? {
                         return Ok((nodes, end));
@@ -279,7 +279,7 @@ impl Parser<'_> {
         }
         let empty = body
             .iter()
-            .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
+            .all(|n| matches!(n, Node::Text(_, t) if t.trim().is_empty()));
         if !empty || !self.tree.defines.contains_key(&name) {
             self.tree.defines.insert(name.clone(), body);
         }
