@@ -372,16 +372,24 @@ impl Exec<'_> {
     }
 }
 
-/// Follows `.a.b.c`: map keys; a missing key or a field of nil gives nil.
+/// Follows `.a.b.c`: map keys. A missing key (or a field of a nil start)
+/// gives nil, as Go's `<no value>`; a field of a nil that a map holds is an
+/// error, as in Go (`nil pointer evaluating interface {}.x`).
 fn fields(v: &Value, chain: &[String], pos: usize) -> R<Value> {
     let mut cur = v;
-    for f in chain {
+    for (i, f) in chain.iter().enumerate() {
         match cur {
             Value::Map(m) => match m.get(f) {
                 Some(next) => cur = next,
                 None => return Ok(Value::Null),
             },
-            Value::Null => return Ok(Value::Null),
+            Value::Null if i == 0 => return Ok(Value::Null),
+            Value::Null => {
+                return Err(PosError::new(
+                    pos,
+                    format!("nil pointer evaluating interface {{}}.{f}"),
+                ));
+            }
             other => {
                 return Err(PosError::new(
                     pos,

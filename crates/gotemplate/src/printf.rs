@@ -114,7 +114,7 @@ fn format_one(verb: char, spec: &Spec, arg: &Value) -> String {
     let body = match (verb, arg) {
         ('v', Value::Float(f)) if spec.prec.is_some() => float(f, 'g', spec),
         ('v', _) | ('s', Value::String(_) | Value::List(_) | Value::Map(_)) => arg.to_string(),
-        ('s', Value::Null) => "%!s(<nil>)".into(),
+        (_, Value::Null) => format!("%!{verb}(<nil>)"),
         ('T', v) => v.type_name().into(),
         ('t', Value::Bool(b)) => b.to_string(),
         ('d', Value::Int(i)) => signed(*i, i.unsigned_abs().to_string(), spec),

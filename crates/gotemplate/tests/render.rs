@@ -42,6 +42,12 @@ fn missing_keys_print_no_value_like_go() {
     assert_eq!(r("{{ .Values.missing }}"), "<no value>");
     assert_eq!(r("{{ .Values.missing.deeper }}"), "<no value>");
     assert_eq!(r("{{ .Nothing.at.all }}"), "<no value>");
+    // A nil that is present in a map is not missing: Go refuses its fields.
+    let held = render("t", "{{ .a.b }}", &Value::map([("a", Value::Null)]));
+    assert_eq!(
+        held.map_err(|e| e.message),
+        Err("nil pointer evaluating interface {}.b".into())
+    );
     assert_eq!(r("{{ print .Values.missing }}"), "<nil>");
     assert_eq!(r("{{ if .Values.missing }}y{{ else }}n{{ end }}"), "n");
     assert_eq!(
