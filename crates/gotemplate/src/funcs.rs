@@ -179,6 +179,9 @@ fn len(args: &[Value]) -> FnResult {
 
 fn index(args: &[Value]) -> FnResult {
     let mut cur = at_least(args, 1)?[0].clone();
+    if cur == Value::Null {
+        return Err(FnError::Call("index of untyped nil".into()));
+    }
     for idx in &args[1..] {
         cur = match (&cur, idx) {
             (Value::Null, _) => return Err(FnError::Call("index of untyped nil".into())),
@@ -270,7 +273,16 @@ fn printf(args: &[Value]) -> FnResult {
 fn joined(args: &[Value]) -> String {
     match args {
         [Value::String(s)] => s.clone(),
-        _ => sprint(args),
+        _ => {
+            let shown: Vec<Value> = args
+                .iter()
+                .map(|a| match a {
+                    Value::Null => Value::String("<no value>".into()),
+                    a => a.clone(),
+                })
+                .collect();
+            sprint(&shown)
+        }
     }
 }
 
@@ -386,5 +398,6 @@ mod tests {
         );
         assert_eq!(js_escape("a'b<"), "a\\'b\\u003C");
         assert_eq!(query_escape("a b/c"), "a+b%2Fc");
+        assert_eq!(call("html", &[Value::Null]), Ok("&lt;no value&gt;".into()));
     }
 }

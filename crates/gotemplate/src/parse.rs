@@ -372,6 +372,13 @@ impl Parser<'_> {
         let mut args = Vec::new();
         while let Some(arg) = self.operand()? {
             args.push(arg);
+            // Operands are separated by spaces: `"a""b"` and `1-1` are errors.
+            let next = self.toks.get(self.i);
+            if let Some(t) = next.filter(|t| !t.spaced) {
+                if !matches!(t.kind, Tok::RightDelim | Tok::RParen | Tok::Pipe | Tok::Eof) {
+                    return self.err(format!("unexpected {} in operand", describe(&t.kind)));
+                }
+            }
         }
         Ok(args)
     }
