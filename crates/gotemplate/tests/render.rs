@@ -202,6 +202,14 @@ fn literals_print_as_go() {
         "1 -2 16 1.5 97 true s\t raw\\n"
     );
     assert_eq!(r("{{ nil }}"), "ERR t.tpl:1:4: nil is not a command");
+    assert_eq!(
+        r("{{ print \"a\"\"b\" }}"),
+        "ERR t.tpl:1:13: unexpected \"b\" in operand"
+    );
+    assert_eq!(
+        r("{{ print 1-1 }}"),
+        "ERR t.tpl:1:11: unexpected <-1> in operand"
+    );
 }
 
 #[test]
