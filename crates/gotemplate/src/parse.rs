@@ -373,11 +373,11 @@ impl Parser<'_> {
         while let Some(arg) = self.operand()? {
             args.push(arg);
             // Operands are separated by spaces: `"a""b"` and `1-1` are errors.
-            let next = self.toks.get(self.i);
-            if let Some(t) = next.filter(|t| !t.spaced) {
-                if !matches!(t.kind, Tok::RightDelim | Tok::RParen | Tok::Pipe | Tok::Eof) {
-                    return self.err(format!("unexpected {} in operand", describe(&t.kind)));
-                }
+            let ends = |t: &&Token| {
+                t.spaced || matches!(t.kind, Tok::RightDelim | Tok::RParen | Tok::Pipe | Tok::Eof)
+            };
+            if let Some(t) = self.toks.get(self.i).filter(|t| !ends(t)) {
+                return self.err(format!("unexpected {} in operand", describe(&t.kind)));
             }
         }
         Ok(args)
