@@ -13,6 +13,8 @@
 //! `text/template`; see the crate's README for the supported actions and
 //! functions, the limits and the places where a choice had to be made.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod error;
 mod eval;

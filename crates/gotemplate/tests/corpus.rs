@@ -222,3 +222,41 @@ fn every_corpus_template_renders_to_yaml_with_each_enum_option_and_boolean_flipp
         files.len()
     );
 }
+
+/// Four corpus templates with chosen answers (some keys left out, so that
+/// missing keys are exercised too), against the output of Go 1.19's
+/// `text/template` for the same input (`tests/golden/`, made with
+/// `difftest/main.go`).
+#[test]
+fn corpus_templates_render_exactly_as_go_does() {
+    let root = corpus_dir().join("templates");
+    assert!(
+        root.is_dir(),
+        "the corpus is missing: {} (set CORRAL_CORPUS)",
+        root.display()
+    );
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for (template, name) in [
+        ("gocd/0", "gocd-0"),
+        ("traefik/33", "traefik-33"),
+        ("sentry/5", "sentry-5"),
+        ("drone/7", "drone-7"),
+    ] {
+        let path = root.join(template).join("docker-compose.yml.tpl");
+        let source =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let answers = std::fs::read_to_string(golden.join(format!("{name}.answers.json")))
+            .unwrap_or_default();
+        let answers: BTreeMap<String, String> = serde_json::from_str(&answers).unwrap_or_default();
+        assert!(!answers.is_empty(), "{name}: no answers");
+        let values = answers
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        let expected =
+            std::fs::read_to_string(golden.join(format!("{name}.yml"))).unwrap_or_default();
+        let got = render("docker-compose.yml.tpl", &source, &data(values))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, expected, "{template}");
+    }
+}
