@@ -49,11 +49,24 @@ pub fn render(
 
 fn render_go(
     name: &str,
-    _source: &str,
-    _stack: &str,
-    _values: &BTreeMap<String, String>,
+    source: &str,
+    stack: &str,
+    values: &BTreeMap<String, String>,
 ) -> Result<String, RenderError> {
-    Err(RenderError::Template(format!(
-        "{name}: Go templates are not read yet"
-    )))
+    use corral_gotemplate::Value;
+    let data = Value::map([
+        (
+            "Values",
+            Value::map(
+                values
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone()))),
+            ),
+        ),
+        (
+            "Stack",
+            Value::map([("Name", Value::String(stack.to_string()))]),
+        ),
+    ]);
+    corral_gotemplate::render(name, source, &data).map_err(|e| RenderError::Template(e.to_string()))
 }
