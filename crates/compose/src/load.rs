@@ -166,9 +166,8 @@ fn overlay_services<'a>(ctx: &mut Ctx, node: &'a Node) -> Result<Vec<&'a Entry>,
     for e in node.map(ctx, "")? {
         match e.key.as_str() {
             "version" => {}
-            ".catalog" | "catalog" => {
-                ctx.ignored(e.pos, &e.key, "catalog metadata is read by the catalog")
-            }
+            // Catalog metadata: read by the catalog (`catalog_meta`).
+            ".catalog" | "catalog" => {}
             "services" => out.extend(e.value.map(ctx, "services")?.iter()),
             k if k.starts_with("x-") => {}
             _ if node.get("services").is_none() => out.push(e),

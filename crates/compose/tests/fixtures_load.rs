@@ -343,8 +343,11 @@ fn rancher_pair_with_scale_health_upgrade_sidekicks_global_start_once_affinity()
     );
     assert!(s.container_labels.is_empty());
     let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        !w.iter().any(|w| w.contains(".catalog")),
+        "the catalog section is the catalog's, not a warning: {w:#?}"
+    );
     for expected in [
-        "rancher-compose.yml:2: .catalog: ignored",
         "rancher-compose.yml:11: services.lb-target.start_on_create: ignored",
         "rancher-compose.yml:12: services.lb-target.retain_ip: ignored",
         "rancher-compose.yml:34: services.monitor.health_check.strategy: ignored",

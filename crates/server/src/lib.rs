@@ -327,9 +327,10 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<RunningServer> {
         sqlite.scrub()?;
         tracing::info!("sealed the private keys of {sealed} certificate(s) stored in clear");
     }
+    catalogs::builtin::add_once(store.as_ref(), clock.as_ref(), &options.data_dir)?;
     state.catalogs = Arc::new(catalogs::book::CatalogBook::new(
         Some(options.data_dir.join("catalogs")),
-        Arc::new(catalogs::fetch::GitFetcher),
+        Arc::new(catalogs::fetch::CatalogFetcher),
     ));
     tokio::spawn(catalogs::book::refresh_forever(
         state.clone(),

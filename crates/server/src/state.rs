@@ -96,7 +96,7 @@ impl AppState {
             cluster_id: crate::cluster_id::new_id().into(),
             catalogs: Arc::new(crate::catalogs::book::CatalogBook::new(
                 None,
-                Arc::new(crate::catalogs::fetch::GitFetcher),
+                Arc::new(crate::catalogs::fetch::CatalogFetcher),
             )),
             stats: Arc::new(crate::stats_book::StatsBook::new(
                 crate::stats_book::DEFAULT_MAX_SERIES,

@@ -1,16 +1,21 @@
-//! The real [`Fetcher`]: git through `corral-gitsync`.
+//! The real [`Fetcher`]: the embedded built-in catalog, or git through
+//! `corral-gitsync`.
 
 use std::path::Path;
 
 use corral_types::CatalogSpec;
 
 use super::book::{Fetched, Fetcher};
+use super::builtin;
 
-/// Clones and fetches catalogs with gix.
-pub struct GitFetcher;
+/// Fetches catalogs: `builtin://library` from the binary, others with git.
+pub struct CatalogFetcher;
 
-impl Fetcher for GitFetcher {
-    fn fetch(&self, _spec: &CatalogSpec, _cache: &Path) -> Result<Fetched, String> {
+impl Fetcher for CatalogFetcher {
+    fn fetch(&self, spec: &CatalogSpec, cache: &Path) -> Result<Fetched, String> {
+        if spec.url == builtin::URL {
+            return builtin::fetch(cache);
+        }
         Err("fetching catalogs is not wired yet".into())
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod apps;
 pub mod book;
+pub mod builtin;
 pub mod fetch;
 pub mod templates;
 
@@ -35,6 +36,7 @@ pub fn check_url(url: &str, global: bool) -> Result<(), ApiError> {
         Some("https" | "http" | "ssh" | "git") => Ok(()),
         None if scp_like => Ok(()),
         Some("file") if global => Ok(()),
+        Some("builtin") if global && url == builtin::URL => Ok(()),
         Some("file") => Err(ApiError::invalid(
             "url",
             "file:// catalogs are global only (an admin adds them): use https, ssh or git",
