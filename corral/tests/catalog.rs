@@ -1,0 +1,154 @@
+//! The catalog end to end with the real CLI, server, agent and private
+//! engine: the built-in catalog `library` is there on first start, its
+//! templates are listed and shown, a bad answer is refused naming its
+//! question and changes nothing, a dry run shows the plan, and a launch
+//! runs the template's containers and remembers its template and answers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, wait_for};
+use corral_types::{Kind, Stack};
+
+fn run(c: &Cluster, args: &[&str]) -> (bool, String, String) {
+    let out = c.cli(args);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+async fn stacks(c: &Cluster) -> Vec<Stack> {
+    c.client
+        .list("default", Kind::Stack, "")
+        .await
+        .unwrap()
+        .items
+}
+
+fn ok(c: &Cluster, args: &[&str]) -> String {
+    let (success, stdout, stderr) = run(c, args);
+    assert!(success, "corral {args:?}: {stdout}{stderr}");
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_catalog_lists_shows_checks_answers_and_launches_a_template() {
+    let c = Cluster::start("it-catalog").await;
+    // The first start adds `library` and reads it in the background.
+    let sources = wait_for(
+        "the library catalog read",
+        Duration::from_secs(30),
+        || async {
+            let out = ok(&c, &["catalog", "sources", "-o", "json"]);
+            let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+            rows.iter()
+                .any(|r| r["name"] == "library" && r["templates"] == 2)
+                .then_some(rows)
+        },
+    )
+    .await;
+    assert_eq!(sources[0]["scope"], "global", "{sources:?}");
+    assert_eq!(sources[0]["errors"], serde_json::json!([]), "{sources:?}");
+
+    let list = ok(&c, &["catalog", "ls", "-o", "json"]);
+    let templates: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+    let ids: Vec<&str> = templates.iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(ids, ["library/hello", "library/sleeper"]);
+    let shown = ok(&c, &["catalog", "show", "hello"]);
+    assert!(
+        shown.contains("public_port (int, required) [default 8080]"),
+        "{shown}"
+    );
+    assert!(shown.contains("upgrades from v1.0.0"), "{shown}");
+
+    // A bad answer names its question, and nothing is made.
+    let (success, _, stderr) = run(
+        &c,
+        &[
+            "app",
+            "launch",
+            "hello",
+            "--name",
+            "h1",
+            "-a",
+            "public_port=eighty",
+            "--dry-run",
+        ],
+    );
+    assert!(!success);
+    assert!(
+        stderr.contains("answers.public_port") && stderr.contains("not a whole number"),
+        "{stderr}"
+    );
+    let (success, _, stderr) = run(&c, &["app", "launch", "hello:7", "--name", "h1"]);
+    assert!(!success && stderr.contains("no version \"7\""), "{stderr}");
+    assert!(stacks(&c).await.is_empty());
+
+    // The plan of version 0, with its defaults, changes nothing.
+    let plan = ok(
+        &c,
+        &[
+            "app",
+            "launch",
+            "library/hello:0",
+            "--name",
+            "h0",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        plan.contains("library/hello version 0 as stack h0"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("public_port = 8080") && plan.contains("h0-web"),
+        "{plan}"
+    );
+    assert!(plan.contains("dry run"), "{plan}");
+    assert!(stacks(&c).await.is_empty());
+
+    // A Go-template version launches: its containers run the answers.
+    let out = ok(
+        &c,
+        &[
+            "app",
+            "launch",
+            "sleeper",
+            "--name",
+            "naps",
+            "-a",
+            "seconds=600",
+            "-a",
+            "scale=2",
+        ],
+    );
+    assert!(out.contains("deployed stack naps"), "{out}");
+    let running = c.wait_running("naps-sleeper", 2).await;
+    assert_eq!(running.len(), 2);
+    let stack: Stack = c.client.get("default", Kind::Stack, "naps").await.unwrap();
+    let app = stack.spec.app.expect("the stack remembers its template");
+    assert_eq!(
+        (app.template.as_str(), app.version.as_str()),
+        ("library/sleeper", "0")
+    );
+    assert_eq!(app.answers["seconds"], "600");
+    let ids = c.running_containers("naps-sleeper");
+    let inspect = c.docker(&["inspect", "--format", "{{json .Config.Cmd}}", &ids[0]]);
+    assert_eq!(
+        String::from_utf8_lossy(&inspect.stdout).trim(),
+        r#"["sleep","600"]"#
+    );
+
+    // Catalogs of an environment may not read the server's disk.
+    let (success, _, stderr) = run(
+        &c,
+        &["-E", "default", "catalog", "add", "mine", "file:///etc"],
+    );
+    assert!(!success && stderr.contains("global only"), "{stderr}");
+    ok(&c, &["stack", "rm", "naps"]);
+}
