@@ -43,3 +43,37 @@ pub struct LaunchPlan {
     pub answers: BTreeMap<String, String>,
     pub plan: crate::StackPlan,
 }
+
+/// `POST /v1/environments/{env}/apps/{stack}/upgrade`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppUpgradeRequest {
+    /// The version folder to upgrade to; the newest one that may replace
+    /// the stack's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Answers that change; the others are carried over, and new questions
+    /// take their defaults.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A stack launched from a catalog, as `app ls` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    pub stack: String,
+    /// `CATALOG/TEMPLATE`.
+    pub template: String,
+    /// The version folder it runs.
+    pub version: String,
+    /// That version's `version` (as the catalog names it), when the
+    /// catalog still has it.
+    pub catalog_version: String,
+    /// A later version folder that may replace it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade_available: Option<String>,
+    /// Whether `app rollback` has a version to return to.
+    pub can_roll_back: bool,
+}

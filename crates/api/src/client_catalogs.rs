@@ -2,7 +2,7 @@
 
 use corral_types::{RawObject, TemplateInfo};
 
-use crate::catalog::{CatalogRequest, LaunchPlan, LaunchRequest};
+use crate::catalog::{AppInfo, AppUpgradeRequest, CatalogRequest, LaunchPlan, LaunchRequest};
 use crate::client::{ApiError, Client};
 use crate::wire::List;
 
@@ -75,6 +75,25 @@ impl Client {
 
     pub async fn launch(&self, env: &str, req: &LaunchRequest) -> Result<LaunchPlan, ApiError> {
         self.post_json(&format!("/v1/environments/{env}/apps"), req)
+            .await
+    }
+
+    pub async fn apps(&self, env: &str) -> Result<Vec<AppInfo>, ApiError> {
+        self.get_path(&format!("/v1/environments/{env}/apps")).await
+    }
+
+    pub async fn upgrade_app(
+        &self,
+        env: &str,
+        stack: &str,
+        req: &AppUpgradeRequest,
+    ) -> Result<LaunchPlan, ApiError> {
+        self.post_json(&format!("/v1/environments/{env}/apps/{stack}/upgrade"), req)
+            .await
+    }
+
+    pub async fn rollback_app(&self, env: &str, stack: &str) -> Result<LaunchPlan, ApiError> {
+        self.post_empty(&format!("/v1/environments/{env}/apps/{stack}/rollback"))
             .await
     }
 }

@@ -7,6 +7,8 @@
 
 mod read;
 mod render;
+mod upgrade;
 
 pub use read::{Repository, read_icon, read_repository};
 pub use render::{RenderError, Rendered, render};
+pub use upgrade::{compare_versions, upgrade_allowed, upgrade_available};

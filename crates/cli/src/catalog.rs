@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use corral_api::{CatalogRequest, Client, LaunchRequest};
+use corral_api::{AppInfo, AppUpgradeRequest, CatalogRequest, Client, LaunchRequest};
 use corral_types::{Catalog, GLOBAL, TemplateInfo, VersionInfo};
 use serde::Serialize;
 
@@ -352,7 +352,68 @@ fn describe(t: &TemplateInfo, v: &VersionInfo) -> String {
 pub(crate) async fn run_app(client: &Client, env: &str, cmd: AppCmd) -> anyhow::Result<()> {
     match cmd {
         AppCmd::Launch(args) => launch(client, env, &args).await,
+        AppCmd::Ls(args) => {
+            let apps = client
+                .apps(env)
+                .await
+                .map_err(|e| request_error(e, "list apps"))?;
+            let rows: Vec<AppRow> = apps.into_iter().map(AppRow).collect();
+            print_rows(&rows, args.output)
+        }
+        AppCmd::Upgrade(args) => {
+            let req = AppUpgradeRequest {
+                version: args.version.clone(),
+                answers: args.answer.iter().cloned().collect(),
+                dry_run: args.dry_run,
+            };
+            let done = client
+                .upgrade_app(env, &args.stack, &req)
+                .await
+                .map_err(|e| request_error(e, &format!("upgrade app {:?}", args.stack)))?;
+            print(&plan_text(&done, &args.stack))
+        }
+        AppCmd::Rollback(args) => {
+            let done = client
+                .rollback_app(env, &args.stack)
+                .await
+                .map_err(|e| request_error(e, &format!("roll back app {:?}", args.stack)))?;
+            print(&plan_text(&done, &args.stack))
+        }
     }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct AppRow(AppInfo);
+
+impl Row for AppRow {
+    const HEADERS: &'static [&'static str] = &["STACK", "TEMPLATE", "VERSION", "UPGRADE"];
+    fn cells(&self) -> Vec<String> {
+        let a = &self.0;
+        let version = if a.catalog_version.is_empty() {
+            a.version.clone()
+        } else {
+            format!("{} ({})", a.version, a.catalog_version)
+        };
+        let upgrade = match &a.upgrade_available {
+            Some(v) => format!("upgrade available: {v}"),
+            None => String::new(),
+        };
+        vec![a.stack.clone(), a.template.clone(), version, upgrade]
+    }
+}
+
+/// `TEMPLATE version N as stack S`, the answers, and the plan.
+fn plan_text(done: &corral_api::LaunchPlan, stack: &str) -> String {
+    let mut text = format!(
+        "{} version {} as stack {stack}\n",
+        done.template, done.version
+    );
+    for (k, v) in &done.answers {
+        text.push_str(&format!("  {k} = {v}\n"));
+    }
+    text.push_str(&crate::stack::render_plan(&done.plan, stack));
+    text
 }
 
 /// Answers from `--answers FILE` (KEY=VALUE lines or a JSON object), then
@@ -395,13 +456,5 @@ async fn launch(client: &Client, env: &str, args: &AppLaunchArgs) -> anyhow::Res
         .launch(env, &req)
         .await
         .map_err(|e| request_error(e, &format!("launch {}", args.template)))?;
-    let mut text = format!(
-        "{} version {} as stack {}\n",
-        launched.template, launched.version, args.name
-    );
-    for (k, v) in &launched.answers {
-        text.push_str(&format!("  {k} = {v}\n"));
-    }
-    text.push_str(&crate::stack::render_plan(&launched.plan, &args.name));
-    print(&text)
+    print(&plan_text(&launched, &args.name))
 }

@@ -179,6 +179,11 @@ pub fn document() -> Value {
                     "answers": {"type": "object", "additionalProperties": {"type": "string"}},
                     "dry_run": {"type": "boolean"}
                 }},
+                "AppUpgradeRequest": {"type": "object", "properties": {
+                    "version": {"type": "string", "description": "the version folder; the newest that may replace the stack's when absent"},
+                    "answers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "dry_run": {"type": "boolean"}
+                }},
                 "JoinRequest": {"type": "object", "properties": {"labels": {"type": "object"}, "status": {"type": "object"}}},
                 "StatsReport": {"type": "object", "required": ["host", "instances"], "properties": {
                     "host": {"type": "array", "maxItems": corral_api::stats::MAX_SAMPLES_PER_SERIES, "items": {"$ref": "#/components/schemas/Sample"}},

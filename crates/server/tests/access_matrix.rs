@@ -184,6 +184,7 @@ fn concrete(path: &str, env: &str) -> String {
         ("/sessions/{name}", "/sessions/s1"),
         ("/apikeys/{name}", "/apikeys/k1"),
         ("/catalogs/{name}", "/catalogs/c1"),
+        ("/apps/{name}", "/apps/a1"),
         ("/templates/{catalog}/{template}", "/templates/c1/t1"),
     ];
     let mut p = path.replace("{env}", env);

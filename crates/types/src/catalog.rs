@@ -120,7 +120,8 @@ pub struct CatalogMeta {
     pub minimum_rancher_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maximum_rancher_version: Option<String>,
-    /// A regular expression over the versions this one upgrades from.
+    /// The versions this one may replace: versions or `>=`/`<` constraints,
+    /// comma-separated; any earlier version when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upgrade_from: Option<String>,
     pub questions: Vec<Question>,

@@ -71,6 +71,35 @@ pub struct CatalogShowArgs {
 pub enum AppCmd {
     /// Launch a catalog template as a stack, after checking the answers and showing the plan.
     Launch(AppLaunchArgs),
+    /// List the stacks launched from templates, with "upgrade available" where one is.
+    #[command(visible_alias = "list")]
+    Ls(ListArgs),
+    /// Upgrade a stack to a later version of its template (answers carried over).
+    Upgrade(AppUpgradeArgs),
+    /// Return a stack to the version and answers before its last upgrade.
+    Rollback(AppRollbackArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppUpgradeArgs {
+    /// The stack.
+    #[arg(value_parser = parse_name)]
+    pub stack: String,
+    /// The version folder (the newest one that may replace the stack's when not given).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// An answer that changes (repeatable); the others are carried over.
+    #[arg(short = 'a', long = "answer", value_name = "KEY=VALUE", value_parser = super::split_key_value)]
+    pub answer: Vec<(String, String)>,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AppRollbackArgs {
+    #[arg(value_parser = parse_name)]
+    pub stack: String,
 }
 
 #[derive(Debug, Clone, Args)]

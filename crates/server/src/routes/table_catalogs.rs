@@ -33,5 +33,8 @@ pub fn routes() -> Vec<Route> {
         Route::new(M::GET, env_path("/templates/{catalog}/{template}"), env_read, "a template: its versions, questions, README and files", templates::get),
         Route::new(M::GET, env_path("/templates/{catalog}/{template}/icon"), env_read, "a template's icon", templates::icon),
         Route::new(M::POST, env_path("/apps"), Rule::env(Resource::Workloads, Verb::Write), "launch a template as a stack (dry_run: the plan only)", apps::launch).body("LaunchRequest"),
+        Route::new(M::GET, env_path("/apps"), Rule::env(Resource::Workloads, Verb::Read), "the stacks launched from templates, with an upgrade when one is available", apps::list),
+        Route::new(M::POST, env_path("/apps/{name}/upgrade"), Rule::env(Resource::Workloads, Verb::Write), "upgrade a stack to another version of its template (answers carried over)", apps::upgrade).body("AppUpgradeRequest"),
+        Route::new(M::POST, env_path("/apps/{name}/rollback"), Rule::env(Resource::Workloads, Verb::Write), "return a stack to the version and answers before its last upgrade", apps::rollback),
     ]
 }
