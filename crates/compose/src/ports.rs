@@ -179,7 +179,7 @@ mod tests {
 
     fn ports(text: &str) -> (Result<Vec<PortSpec>, ComposeError>, Vec<String>) {
         let mut ctx = Ctx::new(vec!["c.yml".into()]);
-        let node = parse(&ctx, 0, text).unwrap().unwrap();
+        let node = parse(&mut ctx, 0, text).unwrap().unwrap();
         let r = parse_ports(&mut ctx, &node, "services.web.ports");
         (r, ctx.warnings.iter().map(|w| w.to_string()).collect())
     }

@@ -170,7 +170,10 @@ fn key_value(
         "links" => spec.links = links(ctx, v, key)?,
         "networks" => spec.networks = networks(ctx, v, key, scope.networks)?,
         "scale" => spec.scale = v.u32(ctx, key)?,
-        "net" | "network_mode" | "pid" | "ipc" | "uts" | "userns_mode" => namespace(ctx, e, key)?,
+        "pid" => spec.pid_mode = host_namespace(ctx, e, key)?,
+        "ipc" => spec.ipc_mode = host_namespace(ctx, e, key)?,
+        "uts" => spec.uts_mode = host_namespace(ctx, e, key)?,
+        "net" | "network_mode" | "userns_mode" => namespace(ctx, e, key)?,
         "secrets" => spec.secrets = crate::secrets::mounts(ctx, v, key, scope.secrets)?,
         "configs" => spec.configs = crate::configs::mounts(ctx, v, key, scope.configs)?,
         "profiles"
@@ -221,6 +224,19 @@ fn network_mode(
         "bridge" => Ok(NetworkMode::Bridge),
         "" | "default" => Ok(NetworkMode::Managed),
         _ => namespace(ctx, e, key).map(|()| NetworkMode::Managed),
+    }
+}
+
+/// `pid`/`ipc`/`uts`: `host` shares the host's namespace (host access, as
+/// `network_mode: host`); the defaults keep the container's own.
+fn host_namespace(
+    ctx: &mut Ctx,
+    e: &Entry,
+    key: &str,
+) -> Result<corral_types::NamespaceMode, ComposeError> {
+    match e.value.opt_str(ctx, key)?.unwrap_or_default() {
+        "host" => Ok(corral_types::NamespaceMode::Host),
+        _ => namespace(ctx, e, key).map(|()| corral_types::NamespaceMode::Private),
     }
 }
 

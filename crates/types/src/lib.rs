@@ -13,6 +13,7 @@ mod instance;
 mod launch;
 mod lb;
 mod meta;
+mod namespace;
 mod node;
 mod secret;
 mod selector;
@@ -43,6 +44,7 @@ pub use launch::{
     Sidekick, Strength, Ulimit, UpdateConfig, UpdateOrder, VolumeMount,
 };
 pub use lb::{LbConfig, LbProtocol, PortRule, Stickiness};
+pub use namespace::NamespaceMode;
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use secret::{
