@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use corral_engine::{ContainerConfig, Mount, MountKind, PortBinding, PortProtocol, Ulimit};
 use corral_types::{
-    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, NamespaceMode, NetworkMode,
-    PortSpec, Protocol, Resources, ServiceSpec, Sidekick, VolumeMount,
+    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, NamespaceMode,
+    NetworkMode, PortSpec, Protocol, Resources, ServiceSpec, Sidekick, VolumeMount,
 };
 
 use crate::overlay::OverlayState;
@@ -440,7 +440,11 @@ mod tests {
         let inst = instance(launch);
         let config = container_config(&inst, "n1", None);
         assert_eq!(
-            (config.pid_mode.as_str(), config.ipc_mode.as_str(), config.uts_mode.as_str()),
+            (
+                config.pid_mode.as_str(),
+                config.ipc_mode.as_str(),
+                config.uts_mode.as_str()
+            ),
             ("host", "host", "host")
         );
         let side = sidekick_config(&inst, "n1", &inst.spec.launch.sidekicks[0], "abc");

@@ -215,6 +215,7 @@ fn build(
             }
         }
     }
+    crate::names::lower_case(ctx, &mut raws)?;
     crate::lb::prepare(ctx, &mut raws)?;
     check_references(ctx, &raws)?;
     let lines: BTreeMap<String, Pos> = raws.iter().map(|r| (r.name.clone(), r.pos)).collect();

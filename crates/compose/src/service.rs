@@ -44,6 +44,8 @@ pub(crate) struct Raw {
     pub start_once: bool,
     /// Where the load balancer config (`lb_config` or labels) was written.
     pub lb_source: Option<crate::lb::LbSource>,
+    /// Set for a Rancher 1.0-1.5 balancer (`rancher/load-balancer-service`).
+    pub legacy_lb: Option<crate::lb_legacy::Legacy>,
 }
 
 /// Keys that are read but have no effect in Corral, and why.
@@ -86,13 +88,31 @@ pub(crate) fn service(
         net_from: None,
         start_once: false,
         lb_source: None,
+        legacy_lb: None,
     };
+    let legacy = node
+        .get("image")
+        .and_then(|e| match &e.value.kind {
+            Kind::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .is_some_and(crate::lb_legacy::is_image);
+    if legacy {
+        raw.legacy_lb = Some(crate::lb_legacy::Legacy::default());
+    }
     let entries = node.map(ctx, &path)?;
     let mut env_file = BTreeMap::new();
     let mut build = None;
     for e in entries.iter().filter(|e| e.key != "deploy") {
         let key = join(&path, &e.key);
+        match (e.key.as_str(), raw.legacy_lb.as_mut()) {
+            ("ports" | "expose" | "external_links", Some(legacy)) => {
+                crate::lb_legacy::read_key(ctx, legacy, e, &key)?
+            }
+            _ => {}
+        }
         match e.key.as_str() {
+            "ports" | "expose" | "external_links" if raw.legacy_lb.is_some() => {}
             "env_file" => env_file = read_env_files(ctx, &e.value, &key, scope.data)?,
             "build" => build = Some(e.pos),
             "volumes_from" => raw.volumes_from = Some((e.value.strings(ctx, &key)?, e.pos)),

@@ -23,11 +23,7 @@ pub(crate) const MAX_EXPANDED_BYTES: usize = 16 << 20;
 /// Parses one file; `None` for an empty document. A key given twice in a
 /// mapping keeps its last value, as docker-compose v1 and Rancher did, with
 /// a warning naming both lines.
-pub(crate) fn parse(
-    ctx: &mut Ctx,
-    file: usize,
-    text: &str,
-) -> Result<Option<Node>, ComposeError> {
+pub(crate) fn parse(ctx: &mut Ctx, file: usize, text: &str) -> Result<Option<Node>, ComposeError> {
     let at = Pos { file, line: 1 };
     if text.len() > MAX_BYTES {
         return Err(ctx.err(
@@ -520,13 +516,21 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(
             warnings("a: 1\nb: 2\na: 3\n"),
-            ["f.yml:3: a: duplicate key (also on line 1): the value on line 3 is used, \
-              as docker-compose v1 and Rancher did"]
+            [
+                "f.yml:3: a: duplicate key (also on line 1): the value on line 3 is used, \
+              as docker-compose v1 and Rancher did"
+            ]
         );
         let nested = "s:\n  web:\n    labels:\n      x: 1\n      x: 2\n  l: [{k: 1, k: 2}]\n";
         let w = warnings(nested);
-        assert!(w[0].starts_with("f.yml:5: s.web.labels.x: duplicate key (also on line 4)"), "{w:?}");
-        assert!(w[1].starts_with("f.yml:6: s.l[0].k: duplicate key (also on line 6)"), "{w:?}");
+        assert!(
+            w[0].starts_with("f.yml:5: s.web.labels.x: duplicate key (also on line 4)"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("f.yml:6: s.l[0].k: duplicate key (also on line 6)"),
+            "{w:?}"
+        );
         let merged = "b: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n  y: 3\n";
         let n = load(merged).unwrap().unwrap();
         let m = &n.get("m").unwrap().value;

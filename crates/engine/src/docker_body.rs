@@ -304,6 +304,9 @@ mod tests {
         assert_eq!(host.uts_mode.as_deref(), Some("host"));
         let plain = create_body(&ContainerConfig::default());
         let host = plain.host_config.unwrap();
-        assert_eq!((host.pid_mode, host.ipc_mode, host.uts_mode), (None, None, None));
+        assert_eq!(
+            (host.pid_mode, host.ipc_mode, host.uts_mode),
+            (None, None, None)
+        );
     }
 }

@@ -44,8 +44,8 @@ pub use launch::{
     Sidekick, Strength, Ulimit, UpdateConfig, UpdateOrder, VolumeMount,
 };
 pub use lb::{LbConfig, LbProtocol, PortRule, Stickiness};
-pub use namespace::NamespaceMode;
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
+pub use namespace::NamespaceMode;
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use secret::{
     MAX_SECRET_BYTES, SealedValue, SecretMount, SecretSpec, SecretStatus, SecretValue,
