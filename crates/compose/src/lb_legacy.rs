@@ -239,7 +239,10 @@ fn labels(ctx: &mut Ctx, raw: &mut Raw) -> Result<Labels, ComposeError> {
                 &key,
                 "the PROXY protocol is not sent to targets: they see the client in X-Forwarded-For on http ports",
             ),
-            t if label.starts_with(TARGET_PREFIX) && !t.is_empty() => {
+            _ if label
+                .strip_prefix(TARGET_PREFIX)
+                .is_some_and(|s| !s.is_empty()) =>
+            {
                 let service = label.trim_start_matches(TARGET_PREFIX).to_string();
                 out.targets.push((service, value, pos, key));
             }
@@ -268,24 +271,7 @@ pub(crate) fn translate(ctx: &mut Ctx, raw: &mut Raw) -> Result<(), ComposeError
         return Err(ctx.invalid(raw.pos, &join(&path, "lb_config"), msg));
     }
     let labels = labels(ctx, raw)?;
-    let mut listeners = Vec::new();
-    for (text, pos, key, published) in &legacy.ports {
-        let mut l = listener(ctx, text, *pos, key)?;
-        if labels.ssl.contains(&l.source) {
-            l.protocol = match l.protocol {
-                LbProtocol::Tcp | LbProtocol::Tls => LbProtocol::Tls,
-                _ => LbProtocol::Https,
-            };
-        }
-        if !published {
-            let msg = format!(
-                "{text:?}: corral's balancer publishes port {} on the nodes it runs on",
-                l.source
-            );
-            ctx.warn(*pos, key, msg);
-        }
-        listeners.push(l);
-    }
+    let listeners = listeners(ctx, &legacy.ports, &labels.ssl)?;
     if listeners.is_empty() {
         let msg = "a rancher/load-balancer-service needs ports (or expose) to listen on";
         return Err(ctx.invalid(raw.pos, &join(&path, "ports"), msg));
@@ -300,15 +286,67 @@ pub(crate) fn translate(ctx: &mut Ctx, raw: &mut Raw) -> Result<(), ComposeError
         targets.push((service, *pos, key.clone()));
     }
     raw.spec.links.clear();
-    let mut lb = LbConfig {
+    let (port_rules, rules) = port_rules(ctx, &listeners, &labels, &targets)?;
+    raw.spec.ports.clear();
+    raw.spec.lb = Some(LbConfig {
+        port_rules,
         certificates: legacy.certs,
         default_certificate: legacy.default_cert,
         stickiness: legacy.stickiness,
         ..LbConfig::default()
-    };
-    let mut rules = Vec::new();
+    });
+    raw.lb_source = Some(LbSource {
+        pos: raw.pos,
+        key: path,
+        rules,
+        rancher: false,
+    });
+    Ok(())
+}
+
+/// The listeners, an ssl port made https (or tls for tcp); an exposed one
+/// is warned about, since Corral's balancer publishes every port.
+fn listeners(
+    ctx: &mut Ctx,
+    ports: &[(String, Pos, String, bool)],
+    ssl: &[u16],
+) -> Result<Vec<Listener>, ComposeError> {
+    let mut out = Vec::new();
+    for (text, pos, key, published) in ports {
+        let mut l = listener(ctx, text, *pos, key)?;
+        if ssl.contains(&l.source) {
+            l.protocol = match l.protocol {
+                LbProtocol::Tcp | LbProtocol::Tls => LbProtocol::Tls,
+                _ => LbProtocol::Https,
+            };
+        }
+        if !published {
+            let msg = format!(
+                "{text:?}: corral's balancer publishes port {} on the nodes it runs on",
+                l.source
+            );
+            ctx.warn(*pos, key, msg);
+        }
+        out.push(l);
+    }
+    Ok(out)
+}
+
+/// Where each rule came from, for messages: (place, key).
+type RuleSources = Vec<(Pos, String)>;
+
+/// A target with a label gets the label's rules; the others one rule per
+/// listener, to the listener's target port.
+fn port_rules(
+    ctx: &Ctx,
+    listeners: &[Listener],
+    labels: &Labels,
+    targets: &[(String, Pos, String)],
+) -> Result<(Vec<PortRule>, RuleSources), ComposeError> {
+    let mut out = Vec::new();
+    let mut sources = Vec::new();
     for (service, value, pos, key) in &labels.targets {
-        let service = resolve(service, &targets);
+        let service = resolve(service, targets);
         for item in split(value) {
             let (host, source, path, target) =
                 target_item(item).map_err(|m| ctx.invalid(*pos, key, m))?;
@@ -321,7 +359,7 @@ pub(crate) fn translate(ctx: &mut Ctx, raw: &mut Raw) -> Result<(), ComposeError
                 return Err(ctx.invalid(*pos, key, msg));
             }
             for l in on {
-                lb.port_rules.push(PortRule {
+                out.push(PortRule {
                     source_port: l.source,
                     protocol: l.protocol,
                     hostname: host.clone(),
@@ -330,38 +368,30 @@ pub(crate) fn translate(ctx: &mut Ctx, raw: &mut Raw) -> Result<(), ComposeError
                     target_port: target.unwrap_or(l.target),
                     ..PortRule::default()
                 });
-                rules.push((*pos, key.clone()));
+                sources.push((*pos, key.clone()));
             }
         }
     }
-    for (service, _, _) in &targets {
-        if labels
+    for (service, _, _) in targets {
+        let labelled = labels
             .targets
             .iter()
-            .any(|(s, ..)| &resolve(s, &targets) == service)
-        {
+            .any(|(s, ..)| &resolve(s, targets) == service);
+        if labelled {
             continue;
         }
-        for l in &listeners {
-            lb.port_rules.push(PortRule {
+        for l in listeners {
+            out.push(PortRule {
                 source_port: l.source,
                 protocol: l.protocol,
                 target_service: service.clone(),
                 target_port: l.target,
                 ..PortRule::default()
             });
-            rules.push((l.pos, l.key.clone()));
+            sources.push((l.pos, l.key.clone()));
         }
     }
-    raw.spec.ports.clear();
-    raw.spec.lb = Some(lb);
-    raw.lb_source = Some(LbSource {
-        pos: raw.pos,
-        key: path,
-        rules,
-        rancher: false,
-    });
-    Ok(())
+    Ok((out, sources))
 }
 
 /// A target label names a service as linked (`registry`) or, for another

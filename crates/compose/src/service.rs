@@ -105,14 +105,12 @@ pub(crate) fn service(
     let mut build = None;
     for e in entries.iter().filter(|e| e.key != "deploy") {
         let key = join(&path, &e.key);
-        match (e.key.as_str(), raw.legacy_lb.as_mut()) {
-            ("ports" | "expose" | "external_links", Some(legacy)) => {
-                crate::lb_legacy::read_key(ctx, legacy, e, &key)?
-            }
-            _ => {}
-        }
         match e.key.as_str() {
-            "ports" | "expose" | "external_links" if raw.legacy_lb.is_some() => {}
+            "ports" | "expose" | "external_links" if raw.legacy_lb.is_some() => {
+                if let Some(legacy) = raw.legacy_lb.as_mut() {
+                    crate::lb_legacy::read_key(ctx, legacy, e, &key)?;
+                }
+            }
             "env_file" => env_file = read_env_files(ctx, &e.value, &key, scope.data)?,
             "build" => build = Some(e.pos),
             "volumes_from" => raw.volumes_from = Some((e.value.strings(ctx, &key)?, e.pos)),
