@@ -3,7 +3,8 @@
 //! compares names without case, so `Minecraft` still resolves). Such a
 //! service is renamed to its lower-case name with a warning, and every
 //! reference to it is rewritten: links, depends_on, volumes_from,
-//! `net: container:`, sidekick labels, load balancer targets.
+//! `net: container:`, sidekick labels, affinity labels naming it, load
+//! balancer targets.
 
 use std::collections::BTreeMap;
 
@@ -112,6 +113,11 @@ fn rewrite(r: &mut Raw, renamed: &BTreeMap<String, String>) {
             *v = names.join(",");
         }
     }
+    for (label, value) in r.spec.container_labels.iter_mut() {
+        if label.contains(".scheduler.affinity:") {
+            *value = affinity_value(value, renamed);
+        }
+    }
     let targets: Vec<String> = r
         .spec
         .container_labels
@@ -134,9 +140,43 @@ fn rewrite(r: &mut Raw, renamed: &BTreeMap<String, String>) {
     }
 }
 
+/// `io.rancher.stack_service.name=${stack_name}/Minecraft` and the like:
+/// a value naming a renamed service (alone or after `/`) is rewritten.
+fn affinity_value(value: &str, renamed: &BTreeMap<String, String>) -> String {
+    let items: Vec<String> = value
+        .split(',')
+        .map(|item| {
+            let (key, v) = match item.split_once('=') {
+                Some((k, v)) => (format!("{k}="), v),
+                None => (String::new(), item),
+            };
+            let (prefix, name) = match v.rsplit_once('/') {
+                Some((p, n)) => (format!("{p}/"), n),
+                None => (String::new(), v),
+            };
+            match renamed.get(name.trim()) {
+                Some(new) => format!("{key}{prefix}{new}"),
+                None => item.to_string(),
+            }
+        })
+        .collect();
+    items.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn affinity_values_naming_a_renamed_service_are_rewritten() {
+        let map = BTreeMap::from([("Db".to_string(), "db".to_string())]);
+        assert_eq!(
+            affinity_value("io.rancher.stack_service.name=${stack_name}/Db,a=b", &map),
+            "io.rancher.stack_service.name=${stack_name}/db,a=b"
+        );
+        assert_eq!(affinity_value("Db", &map), "db");
+        assert_eq!(affinity_value("x=Dbz", &map), "x=Dbz");
+    }
 
     #[test]
     fn volumes_from_entries_keep_their_mode_and_container_form() {

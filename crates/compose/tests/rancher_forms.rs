@@ -69,7 +69,13 @@ fn what_the_balancer_cannot_honour_is_a_warning_naming_file_line_and_key() {
         !w.iter().any(|w| w.contains("haproxy_config.defaults")),
         "an empty section is honoured: {w:#?}"
     );
-    assert!(has(&w, "docker-compose.yml:7: services.Admin: renamed \"admin\""), "{w:#?}");
+    assert!(
+        has(
+            &w,
+            "docker-compose.yml:7: services.Admin: renamed \"admin\""
+        ),
+        "{w:#?}"
+    );
 }
 
 #[test]
@@ -127,7 +133,9 @@ fn a_balancer_exports_and_loads_back_as_the_same_service() {
 
 #[test]
 fn bad_legacy_balancers_fail_naming_file_line_and_key() {
-    let lb = |body: &str| format!("web:\n  image: a\nlb:\n  image: rancher/load-balancer-service\n{body}");
+    let lb = |body: &str| {
+        format!("web:\n  image: a\nlb:\n  image: rancher/load-balancer-service\n{body}")
+    };
     assert_eq!(
         load_err(&lb("  ports:\n  - 53:53/udp\n  links:\n  - web\n")),
         "docker-compose.yml:6: services.lb.ports[0]: \"53:53/udp\": udp load balancing is not supported"
@@ -195,7 +203,10 @@ fn capitalised_service_names_are_lower_cased_with_every_reference() {
     assert_eq!(names, ["cmsmysql", "minecraft", "minecraftlb"]);
     let mc = &loaded.services["minecraft"];
     assert_eq!(mc.links[0].service, "cmsmysql");
-    assert_eq!(mc.links[0].alias, "CMSMysql", "DNS finds the alias in any case");
+    assert_eq!(
+        mc.links[0].alias, "CMSMysql",
+        "DNS finds the alias in any case"
+    );
     assert_eq!(mc.depends_on[0].service, "cmsmysql");
     assert_eq!(mc.sidekicks[0].name, "minecraftdata");
     assert_eq!(mc.volumes_from, ["minecraftdata"]);
@@ -258,5 +269,43 @@ fn host_pid_ipc_and_uts_are_kept_and_exported() {
     assert!(
         load_err("services:\n  a:\n    image: a\n    ipc: container:b\n")
             .starts_with("docker-compose.yml:4: services.a.ipc: \"container:b\" is not supported")
+    );
+}
+
+#[test]
+fn unknown_affinity_kinds_and_certificates_off_a_balancer_are_ignored_with_a_warning() {
+    let compose = "\
+web:
+  image: a
+  labels:
+    io.rancher.scheduler.affinity:not_host_label: lb=0
+    io.rancher.scheduler.affinity:host_label: zone=a
+";
+    let overlay = "web:\n  default_cert: main\n";
+    let loaded = load(
+        "demo",
+        &[
+            src("docker-compose.yml", compose),
+            src("rancher-compose.yml", overlay),
+        ],
+        &no_vars(),
+    )
+    .unwrap();
+    assert_eq!(loaded.services["web"].placement.rules.len(), 1);
+    let w = texts(&loaded);
+    assert!(
+        has(
+            &w,
+            "docker-compose.yml:4: services.web.labels.io.rancher.scheduler.affinity:not_host_label: \
+             ignored: unknown affinity \"not_host_label\""
+        ),
+        "{w:#?}"
+    );
+    assert!(
+        has(
+            &w,
+            "rancher-compose.yml:2: services.web.default_cert: ignored: certificates are for load balancers"
+        ),
+        "{w:#?}"
     );
 }

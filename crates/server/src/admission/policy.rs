@@ -208,14 +208,21 @@ mod tests {
         };
         assert_eq!(
             host_access_fields(&spec),
-            ["spec.pid_mode: host", "spec.ipc_mode: host", "spec.uts_mode: host"]
+            [
+                "spec.pid_mode: host",
+                "spec.ipc_mode: host",
+                "spec.uts_mode: host"
+            ]
         );
         let open = EnvironmentSpec::default();
         let err = check_service_host_access(&caller(Role::Restricted), &open, "s", &spec)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("spec.pid_mode: host") && err.contains("restricted"), "{err}");
+        assert!(
+            err.contains("spec.pid_mode: host") && err.contains("restricted"),
+            "{err}"
+        );
         let closed = EnvironmentSpec {
             allow_host_access: Some(false),
             ..EnvironmentSpec::default()
