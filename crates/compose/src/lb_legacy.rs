@@ -39,6 +39,15 @@ pub(crate) fn is_image(image: &str) -> bool {
     name == LEGACY_LB_IMAGE || name.ends_with(&format!("/{LEGACY_LB_IMAGE}"))
 }
 
+/// An empty [`Legacy`] for a service whose `image` is the legacy balancer.
+pub(crate) fn for_service(service: &Node) -> Option<Legacy> {
+    let image = service.get("image").and_then(|e| match &e.value.kind {
+        Kind::Str(s) => Some(s.as_str()),
+        _ => None,
+    });
+    image.is_some_and(is_image).then(Legacy::default)
+}
+
 /// `ports`, `expose` and `external_links` of a legacy balancer, kept as
 /// written: their meaning differs from a container's.
 pub(crate) fn read_key(

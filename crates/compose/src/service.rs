@@ -88,18 +88,8 @@ pub(crate) fn service(
         net_from: None,
         start_once: false,
         lb_source: None,
-        legacy_lb: None,
+        legacy_lb: crate::lb_legacy::for_service(node),
     };
-    let legacy = node
-        .get("image")
-        .and_then(|e| match &e.value.kind {
-            Kind::Str(s) => Some(s.as_str()),
-            _ => None,
-        })
-        .is_some_and(crate::lb_legacy::is_image);
-    if legacy {
-        raw.legacy_lb = Some(crate::lb_legacy::Legacy::default());
-    }
     let entries = node.map(ctx, &path)?;
     let mut env_file = BTreeMap::new();
     let mut build = None;
