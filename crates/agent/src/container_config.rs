@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use corral_engine::{ContainerConfig, Mount, MountKind, PortBinding, PortProtocol, Ulimit};
 use corral_types::{
-    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, NetworkMode,
-    PortSpec, Protocol, Resources, ServiceSpec, Sidekick, VolumeMount,
+    ContainerLabels, DEFAULT_ENVIRONMENT, Instance, MountKind as SpecMountKind, NamespaceMode,
+    NetworkMode, PortSpec, Protocol, Resources, ServiceSpec, Sidekick, VolumeMount,
 };
 
 use crate::overlay::OverlayState;
@@ -197,6 +197,15 @@ pub fn container_config(
     config
 }
 
+/// Docker's `host` for a host namespace; empty for the engine's default.
+fn host_mode(mode: NamespaceMode) -> String {
+    if mode.is_host() {
+        "host".to_string()
+    } else {
+        String::new()
+    }
+}
+
 fn primary_config(inst: &Instance, node: &str) -> ContainerConfig {
     let launch = &inst.spec.launch;
     let mut labels = launch.container_labels.clone();
@@ -238,6 +247,9 @@ fn primary_config(inst: &Instance, node: &str) -> ContainerConfig {
         stop_signal: launch.stop_signal.clone(),
         stop_timeout_s: Some(stop_grace_seconds(launch)),
         network_mode: String::new(),
+        pid_mode: host_mode(launch.pid_mode),
+        ipc_mode: host_mode(launch.ipc_mode),
+        uts_mode: host_mode(launch.uts_mode),
         volumes_from: launch
             .volumes_from
             .iter()
@@ -409,6 +421,36 @@ mod tests {
             (host.network.as_str(), host.network_mode.as_str()),
             ("", "host")
         );
+    }
+
+    #[test]
+    fn host_pid_ipc_and_uts_reach_the_primary_only() {
+        let launch = ServiceSpec {
+            image: "img".into(),
+            pid_mode: NamespaceMode::Host,
+            ipc_mode: NamespaceMode::Host,
+            uts_mode: NamespaceMode::Host,
+            sidekicks: vec![Sidekick {
+                name: "log".into(),
+                image: "busy".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let inst = instance(launch);
+        let config = container_config(&inst, "n1", None);
+        assert_eq!(
+            (
+                config.pid_mode.as_str(),
+                config.ipc_mode.as_str(),
+                config.uts_mode.as_str()
+            ),
+            ("host", "host", "host")
+        );
+        let side = sidekick_config(&inst, "n1", &inst.spec.launch.sidekicks[0], "abc");
+        assert_eq!((side.pid_mode.as_str(), side.uts_mode.as_str()), ("", ""));
+        let plain = container_config(&instance(ServiceSpec::default()), "n1", None);
+        assert_eq!((plain.pid_mode.as_str(), plain.ipc_mode.as_str()), ("", ""));
     }
 
     #[test]

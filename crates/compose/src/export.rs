@@ -142,6 +142,9 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
             NetworkMode::Bridge => Some("bridge"),
             NetworkMode::Host => Some("host"),
         },
+        pid: spec.pid_mode.is_host().then_some("host"),
+        ipc: spec.ipc_mode.is_host().then_some("host"),
+        uts: spec.uts_mode.is_host().then_some("host"),
         volumes: spec.volumes.iter().map(mount).collect(),
         secrets: spec
             .secrets

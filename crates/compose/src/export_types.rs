@@ -62,6 +62,13 @@ pub(crate) struct ServiceOut {
     /// `host` or `bridge`; absent for the managed network (the default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<&'static str>,
+    /// `host`; absent for the container's own namespace (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uts: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

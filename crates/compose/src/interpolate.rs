@@ -406,7 +406,7 @@ mod tests {
 
     fn tree_error(text: &str, vars: &BTreeMap<String, String>) -> ComposeError {
         let mut ctx = Ctx::new(vec!["f.yml".into()]);
-        let mut node = crate::yaml::parse(&ctx, 0, text).unwrap().unwrap();
+        let mut node = crate::yaml::parse(&mut ctx, 0, text).unwrap().unwrap();
         interpolate_tree(&mut ctx, &mut node, "", vars).unwrap_err()
     }
 

@@ -229,8 +229,10 @@ fn split_list(s: &str) -> Vec<String> {
 pub(crate) fn prepare(ctx: &mut Ctx, raws: &mut [Raw]) -> Result<(), ComposeError> {
     let names: BTreeSet<String> = raws.iter().map(|r| r.name.clone()).collect();
     for raw in raws.iter_mut() {
+        crate::lb_legacy::translate(ctx, raw)?;
         labels(ctx, raw)?;
-        let rancher_image = is_rancher_lb_image(&raw.spec.image);
+        let rancher_image =
+            is_rancher_lb_image(&raw.spec.image) || crate::lb_legacy::is_image(&raw.spec.image);
         if raw.spec.lb.is_none() {
             if rancher_image {
                 let key = format!("services.{}.image", raw.name);

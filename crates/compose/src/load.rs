@@ -38,7 +38,7 @@ pub(crate) fn load(
             continue;
         }
         let at = Pos { file: i, line: 0 };
-        let Some(mut node) = yaml::parse(&ctx, i, &f.content)? else {
+        let Some(mut node) = yaml::parse(&mut ctx, i, &f.content)? else {
             if i == 0 {
                 return Err(ctx.invalid(at, "services", "the compose file is empty"));
             }
@@ -214,6 +214,7 @@ fn build(
             }
         }
     }
+    crate::names::lower_case(ctx, &mut raws)?;
     crate::lb::prepare(ctx, &mut raws)?;
     check_references(ctx, &raws)?;
     let lines: BTreeMap<String, Pos> = raws.iter().map(|r| (r.name.clone(), r.pos)).collect();

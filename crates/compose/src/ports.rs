@@ -25,6 +25,8 @@ pub(crate) fn parse_ports(
 }
 
 /// `expose: ["80", "9000-9002/udp"]`: container ports, not published.
+/// Rancher also took `HOST:CONTAINER` here; the container port is exposed
+/// and the host part ignored with a warning (expose never publishes).
 pub(crate) fn parse_expose(
     ctx: &mut Ctx,
     node: &Node,
@@ -34,6 +36,17 @@ pub(crate) fn parse_expose(
     for (i, item) in node.seq(ctx, key)?.iter().enumerate() {
         let k = index(key, i);
         let s = item.str(ctx, &k)?;
+        let s = match s.rsplit_once(':') {
+            Some((host, container)) => {
+                let msg = format!(
+                    "{s:?}: the host part {host:?} is ignored: expose only opens the container \
+                     port to other containers (publish with ports)"
+                );
+                ctx.warn(item.pos, &k, msg);
+                container
+            }
+            None => s,
+        };
         let (ports, protocol) = split_protocol(s).map_err(|m| ctx.invalid(item.pos, &k, m))?;
         let (lo, hi) = range(ports).map_err(|m| ctx.invalid(item.pos, &k, m))?;
         for container_port in lo..=hi {
@@ -179,7 +192,7 @@ mod tests {
 
     fn ports(text: &str) -> (Result<Vec<PortSpec>, ComposeError>, Vec<String>) {
         let mut ctx = Ctx::new(vec!["c.yml".into()]);
-        let node = parse(&ctx, 0, text).unwrap().unwrap();
+        let node = parse(&mut ctx, 0, text).unwrap().unwrap();
         let r = parse_ports(&mut ctx, &node, "services.web.ports");
         (r, ctx.warnings.iter().map(|w| w.to_string()).collect())
     }

@@ -19,6 +19,8 @@ pub(crate) const RANCHER_KEYS: &[&str] = &[
     "upgrade_strategy",
     "lb_config",
     "load_balancer_config",
+    "certs",
+    "default_cert",
     "start_on_create",
     "retain_ip",
     "metadata",
@@ -48,10 +50,7 @@ pub(crate) fn overlay(
             }
             "upgrade_strategy" => upgrade_strategy(ctx, raw, val, &k)?,
             "lb_config" => crate::lb::rancher(ctx, raw, val, &k)?,
-            "load_balancer_config" => {
-                let msg = "the Rancher 1.0-1.5 form is not supported: use lb_config";
-                return Err(ctx.unsupported(e.pos, &k, msg));
-            }
+            "load_balancer_config" | "certs" | "default_cert" => legacy(ctx, raw, e, &k)?,
             "scale_policy" => ctx.ignored(e.pos, &k, "autoscaling is not supported: scale is used"),
             "start_on_create" => ctx.ignored(e.pos, &k, "services always start when created"),
             "retain_ip" => ctx.ignored(e.pos, &k, "instances get a new address when recreated"),
@@ -63,6 +62,40 @@ pub(crate) fn overlay(
             x if x.starts_with("x-") => {}
             _ => return Err(ctx.unknown(e.pos, &k)),
         }
+    }
+    Ok(())
+}
+
+/// The Rancher 1.0-1.5 balancer's settings in rancher-compose.yml.
+fn legacy(
+    ctx: &mut Ctx,
+    raw: &mut Raw,
+    e: &crate::value::Entry,
+    k: &str,
+) -> Result<(), ComposeError> {
+    let Some(legacy) = raw.legacy_lb.as_mut() else {
+        if e.key != "load_balancer_config" {
+            ctx.ignored(
+                e.pos,
+                k,
+                "certificates are for load balancers (in lb_config)",
+            );
+            return Ok(());
+        }
+        let msg = format!(
+            "{} is for a service running {} (Rancher 1.0-1.5's balancer); in lb_config otherwise",
+            e.key,
+            crate::lb_legacy::LEGACY_LB_IMAGE
+        );
+        return Err(ctx.unsupported(e.pos, k, msg));
+    };
+    let val = &e.value;
+    match e.key.as_str() {
+        "certs" => legacy.certs = val.strings(ctx, k)?,
+        "default_cert" => {
+            legacy.default_cert = val.opt_str(ctx, k)?.unwrap_or_default().to_string()
+        }
+        _ => crate::lb_legacy::config(ctx, legacy, val, k)?,
     }
     Ok(())
 }
@@ -134,6 +167,15 @@ pub(crate) fn apply_labels(
             "scheduler.global" | "container.start_once" => {}
             affinity => {
                 let kind = affinity.trim_start_matches("scheduler.affinity:");
+                if !known_affinity(kind) {
+                    // Rancher's scheduler skipped labels it did not know.
+                    let msg = format!(
+                        "unknown affinity {kind:?} (Rancher ignored it too): use host_label, \
+                         container_label or container, with _ne, _soft or _soft_ne"
+                    );
+                    ctx.ignored(pos, &key, &msg);
+                    continue;
+                }
                 let rules = affinity_rules(kind, &value, stack, &raw.name)
                     .map_err(|m| ctx.invalid(pos, &key, m))?;
                 raw.spec.placement.rules.extend(rules);
@@ -141,6 +183,14 @@ pub(crate) fn apply_labels(
         }
     }
     Ok(sidekicks)
+}
+
+fn known_affinity(kind: &str) -> bool {
+    let base = ["_soft_ne", "_soft", "_ne"]
+        .iter()
+        .find_map(|s| kind.strip_suffix(s))
+        .unwrap_or(kind);
+    matches!(base, "host_label" | "container_label" | "container")
 }
 
 fn is_instruction(name: &str) -> bool {

@@ -44,6 +44,8 @@ pub(crate) struct Raw {
     pub start_once: bool,
     /// Where the load balancer config (`lb_config` or labels) was written.
     pub lb_source: Option<crate::lb::LbSource>,
+    /// Set for a Rancher 1.0-1.5 balancer (`rancher/load-balancer-service`).
+    pub legacy_lb: Option<crate::lb_legacy::Legacy>,
 }
 
 /// Keys that are read but have no effect in Corral, and why.
@@ -86,6 +88,7 @@ pub(crate) fn service(
         net_from: None,
         start_once: false,
         lb_source: None,
+        legacy_lb: crate::lb_legacy::for_service(node),
     };
     let entries = node.map(ctx, &path)?;
     let mut env_file = BTreeMap::new();
@@ -93,6 +96,11 @@ pub(crate) fn service(
     for e in entries.iter().filter(|e| e.key != "deploy") {
         let key = join(&path, &e.key);
         match e.key.as_str() {
+            "ports" | "expose" | "external_links" if raw.legacy_lb.is_some() => {
+                if let Some(legacy) = raw.legacy_lb.as_mut() {
+                    crate::lb_legacy::read_key(ctx, legacy, e, &key)?;
+                }
+            }
             "env_file" => env_file = read_env_files(ctx, &e.value, &key, scope.data)?,
             "build" => build = Some(e.pos),
             "volumes_from" => raw.volumes_from = Some((e.value.strings(ctx, &key)?, e.pos)),
@@ -170,7 +178,10 @@ fn key_value(
         "links" => spec.links = links(ctx, v, key)?,
         "networks" => spec.networks = networks(ctx, v, key, scope.networks)?,
         "scale" => spec.scale = v.u32(ctx, key)?,
-        "net" | "network_mode" | "pid" | "ipc" | "uts" | "userns_mode" => namespace(ctx, e, key)?,
+        "pid" => spec.pid_mode = host_namespace(ctx, e, key)?,
+        "ipc" => spec.ipc_mode = host_namespace(ctx, e, key)?,
+        "uts" => spec.uts_mode = host_namespace(ctx, e, key)?,
+        "net" | "network_mode" | "userns_mode" => namespace(ctx, e, key)?,
         "secrets" => spec.secrets = crate::secrets::mounts(ctx, v, key, scope.secrets)?,
         "configs" => spec.configs = crate::configs::mounts(ctx, v, key, scope.configs)?,
         "profiles"
@@ -221,6 +232,19 @@ fn network_mode(
         "bridge" => Ok(NetworkMode::Bridge),
         "" | "default" => Ok(NetworkMode::Managed),
         _ => namespace(ctx, e, key).map(|()| NetworkMode::Managed),
+    }
+}
+
+/// `pid`/`ipc`/`uts`: `host` shares the host's namespace (host access, as
+/// `network_mode: host`); the defaults keep the container's own.
+fn host_namespace(
+    ctx: &mut Ctx,
+    e: &Entry,
+    key: &str,
+) -> Result<corral_types::NamespaceMode, ComposeError> {
+    match e.value.opt_str(ctx, key)?.unwrap_or_default() {
+        "host" => Ok(corral_types::NamespaceMode::Host),
+        _ => namespace(ctx, e, key).map(|()| corral_types::NamespaceMode::Private),
     }
 }
 

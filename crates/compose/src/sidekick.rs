@@ -272,6 +272,10 @@ fn warn_lost(ctx: &mut Ctx, raw: &Raw) {
         ("networks", !s.networks.is_empty()),
         ("ulimits", !s.ulimits.is_empty()),
         (
+            "pid/ipc/uts",
+            s.pid_mode.is_host() || s.ipc_mode.is_host() || s.uts_mode.is_host(),
+        ),
+        (
             "stop_grace_period",
             s.stop_grace_period_ms.is_some() || !s.stop_signal.is_empty(),
         ),

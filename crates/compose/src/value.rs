@@ -36,7 +36,6 @@ pub(crate) struct Entry {
 }
 
 impl Node {
-    #[cfg(test)]
     pub fn is_null(&self) -> bool {
         matches!(self.kind, Kind::Null)
     }

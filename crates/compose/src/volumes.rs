@@ -182,7 +182,7 @@ mod tests {
 
     fn vols(text: &str, declared: Declared<'_>) -> Result<Vec<VolumeMount>, ComposeError> {
         let mut ctx = Ctx::new(vec!["c.yml".into()]);
-        let node = parse(&ctx, 0, text).unwrap().unwrap();
+        let node = parse(&mut ctx, 0, text).unwrap().unwrap();
         parse_volumes(&mut ctx, &node, "services.db.volumes", declared)
     }
 

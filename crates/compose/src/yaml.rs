@@ -2,12 +2,12 @@
 //! and merge keys (`<<: *base`) resolved here, with limits on size, nesting
 //! and alias expansion so hostile input ends in an error, never a panic.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use granit_parser::{Event, Options, Parser, ScalarStyle, ScanError, Span, StrInput};
 
 use crate::ctx::Ctx;
-use crate::error::ComposeError;
+use crate::error::{ComposeError, Diagnostic};
 use crate::value::{Entry, Kind, Node, Pos};
 
 /// Largest input file.
@@ -20,8 +20,10 @@ pub(crate) const MAX_NODES: usize = 1_000_000;
 /// alias and merge key expansion: a small file cannot expand to gigabytes.
 pub(crate) const MAX_EXPANDED_BYTES: usize = 16 << 20;
 
-/// Parses one file; `None` for an empty document.
-pub(crate) fn parse(ctx: &Ctx, file: usize, text: &str) -> Result<Option<Node>, ComposeError> {
+/// Parses one file; `None` for an empty document. A key given twice in a
+/// mapping keeps its last value, as docker-compose v1 and Rancher did, with
+/// a warning naming both lines.
+pub(crate) fn parse(ctx: &mut Ctx, file: usize, text: &str) -> Result<Option<Node>, ComposeError> {
     let at = Pos { file, line: 1 };
     if text.len() > MAX_BYTES {
         return Err(ctx.err(
@@ -41,8 +43,13 @@ pub(crate) fn parse(ctx: &Ctx, file: usize, text: &str) -> Result<Option<Node>, 
         bytes: 0,
         file,
         ctx,
+        path: Vec::new(),
+        warnings: Vec::new(),
     };
-    b.document()
+    let root = b.document()?;
+    let warnings = std::mem::take(&mut b.warnings);
+    ctx.warnings.extend(warnings);
+    Ok(root)
 }
 
 struct Builder<'a, 'c> {
@@ -54,6 +61,9 @@ struct Builder<'a, 'c> {
     bytes: usize,
     file: usize,
     ctx: &'c Ctx,
+    /// Keys from the root to the mapping being read, for warnings.
+    path: Vec<String>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Builder<'a, '_> {
@@ -222,14 +232,18 @@ impl<'a> Builder<'a, '_> {
             if matches!(ev, Event::SequenceEnd) {
                 return Ok(Kind::Seq(items));
             }
-            items.push(self.node(ev, span, depth + 1)?);
+            self.path.push(format!("[{}]", items.len()));
+            let item = self.node(ev, span, depth + 1);
+            self.path.pop();
+            items.push(item?);
         }
     }
 
     fn mapping(&mut self, depth: usize) -> Result<Kind, ComposeError> {
         let mut entries: Vec<Entry> = Vec::new();
-        // The keys of `entries`, so that a mapping of n keys costs O(n).
-        let mut seen: HashSet<String> = HashSet::new();
+        // The index of each key of `entries`, so that a mapping of n keys
+        // costs O(n).
+        let mut seen: HashMap<String, usize> = HashMap::new();
         let mut merges: Vec<Node> = Vec::new();
         loop {
             let (ev, span) = self.next()?;
@@ -251,20 +265,29 @@ impl<'a> Builder<'a, '_> {
                 }
             };
             let (ev, vspan) = self.next()?;
-            let value = self.node(ev, vspan, depth + 1)?;
+            self.path.push(key_name.clone());
+            let value = self.node(ev, vspan, depth + 1);
+            self.path.pop();
+            let value = value?;
             if merge_key {
                 merges.push(value);
                 continue;
             }
-            if !seen.insert(key_name.clone()) {
-                let msg = format!("duplicate key {key_name:?}");
-                return Err(self.fail(ComposeError::ParseYaml, &span, &msg));
-            }
-            entries.push(Entry {
+            let entry = Entry {
                 key: key_name,
                 pos: key.pos,
                 value,
-            });
+            };
+            match seen.get(&entry.key).and_then(|&i| entries.get_mut(i)) {
+                Some(first) => {
+                    self.duplicate(first.pos, &entry);
+                    *first = entry;
+                }
+                None => {
+                    seen.insert(entry.key.clone(), entries.len());
+                    entries.push(entry);
+                }
+            }
         }
         for source in merges {
             self.merge_into(&mut entries, &mut seen, source)?;
@@ -272,12 +295,30 @@ impl<'a> Builder<'a, '_> {
         Ok(Kind::Map(entries))
     }
 
+    /// A key given again: the later value is kept, with a warning naming
+    /// both lines.
+    fn duplicate(&mut self, first: Pos, again: &Entry) {
+        let mut key = String::new();
+        for part in self.path.iter().chain(std::iter::once(&again.key)) {
+            if !key.is_empty() && !part.starts_with('[') {
+                key.push('.');
+            }
+            key.push_str(part);
+        }
+        let msg = format!(
+            "duplicate key (also on line {}): the value on line {} is used, as docker-compose v1 and Rancher did",
+            first.line, again.pos.line
+        );
+        let d = self.ctx.diagnostic(again.pos, &key, msg);
+        self.warnings.push(d);
+    }
+
     /// `<<: *a` or `<<: [*a, *b]`: keys not already present are added, the
     /// first source that has a key winning.
     fn merge_into(
         &self,
         entries: &mut Vec<Entry>,
-        seen: &mut HashSet<String>,
+        seen: &mut HashMap<String, usize>,
         source: Node,
     ) -> Result<(), ComposeError> {
         let maps = match source.kind {
@@ -297,7 +338,8 @@ impl<'a> Builder<'a, '_> {
         };
         for map in maps {
             for e in map {
-                if seen.insert(e.key.clone()) {
+                if !seen.contains_key(&e.key) {
+                    seen.insert(e.key.clone(), entries.len());
                     entries.push(e);
                 }
             }
@@ -353,8 +395,14 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Option<Node>, ComposeError> {
-        let ctx = Ctx::new(vec!["f.yml".into()]);
-        parse(&ctx, 0, text)
+        let mut ctx = Ctx::new(vec!["f.yml".into()]);
+        parse(&mut ctx, 0, text)
+    }
+
+    fn warnings(text: &str) -> Vec<String> {
+        let mut ctx = Ctx::new(vec!["f.yml".into()]);
+        parse(&mut ctx, 0, text).unwrap();
+        ctx.warnings.iter().map(|w| w.to_string()).collect()
     }
 
     fn s(n: &Node) -> &str {
@@ -458,12 +506,36 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_are_errors_with_their_line() {
-        let err = load("a: 1\nb: 2\na: 3\n").unwrap_err();
-        assert_eq!(err.to_string(), "f.yml:3: yaml: duplicate key \"a\"");
+    fn a_duplicate_key_keeps_the_last_value_with_a_warning_naming_both_lines() {
+        let n = load("a: 1\nb: 2\na: 3\n").unwrap().unwrap();
+        assert_eq!(s(&n.get("a").unwrap().value), "3");
+        assert_eq!(n.get("a").unwrap().pos.line, 3);
+        let Kind::Map(entries) = &n.kind else {
+            panic!("a mapping");
+        };
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            warnings("a: 1\nb: 2\na: 3\n"),
+            [
+                "f.yml:3: a: duplicate key (also on line 1): the value on line 3 is used, \
+              as docker-compose v1 and Rancher did"
+            ]
+        );
+        let nested = "s:\n  web:\n    labels:\n      x: 1\n      x: 2\n  l: [{k: 1, k: 2}]\n";
+        let w = warnings(nested);
+        assert!(
+            w[0].starts_with("f.yml:5: s.web.labels.x: duplicate key (also on line 4)"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("f.yml:6: s.l[0].k: duplicate key (also on line 6)"),
+            "{w:?}"
+        );
         let merged = "b: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n  y: 3\n";
-        let err = load(merged).unwrap_err();
-        assert_eq!(err.to_string(), "f.yml:5: yaml: duplicate key \"y\"");
+        let n = load(merged).unwrap().unwrap();
+        let m = &n.get("m").unwrap().value;
+        assert_eq!(s(&m.get("y").unwrap().value), "3");
+        assert_eq!(s(&m.get("x").unwrap().value), "1");
     }
 
     #[test]

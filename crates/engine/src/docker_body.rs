@@ -93,6 +93,9 @@ fn host_config(config: &ContainerConfig, bindings: Bindings) -> HostConfig {
             .or_else(|| non_empty_str(&config.network)),
         dns: non_empty(&config.dns),
         volumes_from: non_empty(&config.volumes_from),
+        pid_mode: non_empty_str(&config.pid_mode),
+        ipc_mode: non_empty_str(&config.ipc_mode),
+        uts_mode: non_empty_str(&config.uts_mode),
         ..Default::default()
     }
 }
@@ -122,7 +125,9 @@ pub(crate) fn create_body(config: &ContainerConfig) -> ContainerCreateBody {
         exposed_ports: (!exposed.is_empty() && !shares_network).then_some(exposed),
         working_dir: non_empty_str(&config.working_dir),
         user: non_empty_str(&config.user),
-        hostname: non_empty_str(&config.hostname).filter(|_| !shares_network),
+        // Nor may a container in the host's UTS namespace set one.
+        hostname: non_empty_str(&config.hostname)
+            .filter(|_| !shares_network && config.uts_mode != "host"),
         stop_signal: non_empty_str(&config.stop_signal),
         stop_timeout: config.stop_timeout_s.map(i64::from),
         host_config: Some(host_config(config, bindings)),
@@ -279,5 +284,29 @@ mod tests {
         let host = body.host_config.unwrap();
         assert_eq!(host.network_mode.as_deref(), Some("container:abc"));
         assert_eq!(host.volumes_from, Some(vec!["web-1".to_string()]));
+    }
+
+    #[test]
+    fn host_namespaces_reach_the_host_config_and_drop_the_hostname() {
+        let config = ContainerConfig {
+            image: "img".into(),
+            hostname: "x".into(),
+            pid_mode: "host".into(),
+            ipc_mode: "host".into(),
+            uts_mode: "host".into(),
+            ..Default::default()
+        };
+        let body = create_body(&config);
+        assert_eq!(body.hostname, None, "the host's UTS namespace has its name");
+        let host = body.host_config.unwrap();
+        assert_eq!(host.pid_mode.as_deref(), Some("host"));
+        assert_eq!(host.ipc_mode.as_deref(), Some("host"));
+        assert_eq!(host.uts_mode.as_deref(), Some("host"));
+        let plain = create_body(&ContainerConfig::default());
+        let host = plain.host_config.unwrap();
+        assert_eq!(
+            (host.pid_mode, host.ipc_mode, host.uts_mode),
+            (None, None, None)
+        );
     }
 }

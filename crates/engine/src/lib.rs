@@ -134,6 +134,11 @@ pub struct ContainerConfig {
     pub network_mode: String,
     /// Containers whose volumes this one mounts.
     pub volumes_from: Vec<String>,
+    /// Docker's `PidMode`, `IpcMode` and `UTSMode` (`host`); empty: the
+    /// engine's default (a namespace of the container's own).
+    pub pid_mode: String,
+    pub ipc_mode: String,
+    pub uts_mode: String,
     /// The engine network to join (such as the environment's managed
     /// network `corral-<env>`); empty: `network_mode`, else the engine's default.
     pub network: String,

@@ -14,6 +14,7 @@ mod instance;
 mod launch;
 mod lb;
 mod meta;
+mod namespace;
 mod node;
 mod secret;
 mod selector;
@@ -49,6 +50,7 @@ pub use launch::{
 };
 pub use lb::{LbConfig, LbProtocol, PortRule, Stickiness};
 pub use meta::{Kind, Meta, Object, RawObject, TypedObject, UnknownKind};
+pub use namespace::NamespaceMode;
 pub use node::{NodeSpec, NodeState, NodeStatus};
 pub use secret::{
     MAX_SECRET_BYTES, SealedValue, SecretMount, SecretSpec, SecretStatus, SecretValue,

@@ -91,6 +91,13 @@ pub struct ServiceSpec {
     /// network (the default), the engine's bridge, or the host's.
     #[serde(skip_serializing_if = "is_default")]
     pub network_mode: NetworkMode,
+    /// `pid`, `ipc` and `uts: host`: share the host's namespace.
+    #[serde(skip_serializing_if = "is_default")]
+    pub pid_mode: crate::NamespaceMode,
+    #[serde(skip_serializing_if = "is_default")]
+    pub ipc_mode: crate::NamespaceMode,
+    #[serde(skip_serializing_if = "is_default")]
+    pub uts_mode: crate::NamespaceMode,
     /// Secrets mounted into the containers (read-only files on a tmpfs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<crate::SecretMount>,

@@ -50,6 +50,15 @@ pub fn host_access_fields(spec: &ServiceSpec) -> Vec<String> {
     if spec.network_mode == NetworkMode::Host {
         found.push("spec.network_mode: host".to_string());
     }
+    for (field, mode) in [
+        ("pid_mode", spec.pid_mode),
+        ("ipc_mode", spec.ipc_mode),
+        ("uts_mode", spec.uts_mode),
+    ] {
+        if mode.is_host() {
+            found.push(format!("spec.{field}: host"));
+        }
+    }
     for (i, v) in spec.volumes.iter().enumerate() {
         if v.kind == MountKind::Bind {
             found.push(format!("spec.volumes[{i}]: host path {}", v.source));
@@ -186,5 +195,43 @@ mod tests {
         };
         let found = host_access_fields(&spec);
         assert_eq!(found.len(), 2, "{found:?}");
+    }
+
+    #[test]
+    fn host_pid_ipc_and_uts_are_host_access_refused_like_the_host_network() {
+        let spec = ServiceSpec {
+            image: "x".into(),
+            pid_mode: corral_types::NamespaceMode::Host,
+            ipc_mode: corral_types::NamespaceMode::Host,
+            uts_mode: corral_types::NamespaceMode::Host,
+            ..ServiceSpec::default()
+        };
+        assert_eq!(
+            host_access_fields(&spec),
+            [
+                "spec.pid_mode: host",
+                "spec.ipc_mode: host",
+                "spec.uts_mode: host"
+            ]
+        );
+        let open = EnvironmentSpec::default();
+        let err = check_service_host_access(&caller(Role::Restricted), &open, "s", &spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("spec.pid_mode: host") && err.contains("restricted"),
+            "{err}"
+        );
+        let closed = EnvironmentSpec {
+            allow_host_access: Some(false),
+            ..EnvironmentSpec::default()
+        };
+        let err = check_service_host_access(&caller(Role::Owner), &closed, "s", &spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("allow_host_access: false"), "{err}");
+        assert!(check_service_host_access(&caller(Role::Member), &open, "s", &spec).is_ok());
     }
 }
