@@ -17,7 +17,7 @@ pub fn catalog_meta(
     file: &SourceFile,
 ) -> Result<(Option<CatalogMeta>, Vec<Diagnostic>), ComposeError> {
     let mut ctx = Ctx::new(vec![file.name.clone()]);
-    let Some(root) = yaml::parse(&ctx, 0, &file.content)? else {
+    let Some(root) = yaml::parse(&mut ctx, 0, &file.content)? else {
         return Ok((None, Vec::new()));
     };
     let Some(section) = root.get(".catalog").or_else(|| root.get("catalog")) else {

@@ -276,8 +276,11 @@ pub(crate) fn translate(ctx: &mut Ctx, raw: &mut Raw) -> Result<(), ComposeError
     };
     let path = format!("services.{}", raw.name);
     if raw.spec.lb.is_some() {
-        let msg = "a rancher/load-balancer-service takes its rules from ports, links and labels, not lb_config";
-        return Err(ctx.invalid(raw.pos, &join(&path, "lb_config"), msg));
+        // Rancher 1.6 catalogs kept the old image name with a 1.6
+        // lb_config (drone's): the lb_config's rules are the balancer's.
+        let msg = "lb_config given: its port rules are used, not the 1.0-1.5 form of ports, links and labels";
+        ctx.warn(raw.pos, &join(&path, "image"), msg);
+        return Ok(());
     }
     let labels = labels(ctx, raw)?;
     let listeners = listeners(ctx, &legacy.ports, &labels.ssl)?;
