@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, wait_for};
+use common::{Cluster, free_port, wait_for};
 use corral_types::{Kind, Stack};
 
 fn run(c: &Cluster, args: &[&str]) -> (bool, String, String) {
@@ -151,4 +151,76 @@ async fn the_built_in_catalog_lists_shows_checks_answers_and_launches_a_template
     );
     assert!(!success && stderr.contains("global only"), "{stderr}");
     ok(&c, &["stack", "rm", "naps"]);
+}
+
+fn app_row(c: &Cluster, stack: &str) -> serde_json::Value {
+    let out = ok(c, &["app", "ls", "-o", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    rows.into_iter()
+        .find(|r| r["stack"] == stack)
+        .unwrap_or_else(|| panic!("no app {stack} in {out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_rolls_back() {
+    let c = Cluster::start("it-catalog-up").await;
+    wait_for(
+        "the library catalog read",
+        Duration::from_secs(30),
+        || async {
+            let out = ok(&c, &["catalog", "ls", "-o", "json"]);
+            out.contains("library/hello").then_some(())
+        },
+    )
+    .await;
+    let port = free_port().to_string();
+    let port_answer = format!("public_port={port}");
+    ok(
+        &c,
+        &[
+            "app",
+            "launch",
+            "hello:0",
+            "--name",
+            "h0",
+            "-a",
+            &port_answer,
+            "-a",
+            "web_scale=1",
+        ],
+    );
+    c.wait_running("h0-web", 1).await;
+    let row = app_row(&c, "h0");
+    assert_eq!(
+        (row["version"].as_str(), row["upgrade_available"].as_str()),
+        (Some("0"), Some("1")),
+        "{row}"
+    );
+
+    let (success, _, stderr) = run(&c, &["app", "upgrade", "h0", "--version", "9"]);
+    assert!(!success && stderr.contains("no version \"9\""), "{stderr}");
+    let out = ok(&c, &["app", "upgrade", "h0"]);
+    assert!(out.contains("library/hello version 1 as stack h0"), "{out}");
+    // Answers carry over (the greeting of version 0, not version 1's
+    // default); the new question takes its default.
+    assert!(
+        out.contains("greeting = hello\n") && out.contains("sticky = false"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("public_port = {port}")), "{out}");
+    let row = app_row(&c, "h0");
+    assert_eq!(row["version"], "1", "{row}");
+    assert!(
+        row.get("upgrade_available").is_none() && row["can_roll_back"] == true,
+        "{row}"
+    );
+    let stack: Stack = c.client.get("default", Kind::Stack, "h0").await.unwrap();
+    let app = stack.spec.app.unwrap();
+    assert_eq!(app.previous.map(|p| p.version).as_deref(), Some("0"));
+    c.wait_running("h0-web", 1).await;
+
+    let out = ok(&c, &["app", "rollback", "h0"]);
+    assert!(out.contains("library/hello version 0 as stack h0"), "{out}");
+    assert_eq!(app_row(&c, "h0")["version"], "0");
+    ok(&c, &["stack", "rm", "h0"]);
 }

@@ -75,6 +75,7 @@ pub enum AppCmd {
     #[command(visible_alias = "list")]
     Ls(ListArgs),
     /// Upgrade a stack to a later version of its template (answers carried over).
+    #[command(disable_version_flag = true)]
     Upgrade(AppUpgradeArgs),
     /// Return a stack to the version and answers before its last upgrade.
     Rollback(AppRollbackArgs),
