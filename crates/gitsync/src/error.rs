@@ -193,10 +193,7 @@ pub(crate) fn classify(url: &str, err: &gix::Error) -> SyncError {
         return SyncError::Unreachable { url, reason };
     }
     if has_any(&lower, NOT_A_REPO_WORDS) {
-        return SyncError::NotARepository {
-            url,
-            reason: text,
-        };
+        return SyncError::NotARepository { url, reason: text };
     }
     SyncError::Git { url, message: text }
 }
@@ -248,7 +245,10 @@ fn unreachable_reason(err: &gix::Error, lower: &str) -> Option<String> {
         ("failed to lookup address", "host name not resolved"),
         ("could not resolve", "host name not resolved"),
         ("name or service not known", "host name not resolved"),
-        ("temporary failure in name resolution", "host name not resolved"),
+        (
+            "temporary failure in name resolution",
+            "host name not resolved",
+        ),
         ("no route to host", "no route to host"),
         ("network is unreachable", "network unreachable"),
         ("timed out", "connection timed out"),

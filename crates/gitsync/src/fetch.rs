@@ -103,7 +103,9 @@ impl RemoteRefs {
             (_, Some(id)) => Ok(("HEAD".to_owned(), id)),
             (Some(branch), None) => Err(SyncError::Empty {
                 url: url.to_owned(),
-                detail: Some(format!("its HEAD points to \"{branch}\", which has no commit")),
+                detail: Some(format!(
+                    "its HEAD points to \"{branch}\", which has no commit"
+                )),
             }),
             (None, None) if self.branches.is_empty() => Err(SyncError::Empty {
                 url: url.to_owned(),
@@ -201,11 +203,14 @@ struct FetchJob {
 impl FetchJob {
     fn run(self) -> Result<RemoteRefs, SyncError> {
         let display = self.url.display.as_str();
-        tracing::debug!(url = display, transport = self.url.scheme.as_str(), "fetching catalog repository");
-        let repo = cache::open_repo(&self.repo_dir).map_err(|e| SyncError::cache(&self.repo_dir, e))?;
-        let parsed = gix::url::parse(gix::bstr::BStr::new(&self.url.raw)).map_err(|e| SyncError::InvalidUrl {
-            url: display.to_owned(),
-            reason: e.to_string(),
+        tracing::debug!(url = %self.url.display, transport = self.url.scheme.as_str(), "fetching catalog repository");
+        let repo =
+            cache::open_repo(&self.repo_dir).map_err(|e| SyncError::cache(&self.repo_dir, e))?;
+        let parsed = gix::url::parse(gix::bstr::BStr::new(&self.url.raw)).map_err(|e| {
+            SyncError::InvalidUrl {
+                url: display.to_owned(),
+                reason: e.to_string(),
+            }
         })?;
         let remote = repo
             .remote_at(parsed)

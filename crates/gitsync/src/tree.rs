@@ -114,7 +114,13 @@ impl Writer<'_> {
         Ok(text)
     }
 
-    fn write_blob(&mut self, id: ObjectId, path: &Path, rel: &str, executable: bool) -> Result<(), SyncError> {
+    fn write_blob(
+        &mut self,
+        id: ObjectId,
+        path: &Path,
+        rel: &str,
+        executable: bool,
+    ) -> Result<(), SyncError> {
         self.files += 1;
         if self.files > self.limits.max_files {
             return Err(self.too_large(format!("more than {} files", self.limits.max_files)));
@@ -158,7 +164,8 @@ impl Writer<'_> {
 #[cfg(unix)]
 fn set_executable(path: &Path) -> Result<(), SyncError> {
     use std::os::unix::fs::PermissionsExt as _;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| SyncError::cache(path, e))
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .map_err(|e| SyncError::cache(path, e))
 }
 
 #[cfg(not(unix))]

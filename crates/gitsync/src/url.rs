@@ -29,7 +29,9 @@ pub(crate) fn check(raw: &str) -> Result<CheckedUrl, SyncError> {
         return Err(invalid("the URL is empty".into()));
     }
     if raw.starts_with('-') || raw.chars().any(char::is_control) {
-        return Err(invalid("the URL has a leading '-' or a control character".into()));
+        return Err(invalid(
+            "the URL has a leading '-' or a control character".into(),
+        ));
     }
     let parsed = gix::url::parse(gix::bstr::BStr::new(raw)).map_err(|e| invalid(e.to_string()))?;
     use gix::url::Scheme;
@@ -116,9 +118,17 @@ mod tests {
 
     #[test]
     fn unsupported_or_malformed_urls_are_refused_with_the_url_named() {
-        for url in ["", "ext::sh -c touch% /tmp/pwned", "-oProxyCommand=x", "https://"] {
+        for url in [
+            "",
+            "ext::sh -c touch% /tmp/pwned",
+            "-oProxyCommand=x",
+            "https://",
+        ] {
             let err = check(url).unwrap_err();
-            assert!(matches!(err, SyncError::InvalidUrl { .. }), "{url}: {err:?}");
+            assert!(
+                matches!(err, SyncError::InvalidUrl { .. }),
+                "{url}: {err:?}"
+            );
         }
         let err = check("ext::sh -c id").unwrap_err().to_string();
         assert!(err.contains("ext::sh -c id"), "{err}");
