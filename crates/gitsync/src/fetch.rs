@@ -14,7 +14,7 @@ use gix::remote::Direction;
 
 use crate::error::{AuthRefused, classify};
 use crate::url::CheckedUrl;
-use crate::{Limits, SyncError, cache};
+use crate::{Limits, SyncError, cache, https};
 
 /// Where fetched branches are kept in the cache's repository.
 const REFSPEC: &str = "+refs/heads/*:refs/remotes/origin/*";
@@ -127,6 +127,7 @@ fn branch_name(full: &str) -> Option<String> {
 /// creating it first if needed, and gives up after `limits.timeout`.
 pub(crate) fn fetch(
     url: &CheckedUrl,
+    extra_ca_pem: Option<&str>,
     repo_dir: &Path,
     limits: &Limits,
 ) -> Result<RemoteRefs, SyncError> {
@@ -136,8 +137,10 @@ pub(crate) fn fetch(
     cache::ensure_repo(repo_dir)?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
+    let extra_roots = https::parse_roots(&url.display, extra_ca_pem)?;
     let job = FetchJob {
         url: url.clone(),
+        extra_roots,
         repo_dir: repo_dir.to_path_buf(),
         interrupt: Arc::clone(&interrupt),
     };
@@ -196,6 +199,7 @@ fn check_local_repository(url: &CheckedUrl, path: &Path) -> Result<(), SyncError
 /// the caller past its timeout.
 struct FetchJob {
     url: CheckedUrl,
+    extra_roots: Vec<reqwest::Certificate>,
     repo_dir: PathBuf,
     interrupt: Arc<AtomicBool>,
 }
@@ -217,10 +221,15 @@ impl FetchJob {
             .and_then(|r| r.with_refspecs(Some(REFSPEC), Direction::Fetch))
             .map_err(|e| SyncError::git(display, &e))?
             .with_fetch_tags(gix::remote::fetch::Tags::None);
-        let connection = remote
+        let mut connection = remote
             .connect(Direction::Fetch)
             .map_err(|e| classify(display, &e))?
             .with_credentials(refuse_credentials);
+        if let Some(options) = https::transport_options(&repo, &self.url, self.extra_roots)
+            .map_err(|e| SyncError::git(display, &e))?
+        {
+            connection.set_transport_options(options);
+        }
         let head = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
             .map_err(|e| SyncError::Git {
                 url: display.to_owned(),

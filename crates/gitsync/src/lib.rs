@@ -35,6 +35,7 @@
 mod cache;
 mod error;
 mod fetch;
+mod https;
 mod tree;
 mod url;
 
@@ -51,6 +52,21 @@ pub struct Source {
     pub url: String,
     /// The branch to check out; `None` follows the remote's `HEAD`.
     pub branch: Option<String>,
+    /// PEM certificates to trust for https in addition to the system's
+    /// (for a catalog server behind a private certificate authority).
+    pub extra_ca_pem: Option<String>,
+}
+
+impl Source {
+    /// A source following the remote's default branch, with the system's
+    /// certificate authorities.
+    pub fn new(url: impl Into<String>) -> Self {
+        Source {
+            url: url.into(),
+            branch: None,
+            extra_ca_pem: None,
+        }
+    }
 }
 
 /// Bounds on one sync.
@@ -99,7 +115,7 @@ pub struct Checkout {
 pub fn sync(source: &Source, cache_dir: &Path, limits: &Limits) -> Result<Checkout, SyncError> {
     let url = url::check(&source.url)?;
     let repo_dir = cache_dir.join("repo");
-    let remote = fetch::fetch(&url, &repo_dir, limits)?;
+    let remote = fetch::fetch(&url, source.extra_ca_pem.as_deref(), &repo_dir, limits)?;
     let (branch, commit) = remote.resolve(&url.display, source.branch.as_deref())?;
     let fetched_at = SystemTime::now();
     let repo = cache::open_repo(&repo_dir).map_err(|e| SyncError::cache(&repo_dir, e))?;

@@ -20,8 +20,8 @@ fn limits() -> Limits {
 
 fn source(url: String, branch: Option<&str>) -> Source {
     Source {
-        url,
         branch: branch.map(str::to_owned),
+        ..Source::new(url)
     }
 }
 
