@@ -50,6 +50,17 @@ pub enum SyncError {
         /// The URL, redacted.
         url: String,
     },
+    /// The https server's certificate is not trusted (or not valid for the host).
+    #[error(
+        "catalog repository {url}: the server's https certificate is not trusted ({reason}); \
+         give the certificate authority that signed it"
+    )]
+    CertificateNotTrusted {
+        /// The URL, redacted.
+        url: String,
+        /// What the TLS library said.
+        reason: String,
+    },
     /// The requested branch does not exist on the remote.
     #[error("catalog repository {url}: branch \"{branch}\" not found; {}", branch_list(.available, *.total))]
     BranchNotFound {
@@ -166,11 +177,12 @@ pub(crate) fn chain_text(err: &gix::Error) -> String {
             parts.push(text);
         }
     }
-    if parts.is_empty() {
+    let text = if parts.is_empty() {
         err.to_string()
     } else {
         parts.join(": ")
-    }
+    };
+    crate::url::redact_text(&text)
 }
 
 /// Marks the refusal of our credentials callback so it can be told apart.
@@ -189,6 +201,16 @@ pub(crate) fn classify(url: &str, err: &gix::Error) -> SyncError {
     {
         return SyncError::AuthenticationNeeded { url };
     }
+    if let Some(at) = lower.find("invalid peer certificate") {
+        let reason = text[at..]
+            .split(':')
+            .nth(1)
+            .unwrap_or("invalid certificate");
+        return SyncError::CertificateNotTrusted {
+            url,
+            reason: reason.trim().to_owned(),
+        };
+    }
     if let Some(reason) = unreachable_reason(err, &lower) {
         return SyncError::Unreachable { url, reason };
     }
@@ -201,11 +223,10 @@ pub(crate) fn classify(url: &str, err: &gix::Error) -> SyncError {
 const AUTH_WORDS: &[&str] = &[
     "authentication required",
     "authentication failed",
-    "permission denied (publickey",
+    "permission denied (",
     "status code 401",
     "status 401",
     "401 unauthorized",
-    "host key verification failed",
 ];
 
 const NOT_A_REPO_WORDS: &[&str] = &[
@@ -224,40 +245,50 @@ fn has_any(haystack: &str, needles: &[&str]) -> bool {
     needles.iter().any(|n| haystack.contains(n))
 }
 
+/// Causes that mean the server was not reached, by words, then by kind.
+const UNREACHABLE_WORDS: &[(&str, &str)] = &[
+    ("resolve hostname", "host name not resolved"),
+    ("failed to lookup address", "host name not resolved"),
+    ("could not resolve", "host name not resolved"),
+    ("name or service not known", "host name not resolved"),
+    (
+        "temporary failure in name resolution",
+        "host name not resolved",
+    ),
+    ("connection refused", "connection refused"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("timed out", "connection timed out"),
+    ("error trying to connect", "connection failed"),
+];
+
 fn unreachable_reason(err: &gix::Error, lower: &str) -> Option<String> {
     use std::io::ErrorKind as K;
+    let by_words = |text: &str| {
+        UNREACHABLE_WORDS
+            .iter()
+            .find(|(needle, _)| text.contains(needle))
+            .map(|(_, words)| (*words).to_owned())
+    };
     for e in err.iter_errors() {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            let words = match io.kind() {
-                K::ConnectionRefused => "connection refused",
-                K::TimedOut => "connection timed out",
-                K::HostUnreachable => "no route to host",
-                K::NetworkUnreachable => "network unreachable",
-                K::ConnectionReset | K::ConnectionAborted => "connection closed by the server",
-                K::AddrNotAvailable => "address not available",
-                _ => continue,
-            };
-            return Some(words.into());
+        let Some(io) = e.downcast_ref::<std::io::Error>() else {
+            continue;
+        };
+        if let Some(words) = by_words(&io.to_string().to_lowercase()) {
+            return Some(words);
         }
+        let words = match io.kind() {
+            K::ConnectionRefused => "connection refused",
+            K::TimedOut => "connection timed out",
+            K::HostUnreachable => "no route to host",
+            K::NetworkUnreachable => "network unreachable",
+            K::ConnectionReset | K::ConnectionAborted => "connection closed by the server",
+            K::AddrNotAvailable => "address not available",
+            _ => continue,
+        };
+        return Some(words.into());
     }
-    let by_text: &[(&str, &str)] = &[
-        ("connection refused", "connection refused"),
-        ("failed to lookup address", "host name not resolved"),
-        ("could not resolve", "host name not resolved"),
-        ("name or service not known", "host name not resolved"),
-        (
-            "temporary failure in name resolution",
-            "host name not resolved",
-        ),
-        ("no route to host", "no route to host"),
-        ("network is unreachable", "network unreachable"),
-        ("timed out", "connection timed out"),
-        ("error trying to connect", "connection failed"),
-    ];
-    by_text
-        .iter()
-        .find(|(needle, _)| lower.contains(needle))
-        .map(|(_, words)| (*words).to_owned())
+    by_words(lower)
 }
 
 #[cfg(test)]

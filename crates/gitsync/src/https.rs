@@ -23,7 +23,8 @@ pub(crate) fn parse_roots(
         url: url.to_owned(),
         reason: format!("its extra CA certificates are unusable: {reason}"),
     };
-    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+        .map_err(|e| invalid(e.to_string()))?;
     if certs.is_empty() {
         return Err(invalid("no PEM certificate found".into()));
     }
@@ -47,9 +48,11 @@ pub(crate) fn transport_options(
     };
     if let Some(http) = options.downcast_mut::<http::Options>() {
         let backend = http::reqwest::Options {
-            configure_client: Some(Box::new(move |builder: reqwest::blocking::ClientBuilder| {
-                Ok(builder.tls_certs_merge(extra_roots.clone()))
-            })),
+            configure_client: Some(Box::new(
+                move |builder: reqwest::blocking::ClientBuilder| {
+                    Ok(builder.tls_certs_merge(extra_roots.clone()))
+                },
+            )),
             configure_request: None,
         };
         http.backend = Some(Arc::new(Mutex::new(backend)));

@@ -79,6 +79,26 @@ pub(crate) fn redact(raw: &str) -> String {
     )
 }
 
+/// Applies [`redact`] to every URL found in a free text, such as an error
+/// message that quotes the URL it failed on.
+pub(crate) fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let start = rest[..pos]
+            .rfind(|c: char| !c.is_ascii_alphanumeric() && c != '+' && c != '-' && c != '.')
+            .map_or(0, |i| i + 1);
+        let end = rest[pos..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>'))
+            .map_or(rest.len(), |i| pos + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +114,12 @@ mod tests {
             "https://token@git.example.com/x"
         );
         assert_eq!(redact("git@host:org/repo.git"), "git@host:org/repo.git");
+        assert_eq!(
+            redact_text(
+                "error sending request for url (https://u:p@h/x/info/refs?service=y): boom"
+            ),
+            "error sending request for url (https://u:***@h/x/info/refs?service=y): boom"
+        );
         let err = check("ftp://bob:pw@host/repo").unwrap_err().to_string();
         assert!(!err.contains("pw@"), "{err}");
     }

@@ -39,7 +39,11 @@ fn https_clone_and_fetch_through_rustls_trusting_the_given_ca() {
     assert_eq!(one.branch, "main");
     assert!(one.dir.join("templates/web/0/docker-compose.yml").is_file());
 
-    write(&upstream, "templates/web/1/docker-compose.yml", "services: {}\n");
+    write(
+        &upstream,
+        "templates/web/1/docker-compose.yml",
+        "services: {}\n",
+    );
     let second = commit_all(&upstream, "v1");
     let two = sync(&src, &cache, &limits()).unwrap();
     assert_eq!(two.commit, second);
@@ -47,16 +51,25 @@ fn https_clone_and_fetch_through_rustls_trusting_the_given_ca() {
 }
 
 #[test]
-fn https_with_an_unknown_certificate_authority_fails_without_a_panic() {
+fn https_with_an_unknown_certificate_authority_says_the_certificate_is_not_trusted() {
     let tmp = tempfile::tempdir().unwrap();
     let base = common::https::base(tmp.path());
     catalog_repo(&base.join("catalog"));
     let server = HttpsGit::start(&base);
     let url = server.url("catalog");
-    let err = sync(&Source::new(url.clone()), &tmp.path().join("cache"), &limits()).unwrap_err();
+    let err = sync(
+        &Source::new(url.clone()),
+        &tmp.path().join("cache"),
+        &limits(),
+    )
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.contains(&url), "{text}");
-    assert!(!matches!(err, SyncError::TimedOut { .. }), "{err:?}");
+    assert!(
+        matches!(err, SyncError::CertificateNotTrusted { .. }),
+        "wrong error: {err:?}"
+    );
+    assert!(text.contains("not trusted (UnknownIssuer)"), "{text}");
 }
 
 #[test]
@@ -65,10 +78,35 @@ fn https_401_reads_as_authentication_needed() {
     let base = common::https::base(tmp.path());
     catalog_repo(&base.join("private").join("catalog"));
     let server = HttpsGit::start(&base);
-    let err = sync(&trusted(&server, "private/catalog"), &tmp.path().join("cache"), &limits())
-        .unwrap_err();
-    assert!(matches!(err, SyncError::AuthenticationNeeded { .. }), "wrong error: {err:?}");
+    let err = sync(
+        &trusted(&server, "private/catalog"),
+        &tmp.path().join("cache"),
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, SyncError::AuthenticationNeeded { .. }),
+        "wrong error: {err:?}"
+    );
     assert!(err.to_string().contains("needs authentication"), "{err}");
+}
+
+#[test]
+fn https_missing_repository_is_not_a_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = common::https::base(tmp.path());
+    std::fs::create_dir_all(&base).unwrap();
+    let server = HttpsGit::start(&base);
+    let err = sync(
+        &trusted(&server, "nope"),
+        &tmp.path().join("cache"),
+        &limits(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, SyncError::NotARepository { .. }),
+        "wrong error: {err:?}"
+    );
 }
 
 #[test]
@@ -77,7 +115,14 @@ fn https_to_a_closed_port_is_unreachable_quickly() {
     let url = format!("https://127.0.0.1:{}/catalog", free_port());
     let started = Instant::now();
     let err = sync(&Source::new(url.clone()), tmp.path(), &limits()).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
-    assert!(matches!(err, SyncError::Unreachable { .. }), "wrong error: {err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, SyncError::Unreachable { .. }),
+        "wrong error: {err:?}"
+    );
     assert!(err.to_string().contains(&url), "{err}");
 }

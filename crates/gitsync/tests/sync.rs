@@ -352,3 +352,24 @@ fn an_empty_repository_says_it_has_nothing_to_check_out() {
         "wrong error: {err:?}"
     );
 }
+
+#[test]
+fn ssh_to_a_closed_port_is_unreachable_without_a_prompt() {
+    let tmp = tempfile::tempdir().unwrap();
+    for url in [
+        format!("ssh://git@127.0.0.1:{}/catalog.git", free_port()),
+        "git@no-such-host.invalid:org/catalog.git".to_owned(),
+    ] {
+        let started = Instant::now();
+        let err = sync(&source(url.clone(), None), tmp.path(), &limits()).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            matches!(err, SyncError::Unreachable { .. }),
+            "{url}: wrong error: {err:?}"
+        );
+    }
+}

@@ -81,7 +81,12 @@ fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
     (ca.pem(), Arc::new(config))
 }
 
-fn accept_loop(listener: &TcpListener, config: &Arc<rustls::ServerConfig>, base: &Path, stop: &AtomicBool) {
+fn accept_loop(
+    listener: &TcpListener,
+    config: &Arc<rustls::ServerConfig>,
+    base: &Path,
+    stop: &AtomicBool,
+) {
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((tcp, _)) => {
@@ -150,7 +155,10 @@ impl Request {
             headers,
             body: Vec::new(),
         };
-        if request.header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        if request
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"))
+        {
             request.body = read_chunked(reader)?;
         } else if let Some(len) = request.header("content-length") {
             let mut body = vec![0; len.parse().unwrap_or(0)];
@@ -161,7 +169,10 @@ impl Request {
     }
 
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -227,7 +238,10 @@ fn cgi_to_http(out: &[u8]) -> Vec<u8> {
         .map(|i| (i, 4))
         .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let (head, body) = match split {
-        Some((i, n)) => (String::from_utf8_lossy(&out[..i]).into_owned(), &out[i + n..]),
+        Some((i, n)) => (
+            String::from_utf8_lossy(&out[..i]).into_owned(),
+            &out[i + n..],
+        ),
         None => (String::new(), out),
     };
     let mut status = "200 OK".to_owned();
