@@ -26,14 +26,20 @@ pub(crate) fn open_repo(repo_dir: &Path) -> Result<gix::Repository, gix::Error> 
     gix::open_opts(repo_dir, options)
 }
 
+/// Each fetch adds a pack and nothing repacks them; past this many the
+/// repository is cloned afresh rather than let lookups slow down.
+pub(crate) const MAX_PACKS: usize = 64;
+
 /// Makes sure `repo_dir` holds a usable bare repository: created when
-/// missing, recreated when it can no longer be opened.
+/// missing, recreated when it can no longer be opened or has gathered more
+/// than [`MAX_PACKS`] packs.
 pub(crate) fn ensure_repo(repo_dir: &Path) -> Result<(), SyncError> {
     if repo_dir.exists() {
-        if open_repo(repo_dir).is_ok() {
+        let packs = count_packs(repo_dir);
+        if packs <= MAX_PACKS && open_repo(repo_dir).is_ok() {
             return Ok(());
         }
-        tracing::warn!(dir = %repo_dir.display(), "catalog cache repository is broken; recreating it");
+        tracing::info!(dir = %repo_dir.display(), packs, "recreating the catalog cache repository");
         fs::remove_dir_all(repo_dir).map_err(|e| SyncError::cache(repo_dir, e))?;
     }
     if let Some(parent) = repo_dir.parent() {
@@ -41,6 +47,15 @@ pub(crate) fn ensure_repo(repo_dir: &Path) -> Result<(), SyncError> {
     }
     gix::init_bare(repo_dir).map_err(|e| SyncError::cache(repo_dir, e))?;
     Ok(())
+}
+
+fn count_packs(repo_dir: &Path) -> usize {
+    fs::read_dir(repo_dir.join("objects").join("pack")).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+            .count()
+    })
 }
 
 /// The tree written for a sync.

@@ -373,3 +373,24 @@ fn ssh_to_a_closed_port_is_unreachable_without_a_prompt() {
         );
     }
 }
+
+#[test]
+fn a_cache_repository_with_too_many_packs_or_broken_is_cloned_afresh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let upstream = catalog_repo(&tmp.path().join("upstream"));
+    let cache = tmp.path().join("cache");
+    let src = source(file_url(&upstream), None);
+    let first = sync(&src, &cache, &limits()).unwrap();
+    let packs = cache.join("repo/objects/pack");
+    for n in 0..70 {
+        std::fs::write(packs.join(format!("pack-junk{n}.pack")), b"junk").unwrap();
+    }
+    let again = sync(&src, &cache, &limits()).unwrap();
+    assert_eq!(again.commit, first.commit);
+    assert!(names(&packs).iter().all(|n| !n.contains("junk")));
+
+    std::fs::write(cache.join("repo/HEAD"), b"garbage").unwrap();
+    std::fs::remove_dir_all(&first.dir).unwrap();
+    let rebuilt = sync(&src, &cache, &limits()).unwrap();
+    assert_eq!(read(&rebuilt, "README.md"), "A test catalog\n");
+}
