@@ -70,6 +70,7 @@ pub(crate) struct Written {
 pub(crate) fn checkout(
     repo: &gix::Repository,
     url: &str,
+    branch: &str,
     commit: ObjectId,
     cache_dir: &Path,
     limits: &Limits,
@@ -102,17 +103,51 @@ pub(crate) fn checkout(
         skipped
     };
     let current_file = cache_dir.join("current");
-    let previous = fs::read_to_string(&current_file)
-        .ok()
-        .map(|s| s.trim().to_owned());
-    write_atomically(&current_file, hex.as_bytes())?;
+    let previous = read_current(cache_dir).map(|(commit, _)| commit);
+    write_atomically(&current_file, format!("{hex}\n{branch}\n").as_bytes())?;
     prune(&trees, &hex, previous.as_deref());
     Ok(Written { dir, skipped })
 }
 
-fn read_skipped(marker: &Path) -> Vec<String> {
+/// The commit and branch of the last successful sync, from `CACHE/current`.
+pub(crate) fn read_current(cache_dir: &Path) -> Option<(String, String)> {
+    let text = fs::read_to_string(cache_dir.join("current")).ok()?;
+    let mut lines = text.lines();
+    let commit = lines.next()?.trim().to_owned();
+    let branch = lines.next().unwrap_or("HEAD").trim().to_owned();
+    let valid = commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then_some((commit, branch))
+}
+
+/// The last checkout still on disk, without touching the network.
+pub(crate) fn last_checkout(cache_dir: &Path) -> Option<crate::Checkout> {
+    let (commit, branch) = read_current(cache_dir)?;
+    let trees = cache_dir.join("trees");
+    let dir = trees.join(&commit);
+    if !dir.is_dir() {
+        return None;
+    }
+    let fetched_at = fs::metadata(cache_dir.join("current"))
+        .and_then(|m| m.modified())
+        .ok()?;
+    let skipped = read_skipped(&trees.join(format!(".skipped-{commit}")));
+    Some(crate::Checkout {
+        commit,
+        branch,
+        dir,
+        fetched_at,
+        skipped,
+    })
+}
+
+pub(crate) fn read_skipped(marker: &Path) -> Vec<String> {
     fs::read_to_string(marker)
-        .map(|s| s.lines().map(str::to_owned).collect())
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 

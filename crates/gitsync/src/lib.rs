@@ -14,7 +14,7 @@
 //! CACHE/repo/               a bare git repository (remote-tracking refs only)
 //! CACHE/trees/<commit>/     the files of one commit, written once, never changed
 //! CACHE/trees/.tmp-*/       a tree being written (renamed into place when whole)
-//! CACHE/current             the commit of the last successful sync
+//! CACHE/current             the commit and branch of the last successful sync
 //! ```
 //!
 //! After a sync only the new tree and the one before it are kept, so a reader
@@ -119,7 +119,7 @@ pub fn sync(source: &Source, cache_dir: &Path, limits: &Limits) -> Result<Checko
     let (branch, commit) = remote.resolve(&url.display, source.branch.as_deref())?;
     let fetched_at = SystemTime::now();
     let repo = cache::open_repo(&repo_dir).map_err(|e| SyncError::cache(&repo_dir, e))?;
-    let written = cache::checkout(&repo, &url.display, commit, cache_dir, limits)?;
+    let written = cache::checkout(&repo, &url.display, &branch, commit, cache_dir, limits)?;
     Ok(Checkout {
         commit: commit.to_string(),
         branch,
@@ -127,4 +127,12 @@ pub fn sync(source: &Source, cache_dir: &Path, limits: &Limits) -> Result<Checko
         fetched_at,
         skipped: written.skipped,
     })
+}
+
+/// The checkout of the last successful [`sync`] into `cache_dir`, if its
+/// tree is still on disk; reads no network. A server can serve it while the
+/// repository is unreachable, or right after a restart. Its `fetched_at` is
+/// the time of that sync.
+pub fn last_checkout(cache_dir: &Path) -> Option<Checkout> {
+    cache::last_checkout(cache_dir)
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, catalog_repo, commit_all, file_url, free_port, git, names, write};
-use corral_gitsync::{Checkout, Limits, Source, SyncError, sync};
+use corral_gitsync::{Checkout, Limits, Source, SyncError, last_checkout, sync};
 
 fn limits() -> Limits {
     Limits {
@@ -61,9 +61,27 @@ fn file_url_clone_then_fetch_sees_the_new_commit_and_a_deleted_cache_is_rebuilt(
     assert!(one.dir.is_dir(), "the previous tree is kept for readers");
 
     std::fs::remove_dir_all(&cache).unwrap();
+    assert_eq!(last_checkout(&cache), None);
     let rebuilt = sync(&src, &cache, &limits()).unwrap();
     assert_eq!(rebuilt.commit, second);
     assert_eq!(read(&rebuilt, "README.md"), "A test catalog\n");
+}
+
+#[test]
+fn the_last_checkout_stays_readable_when_the_repository_goes_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let upstream = catalog_repo(&tmp.path().join("upstream"));
+    let cache = tmp.path().join("cache");
+    let src = source(file_url(&upstream), None);
+    let got = sync(&src, &cache, &limits()).unwrap();
+    std::fs::remove_dir_all(&upstream).unwrap();
+    assert!(sync(&src, &cache, &limits()).is_err());
+    let last = last_checkout(&cache).unwrap();
+    assert_eq!(
+        (&last.commit, &last.branch, &last.dir),
+        (&got.commit, &got.branch, &got.dir)
+    );
+    assert_eq!(read(&last, "README.md"), "A test catalog\n");
 }
 
 #[test]
