@@ -412,3 +412,52 @@ fn a_cache_repository_with_too_many_packs_or_broken_is_cloned_afresh() {
     let rebuilt = sync(&src, &cache, &limits()).unwrap();
     assert_eq!(read(&rebuilt, "README.md"), "A test catalog\n");
 }
+
+#[test]
+fn a_tree_entry_named_dot_dot_refuses_the_commit_and_writes_nothing_outside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let upstream = tmp.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    git(&upstream, &["init", "-q"]);
+    // Only plumbing can make such a tree; `git fsck` would flag it.
+    let blob = git_stdin(&upstream, &["hash-object", "-w", "--stdin"], "pwned\n");
+    let inner = git_stdin(&upstream, &["mktree"], &format!("100644 blob {blob}\t..\n"));
+    let outer = git_stdin(
+        &upstream,
+        &["mktree"],
+        &format!("040000 tree {inner}\tevil\n"),
+    );
+    let commit = git(&upstream, &["commit-tree", &outer, "-m", "evil"]);
+    git(&upstream, &["update-ref", "refs/heads/main", &commit]);
+
+    let cache = tmp.path().join("cache");
+    let err = sync(&source(file_url(&upstream), None), &cache, &limits()).unwrap_err();
+    match &err {
+        SyncError::UnsafePath { path, .. } => assert_eq!(path, "evil/.."),
+        other => panic!("wrong error: {other:?}"),
+    }
+    assert!(err.to_string().contains("unsafe path"), "{err}");
+    let left: Vec<String> = names(&cache.join("trees"));
+    assert!(left.is_empty(), "partial trees left behind: {left:?}");
+}
+
+fn git_stdin(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
