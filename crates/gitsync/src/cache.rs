@@ -11,9 +11,10 @@ use crate::{Limits, SyncError, tree};
 
 /// Configuration applied to the cache's repository in memory, whatever the
 /// user's git configuration says: ssh never prompts and gives up on a dead
-/// host, and no credential helper or prompt is run.
+/// host or a connection that went quiet, and no credential helper or prompt
+/// is run.
 const OVERRIDES: &[&str] = &[
-    "core.sshCommand=ssh -o BatchMode=yes -o ConnectTimeout=30",
+    "core.sshCommand=ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4",
     "credential.interactive=false",
 ];
 

@@ -191,7 +191,7 @@ pub(crate) fn chain_text(err: &gix::Error) -> String {
 pub(crate) struct AuthRefused;
 
 /// Turns a failed connect or fetch into the error a user should read.
-pub(crate) fn classify(url: &str, err: &gix::Error) -> SyncError {
+pub(crate) fn classify(url: &str, ssh: bool, err: &gix::Error) -> SyncError {
     let text = chain_text(err);
     let lower = text.to_lowercase();
     let url = url.to_owned();
@@ -213,6 +213,14 @@ pub(crate) fn classify(url: &str, err: &gix::Error) -> SyncError {
     }
     if let Some(reason) = unreachable_reason(err, &lower) {
         return SyncError::Unreachable { url, reason };
+    }
+    if ssh && lower.contains("handshake") && has_any(&lower, EARLY_EOF_WORDS) {
+        // gix reads ssh's complaint on stderr only for a few milliseconds
+        // after the end of its output, so under load the reason is lost.
+        return SyncError::Unreachable {
+            url,
+            reason: "ssh ended before a git server answered".into(),
+        };
     }
     if has_any(&lower, NOT_A_REPO_WORDS) {
         return SyncError::NotARepository { url, reason: text };
@@ -239,6 +247,12 @@ const NOT_A_REPO_WORDS: &[&str] = &[
     "status code 404",
     "status 404",
     "404 not found",
+];
+
+const EARLY_EOF_WORDS: &[&str] = &[
+    "failed to fill whole buffer",
+    "unexpected end of file",
+    "early eof",
 ];
 
 fn has_any(haystack: &str, needles: &[&str]) -> bool {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use gix::ObjectId;
 use gix::error::ErrorExt as _;
 use gix::protocol::handshake::Ref;
+use gix::protocol::transport::client::blocking_io::Transport;
 use gix::remote::Direction;
 
 use crate::error::{AuthRefused, classify};
@@ -141,6 +142,7 @@ pub(crate) fn fetch(
     let job = FetchJob {
         url: url.clone(),
         extra_roots,
+        timeout: limits.timeout,
         repo_dir: repo_dir.to_path_buf(),
         interrupt: Arc::clone(&interrupt),
     };
@@ -200,6 +202,7 @@ fn check_local_repository(url: &CheckedUrl, path: &Path) -> Result<(), SyncError
 struct FetchJob {
     url: CheckedUrl,
     extra_roots: Vec<reqwest::Certificate>,
+    timeout: Duration,
     repo_dir: PathBuf,
     interrupt: Arc<AtomicBool>,
 }
@@ -207,6 +210,7 @@ struct FetchJob {
 impl FetchJob {
     fn run(self) -> Result<RemoteRefs, SyncError> {
         let display = self.url.display.as_str();
+        let ssh = self.url.scheme == gix::url::Scheme::Ssh;
         tracing::debug!(url = %self.url.display, transport = self.url.scheme.as_str(), "fetching catalog repository");
         let repo =
             cache::open_repo(&self.repo_dir).map_err(|e| SyncError::cache(&self.repo_dir, e))?;
@@ -221,13 +225,18 @@ impl FetchJob {
             .and_then(|r| r.with_refspecs(Some(REFSPEC), Direction::Fetch))
             .map_err(|e| SyncError::git(display, &e))?
             .with_fetch_tags(gix::remote::fetch::Tags::None);
-        let mut connection = remote
-            .connect(Direction::Fetch)
-            .map_err(|e| classify(display, &e))?
-            .with_credentials(refuse_credentials);
-        if let Some(options) = https::transport_options(&repo, &self.url, self.extra_roots)
-            .map_err(|e| SyncError::git(display, &e))?
-        {
+        let connection = if self.url.scheme == gix::url::Scheme::Git {
+            let transport = connect_git_daemon(&self.url, self.timeout)?;
+            remote.to_connection_with_transport(transport)
+        } else {
+            remote
+                .connect(Direction::Fetch)
+                .map_err(|e| classify(display, ssh, &e))?
+        };
+        let mut connection = connection.with_credentials(refuse_credentials);
+        let options = https::transport_options(&repo, &self.url, self.extra_roots, self.timeout)
+            .map_err(|e| SyncError::git(display, &e))?;
+        if let Some(options) = options {
             connection.set_transport_options(options);
         }
         let head = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
@@ -242,10 +251,80 @@ impl FetchJob {
         };
         let outcome = connection
             .prepare_fetch(gix::progress::Discard, options)
-            .map_err(|e| classify(display, &e))?
+            .map_err(|e| classify(display, ssh, &e))?
             .receive(gix::progress::Discard, &self.interrupt)
-            .map_err(|e| classify(display, &e))?;
+            .map_err(|e| classify(display, ssh, &e))?;
         Ok(RemoteRefs::from_refs(&outcome.ref_map.remote_refs))
+    }
+}
+
+/// The longest a TCP connect to a git daemon may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to a git daemon with socket timeouts, which gix's own git://
+/// client does not set, so that a server that stops answering frees the
+/// fetch thread instead of holding it forever.
+fn connect_git_daemon(
+    url: &CheckedUrl,
+    timeout: Duration,
+) -> Result<Box<dyn Transport + Send>, SyncError> {
+    use std::net::{TcpStream, ToSocketAddrs as _};
+    let unreachable = |reason: &str| SyncError::Unreachable {
+        url: url.display.clone(),
+        reason: reason.to_owned(),
+    };
+    let parsed =
+        gix::url::parse(gix::bstr::BStr::new(&url.raw)).map_err(|e| SyncError::InvalidUrl {
+            url: url.display.clone(),
+            reason: e.to_string(),
+        })?;
+    let host = parsed.host().unwrap_or_default().to_owned();
+    let port = parsed.port;
+    let addrs: Vec<_> = (host.as_str(), port.unwrap_or(9418))
+        .to_socket_addrs()
+        .map_err(|_| unreachable("host name not resolved"))?
+        .collect();
+    let mut last = unreachable("host name not resolved");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT.min(timeout)) {
+            Ok(stream) => {
+                let (read, write) =
+                    with_timeouts(stream, timeout).map_err(|e| unreachable(&e.to_string()))?;
+                let connection =
+                    gix::protocol::transport::client::git::blocking_io::Connection::new(
+                        read,
+                        write,
+                        gix::protocol::transport::Protocol::V2,
+                        parsed.path.clone(),
+                        Some((host, port)),
+                        gix::protocol::transport::client::git::ConnectMode::Daemon,
+                        false,
+                    );
+                return Ok(Box::new(connection));
+            }
+            Err(e) => last = unreachable(io_words(&e)),
+        }
+    }
+    Err(last)
+}
+
+fn with_timeouts(
+    stream: std::net::TcpStream,
+    timeout: Duration,
+) -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let write = stream.try_clone()?;
+    Ok((stream, write))
+}
+
+fn io_words(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "connection refused",
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "connection timed out",
+        std::io::ErrorKind::HostUnreachable => "no route to host",
+        std::io::ErrorKind::NetworkUnreachable => "network unreachable",
+        _ => "connection failed",
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use gix::protocol::transport::client::blocking_io::http;
 
@@ -32,15 +33,16 @@ pub(crate) fn parse_roots(
 }
 
 /// Transport options for an http(s) URL: the ones git configuration gives,
-/// with the extra roots added to the client. `None` for other transports or
-/// when there is nothing to add.
+/// with the extra roots added to the client and every request bounded by
+/// `timeout`. `None` for other transports.
 pub(crate) fn transport_options(
     repo: &gix::Repository,
     url: &CheckedUrl,
     extra_roots: Vec<reqwest::Certificate>,
+    timeout: Duration,
 ) -> Result<Option<Box<dyn Any>>, gix::Error> {
     use gix::url::Scheme;
-    if extra_roots.is_empty() || !matches!(url.scheme, Scheme::Http | Scheme::Https) {
+    if !matches!(url.scheme, Scheme::Http | Scheme::Https) {
         return Ok(None);
     }
     let Some(mut options) = repo.transport_options(url.raw.as_str(), None)? else {
@@ -50,7 +52,12 @@ pub(crate) fn transport_options(
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(
                 move |builder: reqwest::blocking::ClientBuilder| {
-                    Ok(builder.tls_certs_merge(extra_roots.clone()))
+                    let builder = builder.timeout(timeout);
+                    Ok(if extra_roots.is_empty() {
+                        builder
+                    } else {
+                        builder.tls_certs_merge(extra_roots.clone())
+                    })
                 },
             )),
             configure_request: None,
