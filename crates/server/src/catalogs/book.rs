@@ -32,6 +32,12 @@ pub struct Fetched {
 /// blocking thread). The error is a sentence for `catalog sources`.
 pub trait Fetcher: Send + Sync {
     fn fetch(&self, spec: &CatalogSpec, cache: &Path) -> Result<Fetched, String>;
+
+    /// The last good checkout in `cache`, without the network (read when
+    /// a fetch fails and nothing is loaded yet: after a restart).
+    fn last(&self, _cache: &Path) -> Option<Fetched> {
+        None
+    }
 }
 
 /// A catalog's templates as last read.
@@ -136,7 +142,19 @@ fn fetch_and_read(
         .dir
         .as_ref()
         .ok_or_else(|| "this server keeps no catalog cache".to_string())?;
-    let fetched = book.fetcher.fetch(spec, &cache_dir(dir, env, name))?;
+    let cache = cache_dir(dir, env, name);
+    let fetched = match book.fetcher.fetch(spec, &cache) {
+        Ok(f) => f,
+        Err(e) => {
+            if book.get(env, name).is_none()
+                && let Some(last) = book.fetcher.last(&cache)
+            {
+                let repo = Arc::new(read_repository(name, &last.root));
+                book.put(env, name, Loaded { root: last.root, repo });
+            }
+            return Err(e);
+        }
+    };
     let repo = Arc::new(read_repository(name, &fetched.root));
     book.put(
         env,

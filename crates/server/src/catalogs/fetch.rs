@@ -1,5 +1,5 @@
 //! The real [`Fetcher`]: the embedded built-in catalog, or git through
-//! `corral-gitsync`.
+//! `corral-gitsync` (https, ssh, git:// and file URLs).
 
 use std::path::Path;
 
@@ -16,6 +16,20 @@ impl Fetcher for CatalogFetcher {
         if spec.url == builtin::URL {
             return builtin::fetch(cache);
         }
-        Err("fetching catalogs is not wired yet".into())
+        let mut source = corral_gitsync::Source::new(spec.url.clone());
+        source.branch = spec.branch.clone();
+        let checkout = corral_gitsync::sync(&source, cache, &corral_gitsync::Limits::default())
+            .map_err(|e| e.to_string())?;
+        Ok(Fetched {
+            commit: checkout.commit,
+            root: checkout.dir,
+        })
+    }
+
+    fn last(&self, cache: &Path) -> Option<Fetched> {
+        corral_gitsync::last_checkout(cache).map(|c| Fetched {
+            commit: c.commit,
+            root: c.dir,
+        })
     }
 }
