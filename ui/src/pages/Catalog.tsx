@@ -244,7 +244,7 @@ interface FormError {
 
 function Answers({ answers }: { answers: Record<string, string> }): ReactElement {
   return (
-    <dl className="facts" aria-label="Answers">
+    <dl className="facts answers" aria-label="Answers">
       {Object.entries(answers).map(([k, v]) => (
         <div key={k} className="fact">
           <dt>{k}</dt>
