@@ -9,6 +9,7 @@ import { EnvironmentSwitcher } from "./EnvironmentSwitcher";
 import { Link } from "./Link";
 import { Admin } from "./pages/Admin";
 import { Balancers } from "./pages/Balancers";
+import { Catalog } from "./pages/Catalog";
 import { Dashboard } from "./pages/Dashboard";
 import { Hosts } from "./pages/Hosts";
 import { Services } from "./pages/Services";
@@ -168,7 +169,8 @@ export function App(): ReactElement {
     const current =
       page.page === to.page ||
       (to.page === "services" && page.page === "service") ||
-      (to.page === "stacks" && page.page === "stack");
+      (to.page === "stacks" && page.page === "stack") ||
+      (to.page === "catalog" && page.page === "template");
     return (
       <li aria-current={current ? "page" : undefined}>
         <Link to={pathOf(name, to)}>{label}</Link>
@@ -188,6 +190,7 @@ export function App(): ReactElement {
             {tab({ page: "dashboard" }, "Dashboard")}
             {tab({ page: "hosts" }, "Hosts")}
             {tab({ page: "stacks" }, "Stacks")}
+            {tab({ page: "catalog" }, "Catalog")}
             {tab({ page: "services" }, "Services")}
             {tab({ page: "balancers" }, "Load balancers")}
             {tab({ page: "members" }, "Members")}
@@ -201,6 +204,8 @@ export function App(): ReactElement {
         )}
         {page.page === "stacks" && <Stacks client={client} env={name} role={visible.role} />}
         {page.page === "stack" && <Stacks client={client} env={name} role={visible.role} stack={page.name} />}
+        {page.page === "catalog" && <Catalog client={client} env={name} role={visible.role} />}
+        {page.page === "template" && <Catalog client={client} env={name} role={visible.role} template={page.id} />}
         {page.page === "balancers" && <Balancers client={client} env={name} role={visible.role} />}
         {page.page === "members" && <Members client={client} env={name} role={visible.role} admin={who.admin} />}
         {page.page === "instance" && (

@@ -14,6 +14,9 @@ describe("the addresses of an environment's pages", () => {
       ["/environments/dev/instances/web-1", { page: "instance", name: "web-1" }],
       ["/environments/dev/stacks", { page: "stacks" }],
       ["/environments/dev/stacks/shop", { page: "stack", name: "shop" }],
+      ["/environments/dev/catalog", { page: "catalog" }],
+      ["/environments/dev/catalog/library/hello", { page: "template", id: "library/hello" }],
+      ["/environments/dev/catalog/my%20cat/a%3Fb", { page: "template", id: "my cat/a?b" }],
     ] as const;
     for (const [path, page] of cases) {
       expect(pageOf(path)).toEqual(page);
@@ -25,6 +28,8 @@ describe("the addresses of an environment's pages", () => {
     expect(pageOf("/environments/dev/nothing")).toEqual({ page: "dashboard" });
     expect(pageOf("/environments/dev/instances/%E0")).toEqual({ page: "dashboard" });
     expect(pageOf("/login")).toEqual({ page: "dashboard" });
+    expect(pageOf("/environments/dev/catalog/library")).toEqual({ page: "catalog" });
+    expect(pageOf("/environments/dev/catalog/library/%E0")).toEqual({ page: "catalog" });
   });
 });
 

@@ -31,7 +31,10 @@ export type Page =
   | { page: "service"; name: string }
   | { page: "instance"; name: string }
   | { page: "stacks" }
-  | { page: "stack"; name: string };
+  | { page: "stack"; name: string }
+  | { page: "catalog" }
+  /** A template of the catalog, by `CATALOG/TEMPLATE`. */
+  | { page: "template"; id: string };
 
 function pagePath(page: Page): string {
   switch (page.page) {
@@ -50,6 +53,10 @@ function pagePath(page: Page): string {
       return "/stacks";
     case "stack":
       return `/stacks/${encodeURIComponent(page.name)}`;
+    case "catalog":
+      return "/catalog";
+    case "template":
+      return `/catalog/${page.id.split("/").map(encodeURIComponent).join("/")}`;
   }
 }
 
@@ -80,6 +87,16 @@ export function pageOf(path: string): Page {
       return name ? { page: "instance", name } : { page: "dashboard" };
     case "stacks":
       return name ? { page: "stack", name } : { page: "stacks" };
+    case "catalog": {
+      // `catalog/CATALOG/TEMPLATE`: both parts, else the catalog's list.
+      let template: string;
+      try {
+        template = decodeURIComponent(parts[2] ?? "");
+      } catch {
+        return { page: "catalog" };
+      }
+      return name && template ? { page: "template", id: `${name}/${template}` } : { page: "catalog" };
+    }
     default:
       return { page: "dashboard" };
   }

@@ -3,6 +3,7 @@
 // services with their health, and the graph of their links.
 
 import type { ApiObject } from "./api";
+import type { AppRef } from "./catalog";
 import type { ServiceObject } from "./model";
 
 /** A compose file as the API takes and gives it (`SourceFile`). */
@@ -14,6 +15,8 @@ export interface SourceFile {
 export interface StackSpec {
   files?: SourceFile[];
   variables?: Record<string, string>;
+  /** The catalog template the stack was launched from. */
+  app?: AppRef;
 }
 export interface StackStatus {
   services?: string[];

@@ -2,8 +2,9 @@
 // health, and Deploy (compose files pasted or uploaded; Plan is a dry run,
 // Deploy is allowed only after a plan of exactly the text there is). A
 // stack's page (`stack` set): its services with scale +/-, the graph of
-// their links and dependencies, Redeploy, Export and Remove. Three streams
-// while open (stacks, services, instances).
+// their links and dependencies, Redeploy, Export and Remove, and for a
+// stack launched from the catalog its template, version, Upgrade and Roll
+// back (AppPanel). Three streams while open (stacks, services, instances).
 
 import { useMemo, useState, type ReactElement } from "react";
 
@@ -35,6 +36,8 @@ import {
 } from "../stacks";
 import { useLive } from "../useLive";
 import { WindowedTable } from "../WindowedTable";
+import { AppPanel } from "./AppPanel";
+import { PlanView } from "./PlanView";
 import { Counts, Scale, canChangeWorkloads } from "./Services";
 
 function message(e: unknown): string {
@@ -51,65 +54,6 @@ interface DeployError {
   /** The API's field (`name`, `files`, `services.web`, ...). */
   field: string | undefined;
   message: string;
-}
-
-function PlanView({ plan }: { plan: StackPlan }): ReactElement {
-  const rows: [string, string[]][] = [
-    ["Create", plan.created],
-    ["Change", plan.changed.map((c) => `${c.service} (${c.fields.join(", ")}${c.upgrade ? "; rolling upgrade" : ""})`)],
-    ["Remove", plan.removed],
-    ["Unchanged", plan.unchanged],
-    ["Volumes", plan.volumes],
-    ["Secrets", plan.secrets ?? []],
-    ["Configs", plan.configs ?? []],
-  ];
-  return (
-    <section aria-label={plan.applied ? "Deployed" : "Plan"} className="plan">
-      <h3>{plan.applied ? `Deployed ${plan.stack}` : `Plan for ${plan.stack}`}</h3>
-      <dl className="facts">
-        {rows
-          .filter(([, items]) => items.length > 0)
-          .map(([label, items]) => (
-            <div key={label} className="fact">
-              <dt>{label}</dt>
-              <dd>
-                <ul aria-label={label}>
-                  {items.map((item) => (
-                    <li key={item}>{item}</li>
-                  ))}
-                </ul>
-              </dd>
-            </div>
-          ))}
-      </dl>
-      {rows.every(([, items]) => items.length === 0) && <p className="empty">Nothing to do.</p>}
-      {plan.placements.length > 0 && (
-        <table aria-label="Placements">
-          <thead>
-            <tr>
-              <th>Instance</th>
-              <th>Host</th>
-            </tr>
-          </thead>
-          <tbody>
-            {plan.placements.map((p) => (
-              <tr key={p.instance}>
-                <td>{p.instance}</td>
-                <td className={p.node ? "" : "reason"}>{p.node || `not placed now: ${p.reason}`}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {plan.warnings.length > 0 && (
-        <ul aria-label="Warnings" className="warnings">
-          {plan.warnings.map((w) => (
-            <li key={w}>{w}</li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
 }
 
 /** Paste or upload compose files, plan them, then deploy exactly what was planned. */
@@ -482,6 +426,7 @@ function StackDetail({
           )}
         />
       </section>
+      {stack.spec.app && <AppPanel client={client} env={env} stack={name} app={stack.spec.app} writable={writable} />}
       <section aria-labelledby="links" className="panel">
         <h2 id="links">Links</h2>
         {edges.length === 0 ? (
