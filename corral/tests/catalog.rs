@@ -224,3 +224,104 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
     assert_eq!(app_row(&c, "h0")["version"], "0");
     ok(&c, &["stack", "rm", "h0"]);
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A template folder `templates/NAME` with one plain version per entry of
+/// `versions` (a busybox service).
+fn write_template(root: &std::path::Path, name: &str, versions: &[&str]) {
+    let t = root.join("templates").join(name);
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(
+        t.join("config.yml"),
+        format!(
+            "name: {name}\ncategory: Tools\nversion: {}\n",
+            versions[versions.len() - 1]
+        ),
+    )
+    .unwrap();
+    for (i, v) in versions.iter().enumerate() {
+        let d = t.join(i.to_string());
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("docker-compose.yml"), "services:\n  app:\n    image: corral-busybox:latest\n    command: [sleep, \"${seconds}\"]\n").unwrap();
+        std::fs::write(d.join("rancher-compose.yml"), format!(".catalog:\n  version: {v}\n  questions:\n    - variable: seconds\n      type: int\n      default: \"60\"\n")).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_git_catalog_is_cloned_refreshed_and_its_errors_named_without_hiding_the_rest() {
+    let c = Cluster::start("it-catalog-git").await;
+    let repo = tempfile::tempdir().unwrap();
+    git(repo.path(), &["init", "-q"]);
+    write_template(repo.path(), "tool", &["1.0"]);
+    write_template(repo.path(), "hello", &["0.1"]);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "first"]);
+    let url = format!("file://{}", repo.path().display());
+
+    let out = ok(&c, &["catalog", "add", "team", &url]);
+    assert!(out.contains("team: 2 templates at "), "{out}");
+    let list = ok(&c, &["catalog", "ls", "-o", "json"]);
+    assert!(
+        list.contains("team/tool") && list.contains("library/hello"),
+        "{list}"
+    );
+    // Two catalogs have `hello`: the short name is refused, naming both.
+    let (success, _, stderr) = run(&c, &["catalog", "show", "hello"]);
+    assert!(
+        !success && stderr.contains("library/hello") && stderr.contains("team/hello"),
+        "{stderr}"
+    );
+    ok(&c, &["catalog", "show", "team/hello"]);
+
+    // A new version and a broken template: refresh reads the one, names
+    // the other, and keeps the rest.
+    write_template(repo.path(), "tool", &["1.0", "2.0"]);
+    std::fs::create_dir_all(repo.path().join("templates/broken/0")).unwrap();
+    std::fs::write(
+        repo.path().join("templates/broken/config.yml"),
+        "name: [unclosed\n",
+    )
+    .unwrap();
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "second"]);
+    let out = ok(&c, &["catalog", "refresh", "team"]);
+    assert!(
+        out.contains("team: 2 templates") && out.contains("templates/broken/config.yml"),
+        "{out}"
+    );
+    let shown = ok(&c, &["catalog", "show", "team/tool"]);
+    assert!(shown.contains(" * 1: 2.0"), "{shown}");
+
+    // A branch that is not there: the error names it, on add and in sources.
+    let (success, _, stderr) = run(&c, &["catalog", "add", "other", &url, "--branch", "nope"]);
+    assert!(!success && stderr.contains("\"nope\""), "{stderr}");
+    let sources = ok(&c, &["catalog", "sources"]);
+    assert!(
+        sources.contains("other") && sources.contains("nope"),
+        "{sources}"
+    );
+    assert!(sources.contains("team"), "{sources}");
+    ok(&c, &["catalog", "rm", "other", "team"]);
+    let list = ok(&c, &["catalog", "ls", "-o", "json"]);
+    assert!(!list.contains("team/"), "{list}");
+}

@@ -18,6 +18,9 @@ pub const PACKAGES: &[&str] = &[
     "ldap-utils",
     "chromium",
     "openssl",
+    "git",
+    "openssh-client",
+    "ca-certificates",
 ];
 
 /// Node.js and npm, for the web UI's build and tests: installed from
@@ -63,6 +66,18 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
     // The admin page's browser test makes its server's certificate with it.
     if !cmd::exists("openssl") {
         missing.push("openssl");
+    }
+    // Catalogs: gix runs git-upload-pack for file:// URLs and ssh for ssh
+    // URLs; https trusts the system's certificates. The catalog tests make
+    // their repositories with git (and run git daemon, git http-backend).
+    if !cmd::exists("git") {
+        missing.push("git");
+    }
+    if !cmd::exists("ssh") {
+        missing.push("openssh-client");
+    }
+    if !Path::new("/etc/ssl/certs/ca-certificates.crt").is_file() {
+        missing.push("ca-certificates");
     }
     if !cmd::exists("node") {
         missing.push("nodejs");

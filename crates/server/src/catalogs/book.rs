@@ -47,11 +47,17 @@ pub struct Loaded {
     pub repo: Arc<Repository>,
 }
 
+/// Held while a catalog is fetched.
+type FetchLock = Arc<std::sync::Mutex<()>>;
+
 /// Every catalog's last good read, by (environment, name).
 pub struct CatalogBook {
     dir: Option<PathBuf>,
     fetcher: Arc<dyn Fetcher>,
     loaded: RwLock<BTreeMap<(String, String), Loaded>>,
+    /// One fetch at a time per catalog: its cache directory is not shared
+    /// (an `add` refreshes in the background while the CLI asks for one).
+    fetching: std::sync::Mutex<BTreeMap<(String, String), FetchLock>>,
 }
 
 impl CatalogBook {
@@ -62,6 +68,7 @@ impl CatalogBook {
             dir,
             fetcher,
             loaded: RwLock::new(BTreeMap::new()),
+            fetching: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -86,6 +93,13 @@ impl CatalogBook {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(cache_dir(dir, env, name));
         }
+    }
+
+    fn fetch_lock(&self, env: &str, name: &str) -> FetchLock {
+        let mut map = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((env.to_string(), name.to_string()))
+            .or_default()
+            .clone()
     }
 
     fn put(&self, env: &str, name: &str, loaded: Loaded) {
@@ -143,6 +157,8 @@ fn fetch_and_read(
         .as_ref()
         .ok_or_else(|| "this server keeps no catalog cache".to_string())?;
     let cache = cache_dir(dir, env, name);
+    let lock = book.fetch_lock(env, name);
+    let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
     let fetched = match book.fetcher.fetch(spec, &cache) {
         Ok(f) => f,
         Err(e) => {
@@ -150,7 +166,14 @@ fn fetch_and_read(
                 && let Some(last) = book.fetcher.last(&cache)
             {
                 let repo = Arc::new(read_repository(name, &last.root));
-                book.put(env, name, Loaded { root: last.root, repo });
+                book.put(
+                    env,
+                    name,
+                    Loaded {
+                        root: last.root,
+                        repo,
+                    },
+                );
             }
             return Err(e);
         }
