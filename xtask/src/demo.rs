@@ -47,6 +47,9 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         root: workspace_root().join("target/demo"),
     };
     corral_testing::ensure_whoami_image(&image_engine)?;
+    // The built-in catalog's `sleeper` runs it.
+    eprintln!("==> image {}", corral_testing::BUSYBOX_IMAGE);
+    corral_testing::ensure_busybox_image(&image_engine)?;
     // The binary embeds ui/dist when it is there: build it first. Without
     // Node.js the demo goes on, and / says how to build the UI.
     eprintln!("==> web UI");
@@ -91,6 +94,10 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         "Corral is running. Try: {} service ls | curl http://127.0.0.1:{}/ | Ctrl-C to stop (containers keep running)",
         display_binary(&up),
         args.port
+    );
+    println!(
+        "The built-in catalog: {0} catalog ls | {0} app launch hello --name hello -a public_port=8081",
+        display_binary(&up)
     );
     runtime.block_on(wait_for_child(up, &mut sigint))
 }
