@@ -137,12 +137,17 @@ pub async fn refresh(state: &AppState, env: &str, name: &str) -> Result<CatalogS
     }
     let admission = Admission::new(state, &Caller::system());
     let written = status.clone();
-    admission
+    let stored = admission
         .edit::<CatalogSpec, CatalogStatus>(Kind::Catalog, env, name, |c| {
             c.status = written.clone();
             Ok(Edit::Write)
         })
-        .await?;
+        .await;
+    if let Err(ApiError::NotFound(_)) = &stored {
+        // Removed while it was fetched: offer none of its templates.
+        state.catalogs.forget(env, name);
+    }
+    stored?;
     Ok(status)
 }
 
