@@ -312,6 +312,37 @@ async fn a_git_catalog_is_cloned_refreshed_and_its_errors_named_without_hiding_t
     let shown = ok(&c, &["catalog", "show", "team/tool"]);
     assert!(shown.contains(" * 1: 2.0"), "{shown}");
 
+    // A certificate question must name a stored certificate.
+    let t = repo.path().join("templates/tls/0");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::write(repo.path().join("templates/tls/config.yml"), "name: tls\n").unwrap();
+    std::fs::write(
+        t.join("docker-compose.yml"),
+        "services:\n  app:\n    image: corral-busybox:latest\n",
+    )
+    .unwrap();
+    std::fs::write(t.join("rancher-compose.yml"), ".catalog:\n  questions:\n    - variable: cert\n      type: certificate\n      required: true\n").unwrap();
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-qm", "third"]);
+    ok(&c, &["catalog", "refresh", "team"]);
+    let (success, _, stderr) = run(
+        &c,
+        &[
+            "app",
+            "launch",
+            "team/tls",
+            "--name",
+            "t1",
+            "-a",
+            "cert=nope",
+            "--dry-run",
+        ],
+    );
+    assert!(
+        !success && stderr.contains("answers.cert") && stderr.contains("no certificate \"nope\""),
+        "{stderr}"
+    );
+
     // A branch that is not there: the error names it, on add and in sources.
     let (success, _, stderr) = run(&c, &["catalog", "add", "other", &url, "--branch", "nope"]);
     assert!(!success && stderr.contains("\"nope\""), "{stderr}");

@@ -72,6 +72,7 @@ async fn install(
             }
             RenderError::Template(t) => ApiError::invalid("template", t),
         })?;
+    check_references(state, i.env, &i.version, &rendered.variables).await?;
     let app = AppRef {
         template: i.template.id.clone(),
         version: i.version.folder.clone(),
@@ -96,6 +97,44 @@ async fn install(
         answers: shown_answers(&i.version, &rendered.variables),
         plan,
     })
+}
+
+/// A `service` answer names a service of the environment (`stack/service`;
+/// a bare name is a service of the stack being launched) and a
+/// `certificate` answer a stored certificate: both must exist.
+async fn check_references(
+    state: &AppState,
+    env: &str,
+    version: &VersionInfo,
+    answers: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    for q in &version.meta.questions {
+        let Some(value) = answers.get(&q.variable).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let (kind, name, what) = match q.kind {
+            QuestionType::Service => match value.split_once('/') {
+                Some((stack, service)) => (
+                    Kind::Service,
+                    corral_controllers::stack_plan::service_object_name(stack, service),
+                    "service",
+                ),
+                None => continue,
+            },
+            QuestionType::Certificate => (Kind::Certificate, value.clone(), "certificate"),
+            _ => continue,
+        };
+        if let Err(ApiError::NotFound(_)) = get_object(state, kind, env, &name).await {
+            return Err(ApiError::invalid(
+                format!("answers.{}", q.variable),
+                format!(
+                    "answer {:?}: no {what} {value:?} in environment {env:?}",
+                    q.variable
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The stack `name` of `env` and the app it was launched as.
