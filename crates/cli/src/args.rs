@@ -19,9 +19,9 @@ mod config;
 mod duration;
 mod env;
 mod host;
-mod parse;
 mod lb;
 mod node;
+mod parse;
 mod secret;
 mod stack;
 mod upgrade;
@@ -71,7 +71,6 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
-
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
