@@ -204,7 +204,7 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
     // Answers carry over (the greeting of version 0, not version 1's
     // default); the new question takes its default.
     assert!(
-        out.contains("greeting = hello\n") && out.contains("sticky = false"),
+        out.contains("greeting = hello\n") && out.contains("colour = green"),
         "{out}"
     );
     assert!(out.contains(&format!("public_port = {port}")), "{out}");
