@@ -143,7 +143,7 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   const port = form.getByLabel("Public port");
   expect(await port.inputValue()).toBe("8080");
   expect(await form.getByLabel("Greeting").inputValue()).toBe("hello again");
-  expect(await form.getByRole("combobox", { name: "Sticky sessions" }).inputValue()).toBe("false");
+  expect(await form.getByRole("combobox", { name: "Colour" }).inputValue()).toBe("green");
 
   // A bad port is refused beside its field, before anything is sent.
   await form.getByLabel("Stack name").fill("hello");
@@ -161,7 +161,7 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   // Fixed: the plan shows the services it creates; Launch is allowed for exactly those answers.
   await port.fill("8088");
   expect(await portField.getByRole("alert").count()).toBe(0);
-  await form.getByRole("combobox", { name: "Sticky sessions" }).selectOption("true");
+  await form.getByRole("combobox", { name: "Colour" }).selectOption("blue");
   await form.getByRole("button", { name: "Review plan" }).click();
   const plan = form.getByRole("region", { name: "Plan" });
   await expect.poll(() => plan.getByRole("list", { name: "Create" }).getByRole("listitem").allTextContents()).toEqual([
@@ -199,7 +199,7 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   const form0 = page.getByRole("form", { name: "Launch Hello" });
   await form0.getByRole("heading", { name: "Launch version 0" }).waitFor();
   expect(await form0.getByLabel("Greeting").inputValue()).toBe("hello");
-  expect(await form0.getByRole("combobox", { name: "Sticky sessions" }).count()).toBe(0);
+  expect(await form0.getByRole("combobox", { name: "Colour" }).count()).toBe(0);
   await form0.getByLabel("Stack name").fill("hello");
   await form0.getByLabel("Public port").fill("8089");
   await form0.getByRole("button", { name: "Review plan" }).click();
@@ -221,9 +221,10 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   // Upgrade: the plan first (web changes), then the upgrade; then roll back.
   await oldPanel.getByRole("button", { name: "Upgrade" }).click();
   const confirm = oldPanel.getByRole("group", { name: "Confirm upgrade" });
-  await expect.poll(() => confirm.getByRole("list", { name: "Change" }).getByRole("listitem").allTextContents()).toContain(
-    "hello-old-web (update)",
-  );
+  // Version 1 adds COLOUR to web's environment and changes its upgrade settings.
+  await expect
+    .poll(() => confirm.getByRole("list", { name: "Change" }).getByRole("listitem").allTextContents())
+    .toEqual(expect.arrayContaining([expect.stringMatching(/^hello-old-web \(.*\benv\b.*\)$/)]));
   await confirm.getByRole("button", { name: "Upgrade to version 1" }).click();
   await expect.poll(() => oldPanel.getByLabel("Template version").textContent()).toBe("1 (v1.1.0)");
   await expect.poll(() => oldPanel.getByText(/upgrade available/).count()).toBe(0);

@@ -20,6 +20,7 @@ mod bench_stats;
 mod corral_up;
 mod demo;
 mod docker;
+mod failures;
 mod fuzz;
 mod system_engine;
 mod testbed;
@@ -320,6 +321,12 @@ fn summarise(steps: &[Step]) -> anyhow::Result<()> {
         let verdict = if step.result.is_ok() { "ok" } else { "FAILED" };
         eprintln!("    {:<20} {verdict:<6} {:>7.1}s", step.name, step.seconds);
     }
+    // Each failure again, with the tests it names: CI keeps only the tail.
+    for step in steps {
+        if let Err(error) = &step.result {
+            eprintln!("==> {} failed: {error:#}", step.name);
+        }
+    }
     let failed: Vec<&str> = steps
         .iter()
         .filter(|s| s.result.is_err())
@@ -355,7 +362,11 @@ fn cargo_test(engine: &PrivateEngine, test_args: &[OsString]) -> anyhow::Result<
     if !test_args.is_empty() {
         command.arg("--").args(test_args);
     }
-    check(&mut command, "test --workspace --all-targets")
+    failures::run(
+        &mut command,
+        "cargo test --workspace --all-targets",
+        failures::Runner::Cargo,
+    )
 }
 
 fn check(command: &mut Command, what: &str) -> anyhow::Result<()> {

@@ -123,7 +123,8 @@ pub fn browser() -> anyhow::Result<()> {
         .env("CORRAL_UI_SCREENSHOTS", &screenshots)
         .env("CORRAL_E2E_DOCKER_HOST", &engine.docker_host)
         .env("CORRAL_E2E_IMAGE", corral_testing::BUSYBOX_IMAGE);
-    run(&mut command, "npm run e2e")?;
+    eprintln!("==> npm run e2e");
+    crate::failures::run(&mut command, "npm run e2e", crate::failures::Runner::Vitest)?;
     eprintln!("==> screenshots in {}", screenshots.display());
     Ok(())
 }
