@@ -2,7 +2,8 @@
 //! engine: the built-in catalog `library` is there on first start, its
 //! templates are listed and shown, a bad answer is refused naming its
 //! question and changes nothing, a dry run shows the plan, and a launch
-//! runs the template's containers and remembers its template and answers.
+//! runs the template's containers and remembers its template and answers;
+//! a password answer is a secret the container reads and no spec holds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -355,4 +356,158 @@ async fn a_git_catalog_is_cloned_refreshed_and_its_errors_named_without_hiding_t
     ok(&c, &["catalog", "rm", "other", "team"]);
     let list = ok(&c, &["catalog", "ls", "-o", "json"]);
     assert!(!list.contains("team/"), "{list}");
+}
+
+/// Whether `needle` occurs in any file directly in `dir` (the database,
+/// its WAL and shared memory).
+fn found_in_files(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+/// The TOKEN each running container of `service` sees.
+fn tokens_in_containers(c: &Cluster, service: &str) -> Vec<String> {
+    c.running_containers(service)
+        .iter()
+        .map(|id| {
+            let out = c.docker(&["exec", id, "sh", "-c", "echo \"$TOKEN\""]);
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_answer_is_a_secret_the_container_reads_and_no_spec_or_answer_holds() {
+    const FIRST: &str = "first-token-7c1e";
+    const SECOND: &str = "second-token-93ab";
+    let c = Cluster::start("it-catalog-pw").await;
+    wait_for(
+        "the library catalog read",
+        Duration::from_secs(30),
+        || async {
+            let out = ok(&c, &["catalog", "ls", "-o", "json"]);
+            out.contains("library/sleeper").then_some(())
+        },
+    )
+    .await;
+    // Checked as any answer is, naming the question.
+    let (success, _, stderr) = run(
+        &c,
+        &[
+            "app",
+            "launch",
+            "sleeper",
+            "--name",
+            "tok",
+            "-a",
+            "token=short",
+        ],
+    );
+    assert!(!success && stderr.contains("answers.token"), "{stderr}");
+    let first = format!("token={FIRST}");
+    let out = ok(
+        &c,
+        &[
+            "app",
+            "launch",
+            "sleeper",
+            "--name",
+            "tok",
+            "-a",
+            &first,
+            "-a",
+            "restart=false",
+        ],
+    );
+    assert!(out.contains("create secret tok_token"), "{out}");
+    assert!(!out.contains(FIRST), "{out}");
+    c.wait_running("tok-sleeper", 1).await;
+    assert_eq!(tokens_in_containers(&c, "tok-sleeper"), [FIRST]);
+
+    // The stack's answers and the service's spec name the secret, never the value.
+    let stack: Stack = c.client.get("default", Kind::Stack, "tok").await.unwrap();
+    let service: corral_types::Service = c
+        .client
+        .get("default", Kind::Service, "tok-sleeper")
+        .await
+        .unwrap();
+    let answers = stack.spec.app.as_ref().unwrap().answers.clone();
+    assert_eq!(
+        answers.get("token").map(String::as_str),
+        Some(corral_types::answer_secret_marker("tok_token").as_str())
+    );
+    let texts = [
+        serde_json::to_string(&stack).unwrap(),
+        serde_json::to_string(&service).unwrap(),
+        ok(&c, &["stack", "export", "tok", "--stdout"]),
+        ok(&c, &["app", "ls", "-o", "json"]),
+    ];
+    for text in &texts {
+        assert!(!text.contains(FIRST), "{text}");
+    }
+    // The export says how the secret is delivered, so it deploys as the app ran.
+    assert!(texts[2].contains("x-corral-env: TOKEN"), "{}", texts[2]);
+    assert!(!service.spec.env.contains_key("TOKEN"));
+    assert_eq!(service.spec.secrets.len(), 1, "{:?}", service.spec.secrets);
+    assert_eq!(
+        (
+            service.spec.secrets[0].source.as_str(),
+            service.spec.secrets[0].env.as_str()
+        ),
+        ("tok_token", "TOKEN")
+    );
+    let stored = found_in_files(&c.data_dir, FIRST.as_bytes());
+    assert!(stored.is_empty(), "the password is in {stored:?}");
+
+    // An upgrade that gives no password keeps it; a new one is a new
+    // version of the secret, and the service rolls to it.
+    let out = ok(
+        &c,
+        &[
+            "app",
+            "upgrade",
+            "tok",
+            "--version",
+            "0",
+            "-a",
+            "seconds=3000",
+        ],
+    );
+    assert!(out.contains("secret tok_token kept at version 1"), "{out}");
+    let second = format!("token={SECOND}");
+    let out = ok(
+        &c,
+        &["app", "upgrade", "tok", "--version", "0", "-a", &second],
+    );
+    assert!(out.contains("new version 2 of secret tok_token"), "{out}");
+    wait_for(
+        "the sleeper runs with the new token",
+        Duration::from_secs(60),
+        || async { (tokens_in_containers(&c, "tok-sleeper") == [SECOND]).then_some(()) },
+    )
+    .await;
+
+    // Another secret's marker is not a way to read that secret.
+    let other = format!(
+        "token={}",
+        corral_types::answer_secret_marker("someone_else")
+    );
+    let (success, _, stderr) = run(
+        &c,
+        &["app", "upgrade", "tok", "--version", "0", "-a", &other],
+    );
+    assert!(
+        !success && stderr.contains("answers.token") && stderr.contains("someone_else"),
+        "{stderr}"
+    );
+    ok(&c, &["stack", "rm", "tok"]);
 }

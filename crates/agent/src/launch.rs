@@ -78,9 +78,9 @@ pub async fn launch(
     }
     let overlay = shared.overlay.borrow().clone();
     let mut config = container_config(instance, &shared.options.name, overlay.as_ref());
-    config
-        .mounts
-        .extend(crate::mounted_files::prepare(shared, instance).await?);
+    let prepared = crate::mounted_files::prepare(shared, instance).await?;
+    config.mounts.extend(prepared.mounts);
+    config.env.extend(prepared.env);
     let id = create_and_start(shared, &config).await?;
     let started_ms = epoch_ms();
     let seen = shared.engine.inspect(&id).await?;

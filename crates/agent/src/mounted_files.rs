@@ -6,7 +6,11 @@
 //! with the mount's owner and mode, and bind-mounted read-only into the
 //! container at the mount's path (`/run/secrets/NAME`, `/NAME` for a
 //! config, or the target). The container's configuration holds only the
-//! path. The files go when the instance does.
+//! path. The files go when the instance does. A secret delivered as an
+//! environment variable (a catalog app's password answer, which the
+//! template reads from the environment) is set in the container's
+//! environment instead, as Kubernetes' `secretKeyRef` does: it is then in
+//! the engine's container configuration, but in no spec of the store.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -117,12 +121,22 @@ struct FileMount<'a> {
     gid: Option<u32>,
 }
 
-/// Writes the instance's secrets and configs and answers the mounts for
-/// its container (none when it mounts neither).
-pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>, EngineError> {
+/// What an instance's container gets of its secrets and configs.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The files, bind-mounted read-only.
+    pub mounts: Vec<Mount>,
+    /// `NAME=value` for each secret delivered as an environment variable
+    /// (a catalog app's password answer).
+    pub env: Vec<String>,
+}
+
+/// Writes the instance's secrets and configs and answers the mounts (and
+/// variables) for its container (none when it uses neither).
+pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Prepared, EngineError> {
     let launch = &instance.spec.launch;
     if launch.secrets.is_empty() && launch.configs.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Prepared::default());
     }
     let (env, node, name) = (
         &instance.meta.environment,
@@ -131,21 +145,34 @@ pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>,
     );
     let dir = root(shared)?.join(name);
     make_private_dir(&dir).map_err(|e| engine_error(format!("{}: {e}", dir.display())))?;
-    let mut out = Vec::new();
+    let mut out = Prepared::default();
     if !launch.secrets.is_empty() {
         let values = shared
             .client
             .secret_values(env, node, name)
             .await
             .map_err(|e| engine_error(format!("fetching the secrets' values: {e}")))?;
-        let files = launch.secrets.iter().map(|m| FileMount {
+        let (as_env, as_files): (Vec<_>, Vec<_>) =
+            launch.secrets.iter().partition(|m| !m.env.is_empty());
+        let files = as_files.into_iter().map(|m| FileMount {
             source: &m.source,
             path: m.container_path(),
             mode: m.file_mode(),
             uid: m.uid,
             gid: m.gid,
         });
-        out.extend(write_files(&dir, "", files, &values.secrets)?);
+        out.mounts
+            .extend(write_files(&dir, "", files, &values.secrets)?);
+        for m in as_env {
+            let value = decoded(&values.secrets, &m.source)?;
+            let text = String::from_utf8(value).map_err(|_| {
+                engine_error(format!(
+                    "secret {:?} is not text, and {} is an environment variable",
+                    m.source, m.env
+                ))
+            })?;
+            out.env.push(format!("{}={text}", m.env));
+        }
     }
     if !launch.configs.is_empty() {
         let values = shared
@@ -160,7 +187,8 @@ pub async fn prepare(shared: &Shared, instance: &Instance) -> Result<Vec<Mount>,
             uid: m.uid,
             gid: m.gid,
         });
-        out.extend(write_files(&dir, "config-", files, &values.configs)?);
+        out.mounts
+            .extend(write_files(&dir, "config-", files, &values.configs)?);
     }
     Ok(out)
 }
@@ -175,15 +203,7 @@ fn write_files<'a>(
 ) -> Result<Vec<Mount>, EngineError> {
     let mut out = Vec::new();
     for (i, m) in files.enumerate() {
-        let Some(v) = values.iter().find(|v| v.source == m.source) else {
-            return Err(engine_error(format!(
-                "the server sent no value for {:?}",
-                m.source
-            )));
-        };
-        let bytes = B64
-            .decode(&v.value)
-            .map_err(|e| engine_error(format!("{}: {e}", m.source)))?;
+        let bytes = decoded(values, m.source)?;
         let file = dir.join(format!("{prefix}{i}-{}", m.source));
         write_file(&file, &bytes, m.mode, m.uid, m.gid)
             .map_err(|e| engine_error(format!("{}: {e}", file.display())))?;
@@ -195,6 +215,17 @@ fn write_files<'a>(
         });
     }
     Ok(out)
+}
+
+/// The value the server sent for `source`, decoded.
+fn decoded(values: &[SecretValue], source: &str) -> Result<Vec<u8>, EngineError> {
+    let Some(v) = values.iter().find(|v| v.source == source) else {
+        return Err(engine_error(format!(
+            "the server sent no value for {source:?}"
+        )));
+    };
+    B64.decode(&v.value)
+        .map_err(|e| engine_error(format!("{source}: {e}")))
 }
 
 /// Writes beside and renames over, so a reader never sees half a value.

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use corral_catalog::{read_repository, render};
-use corral_types::{Question, QuestionType, VersionInfo};
+use corral_catalog::{bind_answer_secrets, read_repository, render};
+use corral_types::{AppRef, Question, QuestionType, VersionInfo};
 
 fn corpus() -> PathBuf {
     let dir = match std::env::var_os("CORRAL_CORPUS") {
@@ -74,6 +74,8 @@ fn every_corpus_template_is_listed_and_every_version_renders_and_loads_or_is_a_k
 
     let mut refused = BTreeMap::new();
     let (mut versions, mut templated, mut loaded) = (0, 0, 0);
+    // Password answers given, and environment variables delivered from them.
+    let (mut passwords, mut delivered) = (0, 0);
     for t in &repo.templates {
         for v in &t.versions {
             versions += 1;
@@ -83,7 +85,21 @@ fn every_corpus_template_is_listed_and_every_version_renders_and_loads_or_is_a_k
             let outcome = render(v, "demo", &answers_for(v))
                 .map_err(|e| e.to_string())
                 .and_then(|r| {
-                    corral_compose::load("demo", &r.files, &r.variables).map_err(|e| e.to_string())
+                    let mut loaded = corral_compose::load("demo", &r.files, &r.variables)
+                        .map_err(|e| e.to_string())?;
+                    let app = AppRef {
+                        answers: r.variables.clone(),
+                        ..AppRef::default()
+                    };
+                    bind_answer_secrets(&app, &mut loaded).map_err(|e| e.to_string())?;
+                    passwords += r.secret_values.len();
+                    delivered += loaded
+                        .services
+                        .values()
+                        .flat_map(|s| &s.secrets)
+                        .filter(|m| !m.env.is_empty())
+                        .count();
+                    Ok(())
                 });
             match outcome {
                 Ok(_) => loaded += 1,
@@ -95,9 +111,16 @@ fn every_corpus_template_is_listed_and_every_version_renders_and_loads_or_is_a_k
         }
     }
     println!(
-        "{} templates, {versions} versions ({templated} with .tpl files), {loaded} load, {} refused",
+        "{} templates, {versions} versions ({templated} with .tpl files), {loaded} load, {} refused; \
+         {passwords} password answers, {delivered} variables delivered from their secrets",
         listed.len(),
         refused.len()
+    );
+    // Every password answer of the corpus is a whole environment value.
+    assert!(passwords >= 20, "{passwords} password answers");
+    assert!(
+        delivered >= passwords,
+        "{delivered} of {passwords} delivered"
     );
     assert!(repo.errors.is_empty(), "{:#?}", repo.errors);
     assert_eq!(listed, folders, "every template folder is listed");

@@ -152,6 +152,7 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
             .map(|m| SecretOut {
                 source: m.source.clone(),
                 target: m.target.clone(),
+                env: m.env.clone(),
                 uid: m.uid.map(|u| u.to_string()),
                 gid: m.gid.map(|g| g.to_string()),
                 mode: m.mode.map(|m| format!("0{m:o}")),
@@ -163,6 +164,7 @@ fn service(spec: &ServiceSpec) -> ServiceOut {
             .map(|m| SecretOut {
                 source: m.source.clone(),
                 target: m.container_path(),
+                env: String::new(),
                 uid: m.uid.map(|u| u.to_string()),
                 gid: m.gid.map(|g| g.to_string()),
                 mode: m.mode.map(|m| format!("0{m:o}")),

@@ -111,7 +111,12 @@ pub(crate) struct ServiceOut {
 #[derive(Debug, Serialize)]
 pub(crate) struct SecretOut {
     pub source: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub target: String,
+    /// A secret delivered as this environment variable (a catalog app's
+    /// password answer).
+    #[serde(rename = "x-corral-env", skip_serializing_if = "String::is_empty")]
+    pub env: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

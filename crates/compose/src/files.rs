@@ -154,6 +154,10 @@ pub(crate) struct MountFields {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub mode: Option<u32>,
+    /// `x-corral-env: NAME`: a secret delivered as this environment
+    /// variable instead of a file (how `stack export` writes a catalog
+    /// app's password answer, so the export deploys as the app ran).
+    pub env: String,
     /// Where the item is (its `target:` when it has one), and its dotted
     /// key (`services.web.configs[0]`).
     pub pos: Pos,
@@ -173,6 +177,7 @@ pub(crate) fn mounts(
     for (i, item) in v.seq(ctx, key)?.iter().enumerate() {
         let at = index(key, i);
         let (mut target, mut uid, mut gid, mut mode_) = (String::new(), None, None, None);
+        let mut env = String::new();
         let mut pos = item.pos;
         let source_key = match &item.kind {
             Kind::Map(entries) => {
@@ -188,6 +193,9 @@ pub(crate) fn mounts(
                         "uid" => uid = Some(id(ctx, &o.value, &ok)?),
                         "gid" => gid = Some(id(ctx, &o.value, &ok)?),
                         "mode" => mode_ = Some(mode(ctx, &o.value, &ok)?),
+                        "x-corral-env" if section == Section::Secrets => {
+                            env = o.value.str(ctx, &ok)?.to_string();
+                        }
                         k if k.starts_with("x-") => {}
                         _ => return Err(ctx.unknown(o.pos, &ok)),
                     }
@@ -211,6 +219,7 @@ pub(crate) fn mounts(
             uid,
             gid,
             mode: mode_,
+            env,
             pos,
             at,
         });

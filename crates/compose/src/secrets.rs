@@ -21,11 +21,16 @@ pub(crate) fn mounts(
     Ok(fields
         .into_iter()
         .map(|f| SecretMount {
-            target: if f.target.is_empty() { f.key } else { f.target },
+            target: if f.target.is_empty() && f.env.is_empty() {
+                f.key
+            } else {
+                f.target
+            },
             source: f.source,
             uid: f.uid,
             gid: f.gid,
             mode: f.mode,
+            env: f.env,
             version: 0,
         })
         .collect())

@@ -96,3 +96,27 @@ fn a_bad_mode_or_id_is_refused_naming_the_key() {
     let err = load_err(&yaml("target: ../../etc/passwd"));
     assert!(err.contains("secrets[0].target"), "{err}");
 }
+
+#[test]
+fn a_secret_delivered_as_an_environment_variable_round_trips_through_export() {
+    let yaml = "\
+services:
+  db:
+    image: mariadb
+    secrets:
+      - source: pw
+        x-corral-env: MYSQL_PASSWORD
+secrets:
+  pw:
+    external: true
+    name: shop_db_password
+";
+    let loaded = load_ok(&[src("compose.yaml", yaml)]);
+    let db = &loaded.services["db"].secrets;
+    assert_eq!(db[0].env, "MYSQL_PASSWORD");
+    assert_eq!(db[0].target, "");
+    assert_eq!(db[0].container_path(), "env:MYSQL_PASSWORD");
+    let files = assert_round_trip("demo", &loaded);
+    let text = &files[0].content;
+    assert!(text.contains("x-corral-env: MYSQL_PASSWORD"), "{text}");
+}

@@ -88,6 +88,10 @@ pub async fn deploy_request(
     .await?;
     let mut loaded =
         loaded.map_err(|e| ApiError::invalid(e.diagnostic().key.clone(), e.to_string()))?;
+    if let Some(app) = &app {
+        corral_catalog::bind_answer_secrets(app, &mut loaded)
+            .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    }
     let secrets = stack_files::plan(
         state,
         env,

@@ -142,10 +142,41 @@ impl std::fmt::Display for AnswerError {
 
 impl std::error::Error for AnswerError {}
 
+/// What a password answer is replaced by in the stack's variables and
+/// files, and remembered as: a reference to the secret that holds it
+/// (`CORRAL_SECRET__<secret>__`: letters, digits and `_`, so it survives
+/// YAML, `${}` interpolation and Go templates unchanged).
+pub fn answer_secret_marker(secret: &str) -> String {
+    format!("{ANSWER_SECRET_PREFIX}{secret}{ANSWER_SECRET_SUFFIX}")
+}
+
+const ANSWER_SECRET_PREFIX: &str = "CORRAL_SECRET__";
+const ANSWER_SECRET_SUFFIX: &str = "__";
+
+/// The secret a marker refers to (`None` for any other value).
+pub fn answer_secret_of(value: &str) -> Option<&str> {
+    value
+        .strip_prefix(ANSWER_SECRET_PREFIX)?
+        .strip_suffix(ANSWER_SECRET_SUFFIX)
+        .filter(|s| !s.is_empty())
+}
+
+/// Whether `text` holds a marker anywhere.
+pub fn holds_answer_secret(text: &str) -> bool {
+    text.contains(ANSWER_SECRET_PREFIX)
+}
+
+/// The secret a stack's password answer is stored as: `<stack>_<variable>`,
+/// Swarm's name for a stack's own secret.
+pub fn answer_secret_name(stack: &str, variable: &str) -> String {
+    format!("{stack}_{variable}")
+}
+
 /// Checks `given` against `questions` and returns every question's answer
 /// (a default where none was given; an optional question without answer or
 /// default gets the empty string, as Rancher passed it). An answer to no
-/// question is refused, so a misspelt `-a` is not silently dropped.
+/// question is refused, so a misspelt `-a` is not silently dropped. A
+/// password answer kept as its secret's marker was checked when given.
 pub fn resolve_answers(
     questions: &[Question],
     given: &BTreeMap<String, String>,
@@ -173,7 +204,8 @@ pub fn resolve_answers(
             }
             None => String::new(),
         };
-        if !value.is_empty() || q.required {
+        let kept_secret = q.kind == QuestionType::Password && answer_secret_of(&value).is_some();
+        if (!value.is_empty() || q.required) && !kept_secret {
             check_answer(q, &value).map_err(|message| AnswerError {
                 variable: q.variable.clone(),
                 message,

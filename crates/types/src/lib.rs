@@ -29,7 +29,8 @@ pub use access::{
 };
 pub use catalog::{
     AnswerError, AppRef, CatalogMeta, CatalogSpec, CatalogStatus, Question, QuestionType,
-    TemplateInfo, VersionInfo, check_answer, resolve_answers,
+    TemplateInfo, VersionInfo, answer_secret_marker, answer_secret_name, answer_secret_of,
+    check_answer, holds_answer_secret, resolve_answers,
 };
 pub use certificate::{
     CertificateMaterial, CertificateMaterials, CertificateSpec, CertificateStatus,

@@ -101,6 +101,12 @@ pub struct SecretMount {
     pub gid: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
+    /// Delivered as this environment variable of the container instead of
+    /// a file (a catalog template's password answer that the template puts
+    /// in the environment, as Kubernetes' `secretKeyRef` does). Empty: a
+    /// file at the mount's path.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub env: String,
     /// The secret's version this service runs with; set by the server
     /// (a new version of the secret changes it, and so rolls the service).
     #[serde(skip_serializing_if = "is_zero")]
@@ -112,9 +118,12 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl SecretMount {
-    /// The path inside the container.
+    /// The path inside the container (`env:NAME` for one delivered as an
+    /// environment variable: no two may set one variable).
     pub fn container_path(&self) -> String {
-        if self.target.is_empty() {
+        if !self.env.is_empty() {
+            format!("env:{}", self.env)
+        } else if self.target.is_empty() {
             format!("/run/secrets/{}", self.source)
         } else if self.target.starts_with('/') {
             self.target.clone()
@@ -132,6 +141,9 @@ impl SecretMount {
     /// (`spec.secrets[0]`).
     pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
         validate_secret_name(&format!("{field}.source"), &self.source)?;
+        if !self.env.is_empty() {
+            return check_env_delivery(field, self);
+        }
         check_file_path(field, &self.target, &self.container_path())?;
         check_mode(field, self.mode)
     }
@@ -195,6 +207,32 @@ pub fn validate_secret_name(field: &str, name: &str) -> Result<(), ValidationErr
     Ok(())
 }
 
+/// A secret delivered as an environment variable: a variable name, and
+/// none of a file's settings.
+fn check_env_delivery(field: &str, m: &SecretMount) -> Result<(), ValidationError> {
+    let name_ok = m
+        .env
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && !m.env.starts_with(|c: char| c.is_ascii_digit());
+    if !name_ok {
+        return Err(ValidationError::new(
+            format!("{field}.env"),
+            format!(
+                "{:?} is not an environment variable name (letters, digits, '_', '.', '-'; not starting with a digit)",
+                m.env
+            ),
+        ));
+    }
+    if !m.target.is_empty() || m.uid.is_some() || m.gid.is_some() || m.mode.is_some() {
+        return Err(ValidationError::new(
+            field,
+            "a secret delivered as an environment variable has no target, uid, gid or mode",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a list of mounts: each valid, no two at one path.
 pub fn validate_secret_mounts(field: &str, mounts: &[SecretMount]) -> Result<(), ValidationError> {
     validate_mounts(
@@ -236,6 +274,27 @@ mod tests {
             target: target.into(),
             ..SecretMount::default()
         }
+    }
+
+    #[test]
+    fn a_secret_as_an_environment_variable_names_a_variable_and_no_file() {
+        let env = |name: &str| SecretMount {
+            source: "shop_pw".into(),
+            env: name.into(),
+            ..SecretMount::default()
+        };
+        assert!(env("DB_PASSWORD").validate("s").is_ok());
+        assert_eq!(env("DB_PASSWORD").container_path(), "env:DB_PASSWORD");
+        let err = env("A=B").validate("s").unwrap_err();
+        assert_eq!(err.field, "s.env");
+        let with_target = SecretMount {
+            target: "/x".into(),
+            ..env("PW")
+        };
+        assert!(with_target.validate("s").is_err());
+        let twice = validate_secret_mounts("m", &[env("PW"), env("PW")]).unwrap_err();
+        assert_eq!(twice.field, "m[1]");
+        assert!(validate_secret_mounts("m", &[env("PW"), mount("shop_pw", "")]).is_ok());
     }
 
     #[test]

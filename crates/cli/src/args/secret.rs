@@ -91,6 +91,7 @@ pub fn parse_secret_mount(s: &str) -> Result<corral_types::SecretMount, String> 
         uid: f.uid,
         gid: f.gid,
         mode: f.mode,
+        env: String::new(),
         version: 0,
     };
     m.validate("--secret").map_err(|e| e.to_string())?;

@@ -4,12 +4,17 @@
 //! deploy` (a dry run shows the plan and changes nothing; a changed
 //! service rolls with its own upgrade settings). The stack remembers its
 //! template, version and answers, and the ones before the last upgrade.
+//! A password answer is stored as the stack's secret `<stack>_<variable>`
+//! and remembered as that secret's marker: an upgrade or rollback that
+//! gives no new password keeps the secret as it is.
 
 use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 
 use corral_api::{AppInfo, AppUpgradeRequest, DeployRequest, LaunchPlan, LaunchRequest};
 use corral_catalog::RenderError;
@@ -82,9 +87,21 @@ async fn install(
             Box::new(p)
         }),
     };
+    // Each password given now is stored as its secret with the deploy.
+    let secrets = rendered
+        .secret_values
+        .iter()
+        .map(|(var, value)| {
+            (
+                corral_catalog::answer_secret_key(var),
+                B64.encode(value.as_bytes()),
+            )
+        })
+        .collect();
     let deploy = DeployRequest {
         files: rendered.files,
         variables: rendered.variables.clone(),
+        secrets,
         dry_run: i.dry_run,
         ..DeployRequest::default()
     };
