@@ -1,30 +1,55 @@
 //! Which versions of a template a stack may upgrade to: later version
-//! folders whose `upgrade_from` (empty: any earlier version; else versions
-//! or `>=`/`>`/`<=`/`<` constraints, comma-separated) admits the stack's.
+//! folders whose `upgrade_from` (empty: any earlier version; else
+//! Rancher's semver ranges: versions or `>=`/`>`/`<=`/`<`/`!=` conditions,
+//! spaces between conditions that must all hold, `||` or commas between
+//! alternatives) admits the stack's.
 
 use std::cmp::Ordering;
 
 use corral_types::TemplateInfo;
 
 /// Whether a version whose `upgrade_from` is `rule` may replace `from`.
+/// As Rancher's semver ranges: `||` (or a comma) between alternatives,
+/// spaces between conditions that must all hold (`>=1.0.0 <2.0.0`), each
+/// a version or `>=`, `>`, `<=`, `<`, `=`, `!=` and a version.
 pub fn upgrade_allowed(rule: Option<&str>, from: &str) -> bool {
     let Some(rule) = rule.map(str::trim).filter(|r| !r.is_empty()) else {
         return true;
     };
-    rule.split(',').map(str::trim).any(|part| {
-        let (op, v) = ["<=", ">=", "<", ">", "="]
-            .iter()
-            .find_map(|op| part.strip_prefix(op).map(|v| (*op, v.trim())))
-            .unwrap_or(("=", part));
-        let ord = compare_versions(from, v);
-        match op {
-            "<=" => ord != Ordering::Greater,
-            ">=" => ord != Ordering::Less,
-            "<" => ord == Ordering::Less,
-            ">" => ord == Ordering::Greater,
-            _ => ord == Ordering::Equal,
+    rule.split("||")
+        .flat_map(|alt| alt.split(','))
+        .map(str::trim)
+        .filter(|alt| !alt.is_empty())
+        .any(|alt| conditions(alt).iter().all(|(op, v)| holds(op, from, v)))
+}
+
+/// The conditions of one alternative: `>= 1.0 <2` is `[(">=", "1.0"), ("<", "2")]`.
+fn conditions(alt: &str) -> Vec<(&'static str, &str)> {
+    const OPS: [&str; 6] = ["<=", ">=", "!=", "<", ">", "="];
+    let mut out = Vec::new();
+    let mut pending: Option<&'static str> = None;
+    for word in alt.split_whitespace() {
+        let op = OPS.iter().find(|op| word.starts_with(**op)).copied();
+        match (op, pending.take()) {
+            (Some(op), _) if word.len() == op.len() => pending = Some(op),
+            (Some(op), _) => out.push((op, word[op.len()..].trim())),
+            (None, Some(op)) => out.push((op, word)),
+            (None, None) => out.push(("=", word)),
         }
-    })
+    }
+    out
+}
+
+fn holds(op: &str, from: &str, v: &str) -> bool {
+    let ord = compare_versions(from, v);
+    match op {
+        "<=" => ord != Ordering::Greater,
+        ">=" => ord != Ordering::Less,
+        "<" => ord == Ordering::Less,
+        ">" => ord == Ordering::Greater,
+        "!=" => ord != Ordering::Equal,
+        _ => ord == Ordering::Equal,
+    }
 }
 
 /// Compares `v1.2.10` and `1.2.9` as versions: a leading `v` ignored, the
@@ -72,6 +97,17 @@ mod tests {
             Some("0.8.0-rc.1-rancher1"),
             "0.8.0-rc.1-rancher1"
         ));
+    }
+
+    #[test]
+    fn upgrade_from_takes_rancher_ranges_with_and_and_or() {
+        let rule = Some(">=1.0.0 <2.0.0 || 3.1.0");
+        assert!(upgrade_allowed(rule, "1.5.2"));
+        assert!(!upgrade_allowed(rule, "2.0.0"));
+        assert!(!upgrade_allowed(rule, "0.9"));
+        assert!(upgrade_allowed(rule, "3.1.0"));
+        assert!(upgrade_allowed(Some(">= 1.0 != 1.2"), "1.3"));
+        assert!(!upgrade_allowed(Some(">= 1.0 != 1.2"), "1.2"));
     }
 
     #[test]
