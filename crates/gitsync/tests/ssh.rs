@@ -192,3 +192,26 @@ fn ssh_without_credentials_fails_without_a_prompt_and_writes_no_ssh_files() {
     );
     assert!(!cache.join("ssh").exists());
 }
+
+#[test]
+fn ssh_key_that_ssh_cannot_load_says_so_without_quoting_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_work, bare) = repos(tmp.path());
+    let sshd = Sshd::start(&tmp.path().join("sshd"));
+    let cache = tmp.path().join("cache");
+    let garbled = "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5secretbits\n-----END OPENSSH PRIVATE KEY-----\n";
+    let src = with_key(sshd.url(&bare), garbled, &sshd.known_hosts_line());
+
+    let err = sync(&src, &cache, &limits()).unwrap_err();
+    assert!(
+        matches!(err, SyncError::InvalidUrl { .. }),
+        "wrong error: {err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("its ssh key cannot be used"), "{text}");
+    assert!(
+        !text.contains("secretbits") && !text.contains("ssh/key"),
+        "{text}"
+    );
+    assert_no_key_left(&cache);
+}
