@@ -7,22 +7,32 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use gix::ObjectId;
 
+use crate::credentials::SSH_BASE;
 use crate::{Limits, SyncError, tree};
 
 /// Configuration applied to the cache's repository in memory, whatever the
-/// user's git configuration says: ssh never prompts and gives up on a dead
-/// host or a connection that went quiet, and no credential helper or prompt
-/// is run.
-const OVERRIDES: &[&str] = &[
-    "core.sshCommand=ssh -o BatchMode=yes -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4",
-    "credential.interactive=false",
-];
+/// user's git configuration says: no credential helper or prompt is run, and
+/// the ssh program is known to be OpenSSH (no `ssh -G` probe). The ssh
+/// command itself is [`SSH_BASE`], or the one a fetch with a key gives.
+const OVERRIDES: &[&str] = &["credential.interactive=false", "ssh.variant=ssh"];
 
 /// Opens the cache's bare repository, ignoring the environment and the
 /// user's and system's git configuration.
 pub(crate) fn open_repo(repo_dir: &Path) -> Result<gix::Repository, gix::Error> {
+    open_repo_with_ssh(repo_dir, None)
+}
+
+/// [`open_repo`], with `ssh_command` as `core.sshCommand` instead of
+/// [`SSH_BASE`] (ssh never prompts and gives up on a dead host or a
+/// connection that went quiet). gix runs it through `sh -c`.
+pub(crate) fn open_repo_with_ssh(
+    repo_dir: &Path,
+    ssh_command: Option<&str>,
+) -> Result<gix::Repository, gix::Error> {
+    let ssh = format!("core.sshCommand={}", ssh_command.unwrap_or(SSH_BASE));
+    let overrides = OVERRIDES.iter().map(|s| (*s).to_owned()).chain([ssh]);
     let options = gix::open::Options::isolated()
-        .config_overrides(OVERRIDES.iter().copied())
+        .config_overrides(overrides)
         .strict_config(false);
     gix::open_opts(repo_dir, options)
 }

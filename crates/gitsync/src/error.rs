@@ -41,14 +41,26 @@ pub enum SyncError {
         /// What the server or the file system said.
         reason: String,
     },
-    /// The server wants credentials (they are never asked for interactively).
+    /// The server wants credentials, or refused the ones given (they are
+    /// never asked for interactively).
     #[error(
-        "catalog repository {url} needs authentication: give credentials in the URL, \
-         an ssh key for ssh URLs, or a public URL"
+        "catalog repository {url} needs authentication, or refused the credentials given: \
+         give a user name and password or token for https, an ssh key for ssh, or a public URL"
     )]
     AuthenticationNeeded {
         /// The URL, redacted.
         url: String,
+    },
+    /// The ssh server showed a host key other than the one trusted: not in
+    /// the `known_hosts` given, or not the one it showed on the first fetch.
+    #[error(
+        "catalog repository {url}: the ssh server's host key is not the one trusted ({reason})"
+    )]
+    HostKeyNotTrusted {
+        /// The URL, redacted.
+        url: String,
+        /// Which key was expected, in words.
+        reason: String,
     },
     /// The https server's certificate is not trusted (or not valid for the host).
     #[error(
@@ -190,10 +202,76 @@ pub(crate) fn chain_text(err: &gix::Error) -> String {
 #[error("authentication required")]
 pub(crate) struct AuthRefused;
 
+/// What ssh wrote to its log (`-E`) during a fetch with a key, and whether
+/// the host keys were given (pinned) or kept from the first fetch.
+pub(crate) struct SshLog {
+    pub text: String,
+    pub pinned: bool,
+}
+
+/// The error ssh's own log explains, when gix's words do not: a host key
+/// that is not trusted, or a key that could not be loaded. Never quotes the
+/// log's lines about the key file beyond ssh's reason.
+fn classify_ssh_log(url: &str, log: &SshLog) -> Option<SyncError> {
+    let lower = log.text.to_lowercase();
+    let url = url.to_owned();
+    let changed = lower.contains("remote host identification has changed")
+        || (lower.contains("host key for") && lower.contains("has changed"));
+    let unknown = lower.contains("host key is known for") && lower.contains("strict checking");
+    if changed || unknown || lower.contains("host key verification failed") {
+        let reason = match (log.pinned, unknown) {
+            (true, true) => "the known_hosts given have no key for this host",
+            (true, false) => "the key it showed is not among the known_hosts given",
+            (false, _) => {
+                "the key it showed differs from the one it showed on the first fetch, kept in \
+                 the cache's ssh/known_hosts; remove that file if the key was changed on purpose"
+            }
+        };
+        return Some(SyncError::HostKeyNotTrusted {
+            url,
+            reason: reason.into(),
+        });
+    }
+    if lower.contains("load key") {
+        // "Load key \"PATH\": invalid format": keep the reason only.
+        let reason = log
+            .text
+            .lines()
+            .find(|l| l.to_lowercase().contains("load key"))
+            .and_then(|l| l.rsplit(':').next())
+            .map_or("unreadable", str::trim);
+        return Some(SyncError::InvalidUrl {
+            url,
+            reason: format!("its ssh key cannot be used: {reason}"),
+        });
+    }
+    if lower.contains("permission denied (") {
+        return Some(SyncError::AuthenticationNeeded { url });
+    }
+    None
+}
+
 /// Turns a failed connect or fetch into the error a user should read.
 pub(crate) fn classify(url: &str, ssh: bool, err: &gix::Error) -> SyncError {
+    classify_with_log(url, ssh, err, None)
+}
+
+/// [`classify`], reading ssh's log first when ssh kept one.
+pub(crate) fn classify_with_log(
+    url: &str,
+    ssh: bool,
+    err: &gix::Error,
+    log: Option<&SshLog>,
+) -> SyncError {
+    if let Some(found) = log.and_then(|log| classify_ssh_log(url, log)) {
+        return found;
+    }
     let text = chain_text(err);
-    let lower = text.to_lowercase();
+    let lower = match log {
+        // ssh's complaints went to its log, not to gix: read both.
+        Some(log) => format!("{}\n{}", text.to_lowercase(), log.text.to_lowercase()),
+        None => text.to_lowercase(),
+    };
     let url = url.to_owned();
     if err.downcast_any_ref::<AuthRefused>().is_some()
         || err.is_unauthenticated()
@@ -201,7 +279,7 @@ pub(crate) fn classify(url: &str, ssh: bool, err: &gix::Error) -> SyncError {
     {
         return SyncError::AuthenticationNeeded { url };
     }
-    if let Some(at) = lower.find("invalid peer certificate") {
+    if let Some(at) = text.to_ascii_lowercase().find("invalid peer certificate") {
         let reason = text[at..]
             .split(':')
             .nth(1)

@@ -8,12 +8,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use gix::ObjectId;
-use gix::error::ErrorExt as _;
 use gix::protocol::handshake::Ref;
 use gix::protocol::transport::client::blocking_io::Transport;
 use gix::remote::Direction;
 
-use crate::error::{AuthRefused, classify};
+use crate::credentials::{self, Credentials, SshFiles};
+use crate::error::{SshLog, classify, classify_with_log};
 use crate::url::CheckedUrl;
 use crate::{Limits, SyncError, cache, https};
 
@@ -124,11 +124,19 @@ fn branch_name(full: &str) -> Option<String> {
     full.strip_prefix("refs/heads/").map(str::to_owned)
 }
 
+/// What a fetch needs from the source besides its URL.
+pub(crate) struct FetchSource<'a> {
+    pub extra_ca_pem: Option<&'a str>,
+    pub credentials: Option<&'a Credentials>,
+    /// The cache directory, whose `ssh/` holds the key during the fetch.
+    pub cache_dir: &'a Path,
+}
+
 /// Fetches every branch of `url` into the bare repository at `repo_dir`,
 /// creating it first if needed, and gives up after `limits.timeout`.
 pub(crate) fn fetch(
     url: &CheckedUrl,
-    extra_ca_pem: Option<&str>,
+    source: &FetchSource<'_>,
     repo_dir: &Path,
     limits: &Limits,
 ) -> Result<RemoteRefs, SyncError> {
@@ -138,10 +146,31 @@ pub(crate) fn fetch(
     cache::ensure_repo(repo_dir)?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
-    let extra_roots = https::parse_roots(&url.display, extra_ca_pem)?;
+    let extra_roots = https::parse_roots(&url.display, source.extra_ca_pem)?;
+    // Held until this function returns, whatever the outcome: dropping it
+    // removes the key file.
+    let ssh_files = match source.credentials {
+        Some(Credentials::SshKey {
+            private_key,
+            known_hosts,
+        }) => Some(SshFiles::write(source.cache_dir, private_key, known_hosts)?),
+        _ => None,
+    };
+    let account = match source.credentials {
+        Some(Credentials::Password { username, password }) => {
+            Some((username.clone(), password.clone()))
+        }
+        _ => None,
+    };
     let job = FetchJob {
         url: url.clone(),
         extra_roots,
+        account,
+        ssh: ssh_files.as_ref().map(|f| SshRun {
+            command: f.command.clone(),
+            log: f.log_path(),
+            pinned: f.pinned(),
+        }),
         timeout: limits.timeout,
         repo_dir: repo_dir.to_path_buf(),
         interrupt: Arc::clone(&interrupt),
@@ -157,7 +186,7 @@ pub(crate) fn fetch(
         url: url.display.clone(),
         after: limits.timeout,
     };
-    match rx.recv_timeout(limits.timeout) {
+    let result = match rx.recv_timeout(limits.timeout) {
         Ok(result) => result,
         Err(mpsc::RecvTimeoutError::Timeout) => {
             interrupt.store(true, Ordering::Relaxed);
@@ -169,7 +198,9 @@ pub(crate) fn fetch(
             url: url.display.clone(),
             message: "the fetch stopped without a result".into(),
         }),
-    }
+    };
+    drop(ssh_files);
+    result
 }
 
 /// A local path gives no useful error through `git upload-pack`, so look first.
@@ -202,6 +233,10 @@ fn check_local_repository(url: &CheckedUrl, path: &Path) -> Result<(), SyncError
 struct FetchJob {
     url: CheckedUrl,
     extra_roots: Vec<reqwest::Certificate>,
+    /// The https account to answer with, if any.
+    account: Option<(String, String)>,
+    /// ssh with a key, if any.
+    ssh: Option<SshRun>,
     timeout: Duration,
     repo_dir: PathBuf,
     interrupt: Arc<AtomicBool>,
@@ -211,9 +246,27 @@ impl FetchJob {
     fn run(self) -> Result<RemoteRefs, SyncError> {
         let display = self.url.display.as_str();
         let ssh = self.url.scheme == gix::url::Scheme::Ssh;
-        tracing::debug!(url = %self.url.display, transport = self.url.scheme.as_str(), "fetching catalog repository");
-        let repo =
-            cache::open_repo(&self.repo_dir).map_err(|e| SyncError::cache(&self.repo_dir, e))?;
+        tracing::debug!(
+            url = %self.url.display,
+            transport = self.url.scheme.as_str(),
+            with_credentials = self.account.is_some() || self.ssh.is_some(),
+            "fetching catalog repository"
+        );
+        let classify = |e: &gix::Error| match &self.ssh {
+            Some(run) => {
+                let log = SshLog {
+                    text: std::fs::read_to_string(&run.log).unwrap_or_default(),
+                    pinned: run.pinned,
+                };
+                classify_with_log(display, ssh, e, Some(&log))
+            }
+            None => classify(display, ssh, e),
+        };
+        let repo = cache::open_repo_with_ssh(
+            &self.repo_dir,
+            self.ssh.as_ref().map(|run| run.command.as_str()),
+        )
+        .map_err(|e| SyncError::cache(&self.repo_dir, e))?;
         let parsed = gix::url::parse(gix::bstr::BStr::new(&self.url.raw)).map_err(|e| {
             SyncError::InvalidUrl {
                 url: display.to_owned(),
@@ -229,11 +282,10 @@ impl FetchJob {
             let transport = connect_git_daemon(&self.url, self.timeout)?;
             remote.to_connection_with_transport(transport)
         } else {
-            remote
-                .connect(Direction::Fetch)
-                .map_err(|e| classify(display, ssh, &e))?
+            remote.connect(Direction::Fetch).map_err(|e| classify(&e))?
         };
-        let mut connection = connection.with_credentials(refuse_credentials);
+        let mut connection =
+            connection.with_credentials(credentials::answer(&self.url, self.account.clone()));
         let options = https::transport_options(&repo, &self.url, self.extra_roots, self.timeout)
             .map_err(|e| SyncError::git(display, &e))?;
         if let Some(options) = options {
@@ -251,9 +303,9 @@ impl FetchJob {
         };
         let outcome = connection
             .prepare_fetch(gix::progress::Discard, options)
-            .map_err(|e| classify(display, ssh, &e))?
+            .map_err(|e| classify(&e))?
             .receive(gix::progress::Discard, &self.interrupt)
-            .map_err(|e| classify(display, ssh, &e))?;
+            .map_err(|e| classify(&e))?;
         Ok(RemoteRefs::from_refs(&outcome.ref_map.remote_refs))
     }
 }
@@ -328,12 +380,12 @@ fn io_words(e: &std::io::Error) -> &'static str {
     }
 }
 
-/// Credentials are never prompted for: a server has nobody to ask.
-fn refuse_credentials(
-    action: gix::credentials::helper::Action,
-) -> gix::Result<Option<gix::credentials::protocol::Outcome>> {
-    match action {
-        gix::credentials::helper::Action::Get(_) => Err(AuthRefused.raise()),
-        _ => Ok(None),
-    }
+/// How ssh runs in a fetch with a key (the files stay with the caller).
+struct SshRun {
+    /// `core.sshCommand`.
+    command: String,
+    /// Where ssh writes its messages.
+    log: PathBuf,
+    /// Whether the host keys were given.
+    pinned: bool,
 }

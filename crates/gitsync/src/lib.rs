@@ -15,6 +15,7 @@
 //! CACHE/trees/<commit>/     the files of one commit, written once, never changed
 //! CACHE/trees/.tmp-*/       a tree being written (renamed into place when whole)
 //! CACHE/current             the commit and branch of the last successful sync
+//! CACHE/ssh/known_hosts      host keys seen first, for ssh keys without known_hosts
 //! ```
 //!
 //! After a sync only the new tree and the one before it are kept, so a reader
@@ -26,13 +27,28 @@
 //! [`Checkout::skipped`]), nor are submodules; a tree entry named `.`, `..`,
 //! or containing a path separator refuses the whole commit. The checkout's
 //! total size and file count are capped by [`Limits`], and the network part
-//! is bounded by [`Limits::timeout`]. Credentials are never asked for: a
-//! repository that needs them gives [`SyncError::AuthenticationNeeded`].
+//! is bounded by [`Limits::timeout`].
+//!
+//! # Credentials
+//!
+//! Credentials are never asked for interactively: a repository that needs
+//! them and was given none, or refused the ones given, gives
+//! [`SyncError::AuthenticationNeeded`]. A private repository takes
+//! [`Source::credentials`]: [`Credentials::Password`] for https (HTTP basic
+//! authentication, never over plain http) or [`Credentials::SshKey`] for ssh.
+//! The key is written to `CACHE/ssh/key` (mode 0600, in a 0700 directory)
+//! for the duration of the fetch only; ssh then uses that key alone, no
+//! agent, and trusts only the host keys given or, when none are given, the
+//! one the host showed on the first fetch (kept in `CACHE/ssh/known_hosts`).
+//! A host key that is not the one trusted gives
+//! [`SyncError::HostKeyNotTrusted`]. Neither the password nor the key is
+//! ever logged or put in an error.
 //!
 //! Two syncs must not run on the same cache directory at the same time; the
 //! caller serialises them (one task per catalog).
 
 mod cache;
+mod credentials;
 mod error;
 mod fetch;
 mod https;
@@ -42,6 +58,7 @@ mod url;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+pub use credentials::Credentials;
 pub use error::SyncError;
 
 /// The repository to follow.
@@ -55,16 +72,19 @@ pub struct Source {
     /// PEM certificates to trust for https in addition to the system's
     /// (for a catalog server behind a private certificate authority).
     pub extra_ca_pem: Option<String>,
+    /// How to authenticate to a private repository; `None` for a public one.
+    pub credentials: Option<Credentials>,
 }
 
 impl Source {
     /// A source following the remote's default branch, with the system's
-    /// certificate authorities.
+    /// certificate authorities and no credentials.
     pub fn new(url: impl Into<String>) -> Self {
         Source {
             url: url.into(),
             branch: None,
             extra_ca_pem: None,
+            credentials: None,
         }
     }
 }
@@ -114,8 +134,14 @@ pub struct Checkout {
 /// layout and the limits.
 pub fn sync(source: &Source, cache_dir: &Path, limits: &Limits) -> Result<Checkout, SyncError> {
     let url = url::check(&source.url)?;
+    credentials::check(&url, source.credentials.as_ref())?;
     let repo_dir = cache_dir.join("repo");
-    let remote = fetch::fetch(&url, source.extra_ca_pem.as_deref(), &repo_dir, limits)?;
+    let fetch_source = fetch::FetchSource {
+        extra_ca_pem: source.extra_ca_pem.as_deref(),
+        credentials: source.credentials.as_ref(),
+        cache_dir,
+    };
+    let remote = fetch::fetch(&url, &fetch_source, &repo_dir, limits)?;
     let (branch, commit) = remote.resolve(&url.display, source.branch.as_deref())?;
     let fetched_at = SystemTime::now();
     let repo = cache::open_repo(&repo_dir).map_err(|e| SyncError::cache(&repo_dir, e))?;

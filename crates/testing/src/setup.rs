@@ -20,6 +20,7 @@ pub const PACKAGES: &[&str] = &[
     "openssl",
     "git",
     "openssh-client",
+    "openssh-server",
     "ca-certificates",
 ];
 
@@ -73,8 +74,13 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
     if !cmd::exists("git") {
         missing.push("git");
     }
-    if !cmd::exists("ssh") {
+    if !cmd::exists("ssh") || !cmd::exists("ssh-keygen") {
         missing.push("openssh-client");
+    }
+    // The private sshd of the catalog ssh key tests (corral-gitsync's
+    // tests/ssh.rs); Debian's own sshd service is kept from starting.
+    if !Path::new("/usr/sbin/sshd").is_file() {
+        missing.push("openssh-server");
     }
     if !Path::new("/etc/ssl/certs/ca-certificates.crt").is_file() {
         missing.push("ca-certificates");
@@ -89,9 +95,10 @@ pub fn missing_prerequisites() -> Vec<&'static str> {
 }
 
 /// Installs the packages with apt-get when something is missing. Needs root.
-/// Debian would start the system's own dockerd and slapd on installation:
-/// they are kept from doing so (policy-rc.d), the test bed runs its private
-/// engine and the directory tests their private slapd instead.
+/// Debian would start the system's own dockerd, slapd and sshd on
+/// installation: they are kept from doing so (policy-rc.d), the test bed
+/// runs its private engine, the directory tests their private slapd and the
+/// catalog tests their private sshd instead.
 pub fn install_prerequisites() -> anyhow::Result<()> {
     let missing = missing_prerequisites();
     if missing.is_empty() {

@@ -1,6 +1,8 @@
 //! A tiny https server on loopback that runs `git http-backend` as a CGI
 //! program, with a certificate authority made by rcgen. Paths under
-//! `/private/` answer 401 to stand in for a server that wants credentials.
+//! `/private/` answer 401 to stand in for a server that wants credentials;
+//! [`HttpsGit::start_with_basic_auth`] asks HTTP basic authentication for
+//! every path instead.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,6 +30,21 @@ pub struct HttpsGit {
 impl HttpsGit {
     /// Serves the repositories under `base` on `https://127.0.0.1:PORT/NAME`.
     pub fn start(base: &Path) -> HttpsGit {
+        Self::start_inner(base, None)
+    }
+
+    /// Like [`HttpsGit::start`], but every request must carry
+    /// `Authorization: Basic` for `username` and `password`; others get 401
+    /// with `WWW-Authenticate: Basic realm="git"`.
+    pub fn start_with_basic_auth(base: &Path, username: &str, password: &str) -> HttpsGit {
+        let expected = format!(
+            "Basic {}",
+            base64(format!("{username}:{password}").as_bytes())
+        );
+        Self::start_inner(base, Some(expected))
+    }
+
+    fn start_inner(base: &Path, auth: Option<String>) -> HttpsGit {
         let (ca_pem, config) = tls_config();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -36,7 +53,7 @@ impl HttpsGit {
         let base = base.to_path_buf();
         let accept = {
             let stop = Arc::clone(&stop);
-            std::thread::spawn(move || accept_loop(&listener, &config, &base, &stop))
+            std::thread::spawn(move || accept_loop(&listener, &config, &base, auth, &stop))
         };
         HttpsGit {
             port,
@@ -85,6 +102,7 @@ fn accept_loop(
     listener: &TcpListener,
     config: &Arc<rustls::ServerConfig>,
     base: &Path,
+    auth: Option<String>,
     stop: &AtomicBool,
 ) {
     while !stop.load(Ordering::Relaxed) {
@@ -92,8 +110,9 @@ fn accept_loop(
             Ok((tcp, _)) => {
                 let config = Arc::clone(config);
                 let base = base.to_path_buf();
+                let auth = auth.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(tcp, config, &base);
+                    let _ = serve(tcp, config, &base, auth.as_deref());
                 });
             }
             Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -102,14 +121,20 @@ fn accept_loop(
 }
 
 /// One request per connection, answered with `Connection: close`.
-fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, base: &Path) -> std::io::Result<()> {
+fn serve(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    base: &Path,
+    auth: Option<&str>,
+) -> std::io::Result<()> {
     tcp.set_nonblocking(false)?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let mut reader = BufReader::new(&mut tls);
     let request = Request::read(&mut reader)?;
-    let response = if request.path.starts_with("/private/") {
+    let authorized = auth.is_none_or(|expected| request.header("authorization") == Some(expected));
+    let response = if request.path.starts_with("/private/") || !authorized {
         b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
     } else {
         run_backend(&request, base)?
@@ -266,4 +291,34 @@ fn cgi_to_http(out: &[u8]) -> Vec<u8> {
 /// Where the repositories for the https tests live.
 pub fn base(tmp: &Path) -> PathBuf {
     tmp.join("https-served")
+}
+
+/// Standard base64 with padding, for the `Authorization` header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn base64_matches_rfc_4648() {
+    assert_eq!(base64(b"f"), "Zg==");
+    assert_eq!(base64(b"fo"), "Zm8=");
+    assert_eq!(base64(b"foo"), "Zm9v");
+    assert_eq!(base64(b"bob:s3cret"), "Ym9iOnMzY3JldA==");
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod https;
+pub mod sshd;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
