@@ -2,7 +2,7 @@
 // the launched stacks' instances stay pending, which a plan and a launch
 // do not need) with its built-in `library` catalog, Debian's Chromium
 // driven by playwright-core. A member finds Hello by its category and a
-// search, reads its README, sees a bad port refused beside the Public port
+// search, reads its README (rendered from Markdown), sees a bad port refused beside the Public port
 // field, reviews the plan, launches it and lands on the stack's page with
 // its template and version; an older version launched as another stack
 // shows "upgrade available: 1", upgrades after its plan and rolls back. A
@@ -135,7 +135,11 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   expect(new URL(page.url()).pathname).toBe("/environments/default/catalog/library/hello");
   await page.getByRole("heading", { level: 2, name: "Hello" }).waitFor();
   const readme = page.getByRole("region", { name: "README" });
-  await expect.poll(() => readme.locator("pre").textContent()).toMatch(/^# Hello\n\n`corral-whoami` instances behind a load balancer/);
+  // The README as Markdown: its "# Hello" a heading under the page's, `corral-whoami` inline code.
+  await readme.getByRole("heading", { level: 3, name: "Hello" }).waitFor();
+  expect(await readme.locator("p code").first().textContent()).toBe("corral-whoami");
+  expect(await readme.locator("p").first().textContent()).toMatch(/^corral-whoami instances behind a load balancer/);
+  expect(await readme.textContent()).not.toContain("# Hello");
   const version = page.getByRole("combobox", { name: "Version" });
   expect(await version.inputValue()).toBe("1");
   expect(await version.locator("option").allTextContents()).toEqual(["0: v1.0.0", "1: v1.1.0 (default)"]);
@@ -246,7 +250,7 @@ it("shows a read-only user the catalog and a template without Launch", async () 
   await card(page, "Hello").waitFor();
   expect(await page.getByRole("button", { name: /Launch/ }).count()).toBe(0);
   await card(page, "Hello").getByRole("link", { name: "Hello" }).click();
-  await page.getByRole("region", { name: "README" }).locator("pre").waitFor();
+  await page.getByRole("region", { name: "README" }).getByRole("heading", { name: "Hello" }).waitFor();
   const questions = page.getByRole("table", { name: "Questions" });
   await questions.getByRole("cell", { name: "public_port" }).waitFor();
   expect(await page.getByRole("form").count()).toBe(0);
