@@ -8,7 +8,7 @@
 // the form follows the environment's services or certificates only while
 // the version asks a `service` or `certificate` question, for its choices.
 
-import { useEffect, useId, useState, type ReactElement } from "react";
+import { useEffect, useId, useMemo, useState, type ReactElement } from "react";
 
 import { ApiError, type ApiObject, type Client } from "../api";
 import {
@@ -313,10 +313,10 @@ function LaunchForm({
   const needs = choicesNeeded(questions);
   const services = useLive<ServiceObject>(client, env, "services", needs.services);
   const certificates = useLive<ApiObject>(client, env, "certificates", needs.certificates);
-  const choices: Partial<Record<Question["type"], string[]>> = {
-    service: serviceChoices(services.items),
-    certificate: certificateChoices(certificates.items),
-  };
+  // Worked out again only when a list changes, not at every keystroke.
+  const serviceNames = useMemo(() => serviceChoices(services.items), [services.items]);
+  const certificateNames = useMemo(() => certificateChoices(certificates.items), [certificates.items]);
+  const choices: Partial<Record<Question["type"], string[]>> = { service: serviceNames, certificate: certificateNames };
   const answers = initialAnswers(questions, typed);
   const sent = answersToSend(questions, answers);
   const ref = `${template.id}:${version.folder}`;
