@@ -2,11 +2,19 @@
 // the launched stacks' instances stay pending, which a plan and a launch
 // do not need) with its built-in `library` catalog, Debian's Chromium
 // driven by playwright-core. A member finds Hello by its category and a
-// search, reads its README, sees a bad port refused beside the Public port
+// search, reads its README (rendered from Markdown), sees a bad port refused beside the Public port
 // field, reviews the plan, launches it and lands on the stack's page with
 // its template and version; an older version launched as another stack
 // shows "upgrade available: 1", upgrades after its plan and rolls back. A
-// read-only user sees the catalog without a Launch button.
+// template of a catalog of our own (a git repository in a temporary
+// directory) asks a service and a certificate: its form offers the
+// launched stacks' services and the stored certificate. A read-only user
+// sees the catalog without a Launch button.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -20,6 +28,7 @@ const ENV = "/v1/environments/default";
 let server: CorralServer;
 let browser: Browser;
 let admin: string;
+let scratch: string;
 
 interface Template {
   id: string;
@@ -59,13 +68,54 @@ beforeAll(async () => {
     const list = JSON.parse(await server.ok("GET", `${ENV}/templates`, admin)) as Template[];
     return list.some((t) => t.id === "library/hello") && list.some((t) => t.id === "library/sleeper") ? true : undefined;
   });
+  scratch = mkdtempSync(join(tmpdir(), "corral-ui-catalog-"));
   browser = await launchChromium(await server.presentedSpkiHash());
 }, 120_000);
 
 afterAll(async () => {
   await browser.close();
   await server.stop();
+  rmSync(scratch, { recursive: true, force: true });
 }, 60_000);
+
+/** A git repository with one template, Picker, whose questions are a service and a certificate. */
+function pickerCatalog(): string {
+  const repo = join(scratch, "catalog");
+  const version = join(repo, "templates", "picker", "0");
+  mkdirSync(version, { recursive: true });
+  writeFileSync(join(repo, "templates", "picker", "config.yml"), "name: Picker\ndescription: Asks a service and a certificate.\nversion: v1.0.0\ncategory: Tests\n");
+  writeFileSync(
+    join(version, "docker-compose.yml"),
+    "version: '2'\nservices:\n  proxy:\n    image: corral-busybox:latest\n    command: [\"sleep\", \"3600\"]\n    environment:\n      BACKEND: ${backend}\n      CERT: ${tls}\n",
+  );
+  writeFileSync(
+    join(version, "rancher-compose.yml"),
+    [
+      "version: '2'",
+      "catalog:",
+      "  name: Picker",
+      "  version: v1.0.0",
+      "  uuid: corral-picker-0",
+      "  questions:",
+      "    - variable: backend",
+      "      label: Backend",
+      "      type: service",
+      "      required: true",
+      "    - variable: tls",
+      "      label: TLS certificate",
+      "      type: certificate",
+      "      required: true",
+      "",
+    ].join("\n"),
+  );
+  const git = (...args: string[]): void => {
+    execFileSync("git", ["-c", "user.name=e2e", "-c", "user.email=e2e@example.com", ...args], { cwd: repo, stdio: "ignore" });
+  };
+  git("init", "-q");
+  git("add", ".");
+  git("commit", "-q", "-m", "picker");
+  return repo;
+}
 
 async function logIn(user: string, password: string): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
   const errors: string[] = [];
@@ -135,7 +185,11 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   expect(new URL(page.url()).pathname).toBe("/environments/default/catalog/library/hello");
   await page.getByRole("heading", { level: 2, name: "Hello" }).waitFor();
   const readme = page.getByRole("region", { name: "README" });
-  await expect.poll(() => readme.locator("pre").textContent()).toMatch(/^# Hello\n\n`corral-whoami` instances behind a load balancer/);
+  // The README as Markdown: its "# Hello" a heading under the page's, `corral-whoami` inline code.
+  await readme.getByRole("heading", { level: 3, name: "Hello" }).waitFor();
+  expect(await readme.locator("p code").first().textContent()).toBe("corral-whoami");
+  expect(await readme.locator("p").first().textContent()).toMatch(/^corral-whoami instances behind a load balancer/);
+  expect(await readme.textContent()).not.toContain("# Hello");
   const version = page.getByRole("combobox", { name: "Version" });
   expect(await version.inputValue()).toBe("1");
   expect(await version.locator("option").allTextContents()).toEqual(["0: v1.0.0", "1: v1.1.0 (default)"]);
@@ -240,13 +294,56 @@ it("finds a template, refuses a bad answer beside its question, launches from th
   expect(errors.filter((e) => !/status of 409/.test(e))).toEqual([]);
 });
 
+it("offers the environment's stack services and certificates to a template's service and certificate questions", async () => {
+  await server.ok("POST", "/v1/catalogs", admin, { name: "e2e", url: `file://${pickerCatalog()}` });
+  await server.ok("POST", "/v1/catalogs/e2e/refresh", admin);
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", join(scratch, "key.pem"),
+      "-out", join(scratch, "cert.pem"), "-days", "2", "-subj", "/CN=shop.example.com"],
+    { stdio: "ignore" },
+  );
+  await server.ok("POST", `${ENV}/certificates`, admin, {
+    kind: "Certificate",
+    meta: { name: "shop" },
+    spec: { certificate: readFileSync(join(scratch, "cert.pem"), "utf8"), key: readFileSync(join(scratch, "key.pem"), "utf8") },
+  });
+
+  const { page, errors, close } = await logIn("erin", "erin-password-1");
+  await page.goto(server.url + "/environments/default/catalog/e2e/picker");
+  const form = page.getByRole("form", { name: "Launch Picker" });
+  const backend = form.getByLabel("Backend");
+  const tls = form.getByLabel("TLS certificate");
+  const options = async (input: typeof backend): Promise<string[]> => {
+    const list = (await input.getAttribute("list")) ?? "";
+    return page.locator(`datalist[id="${list}"] option`).evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  };
+  // The stacks launched by the test above, by their compose names (the page sorts them as names; here plainly).
+  await expect.poll(async () => (await options(backend)).sort()).toEqual(["hello-old/lb", "hello-old/web", "hello/lb", "hello/web"]);
+  await expect.poll(() => options(tls)).toEqual(["shop"]);
+
+  // A certificate that is not there is refused by the server beside its question; the offered one is taken.
+  await form.getByLabel("Stack name").fill("picked");
+  await backend.fill("hello/web");
+  await tls.fill("nope");
+  await form.getByRole("button", { name: "Review plan" }).click();
+  await expect.poll(() => field(page, "TLS certificate (required)").getByRole("alert").textContent()).toMatch(/no certificate "nope"/);
+  await tls.fill("shop");
+  await form.getByRole("button", { name: "Review plan" }).click();
+  await form.getByRole("region", { name: "Plan" }).getByRole("list", { name: "Create" }).waitFor();
+  expect(await form.getByRole("definition").allTextContents()).toEqual(expect.arrayContaining(["hello/web", "shop"]));
+  await shot(page, "catalog-pickers");
+  await close();
+  expect(errors.filter((e) => !/status of 422/.test(e))).toEqual([]);
+});
+
 it("shows a read-only user the catalog and a template without Launch", async () => {
   const { page, errors, close } = await logIn("rob", "rob-password-1");
   await page.getByRole("navigation", { name: "Pages" }).getByRole("link", { name: "Catalog" }).click();
   await card(page, "Hello").waitFor();
   expect(await page.getByRole("button", { name: /Launch/ }).count()).toBe(0);
   await card(page, "Hello").getByRole("link", { name: "Hello" }).click();
-  await page.getByRole("region", { name: "README" }).locator("pre").waitFor();
+  await page.getByRole("region", { name: "README" }).getByRole("heading", { name: "Hello" }).waitFor();
   const questions = page.getByRole("table", { name: "Questions" });
   await questions.getByRole("cell", { name: "public_port" }).waitFor();
   expect(await page.getByRole("form").count()).toBe(0);

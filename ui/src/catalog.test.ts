@@ -1,15 +1,19 @@
 import { describe, expect, it } from "vitest";
 
+import type { ApiObject } from "./api";
 import {
   answersToSend,
   categoriesOf,
+  certificateChoices,
   checkAnswer,
+  choicesNeeded,
   defaultVersion,
   filterTemplates,
   iconPath,
   initialAnswers,
   messageAt,
   placeOf,
+  serviceChoices,
   templatePath,
   validateAnswers,
   type Question,
@@ -207,5 +211,44 @@ describe("an API error in the launch form", () => {
     ).toBe('"eighty" is not a whole number');
     expect(messageAt('name: "H1" must consist of lowercase letters', "name")).toBe('"H1" must consist of lowercase letters');
     expect(messageAt("stack \"h0\" exists", undefined)).toBe('stack "h0" exists');
+  });
+});
+
+function object(name: string, stack?: string): ApiObject<{ stack?: string }> {
+  return {
+    kind: "Service",
+    meta: { environment: "default", name, uid: name, revision: 1, generation: 1, labels: {}, created: "" },
+    spec: stack === undefined ? {} : { stack },
+    status: null,
+  };
+}
+
+describe("the choices of service and certificate questions", () => {
+  it("follows only the lists a version's questions pick from", () => {
+    expect(choicesNeeded([q({ type: "string" }), q({ type: "int" })])).toEqual({ services: false, certificates: false });
+    expect(choicesNeeded([q({ type: "service" })])).toEqual({ services: true, certificates: false });
+    expect(choicesNeeded([q({ type: "certificate" }), q({ type: "service" })])).toEqual({ services: true, certificates: true });
+  });
+
+  it("offers each stack's service as stack/service, by its compose name, sorted", () => {
+    const services = [
+      object("web-lb", "web"),
+      object("db-mysql", "db"),
+      object("db-mysql-backup", "db"),
+      object("standalone"),
+      // A stack's service not named <stack>-…: the server could not find it by stack/service.
+      object("odd", "db"),
+      object("web-", "web"),
+      object("empty-stack", ""),
+    ];
+    const choices = serviceChoices(services);
+    expect(choices).toEqual(["db/mysql", "db/mysql-backup", "web/lb"]);
+    // Each is an answer the check accepts.
+    for (const c of choices) expect(checkAnswer(q({ type: "service" }), c)).toBeNull();
+    expect(serviceChoices([])).toEqual([]);
+  });
+
+  it("offers the certificates by name, sorted", () => {
+    expect(certificateChoices([object("wildcard"), object("example-com"), object("api")])).toEqual(["api", "example-com", "wildcard"]);
   });
 });

@@ -1,8 +1,11 @@
 // The pure parts of the Catalog page: the API's templates, questions and
 // apps; answers checked as the server checks them (crates/types/src/
 // catalog.rs, `check_answer` and `resolve_answers`), the answers a form
-// starts with, and the catalog's filter (category and search).
+// starts with, the catalog's filter (category and search), and the
+// choices offered to `service` and `certificate` questions.
 
+import type { ApiObject } from "./api";
+import { compareNames } from "./liveList";
 import type { StackPlan } from "./stacks";
 
 export type QuestionType = "string" | "int" | "boolean" | "password" | "enum" | "multiline" | "service" | "certificate";
@@ -291,4 +294,37 @@ export function messageAt(message: string, field: string | undefined): string {
     if (text.startsWith(prefix)) text = text.slice(prefix.length);
   }
   return text;
+}
+
+/** Which lists of the environment a version's questions pick from. */
+export function choicesNeeded(questions: readonly Question[]): { services: boolean; certificates: boolean } {
+  return {
+    services: questions.some((q) => q.type === "service"),
+    certificates: questions.some((q) => q.type === "certificate"),
+  };
+}
+
+/**
+ * The answers a `service` question offers: `stack/service` for each
+ * service of a stack, the service by its compose name (the object's name
+ * without `<stack>-`), which is how the server finds it again
+ * (`service_object_name`). Standalone services are left out: an answer
+ * names a stack's service. Sorted, each once.
+ */
+export function serviceChoices(services: readonly ApiObject<{ stack?: string }>[]): string[] {
+  const out = new Set<string>();
+  for (const s of services) {
+    const stack = s.spec.stack ?? "";
+    const prefix = `${stack}-`;
+    if (stack === "" || !s.meta.name.startsWith(prefix)) continue;
+    const service = s.meta.name.slice(prefix.length);
+    if (service === "" || service.includes("/")) continue;
+    out.add(`${stack}/${service}`);
+  }
+  return [...out].sort(compareNames);
+}
+
+/** The answers a `certificate` question offers: the names of the environment's certificates, sorted. */
+export function certificateChoices(certificates: readonly ApiObject[]): string[] {
+  return certificates.map((c) => c.meta.name).sort(compareNames);
 }

@@ -64,6 +64,26 @@ describe("a catalog question's input", () => {
   });
 });
 
+describe("a service or certificate question's picker", () => {
+  const base: Question = { variable: "db", label: "Database", description: "", type: "service", required: true };
+  it("is a labelled text input offering the choices, which also takes any typed name", () => {
+    const html = renderToStaticMarkup(
+      <QuestionField question={base} value="db/mysql" error={undefined} choices={["db/mysql", "web/lb"]} onChange={() => undefined} />,
+    );
+    const id = /<input id="([^"]+)"/.exec(html)?.[1] ?? "";
+    expect(id).not.toBe("");
+    expect(html).toContain(`<label for="${id}">Database<span class="required"> (required)</span></label>`);
+    expect(html).toMatch(new RegExp(`<input id="${id}"[^>]*type="text"[^>]*list="${id}-choices"[^>]*value="db/mysql"`));
+    expect(html).toContain(`<datalist id="${id}-choices"><option value="db/mysql"></option><option value="web/lb"></option></datalist>`);
+    const cert = renderToStaticMarkup(
+      <QuestionField question={{ ...base, type: "certificate", label: "Certificate" }} value="" error={undefined} choices={["example-com"]} onChange={() => undefined} />,
+    );
+    expect(cert).toContain('<option value="example-com"></option>');
+    // No choices (none yet, or the list not read): still a text input.
+    expect(renderToStaticMarkup(<QuestionField question={base} value="" error={undefined} onChange={() => undefined} />)).toMatch(/<datalist id="[^"]+-choices"><\/datalist>/);
+  });
+});
+
 describe("a template's icon", () => {
   const t: TemplateInfo = {
     id: "library/hello",

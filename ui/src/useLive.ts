@@ -15,7 +15,12 @@ export function liveListOf<O extends ApiObject>(client: Client, env: string, plu
   );
 }
 
-export function useLive<O extends ApiObject>(client: Client, env: string, plural: Plural): LiveSnapshot<O> {
+/**
+ * The live list of `plural` in `env`. While `enabled` is false nothing is
+ * requested (a page that follows a list only for some of what it shows
+ * holds no stream for the rest); the snapshot stays as it was.
+ */
+export function useLive<O extends ApiObject>(client: Client, env: string, plural: Plural, enabled = true): LiveSnapshot<O> {
   const [live, setLive] = useState(() => liveListOf<O>(client, env, plural));
   const [key, setKey] = useState({ client, env, plural });
   if (key.client !== client || key.env !== env || key.plural !== plural) {
@@ -25,9 +30,10 @@ export function useLive<O extends ApiObject>(client: Client, env: string, plural
     setLive(liveListOf<O>(client, env, plural));
   }
   useEffect(() => {
+    if (!enabled) return undefined;
     void live.run();
     return () => { live.stop(); };
-  }, [live]);
+  }, [live, enabled]);
   return useSyncExternalStore(live.subscribe, live.getSnapshot);
 }
 

@@ -3,17 +3,20 @@
 // category filter and a search. A template's page (`template` set): its
 // README, versions and the chosen version's questions as a form, checked
 // as the server checks them; **Review plan** is a launch's dry run and
-// **Launch** sends exactly what was planned, then opens the stack. No
-// streams: the templates are read with plain requests (the API has no
-// watch of them).
+// **Launch** sends exactly what was planned, then opens the stack. The
+// templates are read with plain requests (the API has no watch of them);
+// the form follows the environment's services or certificates only while
+// the version asks a `service` or `certificate` question, for its choices.
 
-import { useEffect, useId, useState, type ReactElement } from "react";
+import { useEffect, useId, useMemo, useState, type ReactElement } from "react";
 
-import { ApiError, type Client } from "../api";
+import { ApiError, type ApiObject, type Client } from "../api";
 import {
   answersToSend,
   appsPath,
   categoriesOf,
+  certificateChoices,
+  choicesNeeded,
   defaultVersion,
   filterTemplates,
   iconPath,
@@ -21,6 +24,7 @@ import {
   labelOf,
   messageAt,
   placeOf,
+  serviceChoices,
   templatePath,
   templatesPath,
   validateAnswers,
@@ -30,8 +34,11 @@ import {
   type VersionInfo,
 } from "../catalog";
 import { Link } from "../Link";
+import { Markdown } from "../markdown";
+import type { ServiceObject } from "../model";
 import { navigate, pathOf } from "../route";
 import { nameError } from "../stacks";
+import { useLive } from "../useLive";
 import { canChangeWorkloads } from "./Services";
 import { PlanView } from "./PlanView";
 
@@ -156,12 +163,15 @@ export function QuestionField({
   value,
   error,
   disabled,
+  choices = [],
   onChange,
 }: {
   question: Question;
   value: string;
   error: string | undefined;
   disabled?: boolean;
+  /** What a `service` or `certificate` question offers (any other answer may be typed). */
+  choices?: readonly string[];
   onChange: (value: string) => void;
 }): ReactElement {
   const id = `answer-${useId()}`;
@@ -205,6 +215,30 @@ export function QuestionField({
       // Text with a numeric keypad, not type=number: the browser would
       // silently empty "eighty" instead of letting the check name it.
       input = <input {...common} type="text" inputMode="numeric" className="short" value={value} onChange={(e) => { onChange(e.target.value); }} />;
+      break;
+    case "service":
+    case "certificate":
+      // Text with the environment's services or certificates offered: a
+      // name not there yet (a service of the stack being launched) may
+      // still be typed.
+      input = (
+        <>
+          <input
+            {...common}
+            type="text"
+            spellCheck={false}
+            autoComplete="off"
+            list={`${id}-choices`}
+            value={value}
+            onChange={(e) => { onChange(e.target.value); }}
+          />
+          <datalist id={`${id}-choices`}>
+            {choices.map((c) => (
+              <option key={c} value={c} />
+            ))}
+          </datalist>
+        </>
+      );
       break;
     default:
       input = <input {...common} type="text" spellCheck={false} value={value} onChange={(e) => { onChange(e.target.value); }} />;
@@ -276,6 +310,13 @@ function LaunchForm({
   const [plan, setPlan] = useState<{ key: string; result: LaunchPlan } | null>(null);
   const [error, setError] = useState<FormError | null>(null);
   const [busy, setBusy] = useState(false);
+  const needs = choicesNeeded(questions);
+  const services = useLive<ServiceObject>(client, env, "services", needs.services);
+  const certificates = useLive<ApiObject>(client, env, "certificates", needs.certificates);
+  // Worked out again only when a list changes, not at every keystroke.
+  const serviceNames = useMemo(() => serviceChoices(services.items), [services.items]);
+  const certificateNames = useMemo(() => certificateChoices(certificates.items), [certificates.items]);
+  const choices: Partial<Record<Question["type"], string[]>> = { service: serviceNames, certificate: certificateNames };
   const answers = initialAnswers(questions, typed);
   const sent = answersToSend(questions, answers);
   const ref = `${template.id}:${version.folder}`;
@@ -351,6 +392,7 @@ function LaunchForm({
           question={q}
           value={answers[q.variable] ?? ""}
           error={errorOf(q.variable)}
+          choices={choices[q.type]}
           onChange={(v) => {
             setTyped((now) => ({ ...now, [q.variable]: v }));
             if (error?.place.at === "answer" && error.place.variable === q.variable) setError(null);
@@ -477,7 +519,14 @@ function TemplateView({ client, env, id, writable }: { client: Client; env: stri
       {version && (
         <section aria-labelledby="readme" className="panel">
           <h2 id="readme">README</h2>
-          {version.readme ? <pre className="readme">{version.readme}</pre> : <p className="empty">This version has no README.</p>}
+          {version.readme ? (
+            <div className="readme">
+              {/* The README's own headings go under the page's h2. */}
+              <Markdown text={version.readme} headingOffset={2} />
+            </div>
+          ) : (
+            <p className="empty">This version has no README.</p>
+          )}
         </section>
       )}
       {version && (
