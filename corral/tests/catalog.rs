@@ -511,3 +511,130 @@ async fn a_password_answer_is_a_secret_the_container_reads_and_no_spec_or_answer
     );
     ok(&c, &["stack", "rm", "tok"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_catalogs_credentials_are_checked_sealed_and_never_answered() {
+    let c = Cluster::start("it-catalog-auth").await;
+    let dir = tempfile::tempdir().unwrap();
+    // A key of the right shape: the server checks its form, not its use here.
+    let key = dir.path().join("id");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let key_text = std::fs::read_to_string(&key).unwrap();
+    let key_line = key_text.lines().nth(1).unwrap().to_string();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok-5e1f-private\n").unwrap();
+    let (key_path, token_path) = (key.to_str().unwrap(), token.to_str().unwrap());
+
+    // Each credential goes with its kind of URL, and a password only over https.
+    let refusals: [(&[&str], &str); 4] = [
+        (
+            &[
+                "catalog",
+                "add",
+                "p",
+                "http://127.0.0.1:1/c.git",
+                "--username",
+                "u",
+                "--password-file",
+                token_path,
+            ],
+            "https",
+        ),
+        (
+            &[
+                "catalog",
+                "add",
+                "p",
+                "https://127.0.0.1:1/c.git",
+                "--ssh-key",
+                key_path,
+            ],
+            "ssh URLs",
+        ),
+        (
+            &[
+                "catalog",
+                "add",
+                "p",
+                "https://127.0.0.1:1/c.git",
+                "--username",
+                "u",
+            ],
+            "password",
+        ),
+        (
+            &[
+                "catalog",
+                "add",
+                "p",
+                "ssh://git@127.0.0.1:1/c.git",
+                "--ssh-key",
+                token_path,
+            ],
+            "not a private key",
+        ),
+    ];
+    for (args, why) in refusals {
+        let (success, _, stderr) = run(&c, args);
+        assert!(!success && stderr.contains(why), "{args:?}: {stderr}");
+    }
+    let listed = ok(&c, &["catalog", "sources", "-o", "json"]);
+    assert!(!listed.contains("\"p\""), "{listed}");
+
+    // Added: the fetch opens the sealed key and reaches for the host (a
+    // closed port here; gitsync's own tests clone through a real sshd).
+    let port = free_port();
+    let url = format!("ssh://git@127.0.0.1:{port}/catalog.git");
+    let (_, _, stderr) = run(
+        &c,
+        &["catalog", "add", "private", &url, "--ssh-key", key_path],
+    );
+    assert!(
+        !stderr.contains("credentials") && !stderr.contains(&key_line),
+        "{stderr}"
+    );
+    let https = "https://127.0.0.1:1/team/catalog.git";
+    run(
+        &c,
+        &[
+            "catalog",
+            "add",
+            "tokened",
+            https,
+            "--username",
+            "ci",
+            "--password-file",
+            token_path,
+        ],
+    );
+    let sources = ok(&c, &["catalog", "sources", "-o", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&sources).unwrap();
+    let row = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(row("private")["auth"], "ssh-key", "{sources}");
+    assert_eq!(row("tokened")["auth"], "password (ci)", "{sources}");
+    let error = row("private")["errors"].to_string();
+    assert!(
+        error.contains("127.0.0.1") && !error.contains("credentials"),
+        "{error}"
+    );
+
+    // Neither the key nor the token is in any answer or in the store in clear.
+    let raw = serde_json::to_string(&c.client.catalogs(None).await.unwrap()).unwrap();
+    assert!(raw.contains("ssh-key") && !raw.contains("sealed"), "{raw}");
+    for text in [&raw, &sources] {
+        assert!(
+            !text.contains(&key_line) && !text.contains("tok-5e1f"),
+            "{text}"
+        );
+    }
+    for needle in [key_line.as_bytes(), b"tok-5e1f-private".as_slice()] {
+        let stored = found_in_files(&c.data_dir, needle);
+        assert!(stored.is_empty(), "a credential is in {stored:?}");
+    }
+    ok(&c, &["catalog", "rm", "private", "tokened"]);
+}

@@ -74,6 +74,10 @@ pub struct ScaleArgs {
     /// deploy; 0 skips the churn phase.
     #[arg(long, default_value_t = 10)]
     pub churn_percent: usize,
+    /// Run the configuration this many times (each on a fresh server) and
+    /// report min, median and max; the goals are judged on the worst.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
 }
 
 /// What [`run_scale`] needs.
@@ -118,22 +122,38 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
         check: !args.no_check,
         churn_percent: args.churn_percent.min(100),
     };
-    let report = run_scale(&options)?;
-    report.print_table();
-    let path = report.write()?;
-    println!("figures written to {}", path.display());
-    if let Some(e) = &report.churn_error {
-        bail!("{e}");
+    let mut runs = Vec::new();
+    for run in 1..=args.runs.max(1) {
+        if args.runs > 1 {
+            eprintln!("==> run {run} of {}", args.runs);
+        }
+        let load_before = crate::bench_scale_runs::load_average();
+        let report = run_scale(&options)?;
+        report.print_table();
+        let path = report.write()?;
+        println!("figures written to {}", path.display());
+        runs.push(crate::bench_scale_runs::RunOutcome {
+            report,
+            load_before,
+        });
     }
-    match &report.violations {
-        Some(v) if !v.is_empty() => {
+    if runs.len() > 1 {
+        let path = crate::bench_scale_runs::summarise(&runs)?;
+        println!("the runs' figures written to {}", path.display());
+    }
+    for outcome in &runs {
+        let report = &outcome.report;
+        if let Some(e) = &report.churn_error {
+            bail!("{e}");
+        }
+        if let Some(v) = report.violations.as_ref().filter(|v| !v.is_empty()) {
             for problem in v.iter().take(20) {
                 eprintln!("  rule broken: {problem}");
             }
             bail!("{} placement rules broken", v.len())
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
 /// `cargo build [--release] -p corral`; returns the binary.

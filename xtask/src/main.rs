@@ -13,6 +13,7 @@ mod bench_scale_mix;
 mod bench_scale_nodes;
 mod bench_scale_probe;
 mod bench_scale_report;
+mod bench_scale_runs;
 mod bench_scale_server;
 mod bench_secrets;
 mod bench_start;

@@ -13,6 +13,19 @@ pub struct CatalogRequest {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// https: the user name that goes with `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// https: a password or token (sealed by the server, never answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// ssh: an unencrypted private key, OpenSSH or PEM text (sealed by the
+    /// server, never answered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<String>,
+    /// ssh: known_hosts lines naming the host keys to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_known_hosts: Option<String>,
 }
 
 /// `POST /v1/environments/{env}/apps`: launch a template as a stack.

@@ -59,6 +59,9 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
 }
 
+/// How many objects [`Client::list`] asks for per page.
+pub const LIST_PAGE: usize = 1000;
+
 fn path_for(env: &str, kind: Kind) -> String {
     if kind == Kind::Environment {
         "/v1/environments".to_string()
@@ -183,6 +186,9 @@ impl Client {
         self.get_path(&path).await
     }
 
+    /// Every object of `kind` in `env` matching `selector`, read in pages
+    /// of [`LIST_PAGE`] (so the server never holds a whole large list for
+    /// one answer); the revision is the first page's, to watch from.
     pub async fn list<S, T>(
         &self,
         env: &str,
@@ -192,10 +198,37 @@ impl Client {
     where
         Object<S, T>: DeserializeOwned,
     {
-        let req = self
-            .http
-            .get(self.url(&path_for(env, kind)))
-            .query(&[("labelSelector", selector)]);
+        let mut page: List<Object<S, T>> =
+            self.list_page(env, kind, selector, LIST_PAGE, None).await?;
+        let mut items = std::mem::take(&mut page.items);
+        while let Some(token) = page.continue_token.take() {
+            page = self
+                .list_page(env, kind, selector, LIST_PAGE, Some(&token))
+                .await?;
+            items.append(&mut page.items);
+        }
+        Ok(List::whole(items, page.revision))
+    }
+
+    /// One page of at most `limit` objects, after the page whose
+    /// `continue` token is `continue_token` (none: the first page).
+    pub async fn list_page<S, T>(
+        &self,
+        env: &str,
+        kind: Kind,
+        selector: &str,
+        limit: usize,
+        continue_token: Option<&str>,
+    ) -> Result<List<Object<S, T>>, ApiError>
+    where
+        Object<S, T>: DeserializeOwned,
+    {
+        let limit = limit.to_string();
+        let mut query = vec![("labelSelector", selector), ("limit", limit.as_str())];
+        if let Some(token) = continue_token {
+            query.push(("continue", token));
+        }
+        let req = self.http.get(self.url(&path_for(env, kind))).query(&query);
         self.json(req).await
     }
 

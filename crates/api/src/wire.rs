@@ -3,11 +3,26 @@ use serde::{Deserialize, Serialize};
 use corral_types::{Instance, InstanceStatus, NodeStatus, Object, RawObject};
 
 /// A list response: the items and the store revision they were read at
-/// (start a watch from it to follow changes).
+/// (start a watch from it to follow changes). A paged list (`?limit=N`)
+/// answers `continue` while more follow: pass it back as `?continue=` for
+/// the next page; every page answers the first page's revision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct List<T> {
     pub items: Vec<T>,
     pub revision: u64,
+    #[serde(default, rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
+}
+
+impl<T> List<T> {
+    /// A whole (unpaged) list.
+    pub fn whole(items: Vec<T>, revision: u64) -> Self {
+        List {
+            items,
+            revision,
+            continue_token: None,
+        }
+    }
 }
 
 /// The body of every error response.

@@ -29,7 +29,7 @@ mod user;
 
 pub use apikey::{ApiKeyCmd, ApiKeyCreateArgs, AuditCmd, AuditLsArgs};
 pub use auth::{AuthCmd, LdapCmd, LdapSetArgs, LdapShowArgs, LdapTestArgs};
-pub use catalog::{AppCmd, AppLaunchArgs, CatalogCmd, CatalogShowArgs};
+pub use catalog::{AppCmd, AppLaunchArgs, CatalogAddArgs, CatalogCmd, CatalogShowArgs};
 pub use cert::{CertCmd, CertCreateArgs, CertRmArgs};
 pub use config::{ConfigCmd, ConfigFormat};
 pub use duration::{

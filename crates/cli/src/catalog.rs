@@ -7,7 +7,7 @@ use corral_api::{AppInfo, AppUpgradeRequest, CatalogRequest, Client, LaunchReque
 use corral_types::{Catalog, GLOBAL, TemplateInfo, VersionInfo};
 use serde::Serialize;
 
-use crate::args::{AppCmd, AppLaunchArgs, CatalogCmd, CatalogShowArgs};
+use crate::args::{AppCmd, AppLaunchArgs, CatalogAddArgs, CatalogCmd, CatalogShowArgs};
 use crate::errors::{for_each, request_error};
 use crate::output::{Format, ObjectFormat, Row, print, print_rows, render_object};
 use crate::typed::decode_all;
@@ -27,11 +27,7 @@ pub(crate) async fn run(
     let at = scope(env, env_given);
     match cmd {
         CatalogCmd::Add(args) => {
-            let req = CatalogRequest {
-                name: args.name.clone(),
-                url: args.url.clone(),
-                branch: args.branch.clone(),
-            };
+            let req = add_request(&args)?;
             client
                 .create_catalog(at, &req)
                 .await
@@ -135,6 +131,9 @@ struct SourceRow {
     scope: String,
     url: String,
     branch: String,
+    /// `password` (https) or `ssh-key`, when the repository is private.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    auth: String,
     commit: String,
     refreshed: String,
     templates: usize,
@@ -147,6 +146,7 @@ impl Row for SourceRow {
         "SCOPE",
         "URL",
         "BRANCH",
+        "AUTH",
         "COMMIT",
         "REFRESHED",
         "TEMPLATES",
@@ -158,6 +158,7 @@ impl Row for SourceRow {
             self.scope.clone(),
             self.url.clone(),
             self.branch.clone(),
+            self.auth.clone(),
             self.commit.chars().take(12).collect(),
             self.refreshed.clone(),
             self.templates.to_string(),
@@ -187,6 +188,13 @@ async fn source_rows(client: &Client, env: &str) -> anyhow::Result<Vec<SourceRow
                 name: c.meta.name,
                 url: c.spec.url,
                 branch: c.spec.branch.unwrap_or_default(),
+                auth: match c.spec.auth {
+                    corral_types::CatalogAuth::None => String::new(),
+                    corral_types::CatalogAuth::Password => {
+                        format!("password ({})", c.spec.username)
+                    }
+                    corral_types::CatalogAuth::SshKey => "ssh-key".into(),
+                },
                 commit: c.status.commit.unwrap_or_default(),
                 refreshed: c.status.refreshed_at.unwrap_or_default(),
                 templates: c.status.templates,
@@ -401,6 +409,45 @@ impl Row for AppRow {
         };
         vec![a.stack.clone(), a.template.clone(), version, upgrade]
     }
+}
+
+/// The request of `catalog add`, with the credentials read from their
+/// files or standard input (never from the command line, where `ps` and
+/// the shell's history would show them).
+fn add_request(args: &CatalogAddArgs) -> anyhow::Result<CatalogRequest> {
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{what} {}: {e}", path.display()))
+    };
+    let password = if args.password_stdin {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| anyhow::anyhow!("--password-stdin: {e}"))?;
+        Some(text.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        match &args.password_file {
+            Some(p) => Some(
+                read(p, "--password-file")?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            None => None,
+        }
+    };
+    Ok(CatalogRequest {
+        name: args.name.clone(),
+        url: args.url.clone(),
+        branch: args.branch.clone(),
+        username: args.username.clone(),
+        password,
+        ssh_key: match &args.ssh_key {
+            Some(p) => Some(read(p, "--ssh-key")?),
+            None => None,
+        },
+        ssh_known_hosts: match &args.known_hosts {
+            Some(p) => Some(read(p, "--known-hosts")?),
+            None => None,
+        },
+    })
 }
 
 /// `TEMPLATE version N as stack S`, the answers, and the plan.

@@ -20,5 +20,5 @@ pub async fn list(
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(|e| ApiError::Internal(format!("audit log: {e}")))?;
-    Ok(Json(List { items, revision: 0 }))
+    Ok(Json(List::whole(items, 0)))
 }

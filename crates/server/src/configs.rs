@@ -97,6 +97,7 @@ pub async fn list(
     Ok(Json(List {
         items: listing.items,
         revision: listing.revision,
+        continue_token: None,
     }))
 }
 

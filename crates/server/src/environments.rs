@@ -50,10 +50,7 @@ pub async fn list(
                     items.push(env);
                 }
             }
-            Ok(List {
-                items,
-                revision: listing.revision,
-            })
+            Ok(List::whole(items, listing.revision))
         })
         .await?;
     Ok(Json(visible).into_response())

@@ -36,6 +36,7 @@ mod node_certificates;
 mod nodes;
 mod objects;
 mod openapi;
+mod paging;
 mod registration;
 pub mod routes;
 mod secrets;

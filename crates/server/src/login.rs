@@ -236,6 +236,7 @@ pub async fn sessions(State(state): State<AppState>) -> Result<Json<List<RawObje
     Ok(Json(List {
         items: listing.items.into_iter().map(redact).collect(),
         revision: listing.revision,
+        continue_token: None,
     }))
 }
 

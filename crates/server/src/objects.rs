@@ -27,6 +27,12 @@ pub struct ListParams {
     pub watch: Option<bool>,
     #[serde(default)]
     pub revision: Option<u64>,
+    /// Paging: at most this many objects (see `paging`).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Paging: the `continue` token of the page before.
+    #[serde(default, rename = "continue")]
+    pub continue_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -75,10 +81,17 @@ pub async fn list_or_watch(
     if params.watch.unwrap_or(false) {
         return watch_response(state, query, params.revision).await;
     }
+    let (query, first_revision) =
+        match crate::paging::page(params.limit, params.continue_token.as_deref())? {
+            Some((page, first)) => (query.with_page(page), first),
+            None => (query, None),
+        };
     let listing = state.store(move |s| s.list(&query)).await?;
+    let revision = first_revision.unwrap_or(listing.revision);
     Ok(Json(List {
         items: listing.items.into_iter().map(public).collect(),
-        revision: listing.revision,
+        revision,
+        continue_token: listing.next.map(|k| crate::paging::token(k, revision)),
     })
     .into_response())
 }

@@ -64,6 +64,8 @@ fn list_params() -> Vec<Value> {
         json!({"name": "labelSelector", "in": "query", "schema": {"type": "string"}, "description": "k=v,k!=v,k,!k"}),
         json!({"name": "watch", "in": "query", "schema": {"type": "boolean"}, "description": "stream events as JSON lines"}),
         json!({"name": "revision", "in": "query", "schema": {"type": "integer", "minimum": 0}, "description": "watch events after this revision"}),
+        json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": crate::paging::MAX_LIMIT}, "description": "page: at most this many objects; the answer's `continue` names the next page"}),
+        json!({"name": "continue", "in": "query", "schema": {"type": "string"}, "description": "page: the `continue` token of the page before (with limit)"}),
     ]
 }
 
@@ -171,7 +173,11 @@ pub fn document() -> Value {
                 "CatalogRequest": {"type": "object", "required": ["name", "url"], "properties": {
                     "name": {"type": "string"},
                     "url": {"type": "string", "description": "https://, ssh:// or user@host:path, git://, or file:// (global catalogs only)"},
-                    "branch": {"type": "string", "description": "the branch to follow; the repository's default when absent"}
+                    "branch": {"type": "string", "description": "the branch to follow; the repository's default when absent"},
+                    "username": {"type": "string", "description": "https: the user name that goes with password"},
+                    "password": {"type": "string", "description": "https: a password or token; sealed, never answered"},
+                    "ssh_key": {"type": "string", "description": "ssh: an unencrypted private key (OpenSSH or PEM); sealed, never answered"},
+                    "ssh_known_hosts": {"type": "string", "description": "ssh: known_hosts lines of the host keys to trust; absent: the first key seen is kept"}
                 }},
                 "LaunchRequest": {"type": "object", "required": ["name", "template"], "properties": {
                     "name": {"type": "string", "description": "the stack's name"},

@@ -41,6 +41,7 @@ pub async fn list(
     Ok(Json(List {
         items: listing.items.into_iter().map(redact).collect(),
         revision: listing.revision,
+        continue_token: None,
     }))
 }
 

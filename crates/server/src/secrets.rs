@@ -118,6 +118,7 @@ pub async fn list(
     Ok(Json(List {
         items: listing.items.into_iter().map(public).collect(),
         revision: listing.revision,
+        continue_token: None,
     }))
 }
 

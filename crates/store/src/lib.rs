@@ -65,6 +65,38 @@ pub struct Query {
     pub kind: Option<Kind>,
     pub environment: Option<String>,
     pub selector: LabelSelector,
+    /// Paging (a list only; a watch ignores it): at most `limit` objects
+    /// after `after`, in the order (environment, name, kind name).
+    pub page: Option<Page>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The key of the last object of the page before (none: the first).
+    pub after: Option<ListKey>,
+    /// The most objects the store reads for the page; the label terms it
+    /// cannot check in SQL may leave fewer in it.
+    pub limit: usize,
+}
+
+/// Where an object is in a paged list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct ListKey {
+    pub environment: String,
+    pub name: String,
+    /// The kind's name (`Instance`): pages are ordered by it as text.
+    pub kind: String,
+}
+
+impl ListKey {
+    pub fn of(obj: &RawObject) -> Self {
+        ListKey {
+            environment: obj.meta.environment.clone(),
+            name: obj.meta.name.clone(),
+            kind: obj.kind.as_str().to_string(),
+        }
+    }
 }
 
 impl Query {
@@ -85,6 +117,11 @@ impl Query {
         self
     }
 
+    pub fn with_page(mut self, page: Page) -> Self {
+        self.page = Some(page);
+        self
+    }
+
     /// True when `obj` is selected.
     pub fn matches(&self, obj: &RawObject) -> bool {
         self.kind.is_none_or(|k| k == obj.kind)
@@ -101,6 +138,9 @@ impl Query {
 pub struct Listing {
     pub items: Vec<RawObject>,
     pub revision: Revision,
+    /// For a paged list whose page was full: where the next page starts
+    /// (after this key). `None`: nothing follows.
+    pub next: Option<ListKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -111,16 +111,49 @@ impl Store for MemoryStore {
 
     fn list(&self, query: &Query) -> Result<Listing, StoreError> {
         let inner = self.lock();
-        let mut items: Vec<RawObject> = inner
+        let Some(page) = &query.page else {
+            let mut items: Vec<RawObject> = inner
+                .objects
+                .values()
+                .filter(|obj| query.matches(obj))
+                .cloned()
+                .collect();
+            write::sort_for_listing(&mut items);
+            return Ok(Listing {
+                items,
+                revision: inner.revision,
+                next: None,
+            });
+        };
+        // As the SQL store pages: the kind and environment narrow, the
+        // order is the key's, and the label selector filters the page read.
+        let mut keyed: Vec<(crate::ListKey, &RawObject)> = inner
             .objects
             .values()
-            .filter(|obj| query.matches(obj))
-            .cloned()
+            .filter(|obj| {
+                query.kind.is_none_or(|k| k == obj.kind)
+                    && query
+                        .environment
+                        .as_deref()
+                        .is_none_or(|e| e == obj.meta.environment)
+            })
+            .map(|obj| (crate::ListKey::of(obj), obj))
+            .filter(|(key, _)| page.after.as_ref().is_none_or(|a| key > a))
             .collect();
-        write::sort_for_listing(&mut items);
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.truncate(page.limit);
+        let next = (keyed.len() == page.limit)
+            .then(|| keyed.last().map(|(k, _)| k.clone()))
+            .flatten();
+        let items = keyed
+            .into_iter()
+            .filter(|(_, obj)| query.selector.matches(&obj.meta.labels))
+            .map(|(_, obj)| obj.clone())
+            .collect();
         Ok(Listing {
             items,
             revision: inner.revision,
+            next,
         })
     }
 

@@ -15,6 +15,41 @@ pub struct CatalogSpec {
     /// The branch to follow; the repository's default branch when empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// How the server authenticates to a private repository (shown; the
+    /// password, token or key itself is only in `sealed_credentials`).
+    #[serde(skip_serializing_if = "CatalogAuth::is_none")]
+    pub auth: CatalogAuth,
+    /// The user name of `auth: password` (https).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    /// ssh host keys to trust (known_hosts lines); empty: the first key
+    /// the host shows is kept and later ones must match.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ssh_known_hosts: String,
+    /// The password or token (https) or private key (ssh), sealed with the
+    /// server's key and bound to the catalog's environment and name; never
+    /// answered by the API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed_credentials: Option<crate::SealedValue>,
+}
+
+/// How a catalog's repository is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CatalogAuth {
+    /// A public repository (or the server's own ssh configuration).
+    #[default]
+    None,
+    /// https with a user name and a password or token.
+    Password,
+    /// ssh with a private key.
+    SshKey,
+}
+
+impl CatalogAuth {
+    pub fn is_none(&self) -> bool {
+        *self == CatalogAuth::None
+    }
 }
 
 /// What the last refresh of a catalog found.

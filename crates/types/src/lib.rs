@@ -28,9 +28,9 @@ pub use access::{
     validate_subject_name,
 };
 pub use catalog::{
-    AnswerError, AppRef, CatalogMeta, CatalogSpec, CatalogStatus, Question, QuestionType,
-    TemplateInfo, VersionInfo, answer_secret_marker, answer_secret_name, answer_secret_of,
-    check_answer, holds_answer_secret, resolve_answers,
+    AnswerError, AppRef, CatalogAuth, CatalogMeta, CatalogSpec, CatalogStatus, Question,
+    QuestionType, TemplateInfo, VersionInfo, answer_secret_marker, answer_secret_name,
+    answer_secret_of, check_answer, holds_answer_secret, resolve_answers,
 };
 pub use certificate::{
     CertificateMaterial, CertificateMaterials, CertificateSpec, CertificateStatus,

@@ -34,6 +34,23 @@ pub struct CatalogAddArgs {
     /// The branch to follow (the repository's default when not given).
     #[arg(long)]
     pub branch: Option<String>,
+    /// A private https repository: the user name that goes with the
+    /// password or token.
+    #[arg(long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password or token (https) from standard input.
+    #[arg(long, conflicts_with = "password_file")]
+    pub password_stdin: bool,
+    /// Read the password or token (https) from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<std::path::PathBuf>,
+    /// A private ssh repository: the (unencrypted) private key to use.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["password_stdin", "password_file"])]
+    pub ssh_key: Option<std::path::PathBuf>,
+    /// ssh: the host keys to trust, as known_hosts lines (`ssh-keyscan`
+    /// prints them); without it the first key the host shows is kept.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

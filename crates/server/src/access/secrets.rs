@@ -101,6 +101,7 @@ pub fn redact(mut raw: corral_types::RawObject) -> corral_types::RawObject {
         spec.remove("bind_password");
         spec.remove("sealed");
         spec.remove("sealed_key");
+        spec.remove("sealed_credentials");
     }
     raw
 }
@@ -118,6 +119,7 @@ pub fn holds_hashes(kind: corral_types::Kind) -> bool {
             | Kind::AuthProvider
             | Kind::Secret
             | Kind::Certificate
+            | Kind::Catalog
     )
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use corral_catalog::{Repository, read_repository};
+use corral_gitsync::Credentials;
 use corral_store::Query;
 use corral_types::{CatalogSpec, CatalogStatus, Kind, Object};
 
@@ -31,7 +32,12 @@ pub struct Fetched {
 /// Brings a repository's branch into `cache` (blocking; called on a
 /// blocking thread). The error is a sentence for `catalog sources`.
 pub trait Fetcher: Send + Sync {
-    fn fetch(&self, spec: &CatalogSpec, cache: &Path) -> Result<Fetched, String>;
+    fn fetch(
+        &self,
+        spec: &CatalogSpec,
+        credentials: Option<&Credentials>,
+        cache: &Path,
+    ) -> Result<Fetched, String>;
 
     /// The last good checkout in `cache`, without the network (read when
     /// a fetch fails and nothing is loaded yet: after a restart).
@@ -121,9 +127,14 @@ pub async fn refresh(state: &AppState, env: &str, name: &str) -> Result<CatalogS
         Object::from_raw(raw).map_err(|e| ApiError::Internal(e.to_string()))?;
     let book = state.catalogs.clone();
     let (e, n, spec) = (env.to_string(), name.to_string(), catalog.spec.clone());
-    let outcome = tokio::task::spawn_blocking(move || fetch_and_read(&book, &e, &n, &spec))
+    let outcome = match super::credentials::open(state, env, name, &spec) {
+        Ok(credentials) => tokio::task::spawn_blocking(move || {
+            fetch_and_read(&book, &e, &n, &spec, credentials.as_ref())
+        })
         .await
-        .map_err(|e| ApiError::Internal(format!("catalog refresh: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("catalog refresh: {e}")))?,
+        Err(e) => Err(e),
+    };
     let mut status = catalog.status.clone();
     status.refreshed_at = Some(state.clock.now_rfc3339());
     match outcome {
@@ -156,6 +167,7 @@ fn fetch_and_read(
     env: &str,
     name: &str,
     spec: &CatalogSpec,
+    credentials: Option<&Credentials>,
 ) -> Result<(String, Arc<Repository>), String> {
     let dir = book
         .dir
@@ -164,7 +176,7 @@ fn fetch_and_read(
     let cache = cache_dir(dir, env, name);
     let lock = book.fetch_lock(env, name);
     let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
-    let fetched = match book.fetcher.fetch(spec, &cache) {
+    let fetched = match book.fetcher.fetch(spec, credentials, &cache) {
         Ok(f) => f,
         Err(e) => {
             if book.get(env, name).is_none()

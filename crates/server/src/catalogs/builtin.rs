@@ -80,7 +80,7 @@ pub fn add_once(
         NAME,
         CatalogSpec {
             url: URL.into(),
-            branch: None,
+            ..CatalogSpec::default()
         },
     );
     c.meta.uid = corral_controllers::new_uid();

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use corral_gitsync::Credentials;
 use corral_types::CatalogSpec;
 
 use super::book::{Fetched, Fetcher};
@@ -12,12 +13,18 @@ use super::builtin;
 pub struct CatalogFetcher;
 
 impl Fetcher for CatalogFetcher {
-    fn fetch(&self, spec: &CatalogSpec, cache: &Path) -> Result<Fetched, String> {
+    fn fetch(
+        &self,
+        spec: &CatalogSpec,
+        credentials: Option<&Credentials>,
+        cache: &Path,
+    ) -> Result<Fetched, String> {
         if spec.url == builtin::URL {
             return builtin::fetch(cache);
         }
         let mut source = corral_gitsync::Source::new(spec.url.clone());
         source.branch = spec.branch.clone();
+        source.credentials = credentials.cloned();
         let checkout = corral_gitsync::sync(&source, cache, &corral_gitsync::Limits::default())
             .map_err(|e| e.to_string())?;
         Ok(Fetched {

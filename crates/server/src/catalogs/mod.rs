@@ -6,6 +6,7 @@
 pub mod apps;
 pub mod book;
 pub mod builtin;
+pub mod credentials;
 pub mod fetch;
 pub mod templates;
 
@@ -20,6 +21,7 @@ use corral_types::{
 };
 
 use crate::access::Caller;
+use crate::access::secrets::redact;
 use crate::admission::Admission;
 use crate::error::{ApiError, decode_body};
 use crate::objects::{get_object, require_environment};
@@ -54,8 +56,9 @@ async fn list_in(state: &AppState, env: &str) -> Result<Json<List<RawObject>>, A
     let q = Query::kind(Kind::Catalog).in_environment(env);
     let listing = state.store(move |s| s.list(&q)).await?;
     Ok(Json(List {
-        items: listing.items,
+        items: listing.items.into_iter().map(redact).collect(),
         revision: listing.revision,
+        continue_token: None,
     }))
 }
 
@@ -76,9 +79,14 @@ async fn create_in(
             format!("{b:?} is not a branch name"),
         ));
     }
+    let given = credentials::from_request(state, env, &req)?;
     let spec = CatalogSpec {
         url: req.url.trim().to_string(),
         branch: req.branch.clone(),
+        auth: given.auth,
+        username: given.username,
+        ssh_known_hosts: given.ssh_known_hosts,
+        sealed_credentials: given.sealed,
     };
     let mut catalog: Catalog = Object::new(Kind::Catalog, env, &req.name, spec);
     catalog.status = CatalogStatus::default();
@@ -95,7 +103,7 @@ async fn create_in(
             tracing::warn!("catalog {e}/{n}: {err}");
         }
     });
-    Ok(Json(stored))
+    Ok(Json(redact(stored)))
 }
 
 async fn remove_in(
@@ -109,12 +117,14 @@ async fn remove_in(
         .delete(Kind::Catalog, env, name, None)
         .await?;
     state.catalogs.forget(env, name);
-    Ok(Json(removed))
+    Ok(Json(redact(removed)))
 }
 
 async fn refresh_in(state: &AppState, env: &str, name: &str) -> Result<Json<RawObject>, ApiError> {
     book::refresh(state, env, name).await?;
-    Ok(Json(get_object(state, Kind::Catalog, env, name).await?))
+    Ok(Json(redact(
+        get_object(state, Kind::Catalog, env, name).await?,
+    )))
 }
 
 pub async fn list_global(State(state): State<AppState>) -> Result<Json<List<RawObject>>, ApiError> {

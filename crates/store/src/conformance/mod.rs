@@ -50,6 +50,7 @@ macro_rules! __store_conformance_properties {
             apply_of_no_ops_changes_nothing,
             list_filters_by_environment_kind_and_label_selector,
             list_is_sorted_by_environment_then_name_and_reports_the_current_revision,
+            a_paged_list_gives_every_object_once_in_key_order,
             environment_objects_are_keyed_by_their_own_name,
             concurrent_writers_get_distinct_consecutive_revisions,
             watch_from_zero_replays_history_in_order,

@@ -2,9 +2,11 @@
 //! environment and the `key=value` label terms) go into the `WHERE`, so a
 //! list of one node's instances reads and decodes that node's rows only,
 //! not every instance of the environment. The other label terms are
-//! checked on the decoded objects. There is no `ORDER BY`: the store sorts
-//! the decoded list (`write::sort_for_listing`), and an order in SQL would
-//! lead SQLite to walk the primary key instead of the label index.
+//! checked on the decoded objects. A whole list has no `ORDER BY`: the
+//! store sorts the decoded list (`write::sort_for_listing`), and an order
+//! in SQL would lead SQLite to walk the primary key instead of the label
+//! index. A page (`Query::page`) is ordered and limited in SQL, by the key
+//! (environment, name, kind) its continuation names.
 
 use corral_types::{ContainerLabels, validate_label_key};
 
@@ -47,10 +49,29 @@ pub(crate) fn list_statement(query: &Query) -> ListStatement {
         params.push(value.to_string());
         clauses.push(format!("{} = ?{}", label_expr(key), params.len()));
     }
+    if let Some(after) = query.page.as_ref().and_then(|p| p.after.as_ref()) {
+        params.push(after.environment.clone());
+        params.push(after.name.clone());
+        params.push(after.kind.clone());
+        let n = params.len();
+        clauses.push(format!(
+            "(environment, name, kind) > (?{}, ?{}, ?{n})",
+            n - 2,
+            n - 1
+        ));
+    }
     let mut sql = String::from("SELECT revision, body FROM objects");
     if !clauses.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&clauses.join(" AND "));
+    }
+    if let Some(page) = &query.page {
+        // A page is read in key order and stops at its limit: the cost
+        // of a page is the page's, not the whole list's.
+        sql.push_str(&format!(
+            " ORDER BY environment, name, kind LIMIT {}",
+            page.limit
+        ));
     }
     ListStatement { sql, params }
 }

@@ -192,15 +192,26 @@ impl Store for SqliteStore {
             tx.commit()?;
             Ok((rows, revision))
         })?;
+        let full_page = query.page.as_ref().is_some_and(|p| rows.len() == p.limit);
         let mut items = Vec::with_capacity(rows.len());
+        let mut last = None;
         for row in rows {
             let obj = row.decode()?;
+            if full_page {
+                last = Some(crate::ListKey::of(&obj));
+            }
             if query.selector.matches(&obj.meta.labels) {
                 items.push(obj);
             }
         }
-        write::sort_for_listing(&mut items);
-        Ok(Listing { items, revision })
+        if query.page.is_none() {
+            write::sort_for_listing(&mut items);
+        }
+        Ok(Listing {
+            items,
+            revision,
+            next: last,
+        })
     }
 
     fn apply(&self, ops: Vec<Op>) -> Result<Vec<RawObject>, StoreError> {
