@@ -23,10 +23,10 @@ use corral_types::{Instance, Kind, NodeState, Object, Service};
 use tokio::task::JoinSet;
 
 use crate::bench_scale_churn::{ChurnRun, delivery_lag_ms};
+use crate::bench_scale_fleet::Fleet;
 use crate::bench_scale_mix::{
     ServicePlan, check_rules, expected_total, plan_services, service_spec, spread_skew,
 };
-use crate::bench_scale_nodes::SimNodes;
 use crate::bench_scale_probe::{PROBE_SERVICE, Probe, create_probe_service, percentile};
 use crate::bench_scale_report::ScaleReport;
 use crate::bench_scale_server::{ServerChild, cpu_by_thread};
@@ -78,6 +78,11 @@ pub struct ScaleArgs {
     /// report min, median and max; the goals are judged on the worst.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
+    /// The open files one process of simulated nodes may use (default: this
+    /// process's limit); below what all the nodes need, they are split
+    /// over several processes.
+    #[arg(long)]
+    pub files_per_process: Option<u64>,
 }
 
 /// What [`run_scale`] needs.
@@ -93,6 +98,7 @@ pub struct ScaleOptions {
     pub start_batch: usize,
     pub check: bool,
     pub churn_percent: usize,
+    pub files_per_process: Option<u64>,
 }
 
 pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
@@ -121,6 +127,7 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
         start_batch: args.start_batch,
         check: !args.no_check,
         churn_percent: args.churn_percent.min(100),
+        files_per_process: args.files_per_process,
     };
     let mut runs = Vec::new();
     for run in 1..=args.runs.max(1) {
@@ -222,7 +229,7 @@ async fn run_on(
     };
     eprintln!("==> starting {} simulated nodes", options.nodes);
     let started = Instant::now();
-    let mut nodes = start_nodes(options, server).await;
+    let mut nodes = start_nodes(options, server).await?;
     let outcome = deploy(
         options,
         plans,
@@ -238,17 +245,31 @@ async fn run_on(
     outcome.map(|()| report)
 }
 
-/// Starts the agents in batches of `start_batch`, 200 ms apart.
-async fn start_nodes(options: &ScaleOptions, server: &ServerChild) -> SimNodes {
-    let mut all = SimNodes::start(&server.url, &server.token, &server.ca_pem, 0, 0);
+/// Starts the agents in batches of `start_batch`, 200 ms apart (in child
+/// processes when this one may not open enough files for them all).
+async fn start_nodes(options: &ScaleOptions, server: &ServerChild) -> anyhow::Result<Fleet> {
+    let limit = options
+        .files_per_process
+        .or_else(open_files_limit)
+        .unwrap_or(20_000);
+    let mut all = Fleet::start(
+        &server.url,
+        &server.token,
+        &server.ca_pem,
+        options.nodes,
+        limit,
+        // The run's temporary directory (the server's log is in it).
+        server.log.parent().unwrap_or(Path::new("/tmp")),
+    )
+    .await?;
     let mut first = 0;
     while first < options.nodes {
         let count = options.start_batch.min(options.nodes - first);
-        all.add(first, count);
+        all.add(first, count).await?;
         first += count;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    all
+    Ok(all)
 }
 
 async fn deploy(
@@ -256,7 +277,7 @@ async fn deploy(
     plans: &[ServicePlan],
     server: &mut ServerChild,
     client: &Client,
-    nodes: &mut SimNodes,
+    nodes: &mut Fleet,
     report: &mut ScaleReport,
     started: Instant,
 ) -> anyhow::Result<()> {
@@ -299,7 +320,7 @@ async fn deploy(
     report.server_rss_after_mb = kib_to_mb(server.status_kib("VmRSS"));
     report.store_mb = server.store_bytes() as f64 / 1e6;
     report.server_log_lines = server.log_lines();
-    report.fake_containers_running = nodes.running_containers();
+    report.fake_containers_running = nodes.running_containers().await?;
     if options.check {
         eprintln!("==> checking the placement rules");
         let (violations, skew, lag) = check(client, plans).await?;
@@ -350,9 +371,9 @@ fn kib_to_mb(kib: Option<u64>) -> f64 {
 }
 
 /// Errors when the server died or agents ended.
-fn check_health(server: &mut ServerChild, nodes: &mut SimNodes) -> anyhow::Result<()> {
+async fn check_health(server: &mut ServerChild, nodes: &mut Fleet) -> anyhow::Result<()> {
     server.check_alive()?;
-    let failed = nodes.failed();
+    let failed = nodes.failed().await?;
     if !failed.is_empty() {
         bail!("{} simulated nodes ended, e.g. {}", failed.len(), failed[0]);
     }
@@ -363,12 +384,12 @@ async fn wait_for_nodes(
     options: &ScaleOptions,
     server: &mut ServerChild,
     client: &Client,
-    nodes: &mut SimNodes,
+    nodes: &mut Fleet,
 ) -> anyhow::Result<()> {
     let deadline = Instant::now() + options.timeout;
     let mut active = 0;
     while Instant::now() < deadline {
-        check_health(server, nodes)?;
+        check_health(server, nodes).await?;
         if let Ok(list) = client.nodes(ENV).await {
             active = list
                 .items
@@ -433,7 +454,7 @@ async fn wait_for_running(
     options: &ScaleOptions,
     server: &mut ServerChild,
     client: &Client,
-    nodes: &mut SimNodes,
+    nodes: &mut Fleet,
     report: &mut ScaleReport,
     t0: Instant,
 ) -> anyhow::Result<()> {
@@ -442,7 +463,7 @@ async fn wait_for_running(
     let mut running = 0;
     let mut last_print = Instant::now();
     while Instant::now() < deadline {
-        check_health(server, nodes)?;
+        check_health(server, nodes).await?;
         if let Ok(list) = client.services(ENV).await {
             running = list
                 .items
@@ -453,7 +474,7 @@ async fn wait_for_running(
         }
         let seconds = t0.elapsed().as_secs_f64();
         mark_progress(&mut report.progress, running, expected, seconds);
-        let on_engines = nodes.running_containers() as u64;
+        let on_engines = nodes.running_containers().await? as u64;
         mark_progress(&mut report.engine_progress, on_engines, expected, seconds);
         if running >= expected {
             return Ok(());
@@ -505,7 +526,8 @@ async fn check(client: &Client, plans: &[ServicePlan]) -> anyhow::Result<Checked
 
 /// Makes sure the soft limit of open files is at least `needed`: if not,
 /// runs this same command again under `sh -c 'ulimit -n'` and exits with its
-/// status (root may raise the limit; others keep what they have, with a warning).
+/// status (root may raise the limit; others go as far as the hard limit, and
+/// the simulated nodes are then split over processes: `bench_scale_fleet`).
 fn ensure_fd_limit(needed: u64) -> anyhow::Result<()> {
     let soft = open_files_limit().unwrap_or(0);
     if soft >= needed {
@@ -513,13 +535,17 @@ fn ensure_fd_limit(needed: u64) -> anyhow::Result<()> {
     }
     if std::env::var_os(RAISED_ENV).is_some() {
         eprintln!(
-            "warning: the limit of open files is {soft}, below the {needed} this run may need"
+            "==> the limit of open files is {soft}, below the {needed} one process of this run \
+             would need: the simulated nodes run in several processes"
         );
         return Ok(());
     }
     eprintln!("==> raising the limit of open files from {soft} to {needed} (running again)");
     let exe = std::env::current_exe().context("cannot find the xtask binary")?;
-    let script = format!("ulimit -n {needed} || true; exec \"$0\" \"$@\"");
+    // Else as far as the hard limit goes.
+    let script = format!(
+        "ulimit -n {needed} 2>/dev/null || ulimit -n \"$(ulimit -Hn)\" || true; exec \"$0\" \"$@\""
+    );
     let status = Command::new("sh")
         .args(["-c", &script])
         .arg(&exe)

@@ -11,7 +11,7 @@ use anyhow::bail;
 use corral_api::Client;
 use corral_types::NodeState;
 
-use crate::bench_scale_nodes::SimNodes;
+use crate::bench_scale_fleet::Fleet;
 use crate::bench_scale_probe::{Probe, percentile};
 
 const ENV: &str = "default";
@@ -37,7 +37,7 @@ pub struct ChurnFigures {
 
 pub struct ChurnRun<'a> {
     pub client: &'a Client,
-    pub nodes: &'a mut SimNodes,
+    pub nodes: &'a mut Fleet,
     pub node_count: usize,
     pub share_percent: usize,
     pub expected_running: u64,
@@ -50,13 +50,13 @@ impl ChurnRun<'_> {
         let killed = (self.node_count * self.share_percent / 100).max(1);
         let mut figures = ChurnFigures {
             killed,
-            containers_before: self.nodes.container_count(),
+            containers_before: self.nodes.container_count().await?,
             ..ChurnFigures::default()
         };
         eprintln!("==> churn: {killed} nodes die");
         let probe = Probe::start(self.client, self.probe_every, self.timeout)?;
         let t0 = Instant::now();
-        self.nodes.kill(0, killed);
+        self.nodes.kill(0, killed).await?;
         let deadline = t0 + self.timeout;
         wait_nodes(self.client, deadline, |active, disconnected| {
             disconnected >= killed && active + disconnected >= self.node_count
@@ -68,13 +68,13 @@ impl ChurnRun<'_> {
             figures.seconds_to_detect
         );
         let t1 = Instant::now();
-        self.nodes.revive(0, killed);
+        self.nodes.revive(0, killed).await?;
         let deadline = t1 + self.timeout;
         wait_nodes(self.client, deadline, |active, _| active >= self.node_count).await?;
         figures.seconds_to_return = t1.elapsed().as_secs_f64();
         loop {
             let running = running_count(self.client).await;
-            let containers = self.nodes.container_count();
+            let containers = self.nodes.container_count().await?;
             if running >= self.expected_running && containers == figures.containers_before {
                 break;
             }
@@ -91,7 +91,7 @@ impl ChurnRun<'_> {
         let probed = probe.finish()?;
         figures.api_p99_ms = percentile(&probed.all_ms(), 99.0);
         figures.probe_errors = probed.errors;
-        figures.containers_after = self.nodes.container_count();
+        figures.containers_after = self.nodes.container_count().await?;
         Ok(figures)
     }
 }

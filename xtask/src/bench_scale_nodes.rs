@@ -59,7 +59,10 @@ impl SimNodes {
                 version: "fake".to_string(),
             });
             if self.engines.len() <= i {
-                self.engines.resize_with(i + 1, || engine.clone());
+                // Nodes below `first` run elsewhere (another process):
+                // empty engines stand in for them.
+                self.engines
+                    .resize_with(i + 1, || Arc::new(FakeEngine::new()));
                 self.kills.resize_with(i + 1, || None);
             }
             self.engines[i] = engine;

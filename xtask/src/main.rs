@@ -9,6 +9,7 @@ mod bench_net;
 mod bench_report;
 mod bench_scale;
 mod bench_scale_churn;
+mod bench_scale_fleet;
 mod bench_scale_mix;
 mod bench_scale_nodes;
 mod bench_scale_probe;
@@ -96,6 +97,10 @@ enum Bench {
     /// engine), M instances in services of mixed shape: time to all
     /// running, API latency, server RSS; writes target/bench/scale.json.
     Scale(bench_scale::ScaleArgs),
+    /// The simulated nodes of one process of `bench scale` when they are
+    /// split over several (started by it; not for direct use).
+    #[command(hide = true)]
+    ScaleNodes(bench_scale_fleet::NodesArgs),
     /// Resident memory of the real `corral server`, `corral agent` (on the
     /// private engine, idle and with N instances) and `corral up`; writes
     /// target/bench/footprint.json.
@@ -164,6 +169,9 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Scale(args),
         } => bench_scale::bench_scale(&args),
+        Task::Bench {
+            bench: Bench::ScaleNodes(args),
+        } => bench_scale_fleet::serve(&args),
         Task::Bench {
             bench: Bench::Footprint(args),
         } => bench_footprint::bench_footprint(&args),
