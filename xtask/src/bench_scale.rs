@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -35,6 +36,9 @@ const ENV: &str = "default";
 const POLL: Duration = Duration::from_millis(250);
 /// Services created at once.
 const CREATE_PARALLEL: usize = 8;
+
+/// How the creation of the services ended, and when (none: still going).
+type CreateOutcome = Arc<std::sync::Mutex<Option<(Result<(), String>, Duration)>>>;
 /// Set in the environment of the copy of xtask started with a higher limit
 /// of open files, so it does not start another.
 const RAISED_ENV: &str = "CORRAL_BENCH_SCALE_FD_RAISED";
@@ -298,13 +302,26 @@ async fn deploy(
         plans.len(),
         report.instances
     );
+    // The creates run while the progress is sampled: instances that run
+    // before the last service is created count from when they ran.
     let t0 = Instant::now();
-    let created = create_services(client, plans, options.timeout).await;
-    report.seconds_to_create = t0.elapsed().as_secs_f64();
-    let waited = match created {
-        Ok(()) => wait_for_running(options, server, client, nodes, report, t0).await,
-        Err(e) => Err(e),
-    };
+    let creating: CreateOutcome = Arc::default();
+    {
+        let (client, plans, timeout) = (client.clone(), plans.to_vec(), options.timeout);
+        let outcome = creating.clone();
+        tokio::spawn(async move {
+            let created = create_services(&client, &plans, timeout)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            if let Ok(mut slot) = outcome.lock() {
+                *slot = Some((created, t0.elapsed()));
+            }
+        });
+    }
+    let waited = wait_for_running(options, server, client, nodes, report, t0, &creating).await;
+    if let Some((_, took)) = creating.lock().ok().and_then(|o| o.clone()) {
+        report.seconds_to_create = took.as_secs_f64();
+    }
     let figures = probe.finish()?;
     waited?;
     report.seconds_to_all_running = t0.elapsed().as_secs_f64();
@@ -457,12 +474,16 @@ async fn wait_for_running(
     nodes: &mut Fleet,
     report: &mut ScaleReport,
     t0: Instant,
+    creating: &CreateOutcome,
 ) -> anyhow::Result<()> {
     let expected = report.instances;
     let deadline = Instant::now() + options.timeout;
     let mut running = 0;
     let mut last_print = Instant::now();
     while Instant::now() < deadline {
+        if let Some((Err(e), _)) = creating.lock().ok().and_then(|o| o.clone()) {
+            bail!("creating the services: {e}");
+        }
         check_health(server, nodes).await?;
         if let Ok(list) = client.services(ENV).await {
             running = list
