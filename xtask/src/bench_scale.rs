@@ -167,6 +167,11 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cargo build -p corral`; returns the binary.
+pub fn build_debug() -> anyhow::Result<PathBuf> {
+    build_corral(false)
+}
+
 /// `cargo build [--release] -p corral`; returns the binary.
 fn build_corral(release: bool) -> anyhow::Result<PathBuf> {
     if release {

@@ -1,5 +1,6 @@
 //! Corral developer workflows: `cargo xtask setup|engine|images|test|ui|demo|bench`.
 
+mod bench_catalog;
 mod bench_dns;
 mod bench_exec;
 mod bench_failover;
@@ -101,6 +102,10 @@ enum Bench {
     /// split over several (started by it; not for direct use).
     #[command(hide = true)]
     ScaleNodes(bench_scale_fleet::NodesArgs),
+    /// What the catalog costs: refresh, list and dry-run launches of a
+    /// 130-template catalog (the community corpus) on the real server;
+    /// writes target/bench/catalog.json.
+    Catalog(bench_catalog::CatalogArgs),
     /// Resident memory of the real `corral server`, `corral agent` (on the
     /// private engine, idle and with N instances) and `corral up`; writes
     /// target/bench/footprint.json.
@@ -169,6 +174,9 @@ fn main() -> ExitCode {
         Task::Bench {
             bench: Bench::Scale(args),
         } => bench_scale::bench_scale(&args),
+        Task::Bench {
+            bench: Bench::Catalog(args),
+        } => bench_catalog::bench_catalog(&args),
         Task::Bench {
             bench: Bench::ScaleNodes(args),
         } => bench_scale_fleet::serve(&args),
