@@ -200,6 +200,16 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
 
     let (success, _, stderr) = run(&c, &["app", "upgrade", "h0", "--version", "9"]);
     assert!(!success && stderr.contains("no version \"9\""), "{stderr}");
+    // Requests through the app's balancer all along the upgrade: the web
+    // service starts its new instance first (version 1's upgrade_strategy).
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_for(
+        "an answer through the balancer",
+        Duration::from_secs(30),
+        || async { get(addr).ok() },
+    )
+    .await;
+    let load = Load::start(addr);
     let out = ok(&c, &["app", "upgrade", "h0"]);
     assert!(out.contains("library/hello version 1 as stack h0"), "{out}");
     // Answers carry over (the greeting of version 0, not version 1's
@@ -218,12 +228,86 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
     let stack: Stack = c.client.get("default", Kind::Stack, "h0").await.unwrap();
     let app = stack.spec.app.unwrap();
     assert_eq!(app.previous.map(|p| p.version).as_deref(), Some("0"));
-    c.wait_running("h0-web", 1).await;
+    let upgraded = wait_for(
+        "web runs version 1's launch",
+        Duration::from_secs(60),
+        || async {
+            let insts = c.instances("h0-web").await;
+            let new: Vec<_> = insts
+                .iter()
+                .filter(|i| {
+                    i.status.state == corral_types::InstanceState::Running
+                        && !i.spec.removing
+                        && i.spec.launch.env.get("COLOUR").map(String::as_str) == Some("green")
+                })
+                .collect();
+            (new.len() == 1 && insts.len() == 1).then_some(())
+        },
+    )
+    .await;
+    let (served, failed, errors) = load.finish().await;
+    assert_eq!(upgraded, ());
+    assert!(
+        served > 0 && failed == 0,
+        "{served} served, {failed} failed: {errors:?}"
+    );
 
     let out = ok(&c, &["app", "rollback", "h0"]);
     assert!(out.contains("library/hello version 0 as stack h0"), "{out}");
     assert_eq!(app_row(&c, "h0")["version"], "0");
     ok(&c, &["stack", "rm", "h0"]);
+}
+
+/// One `GET /` over a new connection; the body on a 200.
+fn get(addr: std::net::SocketAddr) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\nHost: hello\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    if out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200") {
+        Ok(out)
+    } else {
+        Err(out.lines().next().unwrap_or("no answer").to_string())
+    }
+}
+
+/// Requests one at a time until finished (at most 120 s), counting failures.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(u64, u64, Vec<String>)>,
+}
+
+impl Load {
+    fn start(addr: std::net::SocketAddr) -> Load {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let (mut ok, mut failed, mut errors) = (0, 0, Vec::new());
+            while !s.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
+                match get(addr) {
+                    Ok(_) => ok += 1,
+                    Err(e) => {
+                        failed += 1;
+                        errors.push(e);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (ok, failed, errors)
+        });
+        Load { stop, task }
+    }
+
+    async fn finish(self) -> (u64, u64, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) {
