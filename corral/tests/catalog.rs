@@ -187,10 +187,10 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
             "-a",
             &port_answer,
             "-a",
-            "web_scale=1",
+            "web_scale=2",
         ],
     );
-    c.wait_running("h0-web", 1).await;
+    c.wait_running("h0-web", 2).await;
     let row = app_row(&c, "h0");
     assert_eq!(
         (row["version"].as_str(), row["upgrade_available"].as_str()),
@@ -241,7 +241,7 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
                         && i.spec.launch.env.get("COLOUR").map(String::as_str) == Some("green")
                 })
                 .collect();
-            (new.len() == 1 && insts.len() == 1).then_some(())
+            (new.len() == 2 && insts.len() == 2).then_some(())
         },
     )
     .await;

@@ -151,10 +151,16 @@ type ShellState =
  * gate answers a refusal (403 for a read-only user) with its error.
  */
 async function whyRefused(client: Client, env: string, name: string): Promise<string> {
-  try {
-    await client.request<unknown>("GET", `${instancePath(env, name)}/exec?command=sh&tty=true&stdin=true`);
-  } catch (e) {
-    if (e instanceof ApiError && [401, 403, 404].includes(e.status)) return e.message;
+  // Asked twice: a first answer lost to a connection the socket's failure
+  // closed is not the server's reason.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await client.request<unknown>("GET", `${instancePath(env, name)}/exec?command=sh&tty=true&stdin=true`);
+    } catch (e) {
+      // Any answer of the API is its reason (403 for a read-only user, 404,
+      // 409 for an instance not running, ...).
+      if (e instanceof ApiError) return e.message;
+    }
   }
   return "the shell could not connect (the server refused it or the connection failed)";
 }
