@@ -72,14 +72,13 @@ pub fn machine() -> serde_json::Value {
             (k.trim() == key).then(|| v.trim().to_owned())
         })
     };
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     json!({
         "nproc": std::thread::available_parallelism().map_or(0, usize::from),
         "cpu_model": field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
         "memory_kib": field(&meminfo, "MemTotal")
             .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
             .unwrap_or(0),
-        "loadavg_at_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        "loadavg_at_end": crate::bench_scale_runs::load_average(),
     })
 }
 

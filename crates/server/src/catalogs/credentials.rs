@@ -21,7 +21,7 @@ fn aad(env: &str, name: &str) -> String {
 }
 
 /// Whether `url` is an ssh URL (`ssh://` or `user@host:path`).
-fn is_ssh(url: &str) -> bool {
+pub fn is_ssh(url: &str) -> bool {
     url.starts_with("ssh://") || (!url.contains("://") && url.contains('@') && url.contains(':'))
 }
 

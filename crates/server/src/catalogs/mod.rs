@@ -32,7 +32,7 @@ use crate::state::AppState;
 /// server read its own disk.
 pub fn check_url(url: &str, global: bool) -> Result<(), ApiError> {
     let url = url.trim();
-    let scp_like = !url.contains("://") && url.contains('@') && url.contains(':');
+    let scp_like = !url.contains("://") && credentials::is_ssh(url);
     let scheme = url.split_once("://").map(|(s, _)| s);
     match scheme {
         Some("https" | "http" | "ssh" | "git") => Ok(()),
