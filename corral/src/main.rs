@@ -7,6 +7,13 @@ use std::process::ExitCode;
 
 use corral_cli::{Cli, Command};
 
+/// mimalloc instead of glibc's malloc: at 5,000 nodes glibc's allocator
+/// took a fifth of the server's CPU (consolidating and splitting chunks
+/// across its per-thread arenas) and held freed memory in them; see
+/// docs/BENCHMARKS.md, issue 16.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse_args() {
         Ok(cli) => cli,

@@ -54,9 +54,8 @@ pub struct ScaleArgs {
     /// Services; default: instances / 150, at least 10.
     #[arg(long)]
     pub services: Option<usize>,
-    /// Build and run the server in release (`target/release/corral`); the
-    /// agents run in this process: `cargo run --release -p xtask -- bench
-    /// scale ...` runs them in release too.
+    /// Build and run the server in release (`target/release/corral`), and
+    /// the simulated nodes in child processes of a release build of xtask.
     #[arg(long)]
     pub release: bool,
     /// Use this `corral` binary instead of building one.
@@ -103,6 +102,8 @@ pub struct ScaleOptions {
     pub check: bool,
     pub churn_percent: usize,
     pub files_per_process: Option<u64>,
+    /// The xtask binary that runs simulated nodes in child processes.
+    pub nodes_binary: PathBuf,
 }
 
 pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
@@ -132,6 +133,7 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
         check: !args.no_check,
         churn_percent: args.churn_percent.min(100),
         files_per_process: args.files_per_process,
+        nodes_binary: nodes_binary(args.release)?,
     };
     let mut runs = Vec::new();
     for run in 1..=args.runs.max(1) {
@@ -165,6 +167,19 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The binary whose `bench scale-nodes` runs simulated nodes in child
+/// processes: this one, or with `release` a release build of xtask (the
+/// agents are the product's code; a debug build of them takes the cores
+/// the server is measured on).
+fn nodes_binary(release: bool) -> anyhow::Result<PathBuf> {
+    let this = std::env::current_exe().context("cannot find the xtask binary")?;
+    let in_release = this.parent().is_some_and(|d| d.ends_with("release"));
+    if !release || in_release {
+        return Ok(this);
+    }
+    crate::bench_net::build_release_bin("xtask", Some("xtask"))
 }
 
 /// `cargo build -p corral`; returns the binary.
@@ -267,6 +282,7 @@ async fn start_nodes(options: &ScaleOptions, server: &ServerChild) -> anyhow::Re
         &server.ca_pem,
         options.nodes,
         limit,
+        &options.nodes_binary,
         // The run's temporary directory (the server's log is in it).
         server.log.parent().unwrap_or(Path::new("/tmp")),
     )

@@ -149,33 +149,37 @@ pub enum Fleet {
 
 impl Fleet {
     /// Nodes against `url`: in this process when `nodes` fit in its open
-    /// file limit `limit`, else in child processes of that limit each
-    /// (whose nodes start only when [`Fleet::add`] asks).
+    /// file limit `limit` and `exe` is this binary, else in child processes
+    /// of `exe`, of that limit each (whose nodes start only when
+    /// [`Fleet::add`] asks).
     pub async fn start(
         url: &str,
         token: &str,
         ca_pem: &str,
         nodes: usize,
         limit: u64,
+        exe: &std::path::Path,
         dir: &std::path::Path,
     ) -> anyhow::Result<Fleet> {
         let per = nodes_per_process(limit);
-        if nodes <= per {
+        // Another binary (a release build) runs them even when they fit here.
+        let this = std::env::current_exe().ok();
+        if nodes <= per && this.as_deref() == Some(exe) {
             return Ok(Fleet::Local(SimNodes::start(url, token, ca_pem, 0, 0)));
         }
         let token_file = dir.join("bench-token");
         let ca_file = dir.join("bench-ca.pem");
         std::fs::write(&token_file, token)?;
         std::fs::write(&ca_file, ca_pem)?;
-        let exe = std::env::current_exe().context("cannot find the xtask binary")?;
         let parts = split(nodes, per);
         eprintln!(
-            "==> {nodes} simulated nodes in {} processes of at most {per} (open files: {limit} each)",
-            parts.len()
+            "==> {nodes} simulated nodes in {} processes of at most {per} (open files: {limit} each; {})",
+            parts.len(),
+            exe.display()
         );
         let mut remotes = Vec::new();
         for (first, count) in parts {
-            let mut child = Command::new(&exe)
+            let mut child = Command::new(exe)
                 .args(["bench", "scale-nodes", "--url", url])
                 .arg("--token-file")
                 .arg(&token_file)

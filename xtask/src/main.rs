@@ -156,6 +156,11 @@ enum EngineAction {
     Env,
 }
 
+/// The allocator of the `corral` binary, so that the simulated nodes of
+/// `bench scale` (the real agent code, run here) allocate as real agents do.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
