@@ -111,11 +111,10 @@ async fn pass(
             operation: "backoff",
             message: "lock poisoned".into(),
         })?;
-        // Keys are instance uids, or `<uid>/<sidekick>`.
-        book.retain(|key| {
-            let uid = key.split('/').next().unwrap_or_default();
-            desired.iter().any(|i| i.meta.uid == uid)
-        });
+        // Keys are instance uids, or `<uid>/<sidekick>` (a set, not a scan
+        // of the instances per key: passes are frequent while a node fills).
+        let uids: HashSet<&str> = desired.iter().map(|i| i.meta.uid.as_str()).collect();
+        book.retain(|key| uids.contains(key.split('/').next().unwrap_or_default()));
         let health_book = health.book();
         let facts = NodeFacts {
             containers: &containers,
