@@ -222,10 +222,11 @@ pub fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
         options.profile,
         tmp.path().display()
     );
-    let mut server = ServerChild::start(
+    let mut server = ServerChild::start_for(
         &options.binary,
         tmp.path(),
         12 * options.nodes as u64 + 4096,
+        options.nodes,
     )?;
     let result = runtime.block_on(run_on(options, &plans, &mut server));
     if result.is_err() {

@@ -28,8 +28,16 @@ pub struct ServerChild {
     pub log: PathBuf,
 }
 
-/// The `default` environment's range in the benchmark.
-const BENCH_NETWORK: &str = "10.64.0.0/11";
+/// The `default` environment's range in the benchmark for `nodes` nodes,
+/// a /24 for each: a /11 up to 8,191 nodes (a /16 holds 255), else a /10
+/// (16,383).
+fn bench_network(nodes: usize) -> &'static str {
+    if nodes <= 8191 {
+        "10.64.0.0/11"
+    } else {
+        "10.64.0.0/10"
+    }
+}
 
 impl ServerChild {
     /// Starts `binary server` on a free loopback port with its data in
@@ -37,6 +45,16 @@ impl ServerChild {
     /// open files raised to `fd_limit` (through `sh -c 'ulimit -n'`; if that
     /// is refused it keeps the limit it has).
     pub fn start(binary: &Path, dir: &Path, fd_limit: u64) -> anyhow::Result<Self> {
+        Self::start_for(binary, dir, fd_limit, 0)
+    }
+
+    /// [`ServerChild::start`] with an overlay range for `nodes` nodes.
+    pub fn start_for(
+        binary: &Path,
+        dir: &Path,
+        fd_limit: u64,
+        nodes: usize,
+    ) -> anyhow::Result<Self> {
         let data_dir = dir.join("data");
         let log = dir.join("server.log");
         let stderr =
@@ -47,8 +65,7 @@ impl ServerChild {
             .arg(binary)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
-            // Room for a /24 per node up to 8,191 nodes (a /16 holds 255).
-            .args(["--default-network", BENCH_NETWORK])
+            .args(["--default-network", bench_network(nodes)])
             // Warnings only, unless the caller asks for more.
             .env(
                 "CORRAL_LOG",
@@ -263,6 +280,13 @@ impl ServerChild {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bench_range_holds_a_slice_for_every_node() {
+        assert_eq!(bench_network(5000), "10.64.0.0/11");
+        assert_eq!(bench_network(8191), "10.64.0.0/11");
+        assert_eq!(bench_network(10_000), "10.64.0.0/10");
+    }
 
     #[test]
     fn parse_stat_reads_name_and_cpu() {
