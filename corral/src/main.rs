@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use corral_cli::{Cli, Command};
 
-/// mimalloc instead of glibc's malloc: at 5,000 nodes glibc's allocator
+/// jemalloc instead of glibc's malloc: at 5,000 nodes glibc's allocator
 /// took a fifth of the server's CPU (consolidating and splitting chunks
-/// across its per-thread arenas) and held freed memory in them; see
-/// docs/BENCHMARKS.md, issue 16.
+/// across its per-thread arenas). mimalloc was faster still but held
+/// twice the memory; see docs/BENCHMARKS.md, issue 16, second round.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
