@@ -11,6 +11,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::probe::{Load, found_in_files, get};
 use common::{Cluster, free_port, wait_for};
 use corral_types::{Kind, Stack};
 
@@ -206,10 +207,15 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
     wait_for(
         "an answer through the balancer",
         Duration::from_secs(30),
-        || async { get(addr).ok() },
+        || async { get(addr, "hello").ok() },
     )
     .await;
-    let load = Load::start(addr);
+    let load = Load::start(
+        addr,
+        "hello",
+        Duration::from_secs(120),
+        Duration::from_millis(20),
+    );
     let out = ok(&c, &["app", "upgrade", "h0"]);
     assert!(out.contains("library/hello version 1 as stack h0"), "{out}");
     // Answers carry over (the greeting of version 0, not version 1's
@@ -256,58 +262,6 @@ async fn an_app_upgrades_to_the_version_that_admits_it_carrying_its_answers_and_
     assert!(out.contains("library/hello version 0 as stack h0"), "{out}");
     assert_eq!(app_row(&c, "h0")["version"], "0");
     ok(&c, &["stack", "rm", "h0"]);
-}
-
-/// One `GET /` over a new connection; the body on a 200.
-fn get(addr: std::net::SocketAddr) -> Result<String, String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-        .map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: hello\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    if out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200") {
-        Ok(out)
-    } else {
-        Err(out.lines().next().unwrap_or("no answer").to_string())
-    }
-}
-
-/// Requests one at a time until finished (at most 120 s), counting failures.
-struct Load {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<(u64, u64, Vec<String>)>,
-}
-
-impl Load {
-    fn start(addr: std::net::SocketAddr) -> Load {
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let s = stop.clone();
-        let task = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let (mut ok, mut failed, mut errors) = (0, 0, Vec::new());
-            while !s.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
-                match get(addr) {
-                    Ok(_) => ok += 1,
-                    Err(e) => {
-                        failed += 1;
-                        errors.push(e);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            (ok, failed, errors)
-        });
-        Load { stop, task }
-    }
-
-    async fn finish(self) -> (u64, u64, Vec<String>) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.task.await.unwrap()
-    }
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) {
@@ -440,22 +394,6 @@ async fn a_git_catalog_is_cloned_refreshed_and_its_errors_named_without_hiding_t
     ok(&c, &["catalog", "rm", "other", "team"]);
     let list = ok(&c, &["catalog", "ls", "-o", "json"]);
     assert!(!list.contains("team/"), "{list}");
-}
-
-/// Whether `needle` occurs in any file directly in `dir` (the database,
-/// its WAL and shared memory).
-fn found_in_files(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let bytes = std::fs::read(&path).unwrap();
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(path.display().to_string());
-            }
-        }
-    }
-    hits
 }
 
 /// The TOKEN each running container of `service` sees.

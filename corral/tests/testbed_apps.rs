@@ -14,12 +14,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::probe::{Load, get};
 use common::testbed::{blocking, bring_up, client_of, wait_node_in};
 use common::wait_for;
 use corral_api::{Client, DeployRequest};
@@ -143,75 +141,12 @@ fn lookup(bed: &Testbed, inst: &Instance, name: &str) -> Result<BTreeSet<String>
         .collect())
 }
 
-/// One `GET /` over a new connection; the body on a 200.
-fn get(addr: SocketAddr) -> Result<String, String> {
-    let mut s =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(3)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: shop\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    if out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200") {
-        Ok(out)
-    } else {
-        Err(out.lines().next().unwrap_or("no answer").to_string())
-    }
-}
-
 /// The `IP:` lines of a whoami answer (the instance's addresses).
 fn answered_by(body: &str) -> BTreeSet<String> {
     body.lines()
         .filter_map(|l| l.strip_prefix("IP: "))
         .map(|a| a.trim().to_string())
         .collect()
-}
-
-/// Requests in a loop (one at a time) until `stop`, at most `limit`.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    task: tokio::task::JoinHandle<Vec<String>>,
-}
-
-impl Load {
-    fn start(addr: SocketAddr, limit: Duration) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failed = Arc::new(AtomicU64::new(0));
-        let (s, o, f) = (stop.clone(), ok.clone(), failed.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let mut errors = Vec::new();
-            while !s.load(Ordering::Relaxed) && started.elapsed() < limit {
-                match get(addr) {
-                    Ok(_) => o.fetch_add(1, Ordering::Relaxed),
-                    Err(e) => {
-                        errors.push(e);
-                        f.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
-            }
-            errors
-        });
-        Load {
-            stop,
-            ok,
-            failed,
-            task,
-        }
-    }
-
-    async fn finish(self) -> (u64, u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        let errors = self.task.await.unwrap();
-        (
-            self.ok.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-            errors,
-        )
-    }
 }
 
 /// Changes the web service's environment (a new launch config) with the
@@ -352,7 +287,7 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
     let seen = blocking(move || {
         let mut seen = BTreeSet::new();
         for _ in 0..60 {
-            if let Ok(body) = get(lb_addr) {
+            if let Ok(body) = get(lb_addr, "shop") {
                 seen.extend(answered_by(&body));
             }
         }
@@ -371,7 +306,7 @@ async fn an_application_across_hosts_finds_itself_by_name_and_serves_through_its
         ("2", UpdateOrder::StartFirst),
         ("3", UpdateOrder::StopFirst),
     ] {
-        let load = Load::start(lb_addr, Duration::from_secs(150));
+        let load = Load::start(lb_addr, "shop", Duration::from_secs(150), Duration::ZERO);
         tokio::time::sleep(Duration::from_millis(500)).await;
         upgrade(&client, release, order).await;
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -343,4 +343,5 @@ pub async fn http_get(port: u16, path: &str) -> String {
     )
     .await
 }
+pub mod probe;
 pub mod testbed;
