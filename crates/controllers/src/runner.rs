@@ -99,6 +99,17 @@ pub fn run_controllers(
         })
 }
 
+/// What one pass plans: its writes, the instances it saw, when its
+/// planning and its placement ended, and whether instances were left to
+/// make in a later pass (the create budget was spent).
+struct PassPlan {
+    writes: Vec<Op>,
+    instances: usize,
+    planned: Duration,
+    placed: Duration,
+    deferred: bool,
+}
+
 struct Context {
     store: Arc<dyn Store>,
     liveness: Arc<Liveness>,
@@ -128,18 +139,34 @@ impl Context {
             };
             loop {
                 let pass_started = tokio::time::Instant::now();
-                if let Err(e) = self.reconcile(&mut cache, &mut watch) {
-                    tracing::warn!("reconcile: {e}");
-                }
+                let deferred = match self.reconcile(&mut cache, &mut watch) {
+                    Ok(deferred) => deferred,
+                    Err(e) => {
+                        tracing::warn!("reconcile: {e}");
+                        false
+                    }
+                };
                 let pass_took = pass_started.elapsed();
+                let next_pass = next_pass_at(pass_started, pass_took, deferred);
+                if deferred {
+                    // Instances are left to make: no change needs to come
+                    // first. A watch that fell behind has lost events:
+                    // reload rather than plan on a stale cache.
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                    if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
+                        tracing::info!("controller watch ended ({e}); reloading");
+                        break;
+                    }
+                    continue;
+                }
                 tokio::select! {
                     ev = watch.next_shared() => match ev {
                         Ok(ev) => {
                             cache.apply(&ev);
                             // Gather what else comes before the next pass may
-                            // start. A watch that fell behind has lost events:
-                            // reload rather than plan on a stale cache.
-                            let next_pass = next_pass_at(pass_started, pass_took);
+                            // start (and reload on a lagged watch, as above).
                             if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
                                 tracing::info!("controller watch ended ({e}); reloading");
                                 break;
@@ -160,27 +187,27 @@ impl Context {
     /// One pass: plans every change from the cache, writes it, and puts
     /// what was written into the cache at once, so the next pass sees its
     /// own writes even before their watch events arrive (planning again on
-    /// a cache without them would make every new instance twice).
-    fn reconcile(&self, cache: &mut Cache, watch: &mut Watch) -> Result<(), ControllerError> {
+    /// a cache without them would make every new instance twice). Answers
+    /// whether instances were left to make in a later pass.
+    fn reconcile(&self, cache: &mut Cache, watch: &mut Watch) -> Result<bool, ControllerError> {
         let started = Instant::now();
-        let (writes, instances, planned, placed) = self.plan_pass(cache, started)?;
-        let count = writes.len();
-        self.flush(writes, cache, watch)?;
+        let pass = self.plan_pass(cache, started)?;
+        let count = pass.writes.len();
+        self.flush(pass.writes, cache, watch)?;
         tracing::debug!(
-            "pass over {instances} instances: plan {planned:?}, placement {:?}, {count} writes {:?}",
-            placed - planned,
-            started.elapsed() - placed
+            "pass over {} instances: plan {:?}, placement {:?}, {count} writes {:?}{}",
+            pass.instances,
+            pass.planned,
+            pass.placed - pass.planned,
+            started.elapsed() - pass.placed,
+            if pass.deferred { ", more to make" } else { "" }
         );
-        Ok(())
+        Ok(pass.deferred)
     }
 
-    /// The writes of a pass, the number of instances seen, and when
-    /// planning and placement ended.
-    fn plan_pass(
-        &self,
-        cache: &Cache,
-        started: Instant,
-    ) -> Result<(Vec<Op>, usize, Duration, Duration), ControllerError> {
+    /// The writes of a pass, the number of instances seen, when planning
+    /// and placement ended, and whether instances were left to make.
+    fn plan_pass(&self, cache: &Cache, started: Instant) -> Result<PassPlan, ControllerError> {
         let nodes: Vec<&Node> = cache.nodes().collect();
         let instances: Vec<&Instance> = cache.instances().collect();
 
@@ -189,7 +216,13 @@ impl Context {
         if !evictions.is_empty() {
             // The next pass sees them gone and makes their replacements.
             let at = started.elapsed();
-            return Ok((evictions, instances.len(), at, at));
+            return Ok(PassPlan {
+                writes: evictions,
+                instances: instances.len(),
+                planned: at,
+                placed: at,
+                deferred: false,
+            });
         }
 
         let mut groups: BTreeMap<(&str, &str), Vec<&Instance>> = BTreeMap::new();
@@ -219,6 +252,7 @@ impl Context {
         let now_ms = self.clock.now_ms();
         let mut ops: Vec<Op> = Vec::new();
         let mut created: Vec<Instance> = Vec::new();
+        let mut deferred = false;
         let mut global_cache = self.global_nodes.borrow_mut();
         let demand_of = |inst: &Instance| cache.demand_of(inst);
         global_cache.refresh(
@@ -266,7 +300,7 @@ impl Context {
                 match action {
                     // Left to a later pass: the service is short of
                     // instances until then, and the next plan sees it.
-                    InstanceAction::Deferred => {}
+                    InstanceAction::Deferred => deferred = true,
                     InstanceAction::Create(mut inst) => {
                         inst.meta.uid = new_uid();
                         inst.meta.created = now.clone();
@@ -295,7 +329,13 @@ impl Context {
 
         let planned = started.elapsed();
         let writes = self.place(cache, &nodes, &instances, created, ops)?;
-        Ok((writes, instances.len(), planned, started.elapsed()))
+        Ok(PassPlan {
+            writes,
+            instances: instances.len(),
+            planned,
+            placed: started.elapsed(),
+            deferred,
+        })
     }
 
     /// Places the new instances and the pending ones, and returns every
