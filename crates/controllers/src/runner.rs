@@ -405,13 +405,22 @@ impl Context {
     /// lagging watch costs a reload of the whole cache.
     fn flush(
         &self,
-        ops: Vec<Op>,
+        mut ops: Vec<Op>,
         cache: &mut Cache,
         watch: &mut Watch,
     ) -> Result<(), ControllerError> {
-        for chunk in ops.chunks(WRITE_BATCH) {
+        for chunk in ops.chunks_mut(WRITE_BATCH) {
             // An error here ends the watch; the loop sees it and reloads.
             let _ = apply_ready(watch, cache);
+            // A new instance is created when it is written: a pass of
+            // thousands writes its last batch seconds after it planned.
+            let now = self.clock.now_rfc3339();
+            for op in chunk.iter_mut() {
+                if let Op::Create(obj) = op {
+                    obj.meta.created.clone_from(&now);
+                }
+            }
+            let chunk = &*chunk;
             match self.store.apply(chunk.to_vec()) {
                 Ok(written) => {
                     for (op, obj) in chunk.iter().zip(written) {
