@@ -32,6 +32,7 @@ mod runner;
 pub mod service_plan;
 pub mod service_status;
 pub mod stack_plan;
+mod writes;
 
 pub use cache::Cache;
 pub use clock::{Clock, SystemClock, new_uid};

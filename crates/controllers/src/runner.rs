@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use corral_store::{Op, Query, Store, StoreError, Watch};
-use corral_types::{
-    Instance, InstanceState, Kind, Node, Object, PlacementStrategy, RawObject, Service, ServiceMode,
-};
+use corral_types::{Instance, InstanceState, Kind, Node, PlacementStrategy, Service, ServiceMode};
 
 use crate::ControllerError;
 use crate::cache::Cache;
@@ -27,6 +25,7 @@ use crate::liveness::{Liveness, disconnect_after, plan_liveness};
 use crate::pacing::{apply_ready, drain_until, next_pass_at};
 use crate::placement::{PlacementChange, plan_placement};
 use crate::service_plan::{InstanceAction, NO_DRAINING_NODES, ServiceContext, plan_service};
+use crate::writes::{apply_placement, ignore_races, stamp_created, to_raw};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ControllerConfig {
@@ -48,8 +47,12 @@ pub struct ControllerConfig {
     pub max_creates_per_pass: usize,
 }
 
-/// The default `max_creates_per_pass`.
-pub const MAX_CREATES_PER_PASS: usize = 10_000;
+/// The default `max_creates_per_pass`. Each pass walks every instance and
+/// builds the scheduler's snapshot of them all; at 5,000 nodes and 150,000
+/// instances, passes of 25,000 took a fifth less of the controllers' CPU
+/// than passes of 10,000 (12.1 s against 15.4 s), and with creation times
+/// stamped at write time a larger pass no longer lengthens the lag.
+pub const MAX_CREATES_PER_PASS: usize = 25_000;
 
 /// The default `node_timeout`.
 pub const DEFAULT_NODE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -412,14 +415,7 @@ impl Context {
         for chunk in ops.chunks_mut(WRITE_BATCH) {
             // An error here ends the watch; the loop sees it and reloads.
             let _ = apply_ready(watch, cache);
-            // A new instance is created when it is written: a pass of
-            // thousands writes its last batch seconds after it planned.
-            let now = self.clock.now_rfc3339();
-            for op in chunk.iter_mut() {
-                if let Op::Create(obj) = op {
-                    obj.meta.created.clone_from(&now);
-                }
-            }
+            stamp_created(chunk, &self.clock.now_rfc3339());
             let chunk = &*chunk;
             match self.store.apply(chunk.to_vec()) {
                 Ok(written) => {
@@ -587,46 +583,3 @@ const ORPHAN_CHECK: Duration = Duration::from_secs(5);
 
 /// Instance writes per store transaction.
 const WRITE_BATCH: usize = 512;
-
-fn apply_placement(inst: &mut Instance, change: PlacementChange) {
-    match change {
-        PlacementChange::Place { node, .. } => {
-            inst.meta.labels.insert(
-                corral_types::ContainerLabels::NODE.to_string(),
-                node.clone(),
-            );
-            inst.spec.node = node;
-            inst.meta.generation += 1;
-            inst.status.reason.clear();
-        }
-        PlacementChange::Unplaced { reason, .. } => {
-            inst.status.reason = reason;
-            inst.status.state = InstanceState::Pending;
-        }
-    }
-}
-
-fn to_raw<S, T>(obj: &Object<S, T>) -> Result<RawObject, ControllerError>
-where
-    S: serde::Serialize + serde::de::DeserializeOwned,
-    T: serde::Serialize + serde::de::DeserializeOwned + Default,
-{
-    obj.to_raw().map_err(|source| ControllerError::Decode {
-        kind: obj.kind,
-        name: obj.meta.name.clone(),
-        source,
-    })
-}
-
-/// A write that lost a race (someone else wrote first) is retried by the next pass.
-fn ignore_races<T>(result: Result<T, StoreError>) -> Result<Option<T>, ControllerError> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(
-            StoreError::Conflict { .. }
-            | StoreError::NotFound { .. }
-            | StoreError::AlreadyExists { .. },
-        ) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
