@@ -30,9 +30,14 @@ pub struct Cache {
 /// once per spec (uid and generation: a status report changes neither), so
 /// a placement pass builds its snapshot of every placed instance without
 /// copying their labels, rules and ports again.
+///
+/// The instance is boxed: a B-tree keeps its values inline in its nodes,
+/// 11 to a node, and instances made in name order leave the nodes half
+/// full. Inline, the 1.3 kB instances made the table twice their size (a
+/// heap profile of 150,000 instances put 550 MB under its inserts).
 #[derive(Debug, Clone)]
 struct CachedInstance {
-    object: Instance,
+    object: Box<Instance>,
     demand: Arc<Demand>,
 }
 
@@ -85,6 +90,7 @@ impl Cache {
                     Some(old) if same_spec(&old.object, &object) => old.demand.clone(),
                     _ => Arc::new(demand(&object)),
                 };
+                let object = Box::new(object);
                 self.instances
                     .insert(key, CachedInstance { object, demand });
             }
@@ -151,13 +157,13 @@ impl Cache {
 
     /// Instances ordered by (environment, name).
     pub fn instances(&self) -> impl Iterator<Item = &Instance> {
-        self.instances.values().map(|c| &c.object)
+        self.instances.values().map(|c| &*c.object)
     }
 
     pub fn instance(&self, environment: &str, name: &str) -> Option<&Instance> {
         self.instances
             .get(&(environment.to_string(), name.to_string()))
-            .map(|c| &c.object)
+            .map(|c| &*c.object)
     }
 
     /// What `inst` asks of the scheduler: the cached demand when the cache
