@@ -152,36 +152,29 @@ impl Context {
                 let pass_took = pass_started.elapsed();
                 let next_pass = next_pass_at(pass_started, pass_took, deferred);
                 if deferred {
-                    // Instances are left to make: no change needs to come
-                    // first. A watch that fell behind has lost events:
-                    // reload rather than plan on a stale cache.
+                    // Instances are left to make: no change needs to come first.
                     if *shutdown.borrow() {
                         return;
                     }
-                    if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
-                        tracing::info!("controller watch ended ({e}); reloading");
-                        break;
-                    }
-                    continue;
-                }
-                tokio::select! {
-                    ev = watch.next_shared() => match ev {
-                        Ok(ev) => {
-                            cache.apply(&ev);
-                            // Gather what else comes before the next pass may
-                            // start (and reload on a lagged watch, as above).
-                            if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
+                } else {
+                    tokio::select! {
+                        ev = watch.next_shared() => match ev {
+                            Ok(ev) => cache.apply(&ev),
+                            Err(e) => {
                                 tracing::info!("controller watch ended ({e}); reloading");
                                 break;
                             }
-                        }
-                        Err(e) => {
-                            tracing::info!("controller watch ended ({e}); reloading");
-                            break;
-                        }
-                    },
-                    _ = tokio::time::sleep(self.config.resync) => {}
-                    _ = shutdown.changed() => return,
+                        },
+                        _ = tokio::time::sleep(self.config.resync) => continue,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                // Gather what else comes before the next pass may start. A
+                // watch that fell behind has lost events: reload rather than
+                // plan on a stale cache.
+                if let Err(e) = drain_until(&mut watch, &mut cache, next_pass).await {
+                    tracing::info!("controller watch ended ({e}); reloading");
+                    break;
                 }
             }
         }
@@ -305,8 +298,8 @@ impl Context {
                     // instances until then, and the next plan sees it.
                     InstanceAction::Deferred => deferred = true,
                     InstanceAction::Create(mut inst) => {
+                        // `created` is stamped when its batch is written.
                         inst.meta.uid = new_uid();
-                        inst.meta.created = now.clone();
                         inst.meta.generation = 1;
                         created.push(*inst);
                     }
