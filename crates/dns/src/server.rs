@@ -172,16 +172,7 @@ impl DnsServer {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for &addr in &config.listen {
-            let socket = bind_udp(addr).map_err(|source| DnsError::BindUdp { addr, source })?;
-            let bound = socket
-                .local_addr()
-                .map_err(|source| DnsError::BindUdp { addr, source })?;
-            let listener = TcpListener::bind(bound)
-                .await
-                .map_err(|source| DnsError::BindTcp {
-                    addr: bound,
-                    source,
-                })?;
+            let (socket, listener) = bind_pair(addr).await?;
             udp.push(Arc::new(socket));
             tcp.push(listener);
         }
@@ -257,6 +248,40 @@ pub async fn serve(
 
 /// A UDP socket with a receive buffer large enough for bursts of queries
 /// (the default of about 200 datagrams overflows under load).
+/// How often a listen address with port 0 is tried again when the port
+/// the kernel gave UDP is already taken for TCP.
+const EPHEMERAL_BIND_ATTEMPTS: usize = 16;
+
+/// Binds UDP and then TCP on the same port. With port 0 the kernel picks
+/// the UDP port, and that port may already be in use by some TCP socket;
+/// then both are bound again on a new port, a bounded number of times.
+async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let socket = bind_udp(addr).map_err(|source| DnsError::BindUdp { addr, source })?;
+        let bound = socket
+            .local_addr()
+            .map_err(|source| DnsError::BindUdp { addr, source })?;
+        match TcpListener::bind(bound).await {
+            Ok(listener) => return Ok((socket, listener)),
+            Err(source)
+                if addr.port() == 0
+                    && source.kind() == io::ErrorKind::AddrInUse
+                    && attempt < EPHEMERAL_BIND_ATTEMPTS =>
+            {
+                continue;
+            }
+            Err(source) => {
+                return Err(DnsError::BindTcp {
+                    addr: bound,
+                    source,
+                });
+            }
+        }
+    }
+}
+
 fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // The kernel caps the size at net.core.rmem_max; a smaller buffer

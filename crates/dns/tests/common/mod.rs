@@ -140,6 +140,20 @@ pub fn ips(msg: &Message) -> Vec<IpAddr> {
         .collect()
 }
 
+/// A UDP socket and a TCP listener on one loopback port: the port the
+/// kernel gives UDP may be taken for TCP by another test, so a few ports
+/// are tried.
+async fn udp_and_tcp_on_one_port() -> (UdpSocket, SocketAddr, TcpListener) {
+    for _ in 0..16 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            return (udp, addr, tcp);
+        }
+    }
+    panic!("no loopback port was free for both UDP and TCP in 16 tries");
+}
+
 /// A fake upstream resolver on UDP and TCP (same port) answering every
 /// query with [`UPSTREAM_ANSWER`] and counting the queries it got.
 pub async fn fake_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
@@ -152,9 +166,7 @@ pub async fn fake_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
 pub async fn fake_upstream_with(
     respond: fn(&[u8]) -> Option<Vec<u8>>,
 ) -> (SocketAddr, Arc<AtomicUsize>) {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    let (udp, addr, tcp) = udp_and_tcp_on_one_port().await;
     let count = Arc::new(AtomicUsize::new(0));
     let udp_count = Arc::clone(&count);
     tokio::spawn(async move {
