@@ -42,7 +42,22 @@ fn tls(options: &mut ServerOptions, args: &TlsArgs) {
         };
     }
     options.tls_names = args.tls_names.clone();
+    plain_http_for_bench(options);
 }
+
+/// Plain HTTP, only in a build with the `bench-plain-http` feature and
+/// only when `CORRAL_BENCH_PLAIN_HTTP=1`: what the scale bench compares
+/// TLS with. Without the feature nothing here exists.
+#[cfg(feature = "bench-plain-http")]
+fn plain_http_for_bench(options: &mut ServerOptions) {
+    if std::env::var("CORRAL_BENCH_PLAIN_HTTP").as_deref() == Ok("1") {
+        tracing::warn!("CORRAL_BENCH_PLAIN_HTTP=1: serving plain HTTP, for a benchmark only");
+        options.tls = corral_server::tls::TlsMode::Off;
+    }
+}
+
+#[cfg(not(feature = "bench-plain-http"))]
+fn plain_http_for_bench(_options: &mut ServerOptions) {}
 
 /// Resolves on SIGINT or SIGTERM.
 async fn stop_signal() -> anyhow::Result<&'static str> {

@@ -86,6 +86,12 @@ pub struct ScaleArgs {
     /// over several processes.
     #[arg(long)]
     pub files_per_process: Option<u64>,
+    /// Serve the API over plain HTTP instead of TLS, to measure what TLS
+    /// costs side by side; needs a `--server-binary` built with `cargo
+    /// build --release -p corral --features bench-plain-http` (the same
+    /// binary serves TLS without this flag).
+    #[arg(long)]
+    pub plain_http: bool,
 }
 
 /// What [`run_scale`] needs.
@@ -102,6 +108,8 @@ pub struct ScaleOptions {
     pub check: bool,
     pub churn_percent: usize,
     pub files_per_process: Option<u64>,
+    /// The API over plain HTTP (see [`ScaleArgs::plain_http`]).
+    pub plain_http: bool,
     /// The xtask binary that runs simulated nodes in child processes.
     pub nodes_binary: PathBuf,
 }
@@ -133,6 +141,7 @@ pub fn bench_scale(args: &ScaleArgs) -> anyhow::Result<()> {
         check: !args.no_check,
         churn_percent: args.churn_percent.min(100),
         files_per_process: args.files_per_process,
+        plain_http: args.plain_http,
         nodes_binary: nodes_binary(args.release)?,
     };
     let mut runs = Vec::new();
@@ -227,6 +236,7 @@ pub fn run_scale(options: &ScaleOptions) -> anyhow::Result<ScaleReport> {
         tmp.path(),
         12 * options.nodes as u64 + 4096,
         options.nodes,
+        options.plain_http,
     )?;
     let result = runtime.block_on(run_on(options, &plans, &mut server));
     if result.is_err() {
@@ -249,7 +259,11 @@ async fn run_on(
         nodes: options.nodes,
         instances: expected_total(plans),
         services: plans.len(),
-        server_profile: options.profile.to_string(),
+        server_profile: if options.plain_http {
+            format!("{}, API over plain HTTP", options.profile)
+        } else {
+            format!("{}, API over TLS", options.profile)
+        },
         ..ScaleReport::default()
     };
     eprintln!("==> starting {} simulated nodes", options.nodes);

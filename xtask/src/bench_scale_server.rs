@@ -45,22 +45,31 @@ impl ServerChild {
     /// open files raised to `fd_limit` (through `sh -c 'ulimit -n'`; if that
     /// is refused it keeps the limit it has).
     pub fn start(binary: &Path, dir: &Path, fd_limit: u64) -> anyhow::Result<Self> {
-        Self::start_for(binary, dir, fd_limit, 0)
+        Self::start_for(binary, dir, fd_limit, 0, false)
     }
 
-    /// [`ServerChild::start`] with an overlay range for `nodes` nodes.
+    /// [`ServerChild::start`] with an overlay range for `nodes` nodes, and
+    /// with `plain_http` over plain HTTP (a binary built with the
+    /// `bench-plain-http` feature; any other is refused).
     pub fn start_for(
         binary: &Path,
         dir: &Path,
         fd_limit: u64,
         nodes: usize,
+        plain_http: bool,
     ) -> anyhow::Result<Self> {
         let data_dir = dir.join("data");
         let log = dir.join("server.log");
         let stderr =
             File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
         let script = format!("ulimit -n {fd_limit} 2>/dev/null || true; exec \"$0\" \"$@\"");
-        let mut child = Command::new("sh")
+        let mut command = Command::new("sh");
+        if plain_http {
+            command.env("CORRAL_BENCH_PLAIN_HTTP", "1");
+        } else {
+            command.env_remove("CORRAL_BENCH_PLAIN_HTTP");
+        }
+        let mut child = command
             .args(["-c", &script])
             .arg(binary)
             .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -97,6 +106,13 @@ impl ServerChild {
             log,
         };
         server.url = server.wait_for_url(&rx)?;
+        if plain_http && !server.url.starts_with("http://") {
+            anyhow::bail!(
+                "{} serves {} although plain HTTP was asked for: build it with `cargo build --release -p corral --features bench-plain-http`",
+                binary.display(),
+                server.url
+            );
+        }
         // A server from before TLS (an A/B run with `--server-binary`)
         // serves plain HTTP and has no CA.
         if server.url.starts_with("https://") {
