@@ -30,7 +30,7 @@ use crate::bench_scale_mix::{
 };
 use crate::bench_scale_probe::{PROBE_SERVICE, Probe, create_probe_service, percentile};
 use crate::bench_scale_report::ScaleReport;
-use crate::bench_scale_server::{ServerChild, cpu_by_thread};
+use crate::bench_scale_server::ServerChild;
 
 const ENV: &str = "default";
 const POLL: Duration = Duration::from_millis(250);
@@ -331,7 +331,7 @@ async fn deploy(
     tokio::time::sleep(Duration::from_secs(2)).await;
     report.server_idle_rss_mb = kib_to_mb(server.status_kib("VmRSS"));
     let cpu_before = server.cpu_by_thread();
-    let own_before: f64 = cpu_by_thread("self").values().sum();
+    let nodes_before = nodes.cpu_seconds();
     let probe = Probe::start(client, options.probe_every, options.timeout)?;
     eprintln!(
         "==> creating {} services ({} instances)",
@@ -368,7 +368,7 @@ async fn deploy(
         .iter()
         .map(|(k, v)| (k.clone(), v - cpu_before.get(k).copied().unwrap_or(0.0)))
         .collect();
-    report.agents_cpu_s = cpu_by_thread("self").values().sum::<f64>() - own_before;
+    report.agents_cpu_s = nodes.cpu_seconds() - nodes_before;
     report.server_peak_rss_mb = kib_to_mb(server.status_kib("VmHWM"));
     report.server_rss_after_mb = kib_to_mb(server.status_kib("VmRSS"));
     report.store_mb = server.store_bytes() as f64 / 1e6;

@@ -282,6 +282,25 @@ impl Fleet {
         }
     }
 
+    /// CPU seconds the simulated nodes have used so far: this process's
+    /// when they run here (the bench's own threads included), else the sum
+    /// of the child processes'.
+    pub fn cpu_seconds(&self) -> f64 {
+        let of = |pid: &str| {
+            crate::bench_scale_server::cpu_by_thread(pid)
+                .values()
+                .sum::<f64>()
+        };
+        match self {
+            Fleet::Local(_) => of("self"),
+            Fleet::Split(remotes) => remotes
+                .iter()
+                .filter_map(|r| r.child.id())
+                .map(|pid| of(&pid.to_string()))
+                .sum(),
+        }
+    }
+
     /// Stops every agent (in every process) within `timeout`.
     pub async fn stop(self, timeout: Duration) {
         match self {
