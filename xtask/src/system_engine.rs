@@ -46,7 +46,9 @@ pub fn ensure_local_engine() -> anyhow::Result<(Docker, Started)> {
         eprintln!("==> service docker start");
         match start_with_service().and_then(|()| wait_until_up()) {
             Ok(()) => return Ok((docker, Started::Service)),
-            Err(error) => eprintln!("service docker start did not work: {error:#}"),
+            Err(error) => eprintln!(
+                "    service docker start did not start the engine ({error:#}): starting dockerd directly"
+            ),
         }
     }
     eprintln!("==> dockerd (log in {DEMO_LOG})");

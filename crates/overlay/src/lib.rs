@@ -65,7 +65,8 @@ pub enum OverlayError {
         "the range {range} of environment {environment} (this node's slice {slice}) overlaps \
          the route {route} on device {device}, which is not this cluster's (another Corral \
          installation or network on this host?): the managed network is not programmed; \
-         remove that network or use an environment with another range"
+         remove that network or use an environment with another range{}",
+        leftover_hint(.device)
     )]
     RangeOverlap {
         environment: String,
@@ -74,6 +75,20 @@ pub enum OverlayError {
         route: String,
         device: String,
     },
+}
+
+/// For a Corral bridge (`cr-TAG`) left by an installation whose data
+/// directory is gone: the commands that remove it, its tunnel and its
+/// chain. Empty for any other device.
+pub fn leftover_hint(device: &str) -> String {
+    let Some(tag) = device.strip_prefix("cr-") else {
+        return String::new();
+    };
+    format!(
+        " (if the installation that made {device} is gone, `ip link delete {device}; \
+         ip link delete vx-{tag}` removes its bridge and tunnel, and `iptables -S | grep \
+         CORRAL-{tag}` shows its rules)"
+    )
 }
 
 #[cfg(test)]

@@ -337,7 +337,12 @@ fn a_foreign_route_overlapping_the_range_is_refused_naming_both() {
         }
     );
     let message = err.to_string();
-    for part in ["10.42.0.0/16", "10.42.1.0/24", "cr-933b5bde"] {
+    for part in [
+        "10.42.0.0/16",
+        "10.42.1.0/24",
+        "cr-933b5bde",
+        "ip link delete cr-933b5bde; ip link delete vx-933b5bde",
+    ] {
         assert!(message.contains(part), "{message}");
     }
 }
@@ -358,4 +363,13 @@ fn routes_that_hold_the_range_or_a_host_in_it_overlap_and_own_routes_do_not() {
     assert!(!overlaps(route("10.43.0.0/16", "cr-other")));
     assert!(!overlaps(route("10.42.2.0/24", &plan.vxlan)));
     assert!(!overlaps(route("10.42.1.0/24", &plan.bridge)));
+}
+
+#[test]
+fn only_a_corral_bridge_gets_a_hint_to_remove_what_it_left() {
+    assert!(leftover_hint("docker0").is_empty());
+    assert!(leftover_hint("").is_empty());
+    let hint = leftover_hint("cr-a411ffbf2456");
+    assert!(hint.contains("ip link delete vx-a411ffbf2456"), "{hint}");
+    assert!(hint.contains("CORRAL-a411ffbf2456"), "{hint}");
 }
