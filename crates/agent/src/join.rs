@@ -92,7 +92,13 @@ pub async fn heartbeat_loop(
         // A heartbeat lost on a dead link would otherwise wait for TCP to
         // give up (minutes): give up after an interval or two, and try again
         // on a fresh connection, so that a healed link is seen at once.
-        let beat = shared.client.heartbeat(&opts.environment, &opts.name);
+        let beat = async {
+            // Take turns with the status reports (the server counts a
+            // report from this node as a heartbeat too, so waiting behind
+            // one does not make the node look lost).
+            let _slot = shared.request_slot.lock().await;
+            shared.client.heartbeat(&opts.environment, &opts.name).await
+        };
         let Ok(answer) = tokio::time::timeout(heartbeat_timeout(interval), beat).await else {
             tracing::warn!(
                 "heartbeat: no answer within {:?}",

@@ -216,7 +216,13 @@ async fn send(shared: &Arc<Shared>, batch: Batch, mut shutdown: watch::Receiver<
         reports,
     } = batch;
     let node = &shared.options.name;
-    let request = shared.client.report_statuses(&environment, node, &reports);
+    let request = async {
+        let _slot = shared.request_slot.lock().await;
+        shared
+            .client
+            .report_statuses(&environment, node, &reports)
+            .await
+    };
     // A request in flight when the agent stops gets the shutdown's grace.
     let stopping = async {
         let _ = shutdown.wait_for(|s| *s).await;

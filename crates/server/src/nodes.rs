@@ -14,7 +14,7 @@ use corral_types::{
     Ipv4Cidr, Kind, Node, NodeSpec, NodeState, Object, RawObject, validate_label_key, validate_name,
 };
 
-use crate::access::Caller;
+use crate::access::{Caller, Principal};
 use crate::admission::Admission;
 use crate::environments::{free_range, network_of, ranges_in_use};
 use crate::error::{ApiError, decode_body};
@@ -224,6 +224,19 @@ pub async fn statuses(
     }
     for (i, report) in batch.statuses.iter().enumerate() {
         validate_name(&format!("statuses[{i}].instance"), &report.instance)?;
+    }
+    // A batch from the node's own agent says it is alive, as a heartbeat
+    // does: the agent sends its heartbeats and its reports in turn on one
+    // connection, so a heartbeat may wait behind a report.
+    if let Principal::Node {
+        environment,
+        node: from,
+        ..
+    } = &caller.principal
+        && environment == &env
+        && from == &node
+    {
+        state.liveness.beat(&env, &node, Instant::now());
     }
     let admission = Admission::new(&state, &caller);
     let result = instances::report_statuses(&admission, &env, &node, batch.statuses).await?;
