@@ -174,3 +174,23 @@ async fn the_node_route_still_gets_and_replaces_nodes() {
     // The other node routes are untouched.
     s.client.heartbeat("default", "n1").await.unwrap();
 }
+
+#[tokio::test]
+async fn a_status_batch_of_the_node_itself_counts_as_its_heartbeat_and_an_admins_does_not() {
+    let s = start().await;
+    let (node, _) = common::joined_node(&s, "default", "n1").await;
+    let seen = |s: &TestServer| {
+        s.state
+            .liveness
+            .last_seen("default", "n1", std::time::Instant::now())
+    };
+    let joined = seen(&s);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    s.client
+        .report_statuses("default", "n1", &[])
+        .await
+        .unwrap();
+    assert_eq!(seen(&s), joined, "the admin's batch is not the node's");
+    node.report_statuses("default", "n1", &[]).await.unwrap();
+    assert!(seen(&s) > joined, "the node's own batch is a heartbeat");
+}
