@@ -95,8 +95,13 @@ pub async fn heartbeat_loop(
         let beat = async {
             // Take turns with the status reports (the server counts a
             // report from this node as a heartbeat too, so waiting behind
-            // one does not make the node look lost).
-            let _slot = shared.request_slot.lock().await;
+            // one does not make the node look lost). Not longer than an
+            // interval: a report stuck on a dead link holds the slot for
+            // its whole timeout, and a healed link must still be seen at
+            // once (the heartbeat then goes on a connection of its own).
+            let _slot = tokio::time::timeout(interval, shared.request_slot.lock())
+                .await
+                .ok();
             shared.client.heartbeat(&opts.environment, &opts.name).await
         };
         let Ok(answer) = tokio::time::timeout(heartbeat_timeout(interval), beat).await else {

@@ -149,7 +149,7 @@ pub(crate) struct Shared {
     /// holding one (over HTTP/1.1 a request in flight needs a connection
     /// of its own; at 5,000 nodes the overlap opened one more TLS
     /// connection per node in every deploy). The server counts a report of
-    /// the node as a heartbeat.
+    /// the node as a heartbeat; a heartbeat waits at most an interval.
     pub request_slot: tokio::sync::Mutex<()>,
 }
 

@@ -246,8 +246,6 @@ pub async fn serve(
     DnsServer::bind(config).await?.run(view, shutdown).await
 }
 
-/// A UDP socket with a receive buffer large enough for bursts of queries
-/// (the default of about 200 datagrams overflows under load).
 /// How often a listen address with port 0 is tried again when the port
 /// the kernel gave UDP is already taken for TCP.
 const EPHEMERAL_BIND_ATTEMPTS: usize = 16;
@@ -282,6 +280,8 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsErro
     }
 }
 
+/// A UDP socket with a receive buffer large enough for bursts of queries
+/// (the default of about 200 datagrams overflows under load).
 fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // The kernel caps the size at net.core.rmem_max; a smaller buffer
